@@ -1,0 +1,721 @@
+/*
+ * isol8-supervisor: PID 1 of every isol8 sandbox container.
+ *
+ * It talks to the engine over its own stdin/stdout (the container's attached
+ * stdio) with a framed protocol, runs each requested program as the sandbox
+ * user (uid 100) with every capability gone, streams that program's output
+ * back, enforces the timeout by killing every sandbox-user process, and
+ * reports how the run ended.
+ *
+ * Why it runs as root: a process of the same uid as the sandboxed code could
+ * be signalled, reniced or prlimit()ed by that code. As root (with only
+ * CAP_SETUID, CAP_SETGID and CAP_SETPCAP, all of which children drop before
+ * exec) and non-dumpable, the supervisor is out of the sandbox's reach, and
+ * as PID 1 it cannot be sent a signal it has no handler for.
+ *
+ * Frame: 1 byte type, 4 byte big-endian payload length, payload.
+ *   engine -> supervisor
+ *     'R' run: payload is a list of fields (1 byte tag, 4 byte BE length, bytes):
+ *         'a' argv entry (in order)   'e' env entry "K=V"   'w' working directory
+ *         'f' file path, then 'd' its bytes (written as the sandbox user)
+ *         't' timeout in ms (decimal) 'o' output limit per stream in bytes (decimal)
+ *     'I' stdin bytes for the running program   'E' end of its stdin
+ *     'K' signal number (decimal) for the running program's process group
+ *     'W' wipe: kill every sandbox process, empty /sandbox and /tmp, verify
+ *     'L' linger: when the engine goes away, keep the container running (debugging)
+ *     'Q' quit
+ *   supervisor -> engine
+ *     'H' hello (version)   '1' stdout bytes   '2' stderr bytes
+ *     'X' exit report: "key=value\n" lines
+ *     'C' wipe finished, clean   'D' wipe failed: container must not be reused
+ *     'Z' protocol or internal error (text); the supervisor exits after it
+ * When its stdin closes (the engine went away) it kills everything and exits,
+ * which stops the container.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define VERSION "isol8-supervisor 1"
+#define SANDBOX_UID 100
+#define SANDBOX_GID 100
+#define MAX_FRAME (96u * 1024u * 1024u)
+#define CHUNK 65536
+#define MAX_ARGS 256
+#define MAX_ENV 1024
+#define MAX_FILES 4096
+
+extern char **environ;
+
+/* ---------- small helpers ---------- */
+
+static void die_errno(const char *what);
+static void fatal(const char *fmt, const char *detail);
+
+static int64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static void send_frame(char type, const void *payload, uint32_t len) {
+  unsigned char header[5] = {(unsigned char)type, (unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                             (unsigned char)(len >> 8), (unsigned char)len};
+  struct iovec iov[2] = {{header, 5}, {(void *)payload, len}};
+  size_t total = 5 + len;
+  while (total > 0) {
+    ssize_t n = writev(STDOUT_FILENO, iov, 2);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      _exit(3); /* the engine is gone; nothing left to report to */
+    }
+    total -= (size_t)n;
+    for (int i = 0; i < 2 && n > 0; i++) {
+      size_t take = (size_t)n < iov[i].iov_len ? (size_t)n : iov[i].iov_len;
+      iov[i].iov_base = (char *)iov[i].iov_base + take;
+      iov[i].iov_len -= take;
+      n -= (ssize_t)take;
+    }
+  }
+}
+
+static void send_text(char type, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) n = 0;
+  if (n >= (int)sizeof buf) n = sizeof buf - 1;
+  send_frame(type, buf, (uint32_t)n);
+}
+
+/* When PID 1 exits the kernel kills every other process in the container,
+ * so leaving is also the last word on cleanup. */
+static _Noreturn void leave(int code) { _exit(code); }
+
+static void fatal(const char *fmt, const char *detail) {
+  send_text('Z', fmt, detail);
+  leave(2);
+}
+
+static void die_errno(const char *what) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(errno));
+  fatal("%s", msg);
+}
+
+static uint32_t be32(const unsigned char *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+/* Acting as the sandbox user for file and signal operations, without giving
+ * up the root identity that keeps the sandbox from touching us. */
+static void become_sandbox_effective(void) {
+  if (setresgid(-1, SANDBOX_GID, -1) != 0 || setresuid(-1, SANDBOX_UID, -1) != 0) die_errno("seteuid");
+}
+static void become_root_effective(void) {
+  if (setresuid(-1, 0, -1) != 0 || setresgid(-1, 0, -1) != 0) die_errno("restore euid");
+  prctl(PR_SET_DUMPABLE, 0);
+}
+
+/* ---------- cgroup readings (v1 and v2) ---------- */
+
+static long long read_number_file(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  long long v = -1;
+  if (fscanf(f, "%lld", &v) != 1) v = -1;
+  fclose(f);
+  return v;
+}
+
+static long long read_keyed_file(const char *path, const char *key) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char name[128];
+  long long v;
+  long long found = -1;
+  while (fscanf(f, "%127s %lld", name, &v) == 2) {
+    if (strcmp(name, key) == 0) {
+      found = v;
+      break;
+    }
+  }
+  fclose(f);
+  return found;
+}
+
+static long long oom_kill_count(void) {
+  long long v = read_keyed_file("/sys/fs/cgroup/memory.events", "oom_kill");
+  if (v < 0) v = read_keyed_file("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill");
+  return v;
+}
+
+static long long peak_memory_bytes(void) {
+  long long v = read_number_file("/sys/fs/cgroup/memory.peak");
+  if (v < 0) v = read_number_file("/sys/fs/cgroup/memory/memory.max_usage_in_bytes");
+  return v;
+}
+
+/* ---------- the run request ---------- */
+
+struct file_spec {
+  const char *path;
+  const char *data;
+  uint32_t len;
+};
+
+struct run_request {
+  char *argv[MAX_ARGS + 1];
+  int argc;
+  char *envp[MAX_ENV + 1];
+  int envc;
+  const char *workdir;
+  struct file_spec files[MAX_FILES];
+  int filec;
+  long long timeout_ms;
+  long long output_limit;
+};
+
+/* Fields point into the frame buffer, which lives until the run ends. Each
+ * field is NUL-terminated in place by moving it one byte left over its own
+ * length prefix, which is no longer needed once read. */
+static const char *parse_run(unsigned char *p, uint32_t len, struct run_request *req) {
+  memset(req, 0, sizeof *req);
+  req->timeout_ms = 30000;
+  req->output_limit = 1024 * 1024;
+  uint32_t off = 0;
+  while (off < len) {
+    if (len - off < 5) return "truncated field header";
+    unsigned char tag = p[off];
+    uint32_t flen = be32(p + off + 1);
+    if (flen > len - off - 5) return "field longer than frame";
+    char *value = (char *)p + off;
+    memmove(value, p + off + 5, flen);
+    value[flen] = '\0';
+    off += 5 + flen;
+    switch (tag) {
+    case 'a':
+      if (req->argc >= MAX_ARGS) return "too many arguments";
+      req->argv[req->argc++] = value;
+      break;
+    case 'e':
+      if (req->envc >= MAX_ENV) return "too many environment variables";
+      req->envp[req->envc++] = value;
+      break;
+    case 'w':
+      req->workdir = value;
+      break;
+    case 'f':
+      if (req->filec >= MAX_FILES) return "too many files";
+      req->files[req->filec].path = value;
+      req->files[req->filec].data = "";
+      req->filec++;
+      break;
+    case 'd':
+      if (req->filec == 0) return "file data without a path";
+      req->files[req->filec - 1].data = value;
+      req->files[req->filec - 1].len = flen;
+      break;
+    case 't':
+      req->timeout_ms = atoll(value);
+      break;
+    case 'o':
+      req->output_limit = atoll(value);
+      break;
+    default:
+      return "unknown field";
+    }
+  }
+  if (req->argc == 0) return "no program to run";
+  return NULL;
+}
+
+/* ---------- the child: drop everything, place files, exec ---------- */
+
+static void child_fail(const char *what, const char *detail) {
+  dprintf(STDERR_FILENO, "isol8: %s %s: %s\n", what, detail, strerror(errno));
+  _exit(127);
+}
+
+static int mkdir_parents(char *path) {
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    int rc = mkdir(path, 0755);
+    *p = '/';
+    if (rc != 0 && errno != EEXIST) return -1;
+  }
+  return 0;
+}
+
+static int path_is_allowed(const char *path) {
+  if (strncmp(path, "/sandbox/", 9) != 0 && strncmp(path, "/tmp/", 5) != 0) return 0;
+  return strstr(path, "/../") == NULL && strstr(path, "/./") == NULL;
+}
+
+static void run_child(struct run_request *req, int in_fd, int out_fd, int err_fd) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL); /* ignored signals survive exec */
+
+  if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(127);
+  close_range(3, ~0U, 0);
+  setsid();
+
+  /* Under memory pressure the sandboxed program dies first, never us. */
+  int oom = open("/proc/self/oom_score_adj", O_WRONLY);
+  if (oom >= 0) {
+    (void)!write(oom, "1000", 4);
+    close(oom);
+  }
+  for (int cap = 0; cap <= 63; cap++) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  if (setgroups(0, NULL) != 0) child_fail("cannot drop", "groups");
+  if (setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID) != 0) child_fail("cannot set", "gid");
+  if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) != 0) child_fail("cannot set", "uid");
+  prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  umask(022);
+
+  for (int i = 0; i < req->filec; i++) {
+    struct file_spec *f = &req->files[i];
+    if (!path_is_allowed(f->path)) {
+      errno = EPERM;
+      child_fail("refusing to write", f->path);
+    }
+    char *dir = strdup(f->path);
+    if (!dir || mkdir_parents(dir) != 0) child_fail("cannot create folder for", f->path);
+    free(dir);
+    int fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 || write_all(fd, f->data, f->len) != 0) child_fail("cannot write", f->path);
+    close(fd);
+  }
+  const char *workdir = req->workdir ? req->workdir : "/sandbox";
+  if (chdir(workdir) != 0) child_fail("cannot enter working directory", workdir);
+
+  req->argv[req->argc] = NULL;
+  req->envp[req->envc] = NULL;
+  environ = req->envp;
+  execvp(req->argv[0], req->argv);
+  child_fail("cannot run", req->argv[0]);
+}
+
+/* ---------- killing and wiping ---------- */
+
+/* Sends SIGKILL to every process of the sandbox user. kill(-1) runs under the
+ * task list lock, so a fork bomb cannot add a process while it is delivered,
+ * and a process with SIGKILL pending cannot finish a fork. */
+static void kill_sandbox_processes(void) {
+  become_sandbox_effective();
+  for (int i = 0; i < 3; i++) kill(-1, SIGKILL);
+  become_root_effective();
+}
+
+static int reap_all(pid_t watched, int *watched_status, struct rusage *watched_usage) {
+  int found = 0;
+  for (;;) {
+    int status;
+    struct rusage usage;
+    pid_t pid = wait4(-1, &status, WNOHANG, &usage);
+    if (pid <= 0) break;
+    if (pid == watched) {
+      *watched_status = status;
+      *watched_usage = usage;
+      found = 1;
+    }
+  }
+  return found;
+}
+
+/* Counts live (non-zombie) processes of the sandbox user. */
+static int count_sandbox_processes(void) {
+  DIR *proc = opendir("/proc");
+  if (!proc) return -1;
+  int count = 0;
+  struct dirent *entry;
+  while ((entry = readdir(proc)) != NULL) {
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    char path[300];
+    snprintf(path, sizeof path, "/proc/%s/status", entry->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    char line[256];
+    int uid = -1;
+    char state = '?';
+    while (fgets(line, sizeof line, f)) {
+      if (strncmp(line, "State:", 6) == 0) sscanf(line + 6, " %c", &state);
+      if (strncmp(line, "Uid:", 4) == 0) sscanf(line + 4, "%d", &uid);
+    }
+    fclose(f);
+    if (uid == SANDBOX_UID && state != 'Z' && state != 'X') count++;
+  }
+  closedir(proc);
+  return count;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+  (void)sb;
+  if (ftw->level == 0) return 0; /* keep the mount point itself */
+  if (type == FTW_DP || type == FTW_D) return rmdir(path) == 0 ? 0 : -1;
+  return unlink(path) == 0 ? 0 : -1;
+}
+
+static int make_traversable(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+  (void)ftw;
+  if (type == FTW_D || type == FTW_DNR) chmod(path, (sb->st_mode & 07777) | 0700);
+  return 0;
+}
+
+static int dir_is_empty(const char *path) {
+  DIR *d = opendir(path);
+  if (!d) return 0;
+  struct dirent *entry;
+  int empty = 1;
+  while ((entry = readdir(d)) != NULL) {
+    if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
+      empty = 0;
+      break;
+    }
+  }
+  closedir(d);
+  return empty;
+}
+
+/* Leaves no process, file or folder of one run for the next. */
+static int wipe(void) {
+  static const char *const dirs[] = {"/sandbox", "/tmp"};
+  kill_sandbox_processes();
+  int dummy_status;
+  struct rusage dummy_usage;
+  for (int tries = 0; tries < 50; tries++) {
+    reap_all(-1, &dummy_status, &dummy_usage);
+    if (count_sandbox_processes() == 0) break;
+    kill_sandbox_processes();
+    usleep(2000);
+  }
+  if (count_sandbox_processes() != 0) return -1;
+  become_sandbox_effective();
+  /* Folders without search permission hide their contents from one pass. */
+  int left = 1;
+  for (int pass = 0; pass < 8 && left; pass++) {
+    left = 0;
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+      nftw(dirs[i], make_traversable, 32, FTW_PHYS);
+      nftw(dirs[i], remove_entry, 32, FTW_PHYS | FTW_DEPTH);
+      left |= !dir_is_empty(dirs[i]); /* as the sandbox user: /sandbox is 0700 */
+    }
+  }
+  become_root_effective();
+  return left ? -1 : 0;
+}
+
+/* ---------- channel input ---------- */
+
+static unsigned char *in_buf;
+static size_t in_len, in_cap;
+static int channel_open = 1;
+static int linger;
+
+/* The engine went away. Unless asked to linger, so does the container. */
+static void channel_closed(void) {
+  channel_open = 0;
+  if (!linger) leave(0);
+}
+
+static void channel_read(void) {
+  if (in_cap - in_len < CHUNK) {
+    size_t cap = in_cap ? in_cap * 2 : 4 * CHUNK;
+    while (cap - in_len < CHUNK) cap *= 2;
+    unsigned char *grown = realloc(in_buf, cap);
+    if (!grown) fatal("%s", "out of memory reading request");
+    in_buf = grown;
+    in_cap = cap;
+  }
+  ssize_t n = read(STDIN_FILENO, in_buf + in_len, in_cap - in_len);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    channel_closed();
+    return;
+  }
+  in_len += (size_t)n;
+}
+
+/* Returns a complete frame at the head of the buffer, or 0. */
+static int channel_next(char *type, unsigned char **payload, uint32_t *len) {
+  if (in_len < 5) return 0;
+  uint32_t flen = be32(in_buf + 1);
+  if (flen > MAX_FRAME) fatal("%s", "frame too large");
+  if (in_len < 5 + (size_t)flen) return 0;
+  *type = (char)in_buf[0];
+  *payload = in_buf + 5;
+  *len = flen;
+  return 1;
+}
+
+static void channel_consume(uint32_t len) {
+  size_t total = 5 + (size_t)len;
+  memmove(in_buf, in_buf + total, in_len - total);
+  in_len -= total;
+}
+
+/* ---------- one run ---------- */
+
+struct stream {
+  int fd;
+  char type;
+  long long sent;
+  int truncated;
+};
+
+static void pump(struct stream *s, long long limit) {
+  char buf[CHUNK];
+  ssize_t n = read(s->fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    close(s->fd);
+    s->fd = -1;
+    return;
+  }
+  long long room = limit - s->sent;
+  if (room <= 0) {
+    s->truncated = 1; /* keep draining so the program is never blocked on a full pipe */
+    return;
+  }
+  uint32_t take = n > room ? (uint32_t)room : (uint32_t)n;
+  if (take < (uint32_t)n) s->truncated = 1;
+  send_frame(s->type, buf, take);
+  s->sent += take;
+}
+
+static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
+  /* The request is copied out of the channel buffer, which keeps moving. */
+  unsigned char *frame = malloc(len + 1);
+  if (!frame) fatal("%s", "out of memory for run request");
+  memcpy(frame, payload, len);
+  channel_consume(len);
+
+  static struct run_request req;
+  const char *problem = parse_run(frame, len, &req);
+  if (problem) fatal("bad run request: %s", problem);
+
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) die_errno("pipe");
+
+  long long oom_before = oom_kill_count();
+  int64_t started = now_us();
+  pid_t child = fork();
+  if (child < 0) die_errno("fork");
+  if (child == 0) run_child(&req, in_pipe[0], out_pipe[1], err_pipe[1]);
+  free(frame);
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+
+  int stdin_fd = in_pipe[1];
+  set_nonblock(stdin_fd);
+  set_nonblock(out_pipe[0]);
+  set_nonblock(err_pipe[0]);
+  unsigned char *pending = NULL; /* stdin bytes the program has not read yet */
+  size_t pending_len = 0, pending_off = 0;
+  int stdin_eof = 0;
+
+  struct stream out = {out_pipe[0], '1', 0, 0}, err = {err_pipe[0], '2', 0, 0};
+  int64_t deadline = req.timeout_ms > 0 ? started + req.timeout_ms * 1000 : 0;
+  int exited = 0, timed_out = 0, status = 0;
+  struct rusage usage;
+  memset(&usage, 0, sizeof usage);
+
+  while (!exited || out.fd >= 0 || err.fd >= 0) {
+    char type;
+    unsigned char *data;
+    uint32_t dlen;
+    while (pending_len == pending_off && channel_next(&type, &data, &dlen)) {
+      if (type == 'R' || type == 'W') break; /* for after this run */
+      if (type == 'I') {
+        free(pending);
+        pending = malloc(dlen ? dlen : 1);
+        if (!pending) fatal("%s", "out of memory for stdin");
+        memcpy(pending, data, dlen);
+        pending_len = dlen;
+        pending_off = 0;
+      } else if (type == 'E') {
+        stdin_eof = 1;
+      } else if (type == 'K') {
+        char sig[16] = {0};
+        memcpy(sig, data, dlen < 15 ? dlen : 15);
+        become_sandbox_effective();
+        kill(-child, atoi(sig));
+        become_root_effective();
+      } else if (type == 'Q') {
+        leave(0);
+      } else {
+        fatal("unexpected frame during a run: %s", (char[]){type, 0});
+      }
+      channel_consume(dlen);
+    }
+    if (stdin_eof && stdin_fd >= 0 && pending_len == pending_off) {
+      close(stdin_fd);
+      stdin_fd = -1;
+    }
+    struct pollfd fds[5];
+    int nfds = 0;
+    int i_chan = -1, i_out = -1, i_err = -1, i_in = -1, i_sig;
+    fds[nfds] = (struct pollfd){sigfd, POLLIN, 0};
+    i_sig = nfds++;
+    if (channel_open && pending_len == pending_off) {
+      fds[nfds] = (struct pollfd){STDIN_FILENO, POLLIN, 0};
+      i_chan = nfds++;
+    }
+    if (out.fd >= 0) {
+      fds[nfds] = (struct pollfd){out.fd, POLLIN, 0};
+      i_out = nfds++;
+    }
+    if (err.fd >= 0) {
+      fds[nfds] = (struct pollfd){err.fd, POLLIN, 0};
+      i_err = nfds++;
+    }
+    if (stdin_fd >= 0 && pending_len > pending_off) {
+      fds[nfds] = (struct pollfd){stdin_fd, POLLOUT, 0};
+      i_in = nfds++;
+    }
+    int wait_ms = -1;
+    if (deadline && !timed_out) {
+      int64_t left = deadline - now_us();
+      wait_ms = left <= 0 ? 0 : (int)((left + 999) / 1000);
+    }
+    int ready = poll(fds, (nfds_t)nfds, wait_ms);
+    if (ready < 0 && errno != EINTR) die_errno("poll");
+
+    if (deadline && !timed_out && now_us() >= deadline) {
+      timed_out = 1;
+      kill_sandbox_processes();
+    }
+    if (ready <= 0) continue;
+
+    if (fds[i_sig].revents & POLLIN) {
+      struct signalfd_siginfo info;
+      while (read(sigfd, &info, sizeof info) == sizeof info) {
+      }
+      if (reap_all(child, &status, &usage) && !exited) {
+        exited = 1;
+        /* The program is done: whatever it left running goes with it, and
+         * the output pipes reach end-of-file once the last writer is dead. */
+        kill_sandbox_processes();
+      }
+    }
+    if (i_out >= 0 && fds[i_out].revents) pump(&out, req.output_limit);
+    if (i_err >= 0 && fds[i_err].revents) pump(&err, req.output_limit);
+    if (i_in >= 0 && fds[i_in].revents) {
+      ssize_t n = write(stdin_fd, pending + pending_off, pending_len - pending_off);
+      if (n > 0) pending_off += (size_t)n;
+      if (n < 0 && errno != EAGAIN && errno != EINTR) pending_off = pending_len; /* reader gone */
+    }
+    if (i_chan >= 0 && fds[i_chan].revents) {
+      channel_read();
+    }
+  }
+  if (stdin_fd >= 0) close(stdin_fd);
+  free(pending);
+
+  int64_t wall = now_us() - started;
+  long long oom_after = oom_kill_count();
+  int oom_killed = oom_before >= 0 && oom_after > oom_before;
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  int signo = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  long long cpu_us = (long long)usage.ru_utime.tv_sec * 1000000 + usage.ru_utime.tv_usec +
+                     (long long)usage.ru_stime.tv_sec * 1000000 + usage.ru_stime.tv_usec;
+  send_text('X',
+            "exit=%d\nsignal=%d\ntimeout=%d\noom=%d\nstdout_truncated=%d\nstderr_truncated=%d\n"
+            "cpu_us=%lld\nmax_rss_kb=%ld\npeak_bytes=%lld\nwall_us=%lld\n",
+            code, signo, timed_out, oom_killed, out.truncated, err.truncated, cpu_us, usage.ru_maxrss,
+            peak_memory_bytes(), (long long)wall);
+}
+
+int main(void) {
+  prctl(PR_SET_DUMPABLE, 0);
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  int sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (sigfd < 0) die_errno("signalfd");
+  if (getuid() != 0) fatal("%s", "the supervisor must start as root (it drops to uid 100 for every program)");
+
+  send_frame('H', VERSION, sizeof VERSION - 1);
+  for (;;) {
+    char type;
+    unsigned char *payload;
+    uint32_t len;
+    while (channel_next(&type, &payload, &len)) {
+      switch (type) {
+      case 'R':
+        do_run(payload, len, sigfd);
+        continue; /* do_run consumed the frame */
+      case 'W':
+        send_frame(wipe() == 0 ? 'C' : 'D', "", 0);
+        break;
+      case 'L':
+        linger = 1;
+        break;
+      case 'Q':
+        leave(0);
+      case 'I':
+      case 'E':
+      case 'K':
+        break; /* stragglers for a run that already ended */
+      default:
+        fatal("unexpected frame: %s", (char[]){type, 0});
+      }
+      channel_consume(len);
+    }
+    struct pollfd fds[2] = {{sigfd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+    if (poll(fds, channel_open ? 2 : 1, -1) < 0 && errno != EINTR) die_errno("poll");
+    if (fds[0].revents & POLLIN) {
+      struct signalfd_siginfo info;
+      while (read(sigfd, &info, sizeof info) == sizeof info) {
+      }
+      int st;
+      struct rusage ru;
+      reap_all(-1, &st, &ru);
+    }
+    if (channel_open && fds[1].revents) channel_read();
+  }
+}

@@ -1,0 +1,226 @@
+import { createWriteStream, type WriteStream } from "node:fs";
+import { once } from "node:events";
+import { text } from "node:stream/consumers";
+import type { Command } from "commander";
+import { DockerIsol8, noticesFor } from "../../engine/docker-isol8.js";
+import { resolveOptions } from "../../engine/options.js";
+import type { DockerIsol8Options, ExecutionRequest, ExecutionSummary, NetworkMode } from "../../types.js";
+import { resolveCodeInput } from "../code-input.js";
+import { CliError, EXIT } from "../exit-codes.js";
+import { reportError } from "../report-error.js";
+
+interface RunFlags {
+  eval?: string;
+  cmd?: string;
+  runtime?: string;
+  stream: boolean;
+  json?: boolean;
+  persist?: boolean;
+  debug?: boolean;
+  timeout?: string;
+  memory?: string;
+  cpu?: string;
+  pidsLimit?: string;
+  sandboxSize?: string;
+  tmpSize?: string;
+  writable?: boolean;
+  maxOutput?: string;
+  secret: string[];
+  stdin?: string;
+  out?: string;
+  image?: string;
+  net?: string;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command("run")
+    .description("Run code in a sandbox: --eval CODE, a FILE (runtime from its extension), or code piped on stdin")
+    .argument("[file]", "file to run (.py .js .mjs .cjs .ts .mts .sh)")
+    .option("-e, --eval <code>", "inline code to run (python unless --runtime says otherwise)")
+    .option("--cmd <command>", "run a bash command in the runtime's image instead of code")
+    .option("-r, --runtime <name>", "python, node, bun, deno or bash (default: from the file extension, else python)")
+    .option("--no-stream", "print output when the program ends instead of as it is produced")
+    .option("--json", "print the whole result as JSON (implies --no-stream)")
+    .option("--persist", "keep the container running after the run, for debugging with docker exec", false)
+    .option("--debug", "log the engine's internal steps with timings to stderr", false)
+    .option("--timeout <ms>", "kill the run after this many milliseconds", "30000")
+    .option("--memory <size>", "memory limit, e.g. 512m or 1g (no swap on top)", "512m")
+    .option("--cpu <cores>", "CPU limit in cores, e.g. 0.5", "1")
+    .option("--pids-limit <n>", "maximum processes and threads", "64")
+    .option("--sandbox-size <size>", "size of the /sandbox tmpfs", "512m")
+    .option("--tmp-size <size>", "size of the /tmp tmpfs", "256m")
+    .option("--writable", "make the root filesystem writable (it is read-only by default)", false)
+    .option("--max-output <bytes>", "bytes of stdout and of stderr kept (each)", "1048576")
+    .option("--secret <KEY=VALUE>", "secret environment variable, masked as *** in output (repeatable)", collect, [])
+    .option("--stdin <data>", "data for the program's standard input")
+    .option("--out <file>", "write the program's stdout to this file instead of the terminal")
+    .option("--image <name>", "run in this image instead of isol8:<runtime>")
+    .option("--net <mode>", "network: none or host", "none")
+    .action(async (file: string | undefined, flags: RunFlags) => {
+      process.exitCode = await runCommand(file, flags);
+    });
+}
+
+const FLAG_FOR_OPTION: Record<string, string> = {
+  memoryLimit: "--memory",
+  cpuLimit: "--cpu",
+  timeoutMs: "--timeout",
+  pidsLimit: "--pids-limit",
+  sandboxSize: "--sandbox-size",
+  tmpSize: "--tmp-size",
+  maxOutputSize: "--max-output",
+  secrets: "--secret",
+  network: "--net",
+};
+
+function number(flag: string, value: string | undefined, integer: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new CliError(`${flag}: "${value}" is not a positive ${integer ? "whole number" : "number"}`);
+  }
+  return n;
+}
+
+function parseSecrets(pairs: string[]): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new CliError(`--secret: "${pair}" is not KEY=VALUE`);
+    secrets[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return secrets;
+}
+
+function engineOptions(flags: RunFlags): DockerIsol8Options {
+  const network = flags.net ?? "none";
+  if (network === "filtered") throw new CliError("--net: filtered mode is not available in this version; use none or host");
+  if (network !== "none" && network !== "host") throw new CliError(`--net: "${network}" is not one of none, host`);
+  return {
+    network: network as NetworkMode,
+    timeoutMs: number("--timeout", flags.timeout, true),
+    memoryLimit: flags.memory,
+    cpuLimit: number("--cpu", flags.cpu, false),
+    pidsLimit: number("--pids-limit", flags.pidsLimit, true),
+    sandboxSize: flags.sandboxSize,
+    tmpSize: flags.tmpSize,
+    readonlyRootFs: !flags.writable,
+    maxOutputSize: number("--max-output", flags.maxOutput, true),
+    secrets: parseSecrets(flags.secret),
+    image: flags.image,
+    persist: flags.persist ?? false,
+    debug: flags.debug ?? false,
+  };
+}
+
+function createEngine(options: DockerIsol8Options): DockerIsol8 {
+  try {
+    return new DockerIsol8(options);
+  } catch (error) {
+    // Name the flag the user typed, not the library option behind it.
+    if (error instanceof Error) {
+      const field = error.message.split(":")[0] ?? "";
+      const flag = FLAG_FOR_OPTION[field];
+      if (flag) throw new CliError(`${flag}${error.message.slice(field.length)}`);
+    }
+    throw error;
+  }
+}
+
+async function buildRequest(file: string | undefined, flags: RunFlags): Promise<ExecutionRequest> {
+  const base = { stdin: flags.stdin };
+  if (flags.cmd !== undefined) {
+    if (flags.eval !== undefined || file !== undefined) throw new CliError("give --cmd alone, without --eval or a file");
+    const runtime = flags.runtime ?? "bash";
+    return { ...base, runtime: runtime as ExecutionRequest["runtime"], cmd: flags.cmd };
+  }
+  const input = await resolveCodeInput({
+    eval: flags.eval,
+    file,
+    runtime: flags.runtime,
+    readStdin: async () => Buffer.from(await text(process.stdin), "utf8"),
+    stdinIsTerminal: process.stdin.isTTY === true,
+  });
+  return { ...base, ...input };
+}
+
+function exitCodeFor(result: ExecutionSummary): number {
+  if (result.timedOut) return EXIT.timeout;
+  if (result.oomKilled) return EXIT.outOfMemory;
+  return result.exitCode;
+}
+
+async function runCommand(file: string | undefined, flags: RunFlags): Promise<number> {
+  let engine: DockerIsol8 | undefined;
+  const interrupt = () => {
+    // Ctrl-C: remove what this run created, then leave with the shell's convention.
+    void (engine?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once("SIGINT", interrupt);
+  process.once("SIGTERM", interrupt);
+  let out: WriteStream | undefined;
+  try {
+    const options = engineOptions(flags);
+    const request = await buildRequest(file, flags);
+    engine = createEngine(options);
+    out = flags.out ? createWriteStream(flags.out) : undefined;
+    const stdout = out ?? process.stdout;
+    let summary: ExecutionSummary;
+    if (flags.json || !flags.stream) {
+      const result = await engine.execute(request);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        if (out) out.write(result.stdout);
+      } else {
+        stdout.write(result.stdout);
+        process.stderr.write(result.stderr);
+      }
+      summary = result;
+      if (!flags.json) reportNotices(summary, options, request);
+    } else {
+      summary = await streamRun(engine, request, stdout);
+    }
+    return exitCodeFor(summary);
+  } catch (error) {
+    return reportError(error, flags.debug);
+  } finally {
+    if (out) {
+      out.end();
+      await once(out, "close").catch(() => undefined);
+    }
+    await engine?.stop().catch(() => undefined);
+    process.off("SIGINT", interrupt);
+    process.off("SIGTERM", interrupt);
+  }
+}
+
+async function streamRun(engine: DockerIsol8, request: ExecutionRequest, stdout: NodeJS.WritableStream) {
+  for await (const event of engine.executeStream(request)) {
+    switch (event.type) {
+      case "stdout":
+        if (!stdout.write(event.data)) await once(stdout, "drain");
+        break;
+      case "stderr":
+        process.stderr.write(event.data);
+        break;
+      case "error":
+        process.stderr.write(`isol8: ${event.data}\n`);
+        break;
+      case "exit":
+        return event.result;
+    }
+  }
+  throw new CliError("the run ended without an exit status", EXIT.isol8Error);
+}
+
+function reportNotices(result: ExecutionSummary, options: DockerIsol8Options, request: ExecutionRequest): void {
+  const resolved = resolveOptions(options);
+  for (const notice of noticesFor(result, resolved, request.timeoutMs ?? resolved.timeoutMs)) {
+    process.stderr.write(`isol8: ${notice}\n`);
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * What `isol8` exit codes mean. Any other code is the sandboxed program's own.
+ * Documented in docs/cli.md.
+ */
+export const EXIT = {
+  /** Bad flags, bad input, missing file. */
+  usage: 2,
+  /** The program ran past its timeout and was killed. */
+  timeout: 124,
+  /** isol8 itself failed: Docker unreachable, image missing, engine error. */
+  isol8Error: 125,
+  /** A process of the run was killed for exceeding the memory limit (as `docker run` reports it). */
+  outOfMemory: 137,
+} as const;
+
+/** An error the CLI reports as one line on stderr with the given exit code. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.usage,
+  ) {
+    super(message);
+  }
+}

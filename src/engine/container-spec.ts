@@ -1,0 +1,65 @@
+import type Docker from "dockerode";
+import { LABELS, ownerLabelValue } from "./labels.js";
+import type { ResolvedOptions } from "./options.js";
+
+/** uid and gid every sandboxed program runs as (created in the base image). */
+export const SANDBOX_UID = 100;
+export const SUPERVISOR_PATH = "/usr/local/bin/isol8-supervisor";
+
+/**
+ * Capabilities the container starts with. Only the supervisor (PID 1, root)
+ * holds them, to switch to the sandbox user and clear the bounding set; every
+ * sandboxed program runs with all five capability sets empty.
+ */
+const SUPERVISOR_CAPABILITIES = ["SETUID", "SETGID", "SETPCAP"];
+
+/** The Docker create options for one sandbox container. */
+export function containerSpec(
+  options: ResolvedOptions,
+  image: string,
+  extraLabels: Record<string, string> = {},
+): Docker.ContainerCreateOptions {
+  return {
+    Image: image,
+    Entrypoint: [SUPERVISOR_PATH],
+    Cmd: [],
+    User: "0:0",
+    WorkingDir: "/sandbox",
+    Env: [],
+    // The supervisor's channel is the container's stdio. StdinOnce closes its
+    // stdin when our connection drops, so the container ends with its engine.
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
+    OpenStdin: true,
+    StdinOnce: true,
+    Tty: false,
+    NetworkDisabled: options.network === "none",
+    Labels: {
+      [LABELS.managed]: "true",
+      [LABELS.owner]: ownerLabelValue(),
+      ...extraLabels,
+    },
+    HostConfig: {
+      AutoRemove: !options.persist,
+      NetworkMode: options.network === "host" ? "host" : "none",
+      ReadonlyRootfs: options.readonlyRootFs,
+      Tmpfs: {
+        "/sandbox": `rw,exec,nosuid,nodev,size=${options.sandboxBytes},uid=${SANDBOX_UID},gid=${SANDBOX_UID},mode=0700`,
+        "/tmp": `rw,noexec,nosuid,nodev,size=${options.tmpBytes},mode=1777`,
+      },
+      Memory: options.memoryBytes,
+      MemorySwap: options.memoryBytes,
+      NanoCpus: Math.round(options.cpuLimit * 1e9),
+      PidsLimit: options.pidsLimit,
+      CapDrop: ["ALL"],
+      CapAdd: SUPERVISOR_CAPABILITIES,
+      SecurityOpt: ["no-new-privileges:true"],
+      // Nothing that crosses the channel (code, stdin, secrets, output) may
+      // land in Docker's log files on the host.
+      LogConfig: { Type: "none", Config: {} },
+      Ulimits: [{ Name: "core", Soft: 0, Hard: 0 }],
+      IpcMode: "private",
+    },
+  };
+}

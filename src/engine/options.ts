@@ -1,0 +1,107 @@
+import { parseSize } from "../config/sizes.js";
+import type { DockerIsol8Options, NetworkMode } from "../types.js";
+
+/** DockerIsol8Options with every default filled in and sizes in bytes. */
+export interface ResolvedOptions {
+  mode: "ephemeral" | "persistent";
+  network: NetworkMode;
+  memoryBytes: number;
+  cpuLimit: number;
+  timeoutMs: number;
+  pidsLimit: number;
+  sandboxBytes: number;
+  tmpBytes: number;
+  readonlyRootFs: boolean;
+  maxOutputBytes: number;
+  secrets: Record<string, string>;
+  image: string | undefined;
+  persist: boolean;
+  debug: boolean;
+}
+
+/** The seed's defaults, in one place. */
+export const DEFAULTS = {
+  mode: "ephemeral",
+  network: "none",
+  memoryLimit: "512m",
+  cpuLimit: 1,
+  timeoutMs: 30_000,
+  pidsLimit: 64,
+  sandboxSize: "512m",
+  tmpSize: "256m",
+  readonlyRootFs: true,
+  maxOutputSize: 1024 * 1024,
+} as const;
+
+/** Bad option value; the message names the option and the problem. */
+export class InvalidOptionError extends Error {
+  override readonly name: string = "InvalidOptionError";
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function size(name: string, value: string | undefined, fallback: string): number {
+  const text = value ?? fallback;
+  const bytes = parseSize(text);
+  if (bytes === undefined) {
+    throw new InvalidOptionError(
+      `${name}: "${text}" is not a size (use a number with an optional unit b, k, m or g, e.g. 512m)`,
+    );
+  }
+  return bytes;
+}
+
+function positive(name: string, value: number | undefined, fallback: number, integer: boolean): number {
+  const n = value ?? fallback;
+  if (typeof n !== "number" || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new InvalidOptionError(
+      `${name}: ${String(n)} is not a positive ${integer ? "whole number" : "number"}`,
+    );
+  }
+  return n;
+}
+
+/** Checks an environment variable name (used for env and secrets alike). */
+export function assertEnvName(field: string, name: string): void {
+  if (!ENV_NAME.test(name)) {
+    throw new InvalidOptionError(
+      `${field}: "${name}" is not a valid environment variable name (letters, digits and _, not starting with a digit)`,
+    );
+  }
+}
+
+export function resolveOptions(options: DockerIsol8Options = {}): ResolvedOptions {
+  const network = options.network ?? DEFAULTS.network;
+  if (!["none", "host", "filtered"].includes(network)) {
+    throw new InvalidOptionError(`network: "${network}" is not one of none, host, filtered`);
+  }
+  const mode = options.mode ?? DEFAULTS.mode;
+  if (mode !== "ephemeral" && mode !== "persistent") {
+    throw new InvalidOptionError(`mode: "${String(mode)}" is not one of ephemeral, persistent`);
+  }
+  const secrets = options.secrets ?? {};
+  for (const [name, value] of Object.entries(secrets)) {
+    assertEnvName("secrets", name);
+    if (typeof value !== "string") throw new InvalidOptionError(`secrets.${name}: must be a string`);
+  }
+  const memoryBytes = size("memoryLimit", options.memoryLimit, DEFAULTS.memoryLimit);
+  if (memoryBytes < 6 * 1024 * 1024) {
+    throw new InvalidOptionError("memoryLimit: Docker needs at least 6m");
+  }
+  return {
+    mode,
+    network,
+    memoryBytes,
+    cpuLimit: positive("cpuLimit", options.cpuLimit, DEFAULTS.cpuLimit, false),
+    timeoutMs: positive("timeoutMs", options.timeoutMs, DEFAULTS.timeoutMs, true),
+    pidsLimit: positive("pidsLimit", options.pidsLimit, DEFAULTS.pidsLimit, true),
+    sandboxBytes: size("sandboxSize", options.sandboxSize, DEFAULTS.sandboxSize),
+    tmpBytes: size("tmpSize", options.tmpSize, DEFAULTS.tmpSize),
+    readonlyRootFs: options.readonlyRootFs ?? DEFAULTS.readonlyRootFs,
+    maxOutputBytes: positive("maxOutputSize", options.maxOutputSize, DEFAULTS.maxOutputSize, true),
+    secrets,
+    image: options.image,
+    persist: options.persist ?? false,
+    debug: options.debug ?? false,
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * The framed protocol spoken with the in-container supervisor over the
+ * container's attached stdio (see sandbox/supervisor.c for the other side).
+ * Frame: 1 byte type, 4 byte big-endian length, payload.
+ */
+
+/** Frames the engine sends. */
+export const TO_SUPERVISOR = {
+  run: "R",
+  stdin: "I",
+  stdinEnd: "E",
+  signal: "K",
+  wipe: "W",
+  linger: "L",
+  quit: "Q",
+} as const;
+
+/** Frames the supervisor sends. */
+export const FROM_SUPERVISOR = {
+  hello: "H",
+  stdout: "1",
+  stderr: "2",
+  exit: "X",
+  clean: "C",
+  dirty: "D",
+  error: "Z",
+} as const;
+
+export interface Frame {
+  type: string;
+  payload: Buffer;
+}
+
+export function encodeFrame(type: string, payload: Buffer | string = Buffer.alloc(0)): Buffer {
+  const body = typeof payload === "string" ? Buffer.from(payload) : payload;
+  const header = Buffer.alloc(5);
+  header.write(type, 0, 1, "latin1");
+  header.writeUInt32BE(body.length, 1);
+  return Buffer.concat([header, body]);
+}
+
+/** What the supervisor should run. Paths are absolute inside the container. */
+export interface RunSpec {
+  argv: string[];
+  env: Record<string, string>;
+  workdir: string;
+  files: { path: string; content: Buffer | string }[];
+  timeoutMs: number;
+  outputLimit: number;
+}
+
+function field(tag: string, value: Buffer | string): Buffer[] {
+  const bytes = typeof value === "string" ? Buffer.from(value) : value;
+  const header = Buffer.alloc(5);
+  header.write(tag, 0, 1, "latin1");
+  header.writeUInt32BE(bytes.length, 1);
+  return [header, bytes];
+}
+
+export function encodeRun(spec: RunSpec): Buffer {
+  const parts: Buffer[] = [];
+  for (const arg of spec.argv) parts.push(...field("a", arg));
+  for (const [name, value] of Object.entries(spec.env)) parts.push(...field("e", `${name}=${value}`));
+  parts.push(...field("w", spec.workdir));
+  for (const file of spec.files) {
+    parts.push(...field("f", file.path), ...field("d", file.content));
+  }
+  parts.push(...field("t", String(spec.timeoutMs)), ...field("o", String(spec.outputLimit)));
+  return encodeFrame(TO_SUPERVISOR.run, Buffer.concat(parts));
+}
+
+/** How the supervisor says a run ended. */
+export interface ExitReport {
+  exitCode: number;
+  signal: number;
+  timedOut: boolean;
+  oomKilled: boolean;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  cpuMicros: number;
+  peakMemoryBytes: number;
+  wallMicros: number;
+}
+
+export function decodeExitReport(payload: Buffer): ExitReport {
+  const values = new Map<string, number>();
+  for (const line of payload.toString("latin1").split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0) values.set(line.slice(0, eq), Number(line.slice(eq + 1)));
+  }
+  const num = (key: string) => values.get(key) ?? 0;
+  return {
+    exitCode: num("exit"),
+    signal: num("signal"),
+    timedOut: num("timeout") === 1,
+    oomKilled: num("oom") === 1,
+    stdoutTruncated: num("stdout_truncated") === 1,
+    stderrTruncated: num("stderr_truncated") === 1,
+    cpuMicros: num("cpu_us"),
+    peakMemoryBytes: Math.max(num("peak_bytes"), num("max_rss_kb") * 1024),
+    wallMicros: num("wall_us"),
+  };
+}
+
+/** Splits a byte stream into frames; feed it chunks in order. */
+export class FrameDecoder {
+  private buffered: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): Frame[] {
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+    const frames: Frame[] = [];
+    let offset = 0;
+    while (this.buffered.length - offset >= 5) {
+      const length = this.buffered.readUInt32BE(offset + 1);
+      if (this.buffered.length - offset - 5 < length) break;
+      frames.push({
+        type: String.fromCharCode(this.buffered[offset] as number),
+        payload: this.buffered.subarray(offset + 5, offset + 5 + length),
+      });
+      offset += 5 + length;
+    }
+    this.buffered = this.buffered.subarray(offset);
+    return frames;
+  }
+}

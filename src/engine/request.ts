@@ -1,0 +1,53 @@
+import { runtimeAdapter } from "../runtimes/index.js";
+import { isRuntime } from "../runtimes/runtime.js";
+import type { ExecutionRequest } from "../types.js";
+import { assertEnvName, InvalidOptionError } from "./options.js";
+
+/** Largest program or stdin accepted (bytes); bigger ones are refused with a clear error. */
+export const MAX_CODE_BYTES = 16 * 1024 * 1024;
+export const MAX_STDIN_BYTES = 64 * 1024 * 1024;
+
+/** Bad request; the message names the field and the problem. */
+export class InvalidRequestError extends InvalidOptionError {
+  override readonly name: string = "InvalidRequestError";
+}
+
+function fail(message: string): never {
+  throw new InvalidRequestError(message);
+}
+
+/** Checks a request before any container is made; throws InvalidRequestError. */
+export function validateRequest(request: ExecutionRequest): void {
+  if (typeof request !== "object" || request === null) fail("request: must be an object");
+  if (typeof request.runtime !== "string" || !isRuntime(request.runtime)) {
+    fail(`runtime: "${String(request.runtime)}" is not one of python, node, bun, deno, bash`);
+  }
+  const hasCode = typeof request.code === "string" && request.code.trim() !== "";
+  const hasCmd = typeof request.cmd === "string" && request.cmd.trim() !== "";
+  if (hasCode === hasCmd) fail("code, cmd: give exactly one of them, not blank");
+  const source = (hasCode ? request.code : request.cmd) as string;
+  if (Buffer.byteLength(source) > MAX_CODE_BYTES) {
+    fail(`${hasCode ? "code" : "cmd"}: ${Buffer.byteLength(source)} bytes is larger than the limit of ${MAX_CODE_BYTES} bytes`);
+  }
+  if (request.stdin !== undefined) {
+    if (typeof request.stdin !== "string") fail("stdin: must be a string");
+    if (Buffer.byteLength(request.stdin) > MAX_STDIN_BYTES) fail(`stdin: larger than the limit of ${MAX_STDIN_BYTES} bytes`);
+  }
+  if (request.fileExtension !== undefined) {
+    const allowed = runtimeAdapter(request.runtime).extensions;
+    if (!allowed.includes(request.fileExtension)) {
+      fail(`fileExtension: "${request.fileExtension}" is not one of ${allowed.join(", ")} for ${request.runtime}`);
+    }
+  }
+  if (request.env !== undefined) {
+    if (typeof request.env !== "object" || request.env === null) fail("env: must be an object of strings");
+    for (const [name, value] of Object.entries(request.env)) {
+      assertEnvName("env", name);
+      if (typeof value !== "string") fail(`env.${name}: must be a string`);
+    }
+  }
+  if (request.timeoutMs !== undefined) {
+    const t = request.timeoutMs;
+    if (typeof t !== "number" || !Number.isInteger(t) || t <= 0) fail(`timeoutMs: ${String(t)} is not a positive whole number`);
+  }
+}

@@ -1,0 +1,222 @@
+import type { Duplex } from "node:stream";
+import type Docker from "dockerode";
+import type { DebugLog } from "./debug-log.js";
+import { DockerStdioDemuxer } from "./docker-stdio.js";
+import {
+  decodeExitReport,
+  type ExitReport,
+  encodeFrame,
+  encodeRun,
+  FROM_SUPERVISOR,
+  FrameDecoder,
+  type RunSpec,
+  TO_SUPERVISOR,
+} from "./protocol.js";
+
+/** Where a run's output goes, chunk by chunk, in the order it was produced. */
+export interface OutputSink {
+  stdout(chunk: Buffer): void;
+  stderr(chunk: Buffer): void;
+}
+
+/** The supervisor failed or the container died: the container must not be used again. */
+export class SandboxFailure extends Error {
+  override readonly name = "SandboxFailure";
+}
+
+/** Extra time past a run's own timeout before the engine stops waiting for the supervisor. */
+const SUPERVISOR_GRACE_MS = 10_000;
+const STDIN_CHUNK = 64 * 1024;
+
+type Pending =
+  | { kind: "run"; sink: OutputSink; resolve: (r: ExitReport) => void; reject: (e: Error) => void }
+  | { kind: "wipe"; resolve: (clean: boolean) => void; reject: (e: Error) => void };
+
+/**
+ * A started sandbox container and the channel to its supervisor. One run at
+ * a time; after a run it can be wiped and reused, or removed.
+ */
+export class SandboxContainer {
+  private pending: Pending | undefined;
+  private closedReason: string | undefined;
+  private readonly frames = new FrameDecoder();
+
+  private constructor(
+    private readonly container: Docker.Container,
+    private readonly channel: Duplex,
+    private readonly log: DebugLog,
+  ) {
+    const demuxer = new DockerStdioDemuxer(
+      (chunk) => this.onFrames(this.frames.push(chunk)),
+      (chunk) => this.log(`supervisor stderr: ${chunk.toString().trim()}`),
+    );
+    channel.on("data", (chunk: Buffer) => demuxer.push(chunk));
+    channel.on("end", () => this.onClosed("the sandbox container stopped"));
+    channel.on("close", () => this.onClosed("the sandbox container stopped"));
+    channel.on("error", (error: Error) => this.onClosed(`lost the sandbox channel: ${error.message}`));
+  }
+
+  /** Creates, attaches to and starts a container from `spec`. */
+  static async start(
+    docker: Docker,
+    spec: Docker.ContainerCreateOptions,
+    log: DebugLog,
+  ): Promise<SandboxContainer> {
+    const container = await log.time("create container", () => docker.createContainer(spec));
+    try {
+      // Attach before start: the supervisor's first words are not logged anywhere.
+      const channel = (await log.time("attach", () =>
+        container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
+      )) as unknown as Duplex;
+      const sandbox = new SandboxContainer(container, channel, log);
+      await log.time("start container", () => container.start());
+      return sandbox;
+    } catch (error) {
+      await container.remove({ force: true }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  get id(): string {
+    return this.container.id;
+  }
+
+  get usable(): boolean {
+    return this.closedReason === undefined && this.pending === undefined;
+  }
+
+  /** Runs one program; output goes to `sink` as it arrives. */
+  run(spec: RunSpec, sink: OutputSink, stdin?: Buffer): Promise<ExitReport> {
+    this.assertIdle();
+    const result = new Promise<ExitReport>((resolve, reject) => {
+      const backstop = setTimeout(() => {
+        this.fail(new SandboxFailure("the sandbox stopped answering; its container was removed"));
+      }, spec.timeoutMs + SUPERVISOR_GRACE_MS);
+      this.pending = {
+        kind: "run",
+        sink,
+        resolve: (report) => {
+          clearTimeout(backstop);
+          resolve(report);
+        },
+        reject: (error) => {
+          clearTimeout(backstop);
+          reject(error);
+        },
+      };
+    });
+    this.channel.write(encodeRun(spec));
+    if (stdin) {
+      for (let offset = 0; offset < stdin.length; offset += STDIN_CHUNK) {
+        this.channel.write(encodeFrame(TO_SUPERVISOR.stdin, stdin.subarray(offset, offset + STDIN_CHUNK)));
+      }
+    }
+    this.channel.write(encodeFrame(TO_SUPERVISOR.stdinEnd));
+    return result;
+  }
+
+  /** Sends a signal to the running program's process group. */
+  signal(signal: number): void {
+    if (this.pending?.kind === "run") this.channel.write(encodeFrame(TO_SUPERVISOR.signal, String(signal)));
+  }
+
+  /** Kills every sandbox process and empties /sandbox and /tmp; false if that could not be verified. */
+  wipe(): Promise<boolean> {
+    this.assertIdle();
+    const result = new Promise<boolean>((resolve, reject) => {
+      this.pending = { kind: "wipe", resolve, reject };
+    });
+    this.channel.write(encodeFrame(TO_SUPERVISOR.wipe));
+    return result;
+  }
+
+  /** Stops reading output (backpressure from a slow consumer). */
+  pause(): void {
+    this.channel.pause();
+  }
+
+  resume(): void {
+    this.channel.resume();
+  }
+
+  /**
+   * Lets the container go: it stops as soon as the supervisor hears of it,
+   * and Docker removes it (it was created with AutoRemove) - unless `keep`,
+   * which leaves it running for `docker exec` debugging.
+   */
+  release(keep = false): void {
+    if (this.closedReason === undefined) {
+      this.channel.write(encodeFrame(keep ? TO_SUPERVISOR.linger : TO_SUPERVISOR.quit));
+    }
+    this.closedReason ??= "released";
+    this.channel.end();
+  }
+
+  /** Removes the container and waits until Docker has done so. */
+  async remove(): Promise<void> {
+    this.release();
+    this.channel.destroy();
+    try {
+      await this.container.remove({ force: true });
+    } catch (error) {
+      // 404: already gone (AutoRemove was faster); 409: removal already in progress.
+      const status = (error as { statusCode?: number }).statusCode;
+      if (status !== 404 && status !== 409) throw error;
+      if (status === 409) await this.container.wait({ condition: "removed" }).catch(() => undefined);
+    }
+  }
+
+  private assertIdle(): void {
+    if (this.closedReason !== undefined) throw new SandboxFailure(`sandbox unusable: ${this.closedReason}`);
+    if (this.pending) throw new Error("a sandbox container runs one thing at a time");
+  }
+
+  private onFrames(frames: { type: string; payload: Buffer }[]): void {
+    for (const { type, payload } of frames) {
+      const pending = this.pending;
+      switch (type) {
+        case FROM_SUPERVISOR.hello:
+          this.log(`supervisor ready: ${payload.toString()}`);
+          break;
+        case FROM_SUPERVISOR.stdout:
+          if (pending?.kind === "run") pending.sink.stdout(payload);
+          break;
+        case FROM_SUPERVISOR.stderr:
+          if (pending?.kind === "run") pending.sink.stderr(payload);
+          break;
+        case FROM_SUPERVISOR.exit:
+          if (pending?.kind === "run") {
+            this.pending = undefined;
+            pending.resolve(decodeExitReport(payload));
+          }
+          break;
+        case FROM_SUPERVISOR.clean:
+        case FROM_SUPERVISOR.dirty:
+          if (pending?.kind === "wipe") {
+            this.pending = undefined;
+            pending.resolve(type === FROM_SUPERVISOR.clean);
+          }
+          break;
+        case FROM_SUPERVISOR.error:
+          this.fail(new SandboxFailure(`sandbox supervisor failed: ${payload.toString()}`));
+          break;
+        default:
+          this.fail(new SandboxFailure(`unexpected frame from the sandbox supervisor: ${JSON.stringify(type)}`));
+      }
+    }
+  }
+
+  private fail(error: Error): void {
+    this.closedReason ??= error.message;
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.reject(error);
+    this.channel.destroy();
+    this.container.remove({ force: true }).catch(() => undefined);
+  }
+
+  private onClosed(reason: string): void {
+    if (this.closedReason !== undefined && !this.pending) return;
+    this.fail(new SandboxFailure(`${reason} before the run finished`));
+  }
+}

@@ -1,0 +1,113 @@
+import type { Runtime } from "./runtimes/runtime.js";
+
+export type { Runtime } from "./runtimes/runtime.js";
+
+/** How a sandbox reaches the network. */
+export type NetworkMode = "none" | "host" | "filtered";
+
+/** One program to run. Exactly one of `code` and `cmd` is given. */
+export interface ExecutionRequest {
+  /** Which language `code` is written in (and whose image runs `cmd`). */
+  runtime: Runtime;
+  /** Source text of the program. */
+  code?: string;
+  /** A shell command, run with bash in the runtime's image instead of `code`. */
+  cmd?: string;
+  /**
+   * File extension for `code`, e.g. `.cjs` to run node code as CommonJS.
+   * Defaults to the runtime's own (`.py`, `.mjs`, `.ts`, `.mts`, `.sh`).
+   */
+  fileExtension?: string;
+  /** Bytes fed to the program's standard input (then end-of-file). */
+  stdin?: string;
+  /** Extra environment variables for the program. */
+  env?: Record<string, string>;
+  /** Overrides the engine's timeout for this request. */
+  timeoutMs?: number;
+}
+
+/** Resource usage of one execution, measured inside the container. */
+export interface ResourceUsage {
+  /** CPU time as a share of wall time, in percent (100 = one full core). */
+  cpuPercent: number;
+  /** Peak memory of the container during the run, in MiB. */
+  memoryMB: number;
+  /** CPU time (user + system) of the program and its children, in ms. */
+  cpuTimeMs: number;
+  /** Bytes received over the network (always 0 with network `none`). */
+  networkBytesIn: number;
+  /** Bytes sent over the network (always 0 with network `none`). */
+  networkBytesOut: number;
+}
+
+/** What an execution produced. */
+export interface ExecutionResult {
+  /** Standard output, secrets masked, cut at `maxOutputSize` bytes. */
+  stdout: string;
+  /** Standard error, secrets masked, cut at `maxOutputSize` bytes. */
+  stderr: string;
+  /** The program's exit code; 128 + signal number when a signal ended it. */
+  exitCode: number;
+  /** Wall time of the execution, from request to result, in ms. */
+  durationMs: number;
+  /** True when stdout or stderr was cut at the output limit. */
+  truncated: boolean;
+  /** True when the program was killed because it ran past its timeout. */
+  timedOut: boolean;
+  /** True when the kernel killed a process of the run for exceeding the memory limit. */
+  oomKilled: boolean;
+  /** A UUID naming this execution. */
+  executionId: string;
+  runtime: Runtime;
+  /** When the execution started, ISO 8601. */
+  timestamp: string;
+  /** The container that ran the program. */
+  containerId?: string;
+  resourceUsage?: ResourceUsage;
+}
+
+/** An ExecutionResult without the output, which a stream has already delivered. */
+export type ExecutionSummary = Omit<ExecutionResult, "stdout" | "stderr">;
+
+/** One event of a streamed execution, delivered as the program produces output. */
+export type StreamEvent =
+  | { type: "stdout" | "stderr"; data: string }
+  /** `data` is the exit code in decimal; `result` is what `execute` would have returned. Always last. */
+  | { type: "exit"; data: string; result: ExecutionSummary }
+  /** Something the caller should know before `exit`: a timeout, an out-of-memory kill, truncated output. */
+  | { type: "error"; data: string };
+
+/** Options of a DockerIsol8 engine. Every field has a safe default. */
+export interface DockerIsol8Options {
+  /**
+   * `ephemeral` (default): every execution gets a fresh container.
+   * `persistent`: one container keeps its files between executions until `stop()`.
+   */
+  mode?: "ephemeral" | "persistent";
+  /** Network access of sandboxes. Default `none`. */
+  network?: NetworkMode;
+  /** Memory limit, e.g. `512m`, `1g`. Default `512m`. Swap is never added on top. */
+  memoryLimit?: string;
+  /** CPU cores, e.g. `0.5`. Default 1. */
+  cpuLimit?: number;
+  /** Wall-clock limit of one execution in ms. Default 30000. */
+  timeoutMs?: number;
+  /** Maximum number of processes and threads in a sandbox. Default 64. */
+  pidsLimit?: number;
+  /** Size of the `/sandbox` tmpfs, e.g. `512m`. Default `512m`. */
+  sandboxSize?: string;
+  /** Size of the `/tmp` tmpfs, e.g. `256m`. Default `256m`. */
+  tmpSize?: string;
+  /** Read-only root filesystem. Default true. */
+  readonlyRootFs?: boolean;
+  /** Bytes of stdout and of stderr kept per execution. Default 1 MiB. */
+  maxOutputSize?: number;
+  /** Environment variables given to every program whose values are masked as `***` in all output. */
+  secrets?: Record<string, string>;
+  /** Image to run instead of the runtime's `isol8:<runtime>` image. */
+  image?: string;
+  /** Keep the container (running, for `docker exec`) after the execution, for debugging. */
+  persist?: boolean;
+  /** Log the engine's internal steps with timings to stderr. */
+  debug?: boolean;
+}

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { SecretMasker } from "../../src/output/secret-masker.js";
+
+function maskInPieces(secrets: string[], pieces: string[]): { out: string; released: string[] } {
+  const masker = new SecretMasker(secrets);
+  const released = pieces.map((p) => masker.push(p));
+  return { out: released.join("") + masker.end(), released };
+}
+
+test("masks a secret printed whole, inside a longer string", () => {
+  assert.equal(maskInPieces(["sk-123"], ["key=sk-123;"]).out, "key=***;");
+});
+
+test("masks a secret written one character at a time", () => {
+  const secret = "sk-live-abcdef";
+  const { out } = maskInPieces([secret], [..."before sk-live-abcdef after"]);
+  assert.equal(out, "before *** after");
+  assert.ok(!out.includes("abc"));
+});
+
+test("masks every split of a secret across two pieces", () => {
+  const secret = "p4ssw0rd!";
+  const text = `x${secret}y${secret}`;
+  for (let cut = 0; cut <= text.length; cut++) {
+    const { out } = maskInPieces([secret], [text.slice(0, cut), text.slice(cut)]);
+    assert.equal(out, "x***y***", `cut at ${cut}`);
+  }
+});
+
+test("releases text that cannot start a secret at once", () => {
+  const { released } = maskInPieces(["sk-secret"], ["1\n2\n3\n", "sk-", "sec", "ret!"]);
+  assert.equal(released[0], "1\n2\n3\n");
+  assert.equal(released[1], "");
+  assert.equal(released[3], "***!");
+});
+
+test("a longer secret that starts with a shorter one is masked whole, even when split", () => {
+  const { out } = maskInPieces(["abc", "abcdef"], ["xx abc", "def yy abc zz"]);
+  assert.equal(out, "xx *** yy *** zz");
+});
+
+test("held-back text that turns out not to be a secret is released unchanged", () => {
+  const { out } = maskInPieces(["secret"], ["sec", "ond"]);
+  assert.equal(out, "second");
+});
+
+test("no secrets: text passes through", () => {
+  assert.equal(maskInPieces([], ["a", "b"]).out, "ab");
+  assert.equal(maskInPieces([""], ["a"]).out, "a");
+});

@@ -14,10 +14,19 @@ const program = new Command("isol8")
     // Help and version are successes; every other parse failure is a usage error.
     process.exit(error.exitCode === 0 ? 0 : EXIT.usage);
   })
-  .configureOutput({ outputError: (text, write) => write(text.startsWith("error:") ? `isol8: ${text.slice(7)}` : text) });
+  .configureOutput({ outputError: (text, write) => write(oneLine(text)) });
+
+/** Commander's "error: ...\n(Did you mean x?)" as one scriptable line. */
+function oneLine(text: string): string {
+  const message = text.replace(/^error: /, "").replace(/\s*\(Did you mean (.*)\?\)\s*$/, " (did you mean $1?)");
+  return `isol8: ${message.trim()}\n`;
+}
 
 registerRun(program);
 registerSetup(program);
 registerCleanup(program);
 
 await program.parseAsync(process.argv);
+// Exit as soon as output is written; nothing left in flight (such as the wait
+// for Docker to finish removing a container) needs this process.
+process.stdout.write("", () => process.exit());

@@ -204,8 +204,8 @@ export class DockerIsol8 {
   }
 
   private track(container: SandboxContainer): void {
-    const removal = container
-      .remove()
+    const removal = this.log
+      .time(`remove container ${container.id.slice(0, 12)}`, () => container.remove())
       .catch((error: unknown) => this.log(`removing ${container.id}: ${String(error)}`))
       .finally(() => this.removals.delete(removal));
     this.removals.add(removal);

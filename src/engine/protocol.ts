@@ -97,7 +97,8 @@ export function decodeExitReport(payload: Buffer): ExitReport {
     stdoutTruncated: num("stdout_truncated") === 1,
     stderrTruncated: num("stderr_truncated") === 1,
     cpuMicros: num("cpu_us"),
-    peakMemoryBytes: Math.max(num("peak_bytes"), num("max_rss_kb") * 1024),
+    // The cgroup's own peak when the kernel offers one; else the largest process's peak RSS.
+    peakMemoryBytes: num("peak_bytes") > 0 ? num("peak_bytes") : num("max_rss_kb") * 1024,
     wallMicros: num("wall_us"),
   };
 }

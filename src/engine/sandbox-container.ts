@@ -152,18 +152,22 @@ export class SandboxContainer {
     this.channel.end();
   }
 
-  /** Removes the container and waits until Docker has done so. */
+  /**
+   * Removes the container and waits until Docker has done so. The supervisor
+   * is told to quit, the container stops, and Docker's AutoRemove deletes it;
+   * a container that does not go within a few seconds is removed by force.
+   */
   async remove(): Promise<void> {
     this.release();
-    this.channel.destroy();
-    try {
-      await this.container.remove({ force: true });
-    } catch (error) {
-      // 404: already gone (AutoRemove was faster); 409: removal already in progress.
-      const status = (error as { statusCode?: number }).statusCode;
-      if (status !== 404 && status !== 409) throw error;
-      if (status === 409) await this.container.wait({ condition: "removed" }).catch(() => undefined);
-    }
+    const removed = this.container.wait({ condition: "removed" }).then(
+      () => true,
+      (error: { statusCode?: number }) => error.statusCode === 404, // already gone
+    );
+    const timer = new Promise<false>((resolve) => setTimeout(() => resolve(false), 5_000).unref());
+    if (await Promise.race([removed, timer])) return;
+    await this.container.remove({ force: true }).catch((error: { statusCode?: number }) => {
+      if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
+    });
   }
 
   private assertIdle(): void {

@@ -193,7 +193,9 @@ async function runCommand(file: string | undefined, flags: RunFlags): Promise<nu
       out.end();
       await once(out, "close").catch(() => undefined);
     }
-    await engine?.stop().catch(() => undefined);
+    // No engine.stop() here: every container of the run has been told to quit
+    // and Docker's AutoRemove deletes it; waiting for that would only delay
+    // the user. main.ts exits the process once output is flushed.
     process.off("SIGINT", interrupt);
     process.off("SIGTERM", interrupt);
   }

@@ -1,0 +1,75 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import Docker from "dockerode";
+
+export const CLI = new URL("../../dist/cli/isol8.mjs", import.meta.url).pathname;
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  pid: number;
+}
+
+/** A clean environment, as a new user's shell would have: no host secrets, a fresh HOME. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: mkdtempSync(join(tmpdir(), "isol8-home-")),
+  };
+  if (process.env.DOCKER_HOST) env.DOCKER_HOST = process.env.DOCKER_HOST;
+  return { ...env, ...extra };
+}
+
+/** Runs the built CLI as a child process and collects what it printed. */
+export function isol8(
+  args: string[],
+  options: { input?: string | Buffer; env?: Record<string, string>; cwd?: string; onSpawn?: (pid: number) => void } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: options.env ?? cleanEnv(),
+      cwd: options.cwd,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => err.push(c));
+    child.on("error", reject);
+    child.on("spawn", () => options.onSpawn?.(child.pid ?? 0));
+    child.on("close", (code, signal) =>
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+        pid: child.pid ?? 0,
+      }),
+    );
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+const docker = new Docker();
+
+/** Containers (running or not) created by the CLI process with this pid. */
+export async function containersOf(pid: number): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`isol8.owner=${hostname()}:${pid}`] } });
+}
+
+/** Waits until a condition holds, polling; false if it never did within `ms`. */
+export async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check();
+}
+
+export { docker };

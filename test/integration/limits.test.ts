@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import Docker from "dockerode";
+import { collectStream, engine, runOnce } from "../helpers.js";
+
+describe("timeouts", () => {
+  test("a timeout kills the whole process tree, including children that ignore SIGTERM or start new sessions", async () => {
+    const isol8 = engine({ mode: "persistent" });
+    const started = performance.now();
+    const result = await isol8.execute({
+      runtime: "bash",
+      timeoutMs: 1500,
+      code: [
+        "trap '' TERM",
+        "setsid bash -c 'trap \"\" TERM INT HUP; exec -a isol8-marker-daemon sleep 1000' &",
+        "(bash -c 'exec -a isol8-marker-child sleep 1000' &)",
+        "echo started",
+        "sleep 1000",
+      ].join("\n"),
+    });
+    assert.equal(result.timedOut, true);
+    assert.equal(result.stdout, "started\n");
+    assert.ok(performance.now() - started < 10_000);
+    // The same container, next run: nothing of the timed-out run is still alive.
+    const check = await isol8.execute({
+      runtime: "bash",
+      code: "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'isol8-marker-[dc][a-z]*' || true",
+    });
+    assert.equal(check.stdout.trim(), "0");
+  });
+
+  test("a per-request timeout overrides the engine's", async () => {
+    const result = await runOnce({ runtime: "python", code: "import time\ntime.sleep(30)", timeoutMs: 1000 }, { timeoutMs: 60_000 });
+    assert.equal(result.timedOut, true);
+    assert.ok(result.durationMs < 10_000, `took ${result.durationMs} ms`);
+  });
+
+  test("a streamed run that times out ends with an error event, then exit", async () => {
+    const isol8 = engine();
+    const events = await collectStream(isol8, { runtime: "bash", code: "echo before; sleep 60", timeoutMs: 1000 });
+    const types = events.map((e) => e.event.type);
+    assert.deepEqual(types.slice(-2), ["error", "exit"]);
+    assert.match(events.at(-2)?.event.data ?? "", /timed out after 1000 ms/);
+    assert.equal(events[0]?.event.data, "before\n");
+  });
+});
+
+describe("output limits", () => {
+  test("stdout is cut at maxOutputSize and flagged, while the program runs to its end", async () => {
+    const result = await runOnce(
+      { runtime: "python", code: "import sys\nsys.stdout.write('x' * 3_000_000)\nprint('done', file=sys.stderr)" },
+      { maxOutputSize: 100_000 },
+    );
+    assert.equal(result.truncated, true);
+    assert.equal(Buffer.byteLength(result.stdout), 100_000);
+    assert.equal(result.stderr, "done\n");
+    assert.equal(result.exitCode, 0);
+  });
+
+  test("a stream stops delivering output past the limit and says so", async () => {
+    const isol8 = engine({ maxOutputSize: 50_000 });
+    const events = await collectStream(isol8, { runtime: "bash", code: "yes line | head -c 2000000" });
+    const streamed = events.filter((e) => e.event.type === "stdout").map((e) => e.event.data).join("");
+    assert.equal(Buffer.byteLength(streamed), 50_000);
+    assert.ok(events.some((e) => e.event.type === "error" && /truncated at 50000 bytes/.test(e.event.data)));
+    assert.equal(events.at(-1)?.event.type, "exit");
+  });
+
+  test("output that is not valid UTF-8 arrives as replacement characters, not an error", async () => {
+    const result = await runOnce({ runtime: "bash", code: "printf 'ok\\xff\\xfe\\n'" });
+    assert.equal(result.stdout, "ok\uFFFD\uFFFD\n");
+  });
+});
+
+describe("secrets", () => {
+  const secret = "sk-live-0123456789abcdef";
+
+  test("a secret reaches the program but never its output, even written a byte at a time", async () => {
+    const code = [
+      "import os, sys, time",
+      "s = os.environ['API_KEY']",
+      "print('whole:', s)",
+      "print('in stderr:', s, file=sys.stderr)",
+      "for ch in s:",
+      "    sys.stdout.write(ch); sys.stdout.flush(); time.sleep(0.01)",
+      "print()",
+      "print('length', len(s))",
+    ].join("\n");
+    const isol8 = engine({ secrets: { API_KEY: secret } });
+    const result = await isol8.execute({ runtime: "python", code });
+    assert.ok(!result.stdout.includes(secret) && !result.stderr.includes(secret));
+    assert.ok(!result.stdout.includes("0123456789"), "no long fragment of the secret");
+    assert.equal(result.stdout, `whole: ***\n***\nlength ${secret.length}\n`);
+    assert.equal(result.stderr, "in stderr: ***\n");
+
+    const events = await collectStream(isol8, { runtime: "python", code });
+    const streamed = events.map((e) => e.event.data).join("");
+    assert.ok(!streamed.includes(secret));
+    assert.ok(!streamed.includes("0123456789"));
+  });
+});
+
+describe("memory", () => {
+  test("a program that exceeds the memory limit is killed and the result says out of memory", async () => {
+    const result = await runOnce(
+      { runtime: "python", code: "blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 1024 * 1024))" },
+      { memoryLimit: "128m" },
+    );
+    assert.equal(result.oomKilled, true);
+    assert.notEqual(result.exitCode, 0);
+    assert.ok((result.resourceUsage?.memoryMB ?? 0) <= 130, `peak ${result.resourceUsage?.memoryMB} MB`);
+  });
+});
+
+describe("container settings", () => {
+  test("every container is hardened, labelled and logs nothing to the host", async () => {
+    const isol8 = engine({ persist: true, memoryLimit: "256m", pidsLimit: 32, cpuLimit: 0.5 });
+    const result = await isol8.execute({ runtime: "bash", code: "echo ok" });
+    const docker = new Docker();
+    const container = docker.getContainer(result.containerId ?? "");
+    try {
+      const info = await container.inspect();
+      const host = info.HostConfig;
+      assert.equal(host.LogConfig?.Type, "none");
+      assert.equal(host.ReadonlyRootfs, true);
+      assert.equal(host.Memory, 256 * 1024 * 1024);
+      assert.equal(host.MemorySwap, 256 * 1024 * 1024);
+      assert.equal(host.PidsLimit, 32);
+      assert.equal(host.NanoCpus, 500_000_000);
+      assert.equal(host.NetworkMode, "none");
+      assert.deepEqual(host.CapDrop, ["ALL"]);
+      assert.ok(host.SecurityOpt?.includes("no-new-privileges:true"));
+      assert.match(host.Tmpfs?.["/tmp"] ?? "", /noexec/);
+      assert.match(host.Tmpfs?.["/sandbox"] ?? "", /(^|,)exec/);
+      assert.equal(info.Config.Labels["isol8.managed"], "true");
+      assert.match(info.Config.Labels["isol8.owner"] ?? "", /:\d+$/);
+      assert.equal(info.Config.Env?.some((e) => e.startsWith("ISOL8") || e.startsWith("AWS")), false);
+    } finally {
+      await container.remove({ force: true });
+    }
+  });
+
+  test("programs run as uid 100 with no capabilities, no new privileges and a read-only root", async () => {
+    const result = await runOnce({
+      runtime: "bash",
+      code: [
+        "id -u",
+        "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status | tr -s '\\t' ' '",
+        "touch /etc/x 2>/dev/null && echo root-writable || echo root-read-only",
+        "echo 'echo ran' > /tmp/t.sh && chmod +x /tmp/t.sh && (/tmp/t.sh 2>/dev/null || echo tmp-noexec)",
+        "echo 'echo sandbox-exec' > /sandbox/t.sh && chmod +x /sandbox/t.sh && /sandbox/t.sh",
+        "ls /sys/class/net",
+      ].join("\n"),
+    });
+    assert.equal(
+      result.stdout,
+      [
+        "100",
+        "CapInh: 0000000000000000",
+        "CapPrm: 0000000000000000",
+        "CapEff: 0000000000000000",
+        "CapBnd: 0000000000000000",
+        "CapAmb: 0000000000000000",
+        "NoNewPrivs: 1",
+        "root-read-only",
+        "tmp-noexec",
+        "sandbox-exec",
+        "lo",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("the host's environment does not reach the sandbox", async () => {
+    process.env.ISOL8_TEST_HOST_SECRET = "host-only-value";
+    const result = await runOnce({ runtime: "bash", code: "env" });
+    assert.ok(!result.stdout.includes("host-only-value"));
+    assert.match(result.stdout, /^HOME=\/sandbox$/m);
+  });
+});

@@ -16,7 +16,9 @@ const lazyModules = {
   setup(b) {
     const lazy = { ssh2: ["Client"], "@grpc/grpc-js": null, "@grpc/proto-loader": null };
     b.onResolve({ filter: /^(ssh2|@grpc\/grpc-js|@grpc\/proto-loader)$/ }, (args) =>
-      args.pluginData === "real" ? undefined : { path: args.path, namespace: "lazy", pluginData: args.resolveDir },
+      args.pluginData === "real"
+        ? undefined
+        : { path: args.path, namespace: "lazy", pluginData: args.resolveDir },
     );
     b.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => {
       const load = `let real; const load = () => (real ??= require(${JSON.stringify(`${args.path}?real`)}));`;

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+npm run --silent typecheck
+npm run --silent lint
 npm run --silent build
 
 # Containers that already existed are not the suite's leftovers.

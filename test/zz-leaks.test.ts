@@ -11,9 +11,10 @@ async function leftovers(): Promise<string[]> {
   const filters = { label: ["isol8.managed=true"] };
   const containers = await docker.listContainers({ all: true, filters });
   const networks = await docker.listNetworks({ filters });
-  return [...containers.map((c) => `container ${c.Id.slice(0, 12)} ${c.Image} ${c.State}`), ...networks.map((n) => `network ${n.Name}`)].filter(
-    (entry) => !before.has(entry.split(" ")[1] ?? ""),
-  );
+  return [
+    ...containers.map((c) => `container ${c.Id.slice(0, 12)} ${c.Image} ${c.State}`),
+    ...networks.map((n) => `network ${n.Name}`),
+  ].filter((entry) => !before.has(entry.split(" ")[1] ?? ""));
 }
 
 test("the suite leaves no isol8 container or network behind", async () => {

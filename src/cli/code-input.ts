@@ -1,7 +1,13 @@
 import { readFile, stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { MAX_CODE_BYTES } from "../engine/request.js";
-import { isRuntime, KNOWN_EXTENSIONS, type Runtime, runtimeAdapter, runtimeForExtension } from "../runtimes/index.js";
+import {
+  isRuntime,
+  KNOWN_EXTENSIONS,
+  type Runtime,
+  runtimeAdapter,
+  runtimeForExtension,
+} from "../runtimes/index.js";
 import { CliError } from "./exit-codes.js";
 
 /** The program `isol8 run` was asked to run. */
@@ -24,7 +30,9 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 function decodeSource(bytes: Buffer, where: string): string {
   if (bytes.length > MAX_CODE_BYTES) {
-    throw new CliError(`${where} is ${bytes.length} bytes, larger than the limit of ${MAX_CODE_BYTES} bytes`);
+    throw new CliError(
+      `${where} is ${bytes.length} bytes, larger than the limit of ${MAX_CODE_BYTES} bytes`,
+    );
   }
   try {
     return strictUtf8.decode(bytes);
@@ -35,7 +43,8 @@ function decodeSource(bytes: Buffer, where: string): string {
 
 function forcedRuntime(name: string | undefined): Runtime | undefined {
   if (name === undefined) return undefined;
-  if (!isRuntime(name)) throw new CliError(`--runtime: "${name}" is not one of python, node, bun, deno, bash`);
+  if (!isRuntime(name))
+    throw new CliError(`--runtime: "${name}" is not one of python, node, bun, deno, bash`);
   return name;
 }
 
@@ -75,7 +84,9 @@ async function readFileInput(file: string, forced: Runtime | undefined): Promise
   }
   if (!info.isFile()) throw new CliError(`not a file: ${file}`);
   if (info.size > MAX_CODE_BYTES) {
-    throw new CliError(`${file} is ${info.size} bytes, larger than the limit of ${MAX_CODE_BYTES} bytes`);
+    throw new CliError(
+      `${file} is ${info.size} bytes, larger than the limit of ${MAX_CODE_BYTES} bytes`,
+    );
   }
   const code = decodeSource(await readFile(file), file);
   const keepExtension = runtimeAdapter(runtime).extensions.includes(extension);

@@ -18,7 +18,9 @@ const program = new Command("isol8")
 
 /** Commander's "error: ...\n(Did you mean x?)" as one scriptable line. */
 function oneLine(text: string): string {
-  const message = text.replace(/^error: /, "").replace(/\s*\(Did you mean (.*)\?\)\s*$/, " (did you mean $1?)");
+  const message = text
+    .replace(/^error: /, "")
+    .replace(/\s*\(Did you mean (.*)\?\)\s*$/, " (did you mean $1?)");
   return `isol8: ${message.trim()}\n`;
 }
 

@@ -13,10 +13,14 @@ export function reportError(error: unknown, debug = false): number {
 function classify(error: unknown): { message: string; code: number } {
   if (error instanceof CliError) return { message: error.message, code: error.exitCode };
   if (error instanceof InvalidOptionError) return { message: error.message, code: EXIT.usage };
-  if (error instanceof DockerUnavailableError) return { message: error.message, code: EXIT.isol8Error };
+  if (error instanceof DockerUnavailableError)
+    return { message: error.message, code: EXIT.isol8Error };
   const text = error instanceof Error ? error.message : String(error);
   if (/connect ENOENT|ECONNREFUSED|docker\.sock/.test(text)) {
-    return { message: `Docker is not reachable (${firstLine(text)}). Start the Docker engine and retry.`, code: EXIT.isol8Error };
+    return {
+      message: `Docker is not reachable (${firstLine(text)}). Start the Docker engine and retry.`,
+      code: EXIT.isol8Error,
+    };
   }
   return { message: firstLine(text), code: EXIT.isol8Error };
 }

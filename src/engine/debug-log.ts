@@ -5,7 +5,10 @@ export interface DebugLog {
   time<T>(label: string, step: () => Promise<T>): Promise<T>;
 }
 
-export function createDebugLog(enabled: boolean, write = (line: string) => process.stderr.write(line)): DebugLog {
+export function createDebugLog(
+  enabled: boolean,
+  write = (line: string) => process.stderr.write(line),
+): DebugLog {
   const origin = performance.now();
   const log = ((message: string) => {
     if (enabled) write(`[isol8 +${(performance.now() - origin).toFixed(1)}ms] ${message}\n`);

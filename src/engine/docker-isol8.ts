@@ -53,7 +53,9 @@ export class DockerIsol8 {
   constructor(options: DockerIsol8Options = {}, docker: Docker = createDockerClient()) {
     this.options = resolveOptions(options);
     if (this.options.network === "filtered") {
-      throw new InvalidOptionError("network: filtered mode is not available in this version; use none or host");
+      throw new InvalidOptionError(
+        "network: filtered mode is not available in this version; use none or host",
+      );
     }
     this.docker = docker;
     this.log = createDebugLog(this.options.debug);
@@ -68,7 +70,9 @@ export class DockerIsol8 {
   async execute(request: ExecutionRequest): Promise<ExecutionResult> {
     const out: string[] = [];
     const err: string[] = [];
-    const result = await this.run(request, (event) => (event.type === "stdout" ? out : err).push(event.data));
+    const result = await this.run(request, (event) =>
+      (event.type === "stdout" ? out : err).push(event.data),
+    );
     return { ...result, stdout: out.join(""), stderr: err.join("") };
   }
 
@@ -93,7 +97,8 @@ export class DockerIsol8 {
     )
       .then((result) => {
         const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
-        for (const notice of noticesFor(result, this.options, timeoutMs)) queue.push({ type: "error", data: notice });
+        for (const notice of noticesFor(result, this.options, timeoutMs))
+          queue.push({ type: "error", data: notice });
         queue.push({ type: "exit", data: String(result.exitCode), result });
       })
       .catch((error: unknown) => {
@@ -169,7 +174,10 @@ export class DockerIsol8 {
   }
 
   /** Gives `use` a container for one run: a fresh one, or the session's own in persistent mode. */
-  private async onContainer<T>(image: string, use: (container: SandboxContainer) => Promise<T>): Promise<T> {
+  private async onContainer<T>(
+    image: string,
+    use: (container: SandboxContainer) => Promise<T>,
+  ): Promise<T> {
     if (this.options.mode === "persistent") {
       // One run at a time in the session's container, in call order.
       const turn = this.persistentQueue.then(async () => {
@@ -189,9 +197,14 @@ export class DockerIsol8 {
   }
 
   private async createContainer(image: string): Promise<SandboxContainer> {
-    const labels: Record<string, string> = this.options.mode === "persistent" ? { [LABELS.session]: "local" } : {};
+    const labels: Record<string, string> =
+      this.options.mode === "persistent" ? { [LABELS.session]: "local" } : {};
     try {
-      return await SandboxContainer.start(this.docker, containerSpec(this.options, image, labels), this.log);
+      return await SandboxContainer.start(
+        this.docker,
+        containerSpec(this.options, image, labels),
+        this.log,
+      );
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
       if (status === 404 && /image/i.test(String((error as Error).message))) {
@@ -215,12 +228,21 @@ export class DockerIsol8 {
     const adapter = runtimeAdapter(request.runtime);
     const base = { ...BASE_ENV, ...adapter.env, ...request.env, ...this.options.secrets };
     const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
-    const common = { env: base, workdir: "/sandbox", timeoutMs, outputLimit: this.options.maxOutputBytes };
+    const common = {
+      env: base,
+      workdir: "/sandbox",
+      timeoutMs,
+      outputLimit: this.options.maxOutputBytes,
+    };
     if (request.cmd !== undefined && request.cmd.trim() !== "") {
       return { ...common, argv: ["bash", "-c", request.cmd], files: [] };
     }
     const path = `/sandbox/main${request.fileExtension ?? adapter.defaultExtension}`;
-    return { ...common, argv: adapter.command(path), files: [{ path, content: request.code ?? "" }] };
+    return {
+      ...common,
+      argv: adapter.command(path),
+      files: [{ path, content: request.code ?? "" }],
+    };
   }
 }
 
@@ -243,8 +265,12 @@ export function noticesFor(
   timeoutMs: number,
 ): string[] {
   const notices: string[] = [];
-  if (result.timedOut) notices.push(`timed out after ${timeoutMs} ms; every process of the run was killed`);
-  if (result.oomKilled) notices.push(`out of memory: a process was killed at the ${options.memoryBytes}-byte memory limit`);
+  if (result.timedOut)
+    notices.push(`timed out after ${timeoutMs} ms; every process of the run was killed`);
+  if (result.oomKilled)
+    notices.push(
+      `out of memory: a process was killed at the ${options.memoryBytes}-byte memory limit`,
+    );
   if (result.truncated) notices.push(`output truncated at ${options.maxOutputBytes} bytes`);
   return notices;
 }

@@ -51,7 +51,12 @@ function size(name: string, value: string | undefined, fallback: string): number
   return bytes;
 }
 
-function positive(name: string, value: number | undefined, fallback: number, integer: boolean): number {
+function positive(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  integer: boolean,
+): number {
   const n = value ?? fallback;
   if (typeof n !== "number" || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
     throw new InvalidOptionError(
@@ -82,7 +87,8 @@ export function resolveOptions(options: DockerIsol8Options = {}): ResolvedOption
   const secrets = options.secrets ?? {};
   for (const [name, value] of Object.entries(secrets)) {
     assertEnvName("secrets", name);
-    if (typeof value !== "string") throw new InvalidOptionError(`secrets.${name}: must be a string`);
+    if (typeof value !== "string")
+      throw new InvalidOptionError(`secrets.${name}: must be a string`);
   }
   const memoryBytes = size("memoryLimit", options.memoryLimit, DEFAULTS.memoryLimit);
   if (memoryBytes < 6 * 1024 * 1024) {

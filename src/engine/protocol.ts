@@ -60,7 +60,8 @@ function field(tag: string, value: Buffer | string): Buffer[] {
 export function encodeRun(spec: RunSpec): Buffer {
   const parts: Buffer[] = [];
   for (const arg of spec.argv) parts.push(...field("a", arg));
-  for (const [name, value] of Object.entries(spec.env)) parts.push(...field("e", `${name}=${value}`));
+  for (const [name, value] of Object.entries(spec.env))
+    parts.push(...field("e", `${name}=${value}`));
   parts.push(...field("w", spec.workdir));
   for (const file of spec.files) {
     parts.push(...field("f", file.path), ...field("d", file.content));

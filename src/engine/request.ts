@@ -27,20 +27,26 @@ export function validateRequest(request: ExecutionRequest): void {
   if (hasCode === hasCmd) fail("code, cmd: give exactly one of them, not blank");
   const source = (hasCode ? request.code : request.cmd) as string;
   if (Buffer.byteLength(source) > MAX_CODE_BYTES) {
-    fail(`${hasCode ? "code" : "cmd"}: ${Buffer.byteLength(source)} bytes is larger than the limit of ${MAX_CODE_BYTES} bytes`);
+    fail(
+      `${hasCode ? "code" : "cmd"}: ${Buffer.byteLength(source)} bytes is larger than the limit of ${MAX_CODE_BYTES} bytes`,
+    );
   }
   if (request.stdin !== undefined) {
     if (typeof request.stdin !== "string") fail("stdin: must be a string");
-    if (Buffer.byteLength(request.stdin) > MAX_STDIN_BYTES) fail(`stdin: larger than the limit of ${MAX_STDIN_BYTES} bytes`);
+    if (Buffer.byteLength(request.stdin) > MAX_STDIN_BYTES)
+      fail(`stdin: larger than the limit of ${MAX_STDIN_BYTES} bytes`);
   }
   if (request.fileExtension !== undefined) {
     const allowed = runtimeAdapter(request.runtime).extensions;
     if (!allowed.includes(request.fileExtension)) {
-      fail(`fileExtension: "${request.fileExtension}" is not one of ${allowed.join(", ")} for ${request.runtime}`);
+      fail(
+        `fileExtension: "${request.fileExtension}" is not one of ${allowed.join(", ")} for ${request.runtime}`,
+      );
     }
   }
   if (request.env !== undefined) {
-    if (typeof request.env !== "object" || request.env === null) fail("env: must be an object of strings");
+    if (typeof request.env !== "object" || request.env === null)
+      fail("env: must be an object of strings");
     for (const [name, value] of Object.entries(request.env)) {
       assertEnvName("env", name);
       if (typeof value !== "string") fail(`env.${name}: must be a string`);
@@ -48,6 +54,7 @@ export function validateRequest(request: ExecutionRequest): void {
   }
   if (request.timeoutMs !== undefined) {
     const t = request.timeoutMs;
-    if (typeof t !== "number" || !Number.isInteger(t) || t <= 0) fail(`timeoutMs: ${String(t)} is not a positive whole number`);
+    if (typeof t !== "number" || !Number.isInteger(t) || t <= 0)
+      fail(`timeoutMs: ${String(t)} is not a positive whole number`);
   }
 }

@@ -53,7 +53,9 @@ export class SandboxContainer {
     channel.on("data", (chunk: Buffer) => demuxer.push(chunk));
     channel.on("end", () => this.onClosed("the sandbox container stopped"));
     channel.on("close", () => this.onClosed("the sandbox container stopped"));
-    channel.on("error", (error: Error) => this.onClosed(`lost the sandbox channel: ${error.message}`));
+    channel.on("error", (error: Error) =>
+      this.onClosed(`lost the sandbox channel: ${error.message}`),
+    );
   }
 
   /** Creates, attaches to and starts a container from `spec`. */
@@ -108,7 +110,9 @@ export class SandboxContainer {
     this.channel.write(encodeRun(spec));
     if (stdin) {
       for (let offset = 0; offset < stdin.length; offset += STDIN_CHUNK) {
-        this.channel.write(encodeFrame(TO_SUPERVISOR.stdin, stdin.subarray(offset, offset + STDIN_CHUNK)));
+        this.channel.write(
+          encodeFrame(TO_SUPERVISOR.stdin, stdin.subarray(offset, offset + STDIN_CHUNK)),
+        );
       }
     }
     this.channel.write(encodeFrame(TO_SUPERVISOR.stdinEnd));
@@ -117,7 +121,8 @@ export class SandboxContainer {
 
   /** Sends a signal to the running program's process group. */
   signal(signal: number): void {
-    if (this.pending?.kind === "run") this.channel.write(encodeFrame(TO_SUPERVISOR.signal, String(signal)));
+    if (this.pending?.kind === "run")
+      this.channel.write(encodeFrame(TO_SUPERVISOR.signal, String(signal)));
   }
 
   /** Kills every sandbox process and empties /sandbox and /tmp; false if that could not be verified. */
@@ -158,20 +163,26 @@ export class SandboxContainer {
    * a container that does not go within a few seconds is removed by force.
    */
   async remove(): Promise<void> {
-    this.release();
-    const removed = this.container.wait({ condition: "removed" }).then(
+    // Docker 20.10 can miss the removal of a container it is asked to wait
+    // for, so the wait is bounded and its request aborted, never left open.
+    const abort = new AbortController();
+    const removed = this.container.wait({ condition: "removed", abortSignal: abort.signal }).then(
       () => true,
       (error: { statusCode?: number }) => error.statusCode === 404, // already gone
     );
-    const timer = new Promise<false>((resolve) => setTimeout(() => resolve(false), 5_000).unref());
-    if (await Promise.race([removed, timer])) return;
+    this.release();
+    const deadline = setTimeout(() => abort.abort(), 5_000);
+    const gone = await removed;
+    clearTimeout(deadline);
+    if (gone) return;
     await this.container.remove({ force: true }).catch((error: { statusCode?: number }) => {
       if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
     });
   }
 
   private assertIdle(): void {
-    if (this.closedReason !== undefined) throw new SandboxFailure(`sandbox unusable: ${this.closedReason}`);
+    if (this.closedReason !== undefined)
+      throw new SandboxFailure(`sandbox unusable: ${this.closedReason}`);
     if (this.pending) throw new Error("a sandbox container runs one thing at a time");
   }
 
@@ -205,7 +216,11 @@ export class SandboxContainer {
           this.fail(new SandboxFailure(`sandbox supervisor failed: ${payload.toString()}`));
           break;
         default:
-          this.fail(new SandboxFailure(`unexpected frame from the sandbox supervisor: ${JSON.stringify(type)}`));
+          this.fail(
+            new SandboxFailure(
+              `unexpected frame from the sandbox supervisor: ${JSON.stringify(type)}`,
+            ),
+          );
       }
     }
   }

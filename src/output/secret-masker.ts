@@ -18,8 +18,12 @@ export class SecretMasker {
 
   constructor(secrets: Iterable<string>) {
     // Longest first, so a secret that contains another is masked whole.
-    this.secrets = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-    this.pattern = this.secrets.length ? new RegExp(this.secrets.map(escapeRegExp).join("|"), "g") : undefined;
+    this.secrets = [...new Set(secrets)]
+      .filter((s) => s.length > 0)
+      .sort((a, b) => b.length - a.length);
+    this.pattern = this.secrets.length
+      ? new RegExp(this.secrets.map(escapeRegExp).join("|"), "g")
+      : undefined;
   }
 
   /** Masks a piece; returns what is safe to show now. */

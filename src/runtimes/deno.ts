@@ -7,5 +7,6 @@ export const deno: RuntimeAdapter = {
   // The container is the security boundary; inside it the program may use
   // whatever the container allows, as it would under any other runtime.
   command: (path) => ["deno", "run", "--allow-all", "--no-prompt", path],
-  env: { DENO_DIR: "/sandbox/.cache/deno", DENO_NO_UPDATE_CHECK: "1" },
+  // Deno colours its error messages even without a terminal.
+  env: { DENO_DIR: "/sandbox/.cache/deno", DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
 };

@@ -27,7 +27,12 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 /** Runs the built CLI as a child process and collects what it printed. */
 export function isol8(
   args: string[],
-  options: { input?: string | Buffer; env?: Record<string, string>; cwd?: string; onSpawn?: (pid: number) => void } = {},
+  options: {
+    input?: string | Buffer;
+    env?: Record<string, string>;
+    cwd?: string;
+    onSpawn?: (pid: number) => void;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
@@ -59,7 +64,10 @@ const docker = new Docker();
 
 /** Containers (running or not) created by the CLI process with this pid. */
 export async function containersOf(pid: number): Promise<Docker.ContainerInfo[]> {
-  return docker.listContainers({ all: true, filters: { label: [`isol8.owner=${hostname()}:${pid}`] } });
+  return docker.listContainers({
+    all: true,
+    filters: { label: [`isol8.owner=${hostname()}:${pid}`] },
+  });
 }
 
 /** Waits until a condition holds, polling; false if it never did within `ms`. */

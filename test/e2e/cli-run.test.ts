@@ -26,8 +26,14 @@ describe("isol8 run: input resolution", () => {
       ["b.js", "console.log('js')"],
       ["c.mjs", "import { sep } from 'node:path'; console.log('mjs', sep)"],
       ["d.cjs", "const { sep } = require('node:path'); console.log('cjs', sep)"],
-      ["e.ts", "const n: number = 1; console.log(typeof Bun !== 'undefined' ? 'bun' : 'not bun', n)"],
-      ["f.mts", "const n: number = 2; console.log(typeof Deno !== 'undefined' ? 'deno' : 'not deno', n)"],
+      [
+        "e.ts",
+        "const n: number = 1; console.log(typeof Bun !== 'undefined' ? 'bun' : 'not bun', n)",
+      ],
+      [
+        "f.mts",
+        "const n: number = 2; console.log(typeof Deno !== 'undefined' ? 'deno' : 'not deno', n)",
+      ],
       ["g.sh", "echo sh $BASH_VERSION | cut -c1-4"],
     ];
     const expected = ["py", "js", "mjs /", "cjs /", "bun 1", "deno 2", "sh 5"];
@@ -65,7 +71,13 @@ describe("isol8 run: flags and exit codes", () => {
   });
 
   test("--stdin feeds the program", async () => {
-    const r = await isol8(["run", "-e", "import sys; print(sys.stdin.read()[::-1])", "--stdin", "abc"]);
+    const r = await isol8([
+      "run",
+      "-e",
+      "import sys; print(sys.stdin.read()[::-1])",
+      "--stdin",
+      "abc",
+    ]);
     assert.equal(r.stdout, "cba\n");
   });
 
@@ -85,7 +97,13 @@ describe("isol8 run: flags and exit codes", () => {
   });
 
   test("--timeout kills the run: exit 124 and one line on stderr", async () => {
-    const r = await isol8(["run", "-e", "import time; print('start', flush=True); time.sleep(30)", "--timeout", "1000"]);
+    const r = await isol8([
+      "run",
+      "-e",
+      "import time; print('start', flush=True); time.sleep(30)",
+      "--timeout",
+      "1000",
+    ]);
     assert.equal(r.code, 124);
     assert.equal(r.stdout, "start\n");
     assert.match(r.stderr, /^isol8: timed out after 1000 ms.*\n$/);
@@ -142,14 +160,34 @@ describe("isol8 run: flags and exit codes", () => {
 
 describe("isol8 run: bad input gets one clear line and a non-zero exit", () => {
   const bad: [string, string[], RegExp, (() => string | Buffer)?][] = [
-    ["unknown runtime", ["run", "-e", "1", "--runtime", "cobol"], /--runtime: "cobol" is not one of/],
+    [
+      "unknown runtime",
+      ["run", "-e", "1", "--runtime", "cobol"],
+      /--runtime: "cobol" is not one of/,
+    ],
     ["missing file", ["run", "/nonexistent/script.py"], /file not found: \/nonexistent\/script.py/],
-    ["unknown extension", ["run", "FILE:notes.txt"], /cannot tell the runtime of .*notes.txt.*"\.txt"/],
+    [
+      "unknown extension",
+      ["run", "FILE:notes.txt"],
+      /cannot tell the runtime of .*notes.txt.*"\.txt"/,
+    ],
     ["bad memory size", ["run", "-e", "1", "--memory", "12xb"], /--memory: "12xb" is not a size/],
-    ["negative timeout", ["run", "-e", "1", "--timeout", "-5"], /--timeout: "-5" is not a positive whole number/],
-    ["secret without =", ["run", "-e", "1", "--secret", "NOEQUALS"], /--secret: "NOEQUALS" is not KEY=VALUE/],
+    [
+      "negative timeout",
+      ["run", "-e", "1", "--timeout", "-5"],
+      /--timeout: "-5" is not a positive whole number/,
+    ],
+    [
+      "secret without =",
+      ["run", "-e", "1", "--secret", "NOEQUALS"],
+      /--secret: "NOEQUALS" is not KEY=VALUE/,
+    ],
     ["invalid UTF-8 code", ["run", "FILE:bad.py"], /bad\.py is not valid UTF-8 text/],
-    ["a 50 MB script", ["run", "FILE:huge.py"], /huge\.py is 52428800 bytes, larger than the limit/],
+    [
+      "a 50 MB script",
+      ["run", "FILE:huge.py"],
+      /huge\.py is 52428800 bytes, larger than the limit/,
+    ],
     ["unknown flag", ["run", "--tiemout", "5"], /unknown option '--tiemout'/],
     ["bad network", ["run", "-e", "1", "--net", "everything"], /--net: "everything" is not one of/],
   ];
@@ -172,7 +210,9 @@ describe("isol8 run: bad input gets one clear line and a non-zero exit", () => {
   }
 
   test("Docker unreachable: one line, exit 125", async () => {
-    const r = await isol8(["run", "-e", "print(1)"], { env: cleanEnv({ DOCKER_HOST: "unix:///nonexistent/docker.sock" }) });
+    const r = await isol8(["run", "-e", "print(1)"], {
+      env: cleanEnv({ DOCKER_HOST: "unix:///nonexistent/docker.sock" }),
+    });
     assert.equal(r.code, 125);
     assert.match(r.stderr, /^isol8: Docker is not reachable .*\n$/);
   });
@@ -187,8 +227,14 @@ describe("isol8 run: bad input gets one clear line and a non-zero exit", () => {
 describe("isol8 run: no orphans", () => {
   async function startLongRun(signal: NodeJS.Signals) {
     let pid = 0;
-    const running = isol8(["run", "-e", "import time; time.sleep(60)"], { onSpawn: (p) => (pid = p) });
-    assert.ok(await eventually(async () => pid !== 0 && (await containersOf(pid)).some((c) => c.State === "running")));
+    const running = isol8(["run", "-e", "import time; time.sleep(60)"], {
+      onSpawn: (p) => (pid = p),
+    });
+    assert.ok(
+      await eventually(
+        async () => pid !== 0 && (await containersOf(pid)).some((c) => c.State === "running"),
+      ),
+    );
     process.kill(pid, signal);
     return { result: await running, pid };
   }
@@ -196,13 +242,19 @@ describe("isol8 run: no orphans", () => {
   test("Ctrl-C (SIGINT) removes the container and exits 130", async () => {
     const { result, pid } = await startLongRun("SIGINT");
     assert.equal(result.code, 130);
-    assert.ok(await eventually(async () => (await containersOf(pid)).length === 0), "container removed");
+    assert.ok(
+      await eventually(async () => (await containersOf(pid)).length === 0),
+      "container removed",
+    );
   });
 
   test("even a SIGKILLed CLI leaves no container behind", async () => {
     const { result, pid } = await startLongRun("SIGKILL");
     assert.equal(result.signal, "SIGKILL");
-    assert.ok(await eventually(async () => (await containersOf(pid)).length === 0), "container removed");
+    assert.ok(
+      await eventually(async () => (await containersOf(pid)).length === 0),
+      "container removed",
+    );
   });
 
   test("--persist keeps the container running for debugging", async () => {
@@ -212,7 +264,10 @@ describe("isol8 run: no orphans", () => {
     try {
       assert.equal(kept?.State, "running");
     } finally {
-      if (kept) await import("./cli-helpers.js").then(({ docker }) => docker.getContainer(kept.Id).remove({ force: true }));
+      if (kept)
+        await import("./cli-helpers.js").then(({ docker }) =>
+          docker.getContainer(kept.Id).remove({ force: true }),
+        );
     }
   });
 });

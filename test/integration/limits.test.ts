@@ -30,14 +30,21 @@ describe("timeouts", () => {
   });
 
   test("a per-request timeout overrides the engine's", async () => {
-    const result = await runOnce({ runtime: "python", code: "import time\ntime.sleep(30)", timeoutMs: 1000 }, { timeoutMs: 60_000 });
+    const result = await runOnce(
+      { runtime: "python", code: "import time\ntime.sleep(30)", timeoutMs: 1000 },
+      { timeoutMs: 60_000 },
+    );
     assert.equal(result.timedOut, true);
     assert.ok(result.durationMs < 10_000, `took ${result.durationMs} ms`);
   });
 
   test("a streamed run that times out ends with an error event, then exit", async () => {
     const isol8 = engine();
-    const events = await collectStream(isol8, { runtime: "bash", code: "echo before; sleep 60", timeoutMs: 1000 });
+    const events = await collectStream(isol8, {
+      runtime: "bash",
+      code: "echo before; sleep 60",
+      timeoutMs: 1000,
+    });
     const types = events.map((e) => e.event.type);
     assert.deepEqual(types.slice(-2), ["error", "exit"]);
     assert.match(events.at(-2)?.event.data ?? "", /timed out after 1000 ms/);
@@ -48,7 +55,10 @@ describe("timeouts", () => {
 describe("output limits", () => {
   test("stdout is cut at maxOutputSize and flagged, while the program runs to its end", async () => {
     const result = await runOnce(
-      { runtime: "python", code: "import sys\nsys.stdout.write('x' * 3_000_000)\nprint('done', file=sys.stderr)" },
+      {
+        runtime: "python",
+        code: "import sys\nsys.stdout.write('x' * 3_000_000)\nprint('done', file=sys.stderr)",
+      },
       { maxOutputSize: 100_000 },
     );
     assert.equal(result.truncated, true);
@@ -59,10 +69,18 @@ describe("output limits", () => {
 
   test("a stream stops delivering output past the limit and says so", async () => {
     const isol8 = engine({ maxOutputSize: 50_000 });
-    const events = await collectStream(isol8, { runtime: "bash", code: "yes line | head -c 2000000" });
-    const streamed = events.filter((e) => e.event.type === "stdout").map((e) => e.event.data).join("");
+    const events = await collectStream(isol8, {
+      runtime: "bash",
+      code: "yes line | head -c 2000000",
+    });
+    const streamed = events
+      .filter((e) => e.event.type === "stdout")
+      .map((e) => e.event.data)
+      .join("");
     assert.equal(Buffer.byteLength(streamed), 50_000);
-    assert.ok(events.some((e) => e.event.type === "error" && /truncated at 50000 bytes/.test(e.event.data)));
+    assert.ok(
+      events.some((e) => e.event.type === "error" && /truncated at 50000 bytes/.test(e.event.data)),
+    );
     assert.equal(events.at(-1)?.event.type, "exit");
   });
 
@@ -103,12 +121,18 @@ describe("secrets", () => {
 describe("memory", () => {
   test("a program that exceeds the memory limit is killed and the result says out of memory", async () => {
     const result = await runOnce(
-      { runtime: "python", code: "blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 1024 * 1024))" },
+      {
+        runtime: "python",
+        code: "blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 1024 * 1024))",
+      },
       { memoryLimit: "128m" },
     );
     assert.equal(result.oomKilled, true);
     assert.notEqual(result.exitCode, 0);
-    assert.ok((result.resourceUsage?.memoryMB ?? 0) <= 130, `peak ${result.resourceUsage?.memoryMB} MB`);
+    assert.ok(
+      (result.resourceUsage?.memoryMB ?? 0) <= 130,
+      `peak ${result.resourceUsage?.memoryMB} MB`,
+    );
   });
 });
 
@@ -134,7 +158,10 @@ describe("container settings", () => {
       assert.match(host.Tmpfs?.["/sandbox"] ?? "", /(^|,)exec/);
       assert.equal(info.Config.Labels["isol8.managed"], "true");
       assert.match(info.Config.Labels["isol8.owner"] ?? "", /:\d+$/);
-      assert.equal(info.Config.Env?.some((e) => e.startsWith("ISOL8") || e.startsWith("AWS")), false);
+      assert.equal(
+        info.Config.Env?.some((e) => e.startsWith("ISOL8") || e.startsWith("AWS")),
+        false,
+      );
     } finally {
       await container.remove({ force: true });
     }

@@ -4,7 +4,10 @@ import type { Runtime } from "../../src/types.js";
 import { collectStream, engine } from "../helpers.js";
 
 /** The same small programs in every runtime's own language. */
-const PROGRAMS: Record<Runtime, { hello: string; echoStdin: string; exit: string; stderr: string; env: string; ticks: string }> = {
+const PROGRAMS: Record<
+  Runtime,
+  { hello: string; echoStdin: string; exit: string; stderr: string; env: string; ticks: string }
+> = {
   python: {
     hello: 'print("hello from python")',
     echoStdin: "import sys\nprint(sys.stdin.read().upper(), end='')",
@@ -38,7 +41,8 @@ const PROGRAMS: Record<Runtime, { hello: string; echoStdin: string; exit: string
     exit: "Deno.exit(42)",
     stderr: 'console.error("to stderr")',
     env: 'console.log(Deno.env.get("GREETING"))',
-    ticks: "for (let i = 0; i < 3; i++) { console.log(`tick ${i}`); await new Promise((r) => setTimeout(r, 400)); }",
+    ticks:
+      "for (let i = 0; i < 3; i++) { console.log(`tick ${i}`); await new Promise((r) => setTimeout(r, 400)); }",
   },
   bash: {
     hello: "echo hello from bash",
@@ -50,7 +54,10 @@ const PROGRAMS: Record<Runtime, { hello: string; echoStdin: string; exit: string
   },
 };
 
-for (const [runtime, program] of Object.entries(PROGRAMS) as [Runtime, (typeof PROGRAMS)[Runtime]][]) {
+for (const [runtime, program] of Object.entries(PROGRAMS) as [
+  Runtime,
+  (typeof PROGRAMS)[Runtime],
+][]) {
   describe(`${runtime} runtime`, () => {
     const isol8 = engine();
 
@@ -65,7 +72,11 @@ for (const [runtime, program] of Object.entries(PROGRAMS) as [Runtime, (typeof P
     });
 
     test("reads stdin", async () => {
-      const result = await isol8.execute({ runtime, code: program.echoStdin, stdin: "some input\nline two\n" });
+      const result = await isol8.execute({
+        runtime,
+        code: program.echoStdin,
+        stdin: "some input\nline two\n",
+      });
       assert.equal(result.stdout, "SOME INPUT\nLINE TWO\n");
     });
 
@@ -81,7 +92,11 @@ for (const [runtime, program] of Object.entries(PROGRAMS) as [Runtime, (typeof P
     });
 
     test("passes environment variables", async () => {
-      const result = await isol8.execute({ runtime, code: program.env, env: { GREETING: "hi there" } });
+      const result = await isol8.execute({
+        runtime,
+        code: program.env,
+        env: { GREETING: "hi there" },
+      });
       assert.equal(result.stdout, "hi there\n");
     });
 
@@ -92,7 +107,10 @@ for (const [runtime, program] of Object.entries(PROGRAMS) as [Runtime, (typeof P
       // The first tick arrives long before the last: it was streamed, not buffered.
       const first = output.find((e) => e.event.data.includes("tick 0"));
       const last = output.find((e) => e.event.data.includes("tick 2"));
-      assert.ok(first && last && last.at - first.at > 500, `first at ${first?.at}, last at ${last?.at}`);
+      assert.ok(
+        first && last && last.at - first.at > 500,
+        `first at ${first?.at}, last at ${last?.at}`,
+      );
       const exit = events.at(-1)?.event;
       assert.equal(exit?.type, "exit");
       assert.equal(exit?.data, "0");

@@ -1,10 +1,15 @@
-import { createWriteStream, type WriteStream } from "node:fs";
 import { once } from "node:events";
+import { createWriteStream, type WriteStream } from "node:fs";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import { DockerIsol8, noticesFor } from "../../engine/docker-isol8.js";
 import { resolveOptions } from "../../engine/options.js";
-import type { DockerIsol8Options, ExecutionRequest, ExecutionSummary, NetworkMode } from "../../types.js";
+import type {
+  DockerIsol8Options,
+  ExecutionRequest,
+  ExecutionSummary,
+  NetworkMode,
+} from "../../types.js";
 import { resolveCodeInput } from "../code-input.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
@@ -39,14 +44,23 @@ function collect(value: string, previous: string[]): string[] {
 export function registerRun(program: Command): void {
   program
     .command("run")
-    .description("Run code in a sandbox: --eval CODE, a FILE (runtime from its extension), or code piped on stdin")
+    .description(
+      "Run code in a sandbox: --eval CODE, a FILE (runtime from its extension), or code piped on stdin",
+    )
     .argument("[file]", "file to run (.py .js .mjs .cjs .ts .mts .sh)")
     .option("-e, --eval <code>", "inline code to run (python unless --runtime says otherwise)")
     .option("--cmd <command>", "run a bash command in the runtime's image instead of code")
-    .option("-r, --runtime <name>", "python, node, bun, deno or bash (default: from the file extension, else python)")
+    .option(
+      "-r, --runtime <name>",
+      "python, node, bun, deno or bash (default: from the file extension, else python)",
+    )
     .option("--no-stream", "print output when the program ends instead of as it is produced")
     .option("--json", "print the whole result as JSON (implies --no-stream)")
-    .option("--persist", "keep the container running after the run, for debugging with docker exec", false)
+    .option(
+      "--persist",
+      "keep the container running after the run, for debugging with docker exec",
+      false,
+    )
     .option("--debug", "log the engine's internal steps with timings to stderr", false)
     .option("--timeout <ms>", "kill the run after this many milliseconds", "30000")
     .option("--memory <size>", "memory limit, e.g. 512m or 1g (no swap on top)", "512m")
@@ -56,7 +70,12 @@ export function registerRun(program: Command): void {
     .option("--tmp-size <size>", "size of the /tmp tmpfs", "256m")
     .option("--writable", "make the root filesystem writable (it is read-only by default)", false)
     .option("--max-output <bytes>", "bytes of stdout and of stderr kept (each)", "1048576")
-    .option("--secret <KEY=VALUE>", "secret environment variable, masked as *** in output (repeatable)", collect, [])
+    .option(
+      "--secret <KEY=VALUE>",
+      "secret environment variable, masked as *** in output (repeatable)",
+      collect,
+      [],
+    )
     .option("--stdin <data>", "data for the program's standard input")
     .option("--out <file>", "write the program's stdout to this file instead of the terminal")
     .option("--image <name>", "run in this image instead of isol8:<runtime>")
@@ -82,7 +101,9 @@ function number(flag: string, value: string | undefined, integer: boolean): numb
   if (value === undefined) return undefined;
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new CliError(`${flag}: "${value}" is not a positive ${integer ? "whole number" : "number"}`);
+    throw new CliError(
+      `${flag}: "${value}" is not a positive ${integer ? "whole number" : "number"}`,
+    );
   }
   return n;
 }
@@ -99,8 +120,10 @@ function parseSecrets(pairs: string[]): Record<string, string> {
 
 function engineOptions(flags: RunFlags): DockerIsol8Options {
   const network = flags.net ?? "none";
-  if (network === "filtered") throw new CliError("--net: filtered mode is not available in this version; use none or host");
-  if (network !== "none" && network !== "host") throw new CliError(`--net: "${network}" is not one of none, host`);
+  if (network === "filtered")
+    throw new CliError("--net: filtered mode is not available in this version; use none or host");
+  if (network !== "none" && network !== "host")
+    throw new CliError(`--net: "${network}" is not one of none, host`);
   return {
     network: network as NetworkMode,
     timeoutMs: number("--timeout", flags.timeout, true),
@@ -135,7 +158,8 @@ function createEngine(options: DockerIsol8Options): DockerIsol8 {
 async function buildRequest(file: string | undefined, flags: RunFlags): Promise<ExecutionRequest> {
   const base = { stdin: flags.stdin };
   if (flags.cmd !== undefined) {
-    if (flags.eval !== undefined || file !== undefined) throw new CliError("give --cmd alone, without --eval or a file");
+    if (flags.eval !== undefined || file !== undefined)
+      throw new CliError("give --cmd alone, without --eval or a file");
     const runtime = flags.runtime ?? "bash";
     return { ...base, runtime: runtime as ExecutionRequest["runtime"], cmd: flags.cmd };
   }
@@ -201,7 +225,11 @@ async function runCommand(file: string | undefined, flags: RunFlags): Promise<nu
   }
 }
 
-async function streamRun(engine: DockerIsol8, request: ExecutionRequest, stdout: NodeJS.WritableStream) {
+async function streamRun(
+  engine: DockerIsol8,
+  request: ExecutionRequest,
+  stdout: NodeJS.WritableStream,
+) {
   for await (const event of engine.executeStream(request)) {
     switch (event.type) {
       case "stdout":
@@ -220,7 +248,11 @@ async function streamRun(engine: DockerIsol8, request: ExecutionRequest, stdout:
   throw new CliError("the run ended without an exit status", EXIT.isol8Error);
 }
 
-function reportNotices(result: ExecutionSummary, options: DockerIsol8Options, request: ExecutionRequest): void {
+function reportNotices(
+  result: ExecutionSummary,
+  options: DockerIsol8Options,
+  request: ExecutionRequest,
+): void {
   const resolved = resolveOptions(options);
   for (const notice of noticesFor(result, resolved, request.timeoutMs ?? resolved.timeoutMs)) {
     process.stderr.write(`isol8: ${notice}\n`);

@@ -18,8 +18,15 @@ function collect(value: string, previous: string[]): string[] {
 export function registerSetup(program: Command): void {
   program
     .command("setup")
-    .description("Check Docker and build the sandbox images (a second run rebuilds only what changed)")
-    .option("-r, --runtime <name>", "build only this runtime's image (repeatable; default: all five)", collect, [])
+    .description(
+      "Check Docker and build the sandbox images (a second run rebuilds only what changed)",
+    )
+    .option(
+      "-r, --runtime <name>",
+      "build only this runtime's image (repeatable; default: all five)",
+      collect,
+      [],
+    )
     .option("--force", "rebuild even when nothing changed", false)
     .option(
       "--ca-cert <file>",
@@ -40,7 +47,8 @@ function formatMB(bytes: number): string {
 async function setupCommand(flags: SetupFlags): Promise<number> {
   try {
     const runtimes = flags.runtime.map((name): Runtime => {
-      if (!isRuntime(name)) throw new CliError(`--runtime: "${name}" is not one of python, node, bun, deno, bash`);
+      if (!isRuntime(name))
+        throw new CliError(`--runtime: "${name}" is not one of python, node, bun, deno, bash`);
       return name;
     });
     const docker = createDockerClient();
@@ -55,9 +63,10 @@ async function setupCommand(flags: SetupFlags): Promise<number> {
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
     } else {
+      const width = Math.max(...reports.map((r) => r.image.length));
       for (const r of reports) {
         process.stdout.write(
-          `${r.image.padEnd(16)} ${r.status.padEnd(11)} ${formatMB(r.sizeBytes).padStart(8)} ${r.seconds.toFixed(1).padStart(6)}s\n`,
+          `${r.image.padEnd(width)}  ${r.status.padEnd(10)} ${formatMB(r.sizeBytes).padStart(7)} ${r.seconds.toFixed(1).padStart(6)}s\n`,
         );
       }
     }

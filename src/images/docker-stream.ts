@@ -1,0 +1,53 @@
+/** One JSON message of a Docker build, pull or import progress stream. */
+export interface ProgressEvent {
+  stream?: string;
+  status?: string;
+  progress?: string;
+  id?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+  aux?: { ID?: string };
+}
+
+/**
+ * Reads a newline-delimited JSON progress stream to its end, calling `onEvent`
+ * for each message. Lines that are not JSON are passed on as `stream` text.
+ */
+export function readProgressStream(
+  stream: NodeJS.ReadableStream,
+  onEvent: (event: ProgressEvent) => void,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    const handle = (line: string): void => {
+      const trimmed = line.trim();
+      if (trimmed.length === 0) return;
+      let event: ProgressEvent;
+      try {
+        event = JSON.parse(trimmed) as ProgressEvent;
+      } catch {
+        event = { stream: trimmed };
+      }
+      onEvent(event);
+    };
+    stream.on("data", (chunk: Buffer | string) => {
+      buffered += chunk.toString();
+      let newline = buffered.indexOf("\n");
+      while (newline >= 0) {
+        handle(buffered.slice(0, newline));
+        buffered = buffered.slice(newline + 1);
+        newline = buffered.indexOf("\n");
+      }
+    });
+    stream.on("end", () => {
+      handle(buffered);
+      resolve();
+    });
+    stream.on("error", reject);
+  });
+}
+
+/** The error message carried by a progress event, if it reports one. */
+export function eventError(event: ProgressEvent): string | undefined {
+  return event.errorDetail?.message ?? event.error;
+}

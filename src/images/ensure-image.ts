@@ -1,0 +1,160 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type Dockerode from "dockerode";
+import { LABELS } from "../engine/labels.js";
+import type { Runtime } from "../runtimes/runtime.js";
+import { dockerBuild } from "./build.js";
+import { ImageBuildError, lastLines, reasonOf } from "./errors.js";
+import { inspectImage } from "./image-state.js";
+import { inputsHash } from "./inputs-hash.js";
+import { dockerfilePath } from "./paths.js";
+import { probeImage } from "./probe.js";
+import type { ImageReport, ProgressSink } from "./types.js";
+
+/** How to build one image FROM another with a Dockerfile from `sandbox/dockerfiles/`. */
+export interface ImageRecipe {
+  image: string;
+  runtime?: Runtime;
+  /** File name in `sandbox/dockerfiles/`. */
+  dockerfile: string;
+  /** The image the Dockerfile builds FROM; its id is part of the inputs hash. */
+  parent: string;
+  /** Everything else the image is built from (file hashes, package names and versions). */
+  inputs: Record<string, unknown>;
+  /** Writes the files the Dockerfile copies into the context; runs only when building. */
+  prepareContext?: (contextDir: string) => Promise<void>;
+  /** A command that must exit 0 in the new image, run as the sandbox user with a read-only root. */
+  smokeTest?: string[];
+}
+
+export interface EnsureOptions {
+  force: boolean;
+  onProgress: ProgressSink;
+}
+
+export interface EnsureOutcome {
+  report: ImageReport;
+  /** The id of the image this build replaced under the same tag, if any. */
+  supersededId?: string;
+}
+
+/** Builds `recipe.image` unless an image with the same inputs hash exists. */
+export async function ensureImage(
+  docker: Dockerode,
+  recipe: ImageRecipe,
+  options: EnsureOptions,
+): Promise<EnsureOutcome> {
+  const started = performance.now();
+  const seconds = (): number => Math.round((performance.now() - started) / 10) / 100;
+  const { image } = recipe;
+  const { onProgress } = options;
+
+  const dockerfileText = await readShippedFile(dockerfilePath(recipe.dockerfile));
+  const parent = await inspectImage(docker, recipe.parent);
+  if (!parent) {
+    throw new ImageBuildError(
+      `Cannot build ${image}: its parent image ${recipe.parent} is missing.`,
+    );
+  }
+  const hash = inputsHash({
+    image,
+    dockerfile: dockerfileText,
+    parentId: parent.id,
+    ...recipe.inputs,
+  });
+  const existing = await inspectImage(docker, image);
+  if (existing && existing.inputsHash === hash && !options.force) {
+    return {
+      report: withRuntime(recipe.runtime, {
+        image,
+        status: "up-to-date",
+        sizeBytes: existing.sizeBytes,
+        id: existing.id,
+        seconds: seconds(),
+      }),
+    };
+  }
+
+  onProgress?.(`[${image}] building (${existing ? "inputs changed" : "not present"})`);
+  const contextDir = await mkdtemp(join(tmpdir(), "isol8-build-"));
+  try {
+    await writeFile(join(contextDir, "Dockerfile"), dockerfileText);
+    await recipe.prepareContext?.(contextDir);
+    const labels: Record<string, string> = {
+      [LABELS.managed]: "true",
+      [LABELS.inputsHash]: hash,
+    };
+    if (recipe.runtime) labels[LABELS.runtime] = recipe.runtime;
+    const { stageImageIds } = await dockerBuild(docker, {
+      image,
+      contextDir,
+      labels,
+      nocache: options.force,
+      onProgress,
+    });
+    await removeUntagged(docker, stageImageIds);
+  } finally {
+    await rm(contextDir, { recursive: true, force: true });
+  }
+
+  const built = await inspectImage(docker, image);
+  if (!built) throw new ImageBuildError(`Building ${image} reported success but no image exists.`);
+  if (recipe.smokeTest) {
+    const result = await probeImage(docker, image, recipe.smokeTest);
+    const output = result.output.trim().split(/\r?\n/);
+    if (result.exitCode !== 0) {
+      // Untag it so the next setup rebuilds instead of trusting the hash label.
+      await docker
+        .getImage(image)
+        .remove({ force: true })
+        .catch(() => undefined);
+      throw new ImageBuildError(
+        `${image} was built but \`${recipe.smokeTest.join(" ")}\` fails in it as uid 100 with a read-only root (exit code ${result.exitCode}): ${lastLines(output) || "no output"}`,
+      );
+    }
+    onProgress?.(`[${image}] check: ${recipe.smokeTest.join(" ")} -> ${output[0] ?? ""}`);
+  }
+  const outcome: EnsureOutcome = {
+    report: withRuntime(recipe.runtime, {
+      image,
+      status: "built",
+      sizeBytes: built.sizeBytes,
+      id: built.id,
+      seconds: seconds(),
+    }),
+  };
+  if (existing && existing.id !== built.id) outcome.supersededId = existing.id;
+  return outcome;
+}
+
+/**
+ * Deletes images (and their untagged parent layers) that no tag names, such
+ * as the leftovers of a multi-stage build's earlier stages; quietly keeps any
+ * that are tagged or still in use.
+ */
+export async function removeUntagged(docker: Dockerode, ids: readonly string[]): Promise<void> {
+  for (const id of ids) {
+    const state = await inspectImage(docker, id).catch(() => undefined);
+    if (!state || state.repoTags.length > 0) continue;
+    await docker
+      .getImage(state.id)
+      .remove()
+      .catch(() => undefined);
+  }
+}
+
+function withRuntime(runtime: Runtime | undefined, report: ImageReport): ImageReport {
+  return runtime ? { ...report, runtime } : report;
+}
+
+/** Reads a file isol8 ships in `sandbox/`; a missing one means a broken install or checkout. */
+export async function readShippedFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    throw new ImageBuildError(
+      `Cannot read ${path} (${reasonOf(error)}): isol8's sandbox/ files are missing; reinstall isol8.`,
+    );
+  }
+}

@@ -1,0 +1,44 @@
+import type Dockerode from "dockerode";
+import { LABELS } from "../engine/labels.js";
+
+/** What isol8 needs to know about an existing image. */
+export interface ImageState {
+  id: string;
+  sizeBytes: number;
+  labels: Record<string, string>;
+  /** The `isol8.inputs` label: hash of everything the image was built from. */
+  inputsHash: string | undefined;
+  repoTags: string[];
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as { statusCode?: number } | null)?.statusCode === 404;
+}
+
+/** Inspects an image by name or id; undefined when it does not exist. */
+export async function inspectImage(
+  docker: Dockerode,
+  name: string,
+): Promise<ImageState | undefined> {
+  try {
+    const info = await docker.getImage(name).inspect();
+    const labels = info.Config?.Labels ?? {};
+    return {
+      id: info.Id,
+      sizeBytes: info.Size,
+      labels,
+      inputsHash: labels[LABELS.inputsHash],
+      repoTags: (info.RepoTags ?? []).filter((tag) => tag !== "<none>:<none>"),
+    };
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Inspects an image that must exist (just built). */
+export async function requireImage(docker: Dockerode, name: string): Promise<ImageState> {
+  const state = await inspectImage(docker, name);
+  if (!state) throw new Error(`image ${name} is missing right after it was built`);
+  return state;
+}

@@ -1,0 +1,21 @@
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The package's `sandbox/` folder (non-TypeScript assets baked into images).
+ * This module lives at `src/images/` under tsx and at `dist/images/` after
+ * `tsc`; both are two levels below the package root, next to `sandbox/`.
+ */
+export function sandboxDir(): string {
+  return fileURLToPath(new URL("../../sandbox/", import.meta.url));
+}
+
+/** A Dockerfile shipped in `sandbox/dockerfiles/`, e.g. `base.Dockerfile`. */
+export function dockerfilePath(fileName: string): string {
+  return join(sandboxDir(), "dockerfiles", fileName);
+}
+
+/** C source of the in-container supervisor, compiled into the base image. */
+export function supervisorSourcePath(): string {
+  return join(sandboxDir(), "supervisor.c");
+}

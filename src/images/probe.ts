@@ -1,0 +1,82 @@
+import type Dockerode from "dockerode";
+import { LABELS, ownerLabelValue } from "../engine/labels.js";
+
+export interface ProbeOptions {
+  /** `uid:gid` to run as; default the sandbox user `100:100`. */
+  user?: string;
+  /** Mount the root filesystem read-only with a tmpfs at /sandbox; default true. */
+  readOnly?: boolean;
+  env?: string[];
+  /** Kill the container after this long; default 60 s. */
+  timeoutMs?: number;
+}
+
+export interface ProbeResult {
+  exitCode: number;
+  /** stdout then stderr (no TTY, as in sandboxes). */
+  output: string;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a short command in a throwaway container the way sandboxes run: as the
+ * sandbox user, no network, read-only root, a writable tmpfs home at /sandbox.
+ */
+export async function probeImage(
+  docker: Dockerode,
+  image: string,
+  cmd: string[],
+  options: ProbeOptions = {},
+): Promise<ProbeResult> {
+  const readOnly = options.readOnly ?? true;
+  const container = await docker.createContainer({
+    Image: image,
+    Cmd: cmd,
+    User: options.user ?? "100:100",
+    Env: options.env ?? [],
+    Tty: false,
+    NetworkDisabled: true,
+    Labels: { [LABELS.managed]: "true", [LABELS.owner]: ownerLabelValue() },
+    HostConfig: {
+      NetworkMode: "none",
+      ReadonlyRootfs: readOnly,
+      Tmpfs: readOnly
+        ? { "/sandbox": "rw,exec,nosuid,nodev,size=64m,uid=100,gid=100,mode=0700" }
+        : {},
+    },
+  });
+  try {
+    await container.start();
+    const timer = setTimeout(() => {
+      container.kill().catch(() => undefined);
+    }, options.timeoutMs ?? 60_000);
+    const status = (await container.wait().finally(() => clearTimeout(timer))) as {
+      StatusCode: number;
+    };
+    const logs = await container.logs({ stdout: true, stderr: true, follow: false });
+    const { stdout, stderr } = demultiplex(
+      Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs)),
+    );
+    return { exitCode: status.StatusCode, output: stdout + stderr, stdout, stderr };
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}
+
+/** Splits Docker's multiplexed log stream (8-byte frame headers: stream, 0, 0, 0, size) */
+function demultiplex(data: Buffer): { stdout: string; stderr: string } {
+  const chunks: Record<"stdout" | "stderr", Buffer[]> = { stdout: [], stderr: [] };
+  let offset = 0;
+  while (offset + 8 <= data.length) {
+    const kind = data[offset];
+    const size = data.readUInt32BE(offset + 4);
+    const payload = data.subarray(offset + 8, offset + 8 + size);
+    (kind === 2 ? chunks.stderr : chunks.stdout).push(payload);
+    offset += 8 + size;
+  }
+  return {
+    stdout: Buffer.concat(chunks.stdout).toString("utf8"),
+    stderr: Buffer.concat(chunks.stderr).toString("utf8"),
+  };
+}

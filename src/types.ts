@@ -110,4 +110,25 @@ export interface DockerIsol8Options {
   persist?: boolean;
   /** Log the engine's internal steps with timings to stderr. */
   debug?: boolean;
+  /** System call filtering. */
+  security?: SecurityOptions;
+  /**
+   * OCI runtime Docker runs sandboxes with, e.g. `runsc` (gVisor) for a
+   * second kernel between the code and the host. Must be registered with
+   * Docker; an unknown runtime is an error, never a silent fallback to runc.
+   */
+  ociRuntime?: string;
+}
+
+/** How system calls of sandboxed code are filtered. */
+export interface SecurityOptions {
+  /**
+   * `strict` (default): isol8's allow-list profile. `custom`: the profile at
+   * `customProfilePath`. `unconfined`: no filtering (not recommended).
+   * A profile that cannot be read or parsed fails the engine; it never runs
+   * without one.
+   */
+  seccomp?: "strict" | "unconfined" | "custom";
+  /** Path of a Docker seccomp profile (JSON), for `seccomp: "custom"`. */
+  customProfilePath?: string;
 }

@@ -54,7 +54,8 @@ export function containerSpec(
       PidsLimit: options.pidsLimit,
       CapDrop: ["ALL"],
       CapAdd: SUPERVISOR_CAPABILITIES,
-      SecurityOpt: ["no-new-privileges:true"],
+      SecurityOpt: ["no-new-privileges:true", options.seccompOpt],
+      ...(options.ociRuntime ? { Runtime: options.ociRuntime } : {}),
       // Nothing that crosses the channel (code, stdin, secrets, output) may
       // land in Docker's log files on the host.
       LogConfig: { Type: "none", Config: {} },

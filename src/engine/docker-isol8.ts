@@ -207,7 +207,13 @@ export class DockerIsol8 {
       );
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
-      if (status === 404 && /image/i.test(String((error as Error).message))) {
+      const message = String((error as Error).message);
+      if (this.options.ociRuntime && /unknown runtime/i.test(message)) {
+        throw new InvalidOptionError(
+          `ociRuntime: "${this.options.ociRuntime}" is not registered with Docker (see \`docker info\` for the runtimes it knows; scripts/install-gvisor.sh registers runsc)`,
+        );
+      }
+      if (status === 404 && /image/i.test(message)) {
         throw new ImageNotFoundError(
           `image ${image} not found; run \`isol8 setup\` to build the runtime images`,
         );

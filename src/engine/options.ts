@@ -1,5 +1,9 @@
 import { parseSize } from "../config/sizes.js";
 import type { DockerIsol8Options, NetworkMode } from "../types.js";
+import { InvalidOptionError } from "./errors.js";
+import { type SeccompMode, seccompSecurityOpt } from "./seccomp.js";
+
+export { InvalidOptionError };
 
 /** DockerIsol8Options with every default filled in and sizes in bytes. */
 export interface ResolvedOptions {
@@ -17,6 +21,9 @@ export interface ResolvedOptions {
   image: string | undefined;
   persist: boolean;
   debug: boolean;
+  /** The Docker SecurityOpt entry for the seccomp profile, ready to use. */
+  seccompOpt: string;
+  ociRuntime: string | undefined;
 }
 
 /** The seed's defaults, in one place. */
@@ -33,10 +40,6 @@ export const DEFAULTS = {
   maxOutputSize: 1024 * 1024,
 } as const;
 
-/** Bad option value; the message names the option and the problem. */
-export class InvalidOptionError extends Error {
-  override readonly name: string = "InvalidOptionError";
-}
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -109,5 +112,15 @@ export function resolveOptions(options: DockerIsol8Options = {}): ResolvedOption
     image: options.image,
     persist: options.persist ?? false,
     debug: options.debug ?? false,
+    seccompOpt: seccompSecurityOpt(seccompMode(options), options.security?.customProfilePath),
+    ociRuntime: options.ociRuntime,
   };
+}
+
+function seccompMode(options: DockerIsol8Options): SeccompMode {
+  const mode = options.security?.seccomp ?? "strict";
+  if (mode !== "strict" && mode !== "unconfined" && mode !== "custom") {
+    throw new InvalidOptionError(`security.seccomp: "${String(mode)}" is not one of strict, unconfined, custom`);
+  }
+  return mode;
 }

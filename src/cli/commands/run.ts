@@ -35,6 +35,9 @@ interface RunFlags {
   out?: string;
   image?: string;
   net?: string;
+  seccomp?: string;
+  seccompProfile?: string;
+  ociRuntime?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -80,6 +83,9 @@ export function registerRun(program: Command): void {
     .option("--out <file>", "write the program's stdout to this file instead of the terminal")
     .option("--image <name>", "run in this image instead of isol8:<runtime>")
     .option("--net <mode>", "network: none or host", "none")
+    .option("--seccomp <mode>", "system call filter: strict, unconfined or custom", "strict")
+    .option("--seccomp-profile <file>", "seccomp profile (JSON) for --seccomp custom")
+    .option("--oci-runtime <name>", "OCI runtime registered with Docker, e.g. runsc (gVisor)")
     .action(async (file: string | undefined, flags: RunFlags) => {
       process.exitCode = await runCommand(file, flags);
     });
@@ -95,6 +101,9 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   maxOutputSize: "--max-output",
   secrets: "--secret",
   network: "--net",
+  "security.seccomp": "--seccomp",
+  "security.customProfilePath": "--seccomp-profile",
+  ociRuntime: "--oci-runtime",
 };
 
 function number(flag: string, value: string | undefined, integer: boolean): number | undefined {
@@ -138,6 +147,11 @@ function engineOptions(flags: RunFlags): DockerIsol8Options {
     image: flags.image,
     persist: flags.persist ?? false,
     debug: flags.debug ?? false,
+    security: {
+      seccomp: flags.seccomp as NonNullable<DockerIsol8Options["security"]>["seccomp"],
+      customProfilePath: flags.seccompProfile,
+    },
+    ociRuntime: flags.ociRuntime,
   };
 }
 

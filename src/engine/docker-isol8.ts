@@ -18,7 +18,7 @@ import { EventQueue } from "./event-queue.js";
 import { LABELS } from "./labels.js";
 import { InvalidOptionError, type ResolvedOptions, resolveOptions } from "./options.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
-import { validateRequest } from "./request.js";
+import { InvalidRequestError, validateRequest } from "./request.js";
 import { type OutputSink, SandboxContainer } from "./sandbox-container.js";
 
 /** The environment every program starts from; nothing of the host's leaks in. */
@@ -48,6 +48,8 @@ export class DockerIsol8 {
   /** Containers being removed; `stop()` waits for them. */
   private readonly removals = new Set<Promise<void>>();
   private persistent: SandboxContainer | undefined;
+  /** The image of the persistent container, fixed by the first execution. */
+  private persistentImage: string | undefined;
   private persistentQueue: Promise<unknown> = Promise.resolve();
 
   constructor(options: DockerIsol8Options = {}, docker: Docker = createDockerClient()) {
@@ -181,6 +183,12 @@ export class DockerIsol8 {
     if (this.options.mode === "persistent") {
       // One run at a time in the session's container, in call order.
       const turn = this.persistentQueue.then(async () => {
+        if (this.persistentImage !== undefined && this.persistentImage !== image) {
+          throw new InvalidRequestError(
+            `runtime: this persistent engine's container runs ${this.persistentImage}; use another engine for ${image}`,
+          );
+        }
+        this.persistentImage = image;
         if (!this.persistent?.usable) this.persistent = await this.createContainer(image);
         return use(this.persistent);
       });

@@ -40,7 +40,6 @@ export const DEFAULTS = {
   maxOutputSize: 1024 * 1024,
 } as const;
 
-
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function size(name: string, value: string | undefined, fallback: string): number {
@@ -120,7 +119,9 @@ export function resolveOptions(options: DockerIsol8Options = {}): ResolvedOption
 function seccompMode(options: DockerIsol8Options): SeccompMode {
   const mode = options.security?.seccomp ?? "strict";
   if (mode !== "strict" && mode !== "unconfined" && mode !== "custom") {
-    throw new InvalidOptionError(`security.seccomp: "${String(mode)}" is not one of strict, unconfined, custom`);
+    throw new InvalidOptionError(
+      `security.seccomp: "${String(mode)}" is not one of strict, unconfined, custom`,
+    );
   }
   return mode;
 }

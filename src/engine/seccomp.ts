@@ -81,7 +81,11 @@ export function strictSeccompProfile(): object {
   const syscalls: SeccompRule[] = [
     { names: ALLOWED, action: "SCMP_ACT_ALLOW" },
     { names: ["arch_prctl", "modify_ldt"], action: "SCMP_ACT_ALLOW" },
-    { names: ["socket"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: AF_VSOCK, op: "SCMP_CMP_NE" }] },
+    {
+      names: ["socket"],
+      action: "SCMP_ACT_ALLOW",
+      args: [{ index: 0, value: AF_VSOCK, op: "SCMP_CMP_NE" }],
+    },
     // Threads and processes, but no new namespaces.
     {
       names: ["clone"],
@@ -124,7 +128,10 @@ export function seccompSecurityOpt(mode: SeccompMode, customProfilePath?: string
 }
 
 function readCustomProfile(path: string | undefined): object {
-  if (!path) throw new InvalidOptionError("security.customProfilePath: required when security.seccomp is custom");
+  if (!path)
+    throw new InvalidOptionError(
+      "security.customProfilePath: required when security.seccomp is custom",
+    );
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -137,10 +144,14 @@ function readCustomProfile(path: string | undefined): object {
   try {
     profile = JSON.parse(text);
   } catch (error) {
-    throw new InvalidOptionError(`security.customProfilePath: ${path} is not valid JSON (${(error as Error).message})`);
+    throw new InvalidOptionError(
+      `security.customProfilePath: ${path} is not valid JSON (${(error as Error).message})`,
+    );
   }
   if (typeof profile !== "object" || profile === null || !("defaultAction" in profile)) {
-    throw new InvalidOptionError(`security.customProfilePath: ${path} is not a seccomp profile (no defaultAction)`);
+    throw new InvalidOptionError(
+      `security.customProfilePath: ${path} is not a seccomp profile (no defaultAction)`,
+    );
   }
   return profile;
 }

@@ -205,3 +205,16 @@ describe("container settings", () => {
     assert.match(result.stdout, /^HOME=\/sandbox$/m);
   });
 });
+
+describe("persistent mode", () => {
+  test("files survive between executions; another runtime's image is refused with a clear error", async () => {
+    const isol8 = engine({ mode: "persistent" });
+    await isol8.execute({ runtime: "bash", code: "echo kept > /sandbox/state.txt" });
+    const second = await isol8.execute({ runtime: "bash", code: "cat /sandbox/state.txt" });
+    assert.equal(second.stdout, "kept\n");
+    await assert.rejects(
+      isol8.execute({ runtime: "python", code: "print(1)" }),
+      /runtime: this persistent engine's container runs isol8:bash/,
+    );
+  });
+});

@@ -3,7 +3,7 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import { DockerIsol8, noticesFor } from "../../engine/docker-isol8.js";
-import { resolveOptions } from "../../engine/options.js";
+import { InvalidOptionError, resolveOptions } from "../../engine/options.js";
 import type {
   DockerIsol8Options,
   ExecutionRequest,
@@ -155,18 +155,12 @@ function engineOptions(flags: RunFlags): DockerIsol8Options {
   };
 }
 
-function createEngine(options: DockerIsol8Options): DockerIsol8 {
-  try {
-    return new DockerIsol8(options);
-  } catch (error) {
-    // Name the flag the user typed, not the library option behind it.
-    if (error instanceof Error) {
-      const field = error.message.split(":")[0] ?? "";
-      const flag = FLAG_FOR_OPTION[field];
-      if (flag) throw new CliError(`${flag}${error.message.slice(field.length)}`);
-    }
-    throw error;
-  }
+/** Names the flag the user typed, not the library option behind it. */
+function inFlagTerms(error: unknown): unknown {
+  if (!(error instanceof InvalidOptionError)) return error;
+  const field = error.message.split(":")[0] ?? "";
+  const flag = FLAG_FOR_OPTION[field];
+  return flag ? new CliError(`${flag}${error.message.slice(field.length)}`) : error;
 }
 
 async function buildRequest(file: string | undefined, flags: RunFlags): Promise<ExecutionRequest> {
@@ -205,7 +199,7 @@ async function runCommand(file: string | undefined, flags: RunFlags): Promise<nu
   try {
     const options = engineOptions(flags);
     const request = await buildRequest(file, flags);
-    engine = createEngine(options);
+    engine = new DockerIsol8(options);
     out = flags.out ? createWriteStream(flags.out) : undefined;
     const stdout = out ?? process.stdout;
     let summary: ExecutionSummary;
@@ -225,7 +219,7 @@ async function runCommand(file: string | undefined, flags: RunFlags): Promise<nu
     }
     return exitCodeFor(summary);
   } catch (error) {
-    return reportError(error, flags.debug);
+    return reportError(inFlagTerms(error), flags.debug);
   } finally {
     if (out) {
       out.end();

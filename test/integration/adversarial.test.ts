@@ -1,0 +1,374 @@
+// Each test tries an escape or an abuse from inside a sandbox and asserts that
+// it fails safely, and that the engine, the host and the next run are fine.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { collectStream, engine, runOnce } from "../helpers.js";
+
+const EPERM = 1;
+
+/**
+ * Calls each dangerous system call once and prints its errno (0 = it worked).
+ * Arguments are chosen so that, once past seccomp, the kernel answers with
+ * something other than EPERM where it can: that is how the unconfined run
+ * proves the strict profile is what refused them.
+ */
+const SYSCALL_PROBE = String.raw`
+import ctypes, ctypes.util, json, os, platform
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+NR = {
+  "x86_64":  dict(keyctl=250, bpf=321, perf_event_open=298, process_vm_readv=310, reboot=169,
+                  init_module=175, finit_module=313, kexec_load=246, swapon=167, acct=163,
+                  clock_settime=227, userfaultfd=323, add_key=248, ptrace=101, unshare=272,
+                  setns=308, mount=165, umount2=166, io_uring_setup=425),
+  "aarch64": dict(keyctl=219, bpf=280, perf_event_open=241, process_vm_readv=270, reboot=142,
+                  init_module=105, finit_module=273, kexec_load=104, swapon=224, acct=89,
+                  clock_settime=112, userfaultfd=282, add_key=217, ptrace=117, unshare=97,
+                  setns=268, mount=40, umount2=39, io_uring_setup=425),
+}[platform.machine()]
+def call(name, *args):
+    ctypes.set_errno(0)
+    rc = libc.syscall(NR[name], *[ctypes.c_long(a) if isinstance(a, int) else a for a in args])
+    return 0 if rc >= 0 else ctypes.get_errno()
+buf = ctypes.create_string_buffer(64)
+iov = (ctypes.c_void_p * 2)(ctypes.addressof(buf), 64)
+ts = (ctypes.c_long * 2)(0, 0)
+attr = ctypes.create_string_buffer(128)
+ctypes.memmove(attr, (ctypes.c_uint32 * 2)(1, 128), 8)  # PERF_TYPE_SOFTWARE, size
+result = {
+  "mount": call("mount", b"none", b"/nonexistent", b"tmpfs", 0, None),
+  "umount2": call("umount2", b"/nonexistent", 0),
+  "unshare": call("unshare", 0),
+  "setns": call("setns", -1, 0),
+  "ptrace": call("ptrace", 0, 0, 0, 0),
+  "process_vm_readv": call("process_vm_readv", os.getpid(), iov, 1, iov, 1, 0),
+  "keyctl": call("keyctl", 0, -3, 0),
+  "add_key": call("add_key", b"user", b"isol8", b"x", 1, -3),
+  "bpf": call("bpf", 0, None, 65536),
+  "perf_event_open": call("perf_event_open", attr, 0, -1, -1, 0),
+  "clock_settime": call("clock_settime", 999, ts),
+  "userfaultfd": call("userfaultfd", 0),
+  "io_uring_setup": call("io_uring_setup", 0, None),
+  "reboot": call("reboot", 0, 0, 0, None),
+  "init_module": call("init_module", None, 0, b""),
+  "finit_module": call("finit_module", -1, b"", 0),
+  "kexec_load": call("kexec_load", 0, 0, None, 0),
+  "swapon": call("swapon", b"/nonexistent", 0),
+  "acct": call("acct", None),
+}
+print(json.dumps(result))
+`;
+
+/** Calls that fail before any capability check once seccomp lets them through. */
+const PASSES_SECCOMP_WHEN_UNCONFINED = [
+  "mount",
+  "unshare",
+  "setns",
+  "ptrace",
+  "process_vm_readv",
+  "keyctl",
+  "add_key",
+  "bpf",
+  "perf_event_open",
+  "clock_settime",
+];
+
+describe("seccomp", () => {
+  test("the strict profile refuses every dangerous system call with EPERM", async () => {
+    const result = await runOnce({ runtime: "python", code: SYSCALL_PROBE });
+    assert.equal(result.stderr, "");
+    const errnos = JSON.parse(result.stdout) as Record<string, number>;
+    for (const [name, errno] of Object.entries(errnos))
+      assert.equal(errno, EPERM, `${name} gave errno ${errno}`);
+  });
+
+  test("unconfined lets the same calls reach the kernel, so the test can tell the difference", async () => {
+    const result = await runOnce(
+      { runtime: "python", code: SYSCALL_PROBE },
+      { security: { seccomp: "unconfined" } },
+    );
+    const errnos = JSON.parse(result.stdout) as Record<string, number>;
+    const stillEperm = PASSES_SECCOMP_WHEN_UNCONFINED.filter((name) => errnos[name] === EPERM);
+    assert.deepEqual(stillEperm, [], JSON.stringify(errnos));
+  });
+
+  test("a custom profile that cannot be read or parsed stops the engine instead of running without it", async () => {
+    const { writeFileSync, mkdtempSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const { DockerIsol8 } = await import("../../src/engine/docker-isol8.js");
+    const dir = mkdtempSync(join(tmpdir(), "isol8-seccomp-"));
+    writeFileSync(join(dir, "broken.json"), "{ not json");
+    writeFileSync(join(dir, "empty.json"), "{}");
+    const attempts: [string | undefined, RegExp][] = [
+      [join(dir, "missing.json"), /cannot read .*missing\.json/],
+      [join(dir, "broken.json"), /is not valid JSON/],
+      [join(dir, "empty.json"), /is not a seccomp profile/],
+      [undefined, /required when security.seccomp is custom/],
+    ];
+    for (const [customProfilePath, message] of attempts) {
+      assert.throws(
+        () => new DockerIsol8({ security: { seccomp: "custom", customProfilePath } }),
+        message,
+      );
+    }
+    // A valid custom profile is used as given: this one refuses uname.
+    writeFileSync(
+      join(dir, "no-uname.json"),
+      JSON.stringify({
+        defaultAction: "SCMP_ACT_ALLOW",
+        syscalls: [{ names: ["uname"], action: "SCMP_ACT_ERRNO" }],
+      }),
+    );
+    const result = await runOnce(
+      { runtime: "bash", code: "uname -s || echo refused" },
+      { security: { seccomp: "custom", customProfilePath: join(dir, "no-uname.json") } },
+    );
+    assert.match(result.stdout, /refused/);
+  });
+});
+
+describe("processes", () => {
+  test("a fork bomb is contained by the PID limit; the engine and the next run are fine", async () => {
+    const isol8 = engine({ mode: "persistent" });
+    const bomb = await isol8.execute({
+      runtime: "python",
+      timeoutMs: 4000,
+      code: "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+    });
+    assert.equal(bomb.timedOut, true);
+    const after = await isol8.execute({
+      runtime: "python",
+      code: "import os\nprint('alive', len([p for p in os.listdir('/proc') if p.isdigit()]))",
+    });
+    // Only the supervisor and this program: nothing of the bomb is left.
+    assert.equal(after.stdout, "alive 2\n");
+  });
+
+  test("a daemon (double fork + setsid, ignoring SIGTERM) does not outlive a run that ends normally", async () => {
+    const isol8 = engine({ mode: "persistent" });
+    const run = await isol8.execute({
+      runtime: "python",
+      code: [
+        "import os, signal, time",
+        "if os.fork() == 0:",
+        "    os.setsid()",
+        "    if os.fork() == 0:",
+        "        signal.signal(signal.SIGTERM, signal.SIG_IGN)",
+        "        os.execvp('bash', ['bash', '-c', 'exec -a isol8-daemon-marker sleep 1000'])",
+        "    os._exit(0)",
+        "time.sleep(0.3)",
+        "print('parent done')",
+      ].join("\n"),
+    });
+    assert.equal(run.stdout, "parent done\n");
+    const check = await isol8.execute({
+      runtime: "python",
+      cmd: "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'isol8-daemon-[m]arker' || true",
+    });
+    assert.equal(check.stdout.trim(), "0");
+  });
+
+  test("a memory bomb is killed and flagged; swap is not used beyond the limit", async () => {
+    const isol8 = engine({ mode: "persistent", memoryLimit: "128m" });
+    const bomb = await isol8.execute({
+      runtime: "python",
+      code: "chunks = []\nwhile True:\n    chunks.append(b'x' * (8 * 1024 * 1024))",
+    });
+    assert.equal(bomb.oomKilled, true);
+    const limits = await isol8.execute({
+      runtime: "python",
+      cmd: [
+        "echo alive",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
+        // memory+swap equals memory (cgroup v1) or swap.max is 0 (v2): no swap on top.
+        "cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.swap.max 2>/dev/null || echo no-swap-accounting",
+      ].join("\n"),
+    });
+    const [alive, limit, swap] = limits.stdout.trim().split("\n");
+    assert.equal(alive, "alive");
+    assert.equal(limit, String(128 * 1024 * 1024));
+    assert.ok(
+      swap === limit || swap === "0" || swap === "no-swap-accounting",
+      `swap limit ${swap}`,
+    );
+  });
+});
+
+describe("filesystem", () => {
+  test("filling /sandbox and /tmp ends in ENOSPC inside the sandbox", async () => {
+    const result = await runOnce(
+      {
+        runtime: "bash",
+        code: [
+          "dd if=/dev/zero of=/sandbox/fill bs=1M count=64 2>&1 | grep -o 'No space left on device' | head -1",
+          "dd if=/dev/zero of=/tmp/fill bs=1M count=64 2>&1 | grep -o 'No space left on device' | head -1",
+          "du -sm /sandbox/fill /tmp/fill | cut -f1",
+        ].join("\n"),
+      },
+      { sandboxSize: "16m", tmpSize: "8m" },
+    );
+    assert.deepEqual(result.stdout.trim().split("\n"), [
+      "No space left on device",
+      "No space left on device",
+      "16",
+      "8",
+    ]);
+  });
+
+  test("the root filesystem, /etc and /usr are read-only; /tmp is noexec; /sandbox is the only place to run from", async () => {
+    const result = await runOnce({
+      runtime: "bash",
+      code: [
+        'for p in /x /etc/x /usr/x /usr/local/bin/x /sandbox/../x; do (echo > $p) 2>/dev/null && echo "wrote $p" || echo "refused $p"; done',
+        "cp /bin/true /tmp/t && /tmp/t 2>/dev/null && echo 'ran /tmp' || echo 'refused /tmp'",
+        "cp /bin/true /sandbox/t && /sandbox/t && echo 'ran /sandbox'",
+      ].join("\n"),
+    });
+    assert.deepEqual(result.stdout.trim().split("\n"), [
+      "refused /x",
+      "refused /etc/x",
+      "refused /usr/x",
+      "refused /usr/local/bin/x",
+      "refused /sandbox/../x",
+      "refused /tmp",
+      "ran /sandbox",
+    ]);
+  });
+
+  test("kernel interfaces are closed: /proc/sysrq-trigger, /proc/sys, /sys and dmesg", async () => {
+    const result = await runOnce({
+      runtime: "bash",
+      code: [
+        "(echo h > /proc/sysrq-trigger) 2>/dev/null && echo sysrq-open || echo sysrq-refused",
+        "(echo 1 > /proc/sys/vm/drop_caches) 2>/dev/null && echo procsys-open || echo procsys-refused",
+        "(echo 1 > /sys/kernel/profiling) 2>/dev/null && echo sys-open || echo sys-refused",
+        "dmesg >/dev/null 2>&1 && echo dmesg-open || echo dmesg-refused",
+      ].join("\n"),
+    });
+    assert.deepEqual(result.stdout.trim().split("\n"), [
+      "sysrq-refused",
+      "procsys-refused",
+      "sys-refused",
+      "dmesg-refused",
+    ]);
+  });
+
+  test("the Docker socket and the host's files are out of reach", async () => {
+    const result = await runOnce({
+      runtime: "bash",
+      code: [
+        "ls /var/run/docker.sock /run/docker.sock 2>/dev/null | wc -l",
+        "ls /root 2>/dev/null | wc -l",
+        "grep -c ' / ' /proc/mounts",
+        "cat /proc/1/environ 2>/dev/null | wc -c",
+        "ls /proc/1/fd 2>/dev/null | wc -l",
+      ].join("\n"),
+    });
+    // No socket, no /root content, one root mount (the container's), and the
+    // supervisor's environment and file descriptors (its channel) are closed to the sandbox.
+    assert.deepEqual(result.stdout.trim().split("\n"), ["0", "0", "1", "0", "0"]);
+  });
+});
+
+describe("privileges", () => {
+  test("setuid binaries and su give nothing; no-new-privileges is set", async () => {
+    const result = await runOnce({
+      runtime: "bash",
+      code: [
+        "su -c 'id -u' root </dev/null >/dev/null 2>&1 && echo su-worked || echo su-refused",
+        // Every setuid-root binary in the image runs with the caller's uid.
+        'for b in $(find / -xdev -perm -4000 -type f 2>/dev/null); do echo "$b"; done | wc -l',
+        "newgrp root </dev/null 2>/dev/null; id -u",
+        "grep NoNewPrivs /proc/self/status | tr -s '\\t' ' '",
+      ].join("\n"),
+    });
+    const [su, setuidCount, uid, nnp] = result.stdout.trim().split("\n");
+    assert.equal(su, "su-refused");
+    assert.ok(Number(setuidCount) >= 1, "the image has setuid binaries to try");
+    assert.equal(uid, "100");
+    assert.equal(nnp, "NoNewPrivs: 1");
+  });
+});
+
+describe("network none", () => {
+  test("only loopback; raw sockets, TCP to the host's bridge and DNS all fail", async () => {
+    const code = String.raw`
+import socket, errno
+print(sorted(name for _, name in socket.if_nameindex()))
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); print("raw-open")
+except OSError as e:
+    print("raw", errno.errorcode[e.errno])
+try:
+    socket.create_connection(("172.17.0.1", 2375), timeout=2); print("tcp-open")
+except OSError as e:
+    print("tcp", errno.errorcode.get(e.errno, e.errno))
+try:
+    socket.getaddrinfo("example.com", 443); print("dns-open")
+except OSError as e:
+    print("dns-failed")
+`;
+    const result = await runOnce({ runtime: "python", code });
+    assert.deepEqual(result.stdout.trim().split("\n"), [
+      "['lo']",
+      "raw EPERM",
+      "tcp ENETUNREACH",
+      "dns-failed",
+    ]);
+  });
+});
+
+describe("output floods", () => {
+  test("100 MB on stdout, a 10 MB line without newline and binary garbage: cut at the limit, engine memory bounded", async () => {
+    const isol8 = engine({ mode: "persistent" });
+    const rssBefore = process.memoryUsage().rss;
+    const flood = await isol8.execute({
+      runtime: "bash",
+      code: "head -c 100000000 /dev/zero | tr '\\0' 'a'",
+    });
+    assert.equal(flood.truncated, true);
+    assert.equal(flood.stdout.length, 1024 * 1024);
+    const line = await isol8.execute({
+      runtime: "bash",
+      code: "head -c 10000000 /dev/zero | tr '\\0' 'b'",
+    });
+    assert.equal(line.truncated, true);
+    assert.equal(line.stdout.length, 1024 * 1024);
+    const binary = await isol8.execute({ runtime: "bash", code: "head -c 3000000 /dev/urandom" });
+    assert.equal(binary.truncated, true);
+    assert.ok(Buffer.byteLength(binary.stdout) >= 1024 * 1024 * 0.9);
+    const events = await collectStream(isol8, {
+      runtime: "bash",
+      code: "head -c 50000000 /dev/zero | tr '\\0' 'c'",
+    });
+    const streamed = events
+      .filter((e) => e.event.type === "stdout")
+      .reduce((n, e) => n + e.event.data.length, 0);
+    assert.equal(streamed, 1024 * 1024);
+    const growthMB = (process.memoryUsage().rss - rssBefore) / 1024 / 1024;
+    assert.ok(growthMB < 100, `engine grew by ${growthMB.toFixed(0)} MB`);
+  });
+});
+
+describe("secrets", () => {
+  test("a secret never appears: whole, split across writes, on stderr, inside a longer string, streamed", async () => {
+    const secret = "ghp_S3cr3tV4lu3_xyz";
+    const code = [
+      "import os, sys",
+      "s = os.environ['TOKEN']",
+      "print(s)",
+      "print('prefix' + s + 'suffix')",
+      "sys.stderr.write(s[:5]); sys.stderr.flush(); sys.stderr.write(s[5:] + '\\n')",
+      "for i in range(0, len(s), 3):",
+      "    sys.stdout.write(s[i:i+3]); sys.stdout.flush()",
+      "print()",
+    ].join("\n");
+    const isol8 = engine({ secrets: { TOKEN: secret } });
+    const result = await isol8.execute({ runtime: "python", code });
+    assert.equal(result.stdout, "***\nprefix***suffix\n***\n");
+    assert.equal(result.stderr, "***\n");
+    const events = await collectStream(isol8, { runtime: "python", code });
+    const everything = JSON.stringify(events);
+    assert.ok(!everything.includes(secret) && !everything.includes("S3cr3t"), everything);
+  });
+});

@@ -18,6 +18,7 @@
  *     'R' run: payload is a list of fields (1 byte tag, 4 byte BE length, bytes):
  *         'a' argv entry (in order)   'e' env entry "K=V"   'w' working directory
  *         'f' file path, then 'd' its bytes (written as the sandbox user)
+ *         'g' like 'f', but 'd' is appended to the file (large files arrive in parts)
  *         't' timeout in ms (decimal) 'o' output limit per stream in bytes (decimal)
  *     'I' stdin bytes for the running program   'E' end of its stdin
  *     'K' signal number (decimal) for the running program's process group
@@ -200,6 +201,7 @@ struct file_spec {
   const char *path;
   const char *data;
   uint32_t len;
+  int append;
 };
 
 struct run_request {
@@ -244,9 +246,11 @@ static const char *parse_run(unsigned char *p, uint32_t len, struct run_request 
       req->workdir = value;
       break;
     case 'f':
+    case 'g':
       if (req->filec >= MAX_FILES) return "too many files";
       req->files[req->filec].path = value;
       req->files[req->filec].data = "";
+      req->files[req->filec].append = tag == 'g';
       req->filec++;
       break;
     case 'd':
@@ -323,7 +327,8 @@ static void run_child(struct run_request *req, int in_fd, int out_fd, int err_fd
     char *dir = strdup(f->path);
     if (!dir || mkdir_parents(dir) != 0) child_fail("cannot create folder for", f->path);
     free(dir);
-    int fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int mode = f->append ? O_APPEND : O_TRUNC;
+    int fd = open(f->path, O_WRONLY | O_CREAT | mode | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 || write_all(fd, f->data, f->len) != 0) child_fail("cannot write", f->path);
     close(fd);
   }

@@ -113,6 +113,16 @@ export interface DockerIsol8Options {
   /** System call filtering. */
   security?: SecurityOptions;
   /**
+   * Ephemeral mode keeps started containers ready so an execution makes no
+   * Docker API call. `fast` (default) wipes and reuses a container after each
+   * run; `secure` never reuses one.
+   */
+  poolStrategy?: "fast" | "secure";
+  /** Containers kept ready (`clean`) and being wiped for reuse (`dirty`). Default 1 and 1; 0 and 0 turn the pool off. */
+  poolSize?: { clean?: number; dirty?: number };
+  /** Executions running at once; more wait their turn in arrival order. Default 10. */
+  maxConcurrent?: number;
+  /**
    * OCI runtime Docker runs sandboxes with, e.g. `runsc` (gVisor) for a
    * second kernel between the code and the host. Must be registered with
    * Docker; an unknown runtime is an error, never a silent fallback to runc.

@@ -15,11 +15,19 @@ import { containerSpec } from "./container-spec.js";
 import { createDebugLog, type DebugLog } from "./debug-log.js";
 import { assertDockerReachable, createDockerClient } from "./docker-client.js";
 import { EventQueue } from "./event-queue.js";
+import { FifoSemaphore } from "./fifo-semaphore.js";
 import { LABELS } from "./labels.js";
 import { InvalidOptionError, type ResolvedOptions, resolveOptions } from "./options.js";
+import { ContainerPool } from "./pool.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
 import { InvalidRequestError, validateRequest } from "./request.js";
 import { type OutputSink, SandboxContainer } from "./sandbox-container.js";
+import {
+  readSandboxFile,
+  SandboxFileError,
+  sandboxPath,
+  writeSandboxFile,
+} from "./session-files.js";
 
 /** The environment every program starts from; nothing of the host's leaks in. */
 const BASE_ENV = {
@@ -45,11 +53,14 @@ export class DockerIsol8 {
   private readonly options: ResolvedOptions;
   private readonly docker: Docker;
   private readonly log: DebugLog;
-  /** Containers being removed; `stop()` waits for them. */
-  private readonly removals = new Set<Promise<void>>();
+  /** Ready containers per image (ephemeral mode). */
+  private readonly pools = new Map<string, ContainerPool>();
+  private readonly slots: FifoSemaphore;
   private persistent: SandboxContainer | undefined;
   /** The image of the persistent container, fixed by the first execution. */
   private persistentImage: string | undefined;
+  /** Files put before the persistent container exists. */
+  private readonly pendingFiles = new Map<string, Buffer>();
   private persistentQueue: Promise<unknown> = Promise.resolve();
 
   constructor(options: DockerIsol8Options = {}, docker: Docker = createDockerClient()) {
@@ -61,6 +72,7 @@ export class DockerIsol8 {
     }
     this.docker = docker;
     this.log = createDebugLog(this.options.debug);
+    this.slots = new FifoSemaphore(this.options.maxConcurrent);
   }
 
   /** Checks that Docker answers. Throws DockerUnavailableError if not. */
@@ -127,8 +139,49 @@ export class DockerIsol8 {
   async stop(): Promise<void> {
     const persistent = this.persistent;
     this.persistent = undefined;
-    if (persistent) this.track(persistent);
-    await Promise.all([...this.removals]);
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all([persistent?.remove(), ...pools.map((pool) => pool.drain())]);
+  }
+
+  /**
+   * Writes a file (text or bytes) into the session's /sandbox (persistent
+   * mode). Paths outside /sandbox, also through symlinks, are refused. Files
+   * put before the first execution are placed when its container starts.
+   */
+  async putFile(path: string, content: Buffer | string): Promise<void> {
+    const target = sandboxPath(path);
+    const bytes = typeof content === "string" ? Buffer.from(content) : content;
+    this.assertPersistent("putFile");
+    if (!this.persistentImage) {
+      this.pendingFiles.set(target, bytes);
+      return;
+    }
+    await this.inSession(this.persistentImage, (c) =>
+      writeSandboxFile(c, target, bytes, this.options.timeoutMs),
+    );
+  }
+
+  /** Reads a file of the session's /sandbox (persistent mode), up to the sandbox's size. */
+  async getFile(path: string): Promise<Buffer> {
+    const target = sandboxPath(path);
+    this.assertPersistent("getFile");
+    if (!this.persistentImage) {
+      const pending = this.pendingFiles.get(target);
+      if (!pending) throw new SandboxFileError(`${target}: no such file`);
+      return pending;
+    }
+    return this.inSession(this.persistentImage, (c) =>
+      readSandboxFile(c, target, this.options.sandboxBytes, this.options.timeoutMs),
+    );
+  }
+
+  private assertPersistent(method: string): void {
+    if (this.options.mode !== "persistent") {
+      throw new InvalidOptionError(
+        `mode: ${method} needs a persistent engine (mode: "persistent")`,
+      );
+    }
   }
 
   private async run(
@@ -153,11 +206,13 @@ export class DockerIsol8 {
 
     const image = this.options.image ?? runtimeImage(request.runtime);
     const stdin = request.stdin === undefined ? undefined : Buffer.from(request.stdin);
-    const { report, containerId } = await this.onContainer(image, async (container) => {
-      onContainer?.(container);
-      const report = await this.log.time("run", () => container.run(spec, sink, stdin));
-      return { report, containerId: container.id };
-    });
+    const { report, containerId, fresh } = await this.slots.run(() =>
+      this.onContainer(image, async (container) => {
+        onContainer?.(container);
+        const report = await this.log.time("run", () => container.run(spec, sink, stdin));
+        return { report, containerId: container.id, fresh: container.runCount === 1 };
+      }),
+    );
     emitText("stdout", streams.stdout.end());
     emitText("stderr", streams.stderr.end());
     const durationMs = Math.round(performance.now() - started);
@@ -171,7 +226,7 @@ export class DockerIsol8 {
       runtime: request.runtime,
       timestamp,
       containerId,
-      resourceUsage: resourceUsage(report),
+      resourceUsage: resourceUsage(report, fresh),
     };
   }
 
@@ -180,28 +235,57 @@ export class DockerIsol8 {
     image: string,
     use: (container: SandboxContainer) => Promise<T>,
   ): Promise<T> {
-    if (this.options.mode === "persistent") {
-      // One run at a time in the session's container, in call order.
-      const turn = this.persistentQueue.then(async () => {
-        if (this.persistentImage !== undefined && this.persistentImage !== image) {
-          throw new InvalidRequestError(
-            `runtime: this persistent engine's container runs ${this.persistentImage}; use another engine for ${image}`,
-          );
-        }
-        this.persistentImage = image;
-        if (!this.persistent?.usable) this.persistent = await this.createContainer(image);
-        return use(this.persistent);
-      });
-      this.persistentQueue = turn.catch(() => undefined);
-      return turn;
+    if (this.options.mode === "persistent") return this.inSession(image, use);
+    if (this.options.persist) {
+      const container = await this.createContainer(image);
+      try {
+        return await use(container);
+      } finally {
+        container.release(true);
+      }
     }
-    const container = await this.createContainer(image);
+    const pool = this.poolFor(image);
+    const container = await pool.acquire();
     try {
       return await use(container);
     } finally {
-      if (this.options.persist) container.release(true);
-      else this.track(container);
+      pool.release(container);
     }
+  }
+
+  /** Runs `use` in the session's container (persistent mode), one caller at a time, in call order. */
+  private inSession<T>(
+    image: string,
+    use: (container: SandboxContainer) => Promise<T>,
+  ): Promise<T> {
+    const turn = this.persistentQueue.then(async () => {
+      if (this.persistentImage !== undefined && this.persistentImage !== image) {
+        throw new InvalidRequestError(
+          `runtime: this persistent engine's container runs ${this.persistentImage}; use another engine for ${image}`,
+        );
+      }
+      this.persistentImage = image;
+      if (!this.persistent?.usable) {
+        this.persistent = await this.createContainer(image);
+        for (const [path, content] of this.pendingFiles) {
+          await writeSandboxFile(this.persistent, path, content, this.options.timeoutMs);
+        }
+        this.pendingFiles.clear();
+      }
+      return use(this.persistent);
+    });
+    this.persistentQueue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private poolFor(image: string): ContainerPool {
+    let pool = this.pools.get(image);
+    if (!pool) {
+      const { poolStrategy, poolSize } = this.options;
+      pool = new ContainerPool(() => this.createContainer(image), poolStrategy, poolSize, this.log);
+      this.pools.set(image, pool);
+    }
+    return pool;
   }
 
   private async createContainer(image: string): Promise<SandboxContainer> {
@@ -230,14 +314,6 @@ export class DockerIsol8 {
     }
   }
 
-  private track(container: SandboxContainer): void {
-    const removal = this.log
-      .time(`remove container ${container.id.slice(0, 12)}`, () => container.remove())
-      .catch((error: unknown) => this.log(`removing ${container.id}: ${String(error)}`))
-      .finally(() => this.removals.delete(removal));
-    this.removals.add(removal);
-  }
-
   private runSpec(request: ExecutionRequest): RunSpec {
     const adapter = runtimeAdapter(request.runtime);
     const base = { ...BASE_ENV, ...adapter.env, ...request.env, ...this.options.secrets };
@@ -260,12 +336,21 @@ export class DockerIsol8 {
   }
 }
 
-function resourceUsage(report: ExitReport): ResourceUsage {
+/**
+ * The cgroup's peak covers a container's whole life, so it is the run's own
+ * only in a fresh container; in a reused one the run's largest process is
+ * the best measure there is.
+ */
+function resourceUsage(report: ExitReport, freshContainer: boolean): ResourceUsage {
   const cpuTimeMs = report.cpuMicros / 1000;
   const wallMs = report.wallMicros / 1000;
+  const peakBytes =
+    freshContainer && report.containerPeakBytes > 0
+      ? report.containerPeakBytes
+      : report.maxRssBytes;
   return {
     cpuPercent: wallMs > 0 ? Math.round((cpuTimeMs / wallMs) * 1000) / 10 : 0,
-    memoryMB: Math.round((report.peakMemoryBytes / (1024 * 1024)) * 10) / 10,
+    memoryMB: Math.round((peakBytes / (1024 * 1024)) * 10) / 10,
     cpuTimeMs: Math.round(cpuTimeMs),
     networkBytesIn: 0,
     networkBytesOut: 0,

@@ -1,6 +1,7 @@
 import { parseSize } from "../config/sizes.js";
 import type { DockerIsol8Options, NetworkMode } from "../types.js";
 import { InvalidOptionError } from "./errors.js";
+import type { PoolSize, PoolStrategy } from "./pool.js";
 import { type SeccompMode, seccompSecurityOpt } from "./seccomp.js";
 
 export { InvalidOptionError };
@@ -24,6 +25,9 @@ export interface ResolvedOptions {
   /** The Docker SecurityOpt entry for the seccomp profile, ready to use. */
   seccompOpt: string;
   ociRuntime: string | undefined;
+  poolStrategy: PoolStrategy;
+  poolSize: PoolSize;
+  maxConcurrent: number;
 }
 
 /** The seed's defaults, in one place. */
@@ -38,6 +42,9 @@ export const DEFAULTS = {
   tmpSize: "256m",
   readonlyRootFs: true,
   maxOutputSize: 1024 * 1024,
+  poolStrategy: "fast",
+  poolSize: { clean: 1, dirty: 1 },
+  maxConcurrent: 10,
 } as const;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -113,6 +120,12 @@ export function resolveOptions(options: DockerIsol8Options = {}): ResolvedOption
     debug: options.debug ?? false,
     seccompOpt: seccompSecurityOpt(seccompMode(options), options.security?.customProfilePath),
     ociRuntime: options.ociRuntime,
+    poolStrategy: poolStrategy(options.poolStrategy),
+    poolSize: {
+      clean: count("poolSize.clean", options.poolSize?.clean, DEFAULTS.poolSize.clean),
+      dirty: count("poolSize.dirty", options.poolSize?.dirty, DEFAULTS.poolSize.dirty),
+    },
+    maxConcurrent: positive("maxConcurrent", options.maxConcurrent, DEFAULTS.maxConcurrent, true),
   };
 }
 
@@ -124,4 +137,19 @@ function seccompMode(options: DockerIsol8Options): SeccompMode {
     );
   }
   return mode;
+}
+
+function poolStrategy(value: string | undefined): PoolStrategy {
+  const strategy = value ?? DEFAULTS.poolStrategy;
+  if (strategy !== "fast" && strategy !== "secure") {
+    throw new InvalidOptionError(`poolStrategy: "${strategy}" is not one of fast, secure`);
+  }
+  return strategy;
+}
+
+function count(name: string, value: number | undefined, fallback: number): number {
+  const n = value ?? fallback;
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidOptionError(`${name}: ${String(n)} is not a whole number >= 0`);
+  return n;
 }

@@ -44,7 +44,8 @@ export interface RunSpec {
   argv: string[];
   env: Record<string, string>;
   workdir: string;
-  files: { path: string; content: Buffer | string }[];
+  /** Written before the program starts, as the sandbox user; `append` adds to an existing file. */
+  files: { path: string; content: Buffer | string; append?: boolean }[];
   timeoutMs: number;
   outputLimit: number;
 }
@@ -64,7 +65,7 @@ export function encodeRun(spec: RunSpec): Buffer {
     parts.push(...field("e", `${name}=${value}`));
   parts.push(...field("w", spec.workdir));
   for (const file of spec.files) {
-    parts.push(...field("f", file.path), ...field("d", file.content));
+    parts.push(...field(file.append ? "g" : "f", file.path), ...field("d", file.content));
   }
   parts.push(...field("t", String(spec.timeoutMs)), ...field("o", String(spec.outputLimit)));
   return encodeFrame(TO_SUPERVISOR.run, Buffer.concat(parts));
@@ -79,7 +80,10 @@ export interface ExitReport {
   stdoutTruncated: boolean;
   stderrTruncated: boolean;
   cpuMicros: number;
-  peakMemoryBytes: number;
+  /** Peak memory of the whole container (cgroup) since it started; -1 when the kernel does not say. */
+  containerPeakBytes: number;
+  /** Peak resident memory of the largest process of this run. */
+  maxRssBytes: number;
   wallMicros: number;
 }
 
@@ -98,8 +102,8 @@ export function decodeExitReport(payload: Buffer): ExitReport {
     stdoutTruncated: num("stdout_truncated") === 1,
     stderrTruncated: num("stderr_truncated") === 1,
     cpuMicros: num("cpu_us"),
-    // The cgroup's own peak when the kernel offers one; else the largest process's peak RSS.
-    peakMemoryBytes: num("peak_bytes") > 0 ? num("peak_bytes") : num("max_rss_kb") * 1024,
+    containerPeakBytes: values.get("peak_bytes") ?? -1,
+    maxRssBytes: num("max_rss_kb") * 1024,
     wallMicros: num("wall_us"),
   };
 }

@@ -40,6 +40,7 @@ export class SandboxContainer {
   private pending: Pending | undefined;
   private closedReason: string | undefined;
   private readonly frames = new FrameDecoder();
+  private runs = 0;
 
   private constructor(
     private readonly container: Docker.Container,
@@ -87,9 +88,15 @@ export class SandboxContainer {
     return this.closedReason === undefined && this.pending === undefined;
   }
 
+  /** Executions this container has started; after the first, its cgroup's peak memory is not the run's. */
+  get runCount(): number {
+    return this.runs;
+  }
+
   /** Runs one program; output goes to `sink` as it arrives. */
   run(spec: RunSpec, sink: OutputSink, stdin?: Buffer): Promise<ExitReport> {
     this.assertIdle();
+    this.runs++;
     const result = new Promise<ExitReport>((resolve, reject) => {
       const backstop = setTimeout(() => {
         this.fail(new SandboxFailure("the sandbox stopped answering; its container was removed"));

@@ -152,6 +152,8 @@ function engineOptions(flags: RunFlags): DockerIsol8Options {
       customProfilePath: flags.seccompProfile,
     },
     ociRuntime: flags.ociRuntime,
+    // One execution per process: a pool of ready containers would only be thrown away.
+    poolSize: { clean: 0, dirty: 0 },
   };
 }
 

@@ -23,6 +23,7 @@ export interface PoolSize {
 export class ContainerPool {
   private readonly ready: SandboxContainer[] = [];
   private starting = 0;
+  private inUse = 0;
   private wiping = 0;
   private closed = false;
   /** Background work (starts, wipes, removals) that `drain()` waits for. */
@@ -42,16 +43,23 @@ export class ContainerPool {
       this.background(container.remove());
       container = this.ready.shift();
     }
+    this.inUse++;
     this.refill();
     if (container) {
       this.log(`pool: warm container ${container.id.slice(0, 12)}`);
       return container;
     }
-    return this.startContainer();
+    try {
+      return await this.startContainer();
+    } catch (error) {
+      this.inUse--;
+      throw error;
+    }
   }
 
   /** Takes a container back after its execution. */
   release(container: SandboxContainer): void {
+    this.inUse--;
     const reuse =
       this.strategy === "fast" && !this.closed && container.usable && this.wiping < this.size.dirty;
     if (!reuse) {
@@ -79,9 +87,13 @@ export class ContainerPool {
     );
   }
 
-  /** Starts containers until `clean` are ready or on their way. */
+  /**
+   * Starts containers until `clean` are ready or on their way. Under `fast`,
+   * containers in use are on their way too: they come back after their wipe.
+   */
   private refill(): void {
-    while (!this.closed && this.ready.length + this.starting + this.wiping < this.size.clean) {
+    const returning = this.strategy === "fast" ? this.inUse + this.wiping : 0;
+    while (!this.closed && this.ready.length + this.starting + returning < this.size.clean) {
       this.starting++;
       this.background(
         this.startContainer()

@@ -1,0 +1,156 @@
+/**
+ * Warm-path latency and throughput of the library, beside this machine's own
+ * baselines (`docker exec` into a running container, `docker run --rm`, the
+ * interpreter started on the host), all measured in this run.
+ *
+ *   node --import tsx bench/warm.ts [paced runs, default 60] [back-to-back runs, default 200]
+ */
+
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import Docker from "dockerode";
+import { DockerIsol8 } from "../src/engine/docker-isol8.js";
+import type { Runtime } from "../src/types.js";
+import { percentile, printTable, timeCommand } from "./stats.js";
+
+const paced = Number(process.argv[2] ?? 60);
+const backToBack = Number(process.argv[3] ?? 200);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const PROGRAMS: Record<Runtime, { code: string; argv: string[] }> = {
+  python: { code: 'print("hi")', argv: ["python3", "-c", 'print("hi")'] },
+  node: { code: 'console.log("hi")', argv: ["node", "-e", 'console.log("hi")'] },
+  bun: { code: 'console.log("hi")', argv: ["bun", "-e", 'console.log("hi")'] },
+  deno: { code: 'console.log("hi")', argv: ["deno", "eval", 'console.log("hi")'] },
+  bash: { code: "echo hi", argv: ["bash", "-c", "echo hi"] },
+};
+const HOST: Partial<Record<Runtime, string[]>> = {
+  python: ["python3", "-c", 'print("hi")'],
+  node: [process.execPath, "-e", 'console.log("hi")'],
+  bash: ["bash", "-c", "echo hi"],
+};
+
+async function timeRun(isol8: DockerIsol8, runtime: Runtime): Promise<number> {
+  const started = performance.now();
+  const result = await isol8.execute({ runtime, code: PROGRAMS[runtime].code });
+  const elapsed = performance.now() - started;
+  if (result.stdout !== "hi\n") throw new Error(`wrong result: ${JSON.stringify(result)}`);
+  return elapsed;
+}
+
+/** `docker exec` into a running container of the same image: the baseline for a warm run. */
+function dockerExecSamples(runtime: Runtime, runs: number): number[] {
+  const id = execFileSync(
+    "docker",
+    ["run", "-d", "--rm", "--network", "none", `isol8:${runtime}`, "sleep", "600"],
+    { encoding: "utf8" },
+  ).trim();
+  try {
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++)
+      samples.push(timeCommand(["docker", "exec", id, ...PROGRAMS[runtime].argv], "hi\n"));
+    return samples;
+  } finally {
+    execFileSync("docker", ["rm", "-f", id]);
+  }
+}
+
+const latencyRows: (string | number)[][] = [];
+const coldRows: (string | number)[][] = [];
+for (const runtime of Object.keys(PROGRAMS) as Runtime[]) {
+  const coldStart = performance.now();
+  const isol8 = new DockerIsol8({ poolSize: { clean: 2, dirty: 2 } });
+  await timeRun(isol8, runtime);
+  const cold = performance.now() - coldStart;
+  const pacedSamples: number[] = [];
+  for (let i = 0; i < paced; i++) {
+    await sleep(250);
+    pacedSamples.push(await timeRun(isol8, runtime));
+  }
+  const b2bSamples: number[] = [];
+  for (let i = 0; i < backToBack; i++) b2bSamples.push(await timeRun(isol8, runtime));
+  await isol8.stop();
+  const exec = dockerExecSamples(runtime, 15);
+  const hostArgv = HOST[runtime];
+  const host = hostArgv ? Array.from({ length: 15 }, () => timeCommand(hostArgv, "hi\n")) : [];
+  latencyRows.push([
+    runtime,
+    percentile(pacedSamples, 50),
+    percentile(pacedSamples, 95),
+    percentile(b2bSamples, 50),
+    percentile(b2bSamples, 95),
+    percentile(exec, 50),
+    host.length ? percentile(host, 50) : "-",
+  ]);
+  const run = Array.from({ length: 5 }, () =>
+    timeCommand(
+      ["docker", "run", "--rm", "--network", "none", `isol8:${runtime}`, ...PROGRAMS[runtime].argv],
+      "hi\n",
+    ),
+  );
+  coldRows.push([runtime, cold, percentile(run, 50)]);
+}
+
+async function throughput(runtime: Runtime, callers: number, seconds: number) {
+  const isol8 = new DockerIsol8({
+    poolSize: { clean: callers, dirty: callers },
+    maxConcurrent: callers,
+  });
+  await timeRun(isol8, runtime);
+  let ok = 0;
+  let wrong = 0;
+  const deadline = performance.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: callers }, async (_, caller) => {
+      while (performance.now() < deadline) {
+        const marker = `${caller}-${ok + wrong}`;
+        const code = runtime === "python" ? `print("${marker}")` : `echo ${marker}`;
+        try {
+          const result = await isol8.execute({ runtime, code });
+          if (result.stdout === `${marker}\n` && result.exitCode === 0) ok++;
+          else wrong++;
+        } catch {
+          wrong++;
+        }
+      }
+    }),
+  );
+  await isol8.stop();
+  return [runtime, callers, seconds, ok, wrong, ok / seconds];
+}
+
+/** Resident memory of the supervisor (PID 1) of an idle sandbox, read from the host. */
+async function supervisorRss(): Promise<number> {
+  const isol8 = new DockerIsol8({ mode: "persistent" });
+  const result = await isol8.execute({ runtime: "bash", code: "true" });
+  const info = await new Docker().getContainer(result.containerId ?? "").inspect();
+  const status = readFileSync(`/proc/${info.State.Pid}/status`, "utf8");
+  await isol8.stop();
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+console.log(
+  `\nWarm latency in ms (paced: ${paced} runs, 250 ms idle before each; back-to-back: ${backToBack} runs)\n`,
+);
+printTable(
+  [
+    "runtime",
+    "paced p50",
+    "paced p95",
+    "b2b p50",
+    "b2b p95",
+    "docker exec p50",
+    "host interpreter p50",
+  ],
+  latencyRows,
+);
+console.log(
+  "\nCold: a fresh engine's first execution, beside `docker run --rm` of the same program (ms)\n",
+);
+printTable(["runtime", "first execution", "docker run --rm p50"], coldRows);
+console.log("\nThroughput: 8 concurrent callers for 20 s\n");
+printTable(
+  ["runtime", "callers", "seconds", "correct", "failed or wrong", "executions/s"],
+  [await throughput("python", 8, 20), await throughput("bash", 8, 20)],
+);
+console.log(`\nSupervisor resident memory: ${(await supervisorRss()).toFixed(2)} MB\n`);

@@ -13,6 +13,14 @@ export const SUPERVISOR_PATH = "/usr/local/bin/isol8-supervisor";
  */
 const SUPERVISOR_CAPABILITIES = ["SETUID", "SETGID", "SETPCAP"];
 
+/**
+ * Under gVisor, Docker's pids cgroup counts gVisor's own host threads and
+ * stub processes (about 46 idle, about 10 more per sandboxed process), not
+ * the sandbox's processes; at 64 its kernel cannot start a second program.
+ * The limit is raised by this much there, which still stops a fork bomb.
+ */
+const GVISOR_PIDS_OVERHEAD = 448;
+
 /** The Docker create options for one sandbox container. */
 export function containerSpec(
   options: ResolvedOptions,
@@ -51,7 +59,7 @@ export function containerSpec(
       Memory: options.memoryBytes,
       MemorySwap: options.memoryBytes,
       NanoCpus: Math.round(options.cpuLimit * 1e9),
-      PidsLimit: options.pidsLimit,
+      PidsLimit: options.pidsLimit + (options.ociRuntime === "runsc" ? GVISOR_PIDS_OVERHEAD : 0),
       CapDrop: ["ALL"],
       CapAdd: SUPERVISOR_CAPABILITIES,
       SecurityOpt: ["no-new-privileges:true", options.seccompOpt],

@@ -300,7 +300,7 @@ export class DockerIsol8 {
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
       const message = String((error as Error).message);
-      if (this.options.ociRuntime && /unknown runtime/i.test(message)) {
+      if (this.options.ociRuntime && /unknown runtime|specified runtime/i.test(message)) {
         throw new InvalidOptionError(
           `ociRuntime: "${this.options.ociRuntime}" is not registered with Docker (see \`docker info\` for the runtimes it knows; scripts/install-gvisor.sh registers runsc)`,
         );

@@ -1,0 +1,338 @@
+// The stronger-isolation tier: sandboxes under gVisor (`ociRuntime: "runsc"`),
+// a user-space kernel between the sandboxed code and the host's. The same
+// denials as the normal tier must hold; where gVisor behaves differently, the
+// test asserts what it does instead and says why.
+//
+// runsc must be registered with Docker; the `before` hook runs
+// scripts/install-gvisor.sh when it is not (as root on Debian, as CI is).
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { before, describe, test } from "node:test";
+import Docker from "dockerode";
+import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
+import type { DockerIsol8Options } from "../../src/types.js";
+import { engine, runOnce } from "../helpers.js";
+
+/**
+ * Options of every gVisor sandbox here: the engine's defaults, pidsLimit
+ * included (the engine raises Docker's pids limit under runsc by gVisor's
+ * own overhead; see container-spec.ts).
+ */
+const GVISOR: DockerIsol8Options = { ociRuntime: "runsc" };
+
+/**
+ * Docker lists runsc with the arguments scripts/install-gvisor.sh gives it,
+ * and its binary is there (dockerd keeps listing a runtime whose binary went).
+ */
+function runscRegistered(): boolean {
+  try {
+    const runtimes = JSON.parse(
+      execFileSync("docker", ["info", "--format", "{{json .Runtimes}}"], { encoding: "utf8" }),
+    ) as Record<string, { path?: string; runtimeArgs?: string[] }>;
+    const { path = "", runtimeArgs = [] } = runtimes.runsc ?? {};
+    return (
+      existsSync(path) &&
+      runtimeArgs.includes("--network=none") &&
+      runtimeArgs.includes("--oci-seccomp")
+    );
+  } catch {
+    return false;
+  }
+}
+
+before(() => {
+  if (runscRegistered()) return;
+  try {
+    execFileSync("bash", ["scripts/install-gvisor.sh"], {
+      cwd: new URL("../..", import.meta.url),
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 600_000,
+    });
+  } catch (error) {
+    const { stderr, stdout } = error as { stderr?: Buffer; stdout?: Buffer };
+    throw new Error(
+      `scripts/install-gvisor.sh failed:\n${stdout?.toString() ?? ""}${stderr?.toString() ?? ""}`,
+    );
+  }
+  assert.ok(runscRegistered(), "runsc is still not registered with Docker");
+});
+
+/**
+ * gVisor's kernel reports a made-up version, not the host's:
+ * "Linux version 4.4.0 #1 SMP Sun Jan 10 15:06:54 PST 2016". (Its dmesg, a
+ * made-up boot log starting "Starting gVisor...", would be another sign, but
+ * isol8's seccomp profile refuses syslog(2) inside gVisor too.)
+ */
+const GVISOR_KERNEL = /^Linux version \S+ #1 SMP Sun Jan 10 15:06:54 PST 2016$/;
+
+describe("gVisor: programs run", () => {
+  test("hello world in python, inside gVisor's kernel", async (t) => {
+    const started = performance.now();
+    const result = await runOnce(
+      {
+        runtime: "python",
+        code: "print('hello from python')\nprint(open('/proc/version').read().strip())",
+      },
+      GVISOR,
+    );
+    t.diagnostic(`python hello world, fresh engine: ${Math.round(performance.now() - started)} ms`);
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.equal(result.stderr, "");
+    const [hello, kernel] = result.stdout.split("\n");
+    assert.equal(hello, "hello from python");
+    assert.match(kernel ?? "", GVISOR_KERNEL);
+    assert.notEqual(kernel, readFileSync("/proc/version", "utf8").trim());
+    // No cgroup files inside gVisor: the peak is the program's max RSS instead.
+    assert.ok((result.resourceUsage?.memoryMB ?? 0) > 0);
+  });
+
+  test("hello world in bash, in a container Docker runs with runsc", async (t) => {
+    const isol8 = engine({ ...GVISOR, persist: true });
+    const started = performance.now();
+    const result = await isol8.execute({
+      runtime: "bash",
+      code: "echo hello from bash; cat /proc/version",
+    });
+    t.diagnostic(`bash hello world, fresh engine: ${Math.round(performance.now() - started)} ms`);
+    const container = new Docker().getContainer(result.containerId ?? "");
+    try {
+      assert.equal(result.exitCode, 0, result.stderr);
+      assert.equal(result.stderr, "");
+      const [hello, kernel] = result.stdout.split("\n");
+      assert.equal(hello, "hello from bash");
+      assert.match(kernel ?? "", GVISOR_KERNEL);
+      assert.equal((await container.inspect()).HostConfig.Runtime, "runsc");
+    } finally {
+      await container.remove({ force: true });
+    }
+  });
+
+  test("a second run on the same engine sees nothing of the first", async (t) => {
+    const isol8 = engine(GVISOR);
+    await isol8.execute({
+      runtime: "bash",
+      code: "echo x > /sandbox/left; echo y > /tmp/left; (exec -a isol8-marker-left sleep 1000 &)",
+    });
+    const started = performance.now();
+    const result = await isol8.execute({
+      runtime: "bash",
+      code: [
+        "echo again",
+        'for f in /sandbox/left /tmp/left; do [ -e $f ] && echo "$f is left"; done',
+        "cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c 'isol8-marker-[l]eft'",
+      ].join("\n"),
+    });
+    t.diagnostic(`bash hello world, same engine: ${Math.round(performance.now() - started)} ms`);
+    assert.equal(result.stdout, "again\n0\n");
+  });
+});
+
+describe("gVisor: the normal tier's denials hold", () => {
+  test("uid 100, no capabilities, read-only root, noexec /tmp, only lo", async () => {
+    const result = await runOnce(
+      {
+        runtime: "bash",
+        code: [
+          "id -u",
+          // gVisor's /proc/self/status has no CapAmb or NoNewPrivs line: the
+          // python test below checks those with prctl().
+          "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status | tr -s '\\t' ' '",
+          "touch /etc/x 2>/dev/null && echo root-writable || echo root-read-only",
+          "echo 'echo ran' > /tmp/t.sh && chmod +x /tmp/t.sh && (/tmp/t.sh 2>/dev/null || echo tmp-noexec)",
+          "echo 'echo sandbox-exec' > /sandbox/t.sh && chmod +x /sandbox/t.sh && /sandbox/t.sh",
+          // Not `ls /sys/class/net`: coreutils' ls calls statx() with
+          // AT_NO_AUTOMOUNT, which Debian's runsc (2022) refuses with EINVAL.
+          "echo /sys/class/net/*",
+          "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '",
+        ].join("\n"),
+      },
+      GVISOR,
+    );
+    assert.equal(result.stderr, "");
+    assert.equal(
+      result.stdout,
+      [
+        "100",
+        "CapInh: 0000000000000000",
+        "CapPrm: 0000000000000000",
+        "CapEff: 0000000000000000",
+        "CapBnd: 0000000000000000",
+        "root-read-only",
+        "tmp-noexec",
+        "sandbox-exec",
+        "/sys/class/net/lo",
+        "lo",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("no new privileges, no ambient capabilities, and isol8's seccomp filter in force", async () => {
+    const result = await runOnce(
+      {
+        runtime: "python",
+        code: [
+          "import ctypes, os",
+          "libc = ctypes.CDLL(None, use_errno=True)",
+          "libc.prctl.argtypes = [ctypes.c_int] + [ctypes.c_ulong] * 4",
+          "print('no_new_privs', libc.prctl(39, 0, 0, 0, 0))",
+          "print('ambient', [c for c in range(41) if libc.prctl(47, 1, c, 0, 0) == 1])",
+          "print('bounding', [c for c in range(41) if libc.prctl(23, c, 0, 0, 0) == 1])",
+          "print([l for l in open('/proc/self/status') if l.startswith('Seccomp:')][0].split()[1])",
+          // unshare(0) needs no privilege: only a seccomp filter refuses it.
+          // Without runsc's --oci-seccomp, gVisor ignores Docker's profile and it succeeds.
+          "r = libc.syscall(272, 0)",
+          "print('unshare', r, os.strerror(ctypes.get_errno()) if r else 'allowed')",
+          "try:",
+          "    os.kill(1, 9)",
+          "except PermissionError:",
+          "    print('kill 1 refused')",
+        ].join("\n"),
+      },
+      GVISOR,
+    );
+    assert.equal(result.stderr, "");
+    assert.deepEqual(result.stdout.trim().split("\n"), [
+      "no_new_privs 1",
+      "ambient []",
+      "bounding []",
+      "2",
+      "unshare -1 Operation not permitted",
+      "kill 1 refused",
+    ]);
+  });
+
+  test("a timeout kills the whole process tree, including children that ignore SIGTERM or start new sessions", async () => {
+    const isol8 = engine({ ...GVISOR, mode: "persistent" });
+    const started = performance.now();
+    const result = await isol8.execute({
+      runtime: "bash",
+      timeoutMs: 1500,
+      code: [
+        "trap '' TERM",
+        "setsid bash -c 'trap \"\" TERM INT HUP; exec -a isol8-marker-daemon sleep 1000' &",
+        "(bash -c 'exec -a isol8-marker-child sleep 1000' &)",
+        "echo started",
+        "sleep 1000",
+      ].join("\n"),
+    });
+    assert.equal(result.timedOut, true);
+    assert.equal(result.stdout, "started\n");
+    assert.ok(performance.now() - started < 10_000);
+    // The same container, next run: nothing of the timed-out run is still alive.
+    const check = await isol8.execute({
+      runtime: "bash",
+      code: "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'isol8-marker-[dc][a-z]*' || true",
+    });
+    assert.equal(check.stdout.trim(), "0");
+  });
+
+  test("a secret reaches the program but never its output", async () => {
+    const secret = "sk-live-0123456789abcdef";
+    const result = await runOnce(
+      {
+        runtime: "python",
+        code: [
+          "import os, sys, time",
+          "s = os.environ['API_KEY']",
+          "print('whole:', s)",
+          "print('in stderr:', s, file=sys.stderr)",
+          "for ch in s:",
+          "    sys.stdout.write(ch); sys.stdout.flush(); time.sleep(0.01)",
+          "print()",
+          "print('length', len(s))",
+        ].join("\n"),
+      },
+      { ...GVISOR, secrets: { API_KEY: secret } },
+    );
+    assert.ok(!result.stdout.includes("0123456789") && !result.stderr.includes("0123456789"));
+    assert.equal(result.stdout, `whole: ***\n***\nlength ${secret.length}\n`);
+    assert.equal(result.stderr, "in stderr: ***\n");
+  });
+});
+
+describe("gVisor: where it differs from the normal tier", () => {
+  // Under runc the kernel OOM-kills the program inside the container and the
+  // supervisor reports oomKilled from the cgroup's oom_kill counter. Under
+  // gVisor there are no cgroup files inside (so no oom_kill counter), and the
+  // host's OOM killer kills one of gVisor's own processes instead (dmesg:
+  // "exe", uid 65534, the guest memory as shmem: the ptrace stub mirroring
+  // the program): the sandbox dies and the run rejects with a SandboxFailure.
+  // Either way the limit holds and the host is untouched.
+  test("a program past the memory limit ends its sandbox; the engine goes on", async (t) => {
+    const isol8 = engine({ ...GVISOR, memoryLimit: "128m" });
+    const started = performance.now();
+    const outcome = await isol8
+      .execute({
+        runtime: "python",
+        code: "blocks = []\nwhile True:\n    blocks.append(bytearray(16 * 1024 * 1024))",
+        timeoutMs: 30_000,
+      })
+      .then(
+        (result) => ({ result }),
+        (error: Error) => ({ error }),
+      );
+    t.diagnostic(
+      `memory bomb: ${"error" in outcome ? `${outcome.error.name}: ${outcome.error.message}` : `oomKilled=${outcome.result.oomKilled}`} after ${Math.round(performance.now() - started)} ms`,
+    );
+    if ("error" in outcome) assert.equal(outcome.error.name, "SandboxFailure");
+    else assert.equal(outcome.result.oomKilled, true);
+    assert.ok(performance.now() - started < 20_000, "ended by the limit, not the timeout");
+    const next = await isol8.execute({ runtime: "python", code: "print('still here')" });
+    assert.equal(next.stdout, "still here\n");
+  });
+
+  // Under runc the pids limit makes fork() fail inside and the run times out.
+  // Under gVisor the pids cgroup counts gVisor's host threads: the sentry
+  // cannot create one more ptrace stub, panics, and the sandbox dies.
+  test("a fork bomb ends its sandbox, not the host; the engine goes on", async (t) => {
+    const isol8 = engine(GVISOR);
+    const started = performance.now();
+    const outcome = await isol8
+      .execute({ runtime: "bash", code: ":(){ :|:& };:; sleep 3; echo survived", timeoutMs: 5000 })
+      .then(
+        (result) => ({ result }),
+        (error: Error) => ({ error }),
+      );
+    t.diagnostic(
+      `fork bomb: ${"error" in outcome ? `${outcome.error.name}: ${outcome.error.message}` : `timedOut=${outcome.result.timedOut}`} after ${Math.round(performance.now() - started)} ms`,
+    );
+    if ("error" in outcome) assert.equal(outcome.error.name, "SandboxFailure");
+    else assert.equal(outcome.result.timedOut, true);
+    const next = await isol8.execute({ runtime: "bash", code: "echo still here" });
+    assert.equal(next.stdout, "still here\n");
+  });
+
+  test("with the default pidsLimit (64), programs that start a few processes run", async () => {
+    const isol8 = engine({ ociRuntime: "runsc" });
+    for (let i = 0; i < 3; i++) {
+      const result = await isol8.execute({
+        runtime: "bash",
+        code: "cat /etc/hostname | cat | wc -l",
+      });
+      assert.equal(result.stdout, "1\n");
+    }
+  });
+});
+
+describe("gVisor: an unknown runtime", () => {
+  test("an unregistered ociRuntime is an error naming the option, not a silent runc", async () => {
+    const isol8 = new DockerIsol8({ ociRuntime: "no-such-runtime" });
+    try {
+      await assert.rejects(
+        isol8.execute({ runtime: "bash", code: "echo should-not-run" }),
+        (error: Error) => {
+          assert.equal(error.name, "InvalidOptionError");
+          assert.match(error.message, /ociRuntime/);
+          assert.match(error.message, /no-such-runtime/);
+          assert.match(error.message, /install-gvisor\.sh/);
+          assert.doesNotMatch(error.message, /\n\s+at /, "one line, not a stack dump");
+          return true;
+        },
+      );
+    } finally {
+      await isol8.stop();
+    }
+  });
+});

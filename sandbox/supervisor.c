@@ -20,6 +20,19 @@
  *         'f' file path, then 'd' its bytes (written as the sandbox user)
  *         'g' like 'f', but 'd' is appended to the file (large files arrive in parts)
  *         't' timeout in ms (decimal) 'o' output limit per stream in bytes (decimal)
+ *         'p' (empty) the run may use the prestarted interpreter (see 'P')
+ *     'P' prestart: fields 'a' (bootstrap argv), 'e' (bootstrap env: the runtime's
+ *         fixed variables only), 'w'. Whenever it is idle - after this frame,
+ *         after a wipe's 'C', and once the channel has been quiet for a moment
+ *         after a run - the supervisor keeps one child forked exactly as for
+ *         a run (same privilege drop, fresh stdin/stdout/stderr pipes) that
+ *         has exec'd this bootstrap, which blocks reading fd 3. A run with
+ *         'p' whose argv[0] is the bootstrap's and whose argv[1] is a file
+ *         takes that child: the supervisor writes the files (as the sandbox
+ *         user), sends argv, env and working directory down fd 3 as
+ *         NUL-terminated entries "a<arg>", "e<K=V>", "w<dir>", closes it, and
+ *         runs the program on the child's pipes. Otherwise (or when no
+ *         prestarted child is alive) the run forks and execs its argv as usual.
  *     'I' stdin bytes for the running program   'E' end of its stdin
  *     'K' signal number (decimal) for the running program's process group
  *     'W' wipe: kill every sandbox process, empty /sandbox and /tmp, verify
@@ -57,7 +70,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define VERSION "isol8-supervisor 1"
+#define VERSION "isol8-supervisor 2"
 #define SANDBOX_UID 100
 #define SANDBOX_GID 100
 #define MAX_FRAME (96u * 1024u * 1024u)
@@ -65,6 +78,10 @@
 #define MAX_ARGS 256
 #define MAX_ENV 1024
 #define MAX_FILES 4096
+/* After a run, the prestarted child is started once the channel has been
+ * quiet this long: a pooled container is wiped right after its run, and a
+ * wipe would kill an interpreter started in between. */
+#define PRESTART_GRACE_US 15000
 
 extern char **environ;
 
@@ -204,47 +221,82 @@ struct file_spec {
   int append;
 };
 
-struct run_request {
+/* What to exec: argv, environment, working directory. */
+struct launch {
   char *argv[MAX_ARGS + 1];
   int argc;
   char *envp[MAX_ENV + 1];
   int envc;
   const char *workdir;
+};
+
+struct run_request {
+  struct launch l;
   struct file_spec files[MAX_FILES];
   int filec;
   long long timeout_ms;
   long long output_limit;
+  int may_prestart;
 };
 
-/* Fields point into the frame buffer, which lives until the run ends. Each
- * field is NUL-terminated in place by moving it one byte left over its own
- * length prefix, which is no longer needed once read. */
+/* Takes the next field of a frame: its tag and its value, NUL-terminated in
+ * place by moving it one byte left over its own length prefix, which is no
+ * longer needed once read. Returns 1, 0 at the end, or -1 (*problem says why). */
+static int next_field(unsigned char *p, uint32_t len, uint32_t *off, unsigned char *tag, char **value,
+                      uint32_t *flen, const char **problem) {
+  if (*off >= len) return 0;
+  if (len - *off < 5) {
+    *problem = "truncated field header";
+    return -1;
+  }
+  *tag = p[*off];
+  *flen = be32(p + *off + 1);
+  if (*flen > len - *off - 5) {
+    *problem = "field longer than frame";
+    return -1;
+  }
+  *value = (char *)p + *off;
+  memmove(*value, p + *off + 5, *flen);
+  (*value)[*flen] = '\0';
+  *off += 5 + *flen;
+  return 1;
+}
+
+/* The 'a', 'e' and 'w' fields, common to 'R' and 'P'; 1 if the tag was one of them. */
+static int launch_field(struct launch *l, unsigned char tag, char *value, const char **problem) {
+  switch (tag) {
+  case 'a':
+    if (l->argc >= MAX_ARGS) *problem = "too many arguments";
+    else l->argv[l->argc++] = value;
+    return 1;
+  case 'e':
+    if (l->envc >= MAX_ENV) *problem = "too many environment variables";
+    else l->envp[l->envc++] = value;
+    return 1;
+  case 'w':
+    l->workdir = value;
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* Fields point into the frame buffer, which lives until the run ends. */
 static const char *parse_run(unsigned char *p, uint32_t len, struct run_request *req) {
   memset(req, 0, sizeof *req);
   req->timeout_ms = 30000;
   req->output_limit = 1024 * 1024;
-  uint32_t off = 0;
-  while (off < len) {
-    if (len - off < 5) return "truncated field header";
-    unsigned char tag = p[off];
-    uint32_t flen = be32(p + off + 1);
-    if (flen > len - off - 5) return "field longer than frame";
-    char *value = (char *)p + off;
-    memmove(value, p + off + 5, flen);
-    value[flen] = '\0';
-    off += 5 + flen;
+  uint32_t off = 0, flen;
+  unsigned char tag;
+  char *value;
+  const char *problem = NULL;
+  int more;
+  while ((more = next_field(p, len, &off, &tag, &value, &flen, &problem)) > 0) {
+    if (launch_field(&req->l, tag, value, &problem)) {
+      if (problem) return problem;
+      continue;
+    }
     switch (tag) {
-    case 'a':
-      if (req->argc >= MAX_ARGS) return "too many arguments";
-      req->argv[req->argc++] = value;
-      break;
-    case 'e':
-      if (req->envc >= MAX_ENV) return "too many environment variables";
-      req->envp[req->envc++] = value;
-      break;
-    case 'w':
-      req->workdir = value;
-      break;
     case 'f':
     case 'g':
       if (req->filec >= MAX_FILES) return "too many files";
@@ -264,11 +316,32 @@ static const char *parse_run(unsigned char *p, uint32_t len, struct run_request 
     case 'o':
       req->output_limit = atoll(value);
       break;
+    case 'p':
+      req->may_prestart = 1;
+      break;
     default:
       return "unknown field";
     }
   }
-  if (req->argc == 0) return "no program to run";
+  if (more < 0) return problem;
+  if (req->l.argc == 0) return "no program to run";
+  return NULL;
+}
+
+/* A 'P' frame: only 'a', 'e' and 'w'. */
+static const char *parse_launch(unsigned char *p, uint32_t len, struct launch *l) {
+  memset(l, 0, sizeof *l);
+  uint32_t off = 0, flen;
+  unsigned char tag;
+  char *value;
+  const char *problem = NULL;
+  int more;
+  while ((more = next_field(p, len, &off, &tag, &value, &flen, &problem)) > 0) {
+    if (!launch_field(l, tag, value, &problem)) return "unknown field";
+    if (problem) return problem;
+  }
+  if (more < 0) return problem;
+  if (l->argc == 0) return "no program to run";
   return NULL;
 }
 
@@ -295,14 +368,24 @@ static int path_is_allowed(const char *path) {
   return strstr(path, "/../") == NULL && strstr(path, "/./") == NULL;
 }
 
-static void run_child(struct run_request *req, int in_fd, int out_fd, int err_fd) {
+/* In a forked child: stdio on the given pipe ends (and, if ctl_fd >= 0, that
+ * one on fd 3), every other descriptor closed, a session of its own, first
+ * in line for the OOM killer, no capabilities in any set or in the bounding
+ * set, the sandbox user's ids only, no new privileges ever. */
+static void enter_sandbox(int in_fd, int out_fd, int err_fd, int ctl_fd) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL); /* ignored signals survive exec */
 
+  /* The supervisor's own stdio holds fds 0-2, so every pipe end is above 2. */
   if (dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0) _exit(127);
-  close_range(3, ~0U, 0);
+  if (ctl_fd == 3) {
+    if (fcntl(3, F_SETFD, 0) != 0) _exit(127);
+  } else if (ctl_fd >= 0 && dup2(ctl_fd, 3) < 0) {
+    _exit(127);
+  }
+  close_range(ctl_fd >= 0 ? 4 : 3, ~0U, 0);
   setsid();
 
   /* Under memory pressure the sandboxed program dies first, never us. */
@@ -317,29 +400,119 @@ static void run_child(struct run_request *req, int in_fd, int out_fd, int err_fd
   if (setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID) != 0) child_fail("cannot set", "uid");
   prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   umask(022);
+}
 
+/* Writes the request's files; must run as the sandbox user (really, or as
+ * effective and filesystem uid) with umask 022. `open_flags` is added to
+ * open()'s. On failure returns -1 with errno set, and *what and *path say
+ * what failed. */
+static int place_files(struct run_request *req, int open_flags, const char **what, const char **path) {
   for (int i = 0; i < req->filec; i++) {
     struct file_spec *f = &req->files[i];
+    *path = f->path;
     if (!path_is_allowed(f->path)) {
       errno = EPERM;
-      child_fail("refusing to write", f->path);
+      *what = "refusing to write";
+      return -1;
     }
     char *dir = strdup(f->path);
-    if (!dir || mkdir_parents(dir) != 0) child_fail("cannot create folder for", f->path);
+    int made = dir ? mkdir_parents(dir) : -1;
     free(dir);
+    if (made != 0) {
+      *what = "cannot create folder for";
+      return -1;
+    }
     int mode = f->append ? O_APPEND : O_TRUNC;
-    int fd = open(f->path, O_WRONLY | O_CREAT | mode | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0 || write_all(fd, f->data, f->len) != 0) child_fail("cannot write", f->path);
+    int fd = open(f->path, O_WRONLY | O_CREAT | mode | O_NOFOLLOW | O_CLOEXEC | open_flags, 0644);
+    if (fd < 0 || write_all(fd, f->data, f->len) != 0) {
+      int saved = errno;
+      if (fd >= 0) close(fd);
+      errno = saved;
+      *what = "cannot write";
+      return -1;
+    }
     close(fd);
   }
-  const char *workdir = req->workdir ? req->workdir : "/sandbox";
-  if (chdir(workdir) != 0) child_fail("cannot enter working directory", workdir);
+  return 0;
+}
 
-  req->argv[req->argc] = NULL;
-  req->envp[req->envc] = NULL;
-  environ = req->envp;
-  execvp(req->argv[0], req->argv);
-  child_fail("cannot run", req->argv[0]);
+static _Noreturn void exec_launch(struct launch *l) {
+  const char *workdir = l->workdir ? l->workdir : "/sandbox";
+  if (chdir(workdir) != 0) child_fail("cannot enter working directory", workdir);
+  l->argv[l->argc] = NULL;
+  l->envp[l->envc] = NULL;
+  environ = l->envp;
+  execvp(l->argv[0], l->argv);
+  child_fail("cannot run", l->argv[0]);
+  _exit(127);
+}
+
+static _Noreturn void run_child(struct run_request *req, int in_fd, int out_fd, int err_fd) {
+  enter_sandbox(in_fd, out_fd, err_fd, -1);
+  const char *what, *path;
+  if (place_files(req, 0, &what, &path) != 0) child_fail(what, path);
+  exec_launch(&req->l);
+}
+
+/* ---------- the prestarted interpreter ---------- */
+
+/* The 'P' request and the child it keeps ready. The supervisor's pipe ends
+ * are close-on-exec; the child's are closed here once it has them. */
+static struct {
+  unsigned char *frame; /* the 'P' payload, which `launch` points into; NULL: none asked for */
+  struct launch launch;
+  pid_t pid; /* 0: no prestarted child */
+  int in_fd, out_fd, err_fd, ctl_fd;
+  int64_t due; /* start one at this time (after a run); 0: not scheduled */
+} pre = {.in_fd = -1, .out_fd = -1, .err_fd = -1, .ctl_fd = -1};
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+/* Forgets the prestarted child (it died, or was killed, or was taken by a run). */
+static void prestart_forget(void) {
+  pre.pid = 0;
+  close_fd(&pre.in_fd);
+  close_fd(&pre.out_fd);
+  close_fd(&pre.err_fd);
+  close_fd(&pre.ctl_fd);
+}
+
+static void kill_sandbox_processes(void);
+
+/* Kills the idle prestarted child (reaped later with the other children),
+ * and with it anything its start-up began (a persistent session's own
+ * start-up files run there): a run that does not take it starts, as without
+ * prestarting, with no other sandbox process alive. */
+static void prestart_discard(void) {
+  if (pre.frame) kill_sandbox_processes();
+  prestart_forget();
+}
+
+static void prestart_start(void) {
+  pre.due = 0;
+  if (!pre.frame || pre.pid > 0) return;
+  int p[4][2];
+  int made = 0;
+  while (made < 4 && pipe2(p[made], O_CLOEXEC) == 0) made++;
+  pid_t pid = made == 4 ? fork() : -1;
+  if (pid == 0) {
+    enter_sandbox(p[0][0], p[1][1], p[2][1], p[3][0]);
+    exec_launch(&pre.launch);
+  }
+  for (int i = 0; i < made; i++) {
+    int childs = i == 0 || i == 3 ? 0 : 1; /* stdin and fd 3 are read by the child */
+    close(p[i][childs]);
+    if (pid < 0) close(p[i][!childs]); /* no child: our ends too */
+  }
+  if (pid < 0) return; /* out of pipes or processes: runs start cold */
+  pre.pid = pid;
+  pre.in_fd = p[0][1];
+  pre.out_fd = p[1][0];
+  pre.err_fd = p[2][0];
+  pre.ctl_fd = p[3][1];
 }
 
 /* ---------- killing and wiping ---------- */
@@ -360,6 +533,7 @@ static int reap_all(pid_t watched, int *watched_status, struct rusage *watched_u
     struct rusage usage;
     pid_t pid = wait4(-1, &status, WNOHANG, &usage);
     if (pid <= 0) break;
+    if (pid == pre.pid) prestart_forget();
     if (pid == watched) {
       *watched_status = status;
       *watched_usage = usage;
@@ -529,6 +703,62 @@ static void pump(struct stream *s, long long limit) {
   s->sent += take;
 }
 
+/* A 'P' frame: replaces the prestart request (its child starts when the supervisor is next idle). */
+static void prestart_set(const unsigned char *payload, uint32_t len) {
+  free(pre.frame);
+  pre.frame = malloc(len + 1);
+  if (!pre.frame) fatal("%s", "out of memory for prestart request");
+  memcpy(pre.frame, payload, len);
+  const char *problem = parse_launch(pre.frame, len, &pre.launch);
+  if (problem) fatal("bad prestart request: %s", problem);
+}
+
+/* CPU time (user and system) a process has used so far, in microseconds. */
+static long long process_cpu_us(pid_t pid) {
+  clockid_t clock;
+  struct timespec ts;
+  if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &ts) != 0) return 0;
+  return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* What goes down a prestarted child's fd 3: NUL-terminated "a<arg>", "e<K=V>", "w<dir>". */
+static char *launch_message(const struct launch *l, size_t *len) {
+  const char *workdir = l->workdir ? l->workdir : "/sandbox";
+  size_t total = strlen(workdir) + 2;
+  for (int i = 0; i < l->argc; i++) total += strlen(l->argv[i]) + 2;
+  for (int i = 0; i < l->envc; i++) total += strlen(l->envp[i]) + 2;
+  char *msg = malloc(total);
+  if (!msg) fatal("%s", "out of memory for a request");
+  char *p = msg;
+  for (int i = 0; i < l->argc; i++) p += sprintf(p, "a%s", l->argv[i]) + 1;
+  for (int i = 0; i < l->envc; i++) p += sprintf(p, "e%s", l->envp[i]) + 1;
+  p += sprintf(p, "w%s", workdir) + 1;
+  *len = (size_t)(p - msg);
+  return msg;
+}
+
+/* Whether this run goes to the prestarted child: it may ('p'), one is alive,
+ * it runs the bootstrap's interpreter on a file (the bootstrap emulates
+ * `interpreter file args...`), and its files are in place - written here as
+ * the sandbox user. Any file problem leaves the run to the cold path, which
+ * writes them again and reports the failure as it always does. */
+static int prestart_takes(struct run_request *req) {
+  if (!req->may_prestart || pre.pid <= 0) return 0;
+  siginfo_t info = {0};
+  if (waitid(P_PID, (id_t)pre.pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0)
+    return 0; /* it died (not reaped yet): not the program's exit to report */
+  if (req->l.argc < 2 || req->l.argv[1][0] == '-' || strcmp(req->l.argv[0], pre.launch.argv[0]) != 0) return 0;
+  for (int i = 0; i < req->filec; i++)
+    if (req->files[i].append) return 0; /* not safe to write twice */
+  const char *what, *path;
+  become_sandbox_effective();
+  /* Never blocks: a FIFO a persistent session left at a file's path fails
+   * here (and blocks the cold path's child, as it always did, not us). */
+  int placed = place_files(req, O_NONBLOCK, &what, &path);
+  become_root_effective();
+  return placed == 0;
+}
+
 static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
   /* The request is copied out of the channel buffer, which keeps moving. */
   unsigned char *frame = malloc(len + 1);
@@ -540,28 +770,49 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
   const char *problem = parse_run(frame, len, &req);
   if (problem) fatal("bad run request: %s", problem);
 
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) die_errno("pipe");
-
   long long oom_before = oom_kill_count();
   int64_t started = now_us();
-  pid_t child = fork();
-  if (child < 0) die_errno("fork");
-  if (child == 0) run_child(&req, in_pipe[0], out_pipe[1], err_pipe[1]);
+  pid_t child;
+  int stdin_fd, out_fd, err_fd;
+  int ctl_fd = -1; /* the prestarted child's fd 3, until the request is through */
+  char *ctl = NULL;
+  size_t ctl_len = 0, ctl_off = 0;
+  long long cpu_before_us = 0; /* what the prestarted child spent starting up */
+  if (prestart_takes(&req)) {
+    child = pre.pid;
+    stdin_fd = pre.in_fd;
+    out_fd = pre.out_fd;
+    err_fd = pre.err_fd;
+    ctl_fd = pre.ctl_fd;
+    pre.in_fd = pre.out_fd = pre.err_fd = pre.ctl_fd = -1;
+    prestart_forget();
+    cpu_before_us = process_cpu_us(child);
+    ctl = launch_message(&req.l, &ctl_len);
+    set_nonblock(ctl_fd);
+  } else {
+    prestart_discard();
+    int in_pipe[2], out_pipe[2], err_pipe[2];
+    if (pipe2(in_pipe, O_CLOEXEC) || pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) die_errno("pipe");
+    child = fork();
+    if (child < 0) die_errno("fork");
+    if (child == 0) run_child(&req, in_pipe[0], out_pipe[1], err_pipe[1]);
+    close(in_pipe[0]);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    stdin_fd = in_pipe[1];
+    out_fd = out_pipe[0];
+    err_fd = err_pipe[0];
+  }
   free(frame);
-  close(in_pipe[0]);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
 
-  int stdin_fd = in_pipe[1];
   set_nonblock(stdin_fd);
-  set_nonblock(out_pipe[0]);
-  set_nonblock(err_pipe[0]);
+  set_nonblock(out_fd);
+  set_nonblock(err_fd);
   unsigned char *pending = NULL; /* stdin bytes the program has not read yet */
   size_t pending_len = 0, pending_off = 0;
   int stdin_eof = 0;
 
-  struct stream out = {out_pipe[0], '1', 0, 0}, err = {err_pipe[0], '2', 0, 0};
+  struct stream out = {out_fd, '1', 0, 0}, err = {err_fd, '2', 0, 0};
   int64_t deadline = req.timeout_ms > 0 ? started + req.timeout_ms * 1000 : 0;
   int exited = 0, timed_out = 0, status = 0;
   struct rusage usage;
@@ -586,10 +837,13 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
         char sig[16] = {0};
         memcpy(sig, data, dlen < 15 ? dlen : 15);
         become_sandbox_effective();
-        kill(-child, atoi(sig));
+        /* Before the child's setsid() its group does not exist yet: signal the child itself. */
+        if (kill(-child, atoi(sig)) != 0 && errno == ESRCH) kill(child, atoi(sig));
         become_root_effective();
       } else if (type == 'Q') {
         leave(0);
+      } else if (type == 'P') {
+        prestart_set(data, dlen); /* started once this run is over */
       } else {
         fatal("unexpected frame during a run: %s", (char[]){type, 0});
       }
@@ -599,7 +853,13 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
       close(stdin_fd);
       stdin_fd = -1;
     }
-    struct pollfd fds[5];
+    if (ctl_fd >= 0 && ctl_off < ctl_len) {
+      ssize_t n = write(ctl_fd, ctl + ctl_off, ctl_len - ctl_off);
+      if (n > 0) ctl_off += (size_t)n;
+      if (n < 0 && errno != EAGAIN && errno != EINTR) ctl_off = ctl_len; /* the child is gone */
+    }
+    if (ctl_fd >= 0 && ctl_off == ctl_len) close_fd(&ctl_fd); /* end of the request */
+    struct pollfd fds[6];
     int nfds = 0;
     int i_chan = -1, i_out = -1, i_err = -1, i_in = -1, i_sig;
     fds[nfds] = (struct pollfd){sigfd, POLLIN, 0};
@@ -620,6 +880,7 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
       fds[nfds] = (struct pollfd){stdin_fd, POLLOUT, 0};
       i_in = nfds++;
     }
+    if (ctl_fd >= 0) fds[nfds++] = (struct pollfd){ctl_fd, POLLOUT, 0}; /* written at the loop's top */
     int wait_ms = -1;
     if (deadline && !timed_out) {
       int64_t left = deadline - now_us();
@@ -657,6 +918,8 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
     }
   }
   if (stdin_fd >= 0) close(stdin_fd);
+  close_fd(&ctl_fd);
+  free(ctl);
   free(pending);
 
   int64_t wall = now_us() - started;
@@ -666,6 +929,7 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
   int signo = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
   long long cpu_us = (long long)usage.ru_utime.tv_sec * 1000000 + usage.ru_utime.tv_usec +
                      (long long)usage.ru_stime.tv_sec * 1000000 + usage.ru_stime.tv_usec;
+  cpu_us = cpu_us > cpu_before_us ? cpu_us - cpu_before_us : 0;
   send_text('X',
             "exit=%d\nsignal=%d\ntimeout=%d\noom=%d\nstdout_truncated=%d\nstderr_truncated=%d\n"
             "cpu_us=%lld\nmax_rss_kb=%ld\npeak_bytes=%lld\nwall_us=%lld\n",
@@ -676,6 +940,7 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
 int main(void) {
   prctl(PR_SET_DUMPABLE, 0);
   signal(SIGPIPE, SIG_IGN);
+  umask(022); /* as the children's: files placed for a prestarted child get the same modes */
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
@@ -692,11 +957,23 @@ int main(void) {
     while (channel_next(&type, &payload, &len)) {
       switch (type) {
       case 'R':
+        pre.due = 0;
         do_run(payload, len, sigfd);
+        if (pre.frame) pre.due = now_us() + PRESTART_GRACE_US;
         continue; /* do_run consumed the frame */
-      case 'W':
-        send_frame(wipe() == 0 ? 'C' : 'D', "", 0);
+      case 'P':
+        prestart_discard();
+        prestart_set(payload, len);
+        prestart_start();
         break;
+      case 'W': {
+        pre.due = 0;
+        int clean = wipe() == 0;
+        prestart_forget(); /* killed by the wipe, though maybe not reaped yet */
+        send_frame(clean ? 'C' : 'D', "", 0);
+        if (clean) prestart_start();
+        break;
+      }
       case 'L':
         linger = 1;
         break;
@@ -711,8 +988,17 @@ int main(void) {
       }
       channel_consume(len);
     }
+    int wait_ms = -1;
+    if (pre.due) {
+      int64_t left = pre.due - now_us();
+      if (left <= 0) {
+        prestart_start();
+      } else {
+        wait_ms = (int)((left + 999) / 1000);
+      }
+    }
     struct pollfd fds[2] = {{sigfd, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-    if (poll(fds, channel_open ? 2 : 1, -1) < 0 && errno != EINTR) die_errno("poll");
+    if (poll(fds, channel_open ? 2 : 1, wait_ms) < 0 && errno != EINTR) die_errno("poll");
     if (fds[0].revents & POLLIN) {
       struct signalfd_siginfo info;
       while (read(sigfd, &info, sizeof info) == sizeof info) {

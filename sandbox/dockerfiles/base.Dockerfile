@@ -1,7 +1,8 @@
 # isol8:base - every runtime image builds FROM this.
 # Built by `isol8 setup` (src/images) with a generated context holding this
-# file, supervisor.c (from sandbox/) and certs/ (extra CA certificates, one
-# per isol8-extra-N.crt file; possibly none). Labels come as build options.
+# file, supervisor.c and bootstrap/ (from sandbox/) and certs/ (extra CA
+# certificates, one per isol8-extra-N.crt file; possibly none). Labels come
+# as build options.
 
 # --- Stage 1: the in-container supervisor, a static binary --------------------
 FROM isol8:debian-bookworm AS supervisor
@@ -49,3 +50,6 @@ RUN useradd --system --uid 100 --gid 100 --no-create-home --home-dir /sandbox --
  && chmod 0700 /sandbox
 
 COPY --from=supervisor /isol8-supervisor /usr/local/bin/isol8-supervisor
+# The interpreters' prestart bootstraps (see 'P' in supervisor.c), read-only for everyone.
+COPY bootstrap/ /usr/local/lib/isol8/
+RUN chmod 0755 /usr/local/lib/isol8 && chmod 0644 /usr/local/lib/isol8/*

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type Docker from "dockerode";
 import { runtimeImage } from "../images/names.js";
 import { TextStream } from "../output/text-stream.js";
-import { runtimeAdapter } from "../runtimes/index.js";
+import { RUNTIMES, runtimeAdapter } from "../runtimes/index.js";
 import type {
   DockerIsol8Options,
   ExecutionRequest,
@@ -19,6 +19,7 @@ import { FifoSemaphore } from "./fifo-semaphore.js";
 import { LABELS } from "./labels.js";
 import { InvalidOptionError, type ResolvedOptions, resolveOptions } from "./options.js";
 import { ContainerPool } from "./pool.js";
+import { BASE_ENV, mayUsePrestart, prestartSpec, SANDBOX_WORKDIR } from "./prestart.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
 import { InvalidRequestError, validateRequest } from "./request.js";
 import { type OutputSink, SandboxContainer } from "./sandbox-container.js";
@@ -29,13 +30,38 @@ import {
   writeSandboxFile,
 } from "./session-files.js";
 
-/** The environment every program starts from; nothing of the host's leaks in. */
-const BASE_ENV = {
-  PATH: "/usr/local/bin:/usr/bin:/bin",
-  HOME: "/sandbox",
-  LANG: "C.UTF-8",
-  TMPDIR: "/tmp",
+/** Signals a caller may send to a running program (Linux numbers: containers run Linux). */
+const SIGNALS = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
 };
+
+/** A signal `StreamRun.kill` can send to a running program. */
+export type SandboxSignal = keyof typeof SIGNALS;
+
+/** How a caller acts on a streamed run from outside it. */
+export interface StreamControl {
+  /** Aborting kills the run and removes its container at once; the stream then throws the abort reason. */
+  signal?: AbortSignal;
+}
+
+/** A streamed run: its events, and a way to signal the program while it runs. */
+export interface StreamRun extends AsyncGenerator<StreamEvent> {
+  /** Sends `signal` to the program's process group; a no-op once the run has ended. */
+  kill(signal: SandboxSignal): void;
+}
+
+/** The container a streamed run is in, for `kill()`, which may come before there is one. */
+interface RunTarget {
+  container?: SandboxContainer;
+  pendingSignals: number[];
+  ended: boolean;
+}
 
 /** The requested image is not there; the message says how to build it. */
 export class ImageNotFoundError extends Error {
@@ -94,19 +120,64 @@ export class DockerIsol8 {
    * Runs a program and yields its output as it is produced, then one `exit`
    * event. A timeout, an out-of-memory kill or truncated output is announced
    * by an `error` event before `exit`. Stopping the iteration early kills the run.
+   *
+   * `kill()` on the returned run sends a signal to the program's process
+   * group. Aborting `control.signal` kills the run at once: an early
+   * `return()` waits for the program's next output, an abort does not.
    */
-  async *executeStream(request: ExecutionRequest): AsyncGenerator<StreamEvent> {
+  executeStream(request: ExecutionRequest, control: StreamControl = {}): StreamRun {
+    const target: RunTarget = { pendingSignals: [], ended: false };
+    return Object.assign(this.streamEvents(request, control.signal, target), {
+      kill(signal: SandboxSignal): void {
+        const number = SIGNALS[signal];
+        if (number === undefined)
+          throw new InvalidRequestError(
+            `signal: "${signal}" is not one of ${Object.keys(SIGNALS).join(", ")}`,
+          );
+        if (target.ended) return;
+        if (target.container) target.container.signal(number);
+        else target.pendingSignals.push(number);
+      },
+    });
+  }
+
+  private async *streamEvents(
+    request: ExecutionRequest,
+    abort: AbortSignal | undefined,
+    target: RunTarget,
+  ): AsyncGenerator<StreamEvent> {
     validateRequest(request);
+    abort?.throwIfAborted();
     let container: SandboxContainer | undefined;
     const flow = { pause: () => container?.pause(), resume: () => container?.resume() };
     const queue = new EventQueue<StreamEvent>(flow);
     let failure: unknown;
     let finished = false;
+    // Ends the run wherever it is, even while it prints nothing: a pooled
+    // container is removed; a session's is kept (its files are the session)
+    // and its program killed, after which the supervisor kills the rest.
+    const persistent = this.options.mode === "persistent";
+    let removal: Promise<void> | undefined;
+    const kill = () => {
+      if (finished || !container) return;
+      if (persistent) return container.signal(SIGNALS.SIGKILL);
+      container.resume();
+      removal = container.remove().catch(() => undefined);
+    };
+    abort?.addEventListener("abort", kill, { once: true });
     const done = this.run(
       request,
       (event) => queue.push(event),
       (c) => {
         container = c;
+        target.container = c;
+        if (abort?.aborted) {
+          if (persistent) target.pendingSignals.push(SIGNALS.SIGKILL);
+          else kill();
+        }
+        // Signals asked for before the program had a container; the run has
+        // been sent, so they reach it (the supervisor queues them behind it).
+        for (const n of target.pendingSignals.splice(0)) c.signal(n);
       },
     )
       .then((result) => {
@@ -120,12 +191,17 @@ export class DockerIsol8 {
       })
       .finally(() => {
         finished = true;
+        target.ended = true;
         queue.end();
       });
     try {
       for (let next = await queue.next(); !next.done; next = await queue.next()) yield next.value;
+      if (abort?.aborted) throw abort.reason;
       if (failure !== undefined) throw failure;
     } finally {
+      abort?.removeEventListener("abort", kill);
+      // An aborted stream ends once its container is gone, as an early return does.
+      await removal;
       if (!finished && container) {
         // The caller stopped listening: the run is killed with its container.
         container.resume();
@@ -208,8 +284,11 @@ export class DockerIsol8 {
     const stdin = request.stdin === undefined ? undefined : Buffer.from(request.stdin);
     const { report, containerId, fresh } = await this.slots.run(() =>
       this.onContainer(image, async (container) => {
+        // The run request is on its way before onContainer hears of the
+        // container, so a signal it sends at once already has a program to reach.
+        const running = this.log.time("run", () => container.run(spec, sink, stdin));
         onContainer?.(container);
-        const report = await this.log.time("run", () => container.run(spec, sink, stdin));
+        const report = await running;
         return { report, containerId: container.id, fresh: container.runCount === 1 };
       }),
     );
@@ -292,11 +371,16 @@ export class DockerIsol8 {
     const labels: Record<string, string> =
       this.options.mode === "persistent" ? { [LABELS.session]: "local" } : {};
     try {
-      return await SandboxContainer.start(
+      const container = await SandboxContainer.start(
         this.docker,
         containerSpec(this.options, image, labels),
         this.log,
       );
+      // isol8's own runtime images hold the bootstraps; a custom image may not.
+      const runtime = RUNTIMES.find((r) => runtimeImage(r) === image);
+      const prestart = runtime && !this.options.image && prestartSpec(runtimeAdapter(runtime));
+      if (prestart) container.prestart(prestart);
+      return container;
     } catch (error) {
       const status = (error as { statusCode?: number }).statusCode;
       const message = String((error as Error).message);
@@ -320,18 +404,19 @@ export class DockerIsol8 {
     const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
     const common = {
       env: base,
-      workdir: "/sandbox",
+      workdir: SANDBOX_WORKDIR,
       timeoutMs,
       outputLimit: this.options.maxOutputBytes,
     };
     if (request.cmd !== undefined && request.cmd.trim() !== "") {
       return { ...common, argv: ["bash", "-c", request.cmd], files: [] };
     }
-    const path = `/sandbox/main${request.fileExtension ?? adapter.defaultExtension}`;
+    const path = `${SANDBOX_WORKDIR}/main${request.fileExtension ?? adapter.defaultExtension}`;
     return {
       ...common,
       argv: adapter.command(path),
       files: [{ path, content: request.code ?? "" }],
+      prestarted: !this.options.image && mayUsePrestart(adapter, base),
     };
   }
 }

@@ -7,6 +7,7 @@
 /** Frames the engine sends. */
 export const TO_SUPERVISOR = {
   run: "R",
+  prestart: "P",
   stdin: "I",
   stdinEnd: "E",
   signal: "K",
@@ -48,6 +49,24 @@ export interface RunSpec {
   files: { path: string; content: Buffer | string; append?: boolean }[];
   timeoutMs: number;
   outputLimit: number;
+  /**
+   * The run may go to the interpreter prestarted from a `PrestartSpec` (when
+   * one is alive and `argv[0]` is its interpreter); it then behaves as if
+   * `argv` had been exec'd. Only for programs whose env changes nothing the
+   * interpreter reads at start-up.
+   */
+  prestarted?: boolean;
+}
+
+/**
+ * The bootstrap the supervisor keeps started while it is idle (frame 'P'):
+ * an interpreter that waits for a run's argv, env and working directory on
+ * its fd 3. `env` holds only the runtime's fixed variables, never a request's.
+ */
+export interface PrestartSpec {
+  argv: string[];
+  env: Record<string, string>;
+  workdir: string;
 }
 
 function field(tag: string, value: Buffer | string): Buffer[] {
@@ -58,18 +77,37 @@ function field(tag: string, value: Buffer | string): Buffer[] {
   return [header, bytes];
 }
 
-export function encodeRun(spec: RunSpec): Buffer {
+function launchFields(spec: { argv: string[]; env: Record<string, string>; workdir: string }) {
   const parts: Buffer[] = [];
   for (const arg of spec.argv) parts.push(...field("a", arg));
   for (const [name, value] of Object.entries(spec.env))
     parts.push(...field("e", `${name}=${value}`));
   parts.push(...field("w", spec.workdir));
+  return parts;
+}
+
+export function encodeRun(spec: RunSpec): Buffer {
+  const parts = launchFields(spec);
   for (const file of spec.files) {
     parts.push(...field(file.append ? "g" : "f", file.path), ...field("d", file.content));
   }
   parts.push(...field("t", String(spec.timeoutMs)), ...field("o", String(spec.outputLimit)));
+  if (spec.prestarted) parts.push(...field("p", ""));
   return encodeFrame(TO_SUPERVISOR.run, Buffer.concat(parts));
 }
+
+export function encodePrestart(spec: PrestartSpec): Buffer {
+  return encodeFrame(TO_SUPERVISOR.prestart, Buffer.concat(launchFields(spec)));
+}
+
+/** The protocol version in the supervisor's hello ("isol8-supervisor 2"); 0 if it names none. */
+export function supervisorVersion(hello: Buffer): number {
+  const match = /(\d+)\s*$/.exec(hello.toString("latin1"));
+  return match ? Number(match[1]) : 0;
+}
+
+/** The first supervisor version that knows 'P' frames and the 'p' run field. */
+export const PRESTART_VERSION = 2;
 
 /** How the supervisor says a run ended. */
 export interface ExitReport {

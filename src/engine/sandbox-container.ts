@@ -6,10 +6,14 @@ import {
   decodeExitReport,
   type ExitReport,
   encodeFrame,
+  encodePrestart,
   encodeRun,
   FROM_SUPERVISOR,
   FrameDecoder,
+  PRESTART_VERSION,
+  type PrestartSpec,
   type RunSpec,
+  supervisorVersion,
   TO_SUPERVISOR,
 } from "./protocol.js";
 
@@ -41,6 +45,10 @@ export class SandboxContainer {
   private closedReason: string | undefined;
   private readonly frames = new FrameDecoder();
   private runs = 0;
+  /** From the supervisor's hello; undefined until it arrives. */
+  private version: number | undefined;
+  private prestartSpec: PrestartSpec | undefined;
+  private prestartSent = false;
 
   private constructor(
     private readonly container: Docker.Container,
@@ -93,10 +101,34 @@ export class SandboxContainer {
     return this.runs;
   }
 
+  /**
+   * Asks the supervisor to keep an interpreter started from `spec` while it
+   * is idle, for runs that set `prestarted` (sent once the supervisor has
+   * said it knows how; older supervisors are left alone).
+   */
+  prestart(spec: PrestartSpec): void {
+    this.prestartSpec = spec;
+    this.sendPrestart();
+  }
+
+  private sendPrestart(): void {
+    if (
+      this.prestartSpec === undefined ||
+      this.prestartSent ||
+      this.closedReason !== undefined ||
+      (this.version ?? 0) < PRESTART_VERSION
+    )
+      return;
+    this.prestartSent = true;
+    this.channel.write(encodePrestart(this.prestartSpec));
+  }
+
   /** Runs one program; output goes to `sink` as it arrives. */
   run(spec: RunSpec, sink: OutputSink, stdin?: Buffer): Promise<ExitReport> {
     this.assertIdle();
     this.runs++;
+    // Only a supervisor that was sent 'P' hears of prestarted interpreters.
+    if (spec.prestarted && !this.prestartSent) spec = { ...spec, prestarted: false };
     const result = new Promise<ExitReport>((resolve, reject) => {
       const backstop = setTimeout(() => {
         this.fail(new SandboxFailure("the sandbox stopped answering; its container was removed"));
@@ -199,6 +231,8 @@ export class SandboxContainer {
       switch (type) {
         case FROM_SUPERVISOR.hello:
           this.log(`supervisor ready: ${payload.toString()}`);
+          this.version = supervisorVersion(payload);
+          this.sendPrestart();
           break;
         case FROM_SUPERVISOR.stdout:
           if (pending?.kind === "run") pending.sink.stdout(payload);

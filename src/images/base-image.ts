@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type Dockerode from "dockerode";
 import { readCertificates, resolveCaFiles, writeCertificates } from "./ca-certificates.js";
@@ -8,14 +8,16 @@ import {
   ensureImage,
   readShippedFile,
 } from "./ensure-image.js";
+import { ImageBuildError, reasonOf } from "./errors.js";
 import { sha256 } from "./inputs-hash.js";
 import { BASE_IMAGE, ROOTFS_IMAGE } from "./names.js";
-import { supervisorSourcePath } from "./paths.js";
+import { bootstrapDir, supervisorSourcePath } from "./paths.js";
 
 /**
  * Builds isol8:base FROM the Debian rootfs: CA trust (Debian's plus the extra
- * bundles), the `sandbox` user (uid 100, home /sandbox) and the in-container
- * supervisor compiled statically from `sandbox/supervisor.c`.
+ * bundles), the `sandbox` user (uid 100, home /sandbox), the in-container
+ * supervisor compiled statically from `sandbox/supervisor.c`, and the
+ * interpreters' prestart bootstraps from `sandbox/bootstrap/`.
  */
 export async function ensureBaseImage(
   docker: Dockerode,
@@ -23,6 +25,7 @@ export async function ensureBaseImage(
   options: EnsureOptions,
 ): Promise<EnsureOutcome> {
   const supervisorSource = await readShippedFile(supervisorSourcePath());
+  const bootstraps = await readBootstraps();
   const certificates = await readCertificates(await resolveCaFiles(caCertificateFiles));
   return ensureImage(
     docker,
@@ -32,14 +35,35 @@ export async function ensureBaseImage(
       parent: ROOTFS_IMAGE,
       inputs: {
         supervisorSource: sha256(supervisorSource),
+        bootstraps: bootstraps.map(([name, text]) => [name, sha256(text)]),
         caCertificates: certificates.map((pem) => sha256(pem)),
       },
       prepareContext: async (contextDir) => {
         await writeFile(join(contextDir, "supervisor.c"), supervisorSource);
+        await mkdir(join(contextDir, "bootstrap"));
+        for (const [name, text] of bootstraps) {
+          await writeFile(join(contextDir, "bootstrap", name), text);
+        }
         await writeCertificates(contextDir, certificates);
       },
       smokeTest: ["sh", "-c", "test -x /usr/local/bin/isol8-supervisor && id -u"],
     },
     options,
   );
+}
+
+/** The files of `sandbox/bootstrap/` as [name, text], sorted by name (so the hash is stable). */
+async function readBootstraps(): Promise<[string, string][]> {
+  const dir = bootstrapDir();
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch (error) {
+    throw new ImageBuildError(
+      `Cannot read ${dir} (${reasonOf(error)}): isol8's sandbox/ files are missing; reinstall isol8.`,
+    );
+  }
+  const files: [string, string][] = [];
+  for (const name of names) files.push([name, await readShippedFile(join(dir, name))]);
+  return files;
 }

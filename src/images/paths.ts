@@ -19,3 +19,8 @@ export function dockerfilePath(fileName: string): string {
 export function supervisorSourcePath(): string {
   return join(sandboxDir(), "supervisor.c");
 }
+
+/** The interpreters' prestart bootstraps, copied into the base image's /usr/local/lib/isol8/. */
+export function bootstrapDir(): string {
+  return join(sandboxDir(), "bootstrap");
+}

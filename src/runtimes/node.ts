@@ -1,4 +1,4 @@
-import type { RuntimeAdapter } from "./adapter.js";
+import { BOOTSTRAP_DIR, type RuntimeAdapter } from "./adapter.js";
 
 export const node: RuntimeAdapter = {
   name: "node",
@@ -7,4 +7,11 @@ export const node: RuntimeAdapter = {
   extensions: [".mjs", ".cjs", ".js"],
   command: (path) => ["node", path],
   env: {},
+  // sandbox/bootstrap/node.cjs. NODE_OPTIONS, NODE_PATH and the other NODE_*
+  // variables, libuv's and OpenSSL's are read while Node starts, and so is
+  // whether to colour (FORCE_COLOR, NO_COLOR): a run setting one starts cold.
+  prestart: {
+    argv: ["node", `${BOOTSTRAP_DIR}/node.cjs`],
+    startupEnv: /^(NODE_\w+|UV_\w+|OPENSSL_\w+|SSL_CERT_\w+|FORCE_COLOR|NO_COLOR)$/,
+  },
 };

@@ -90,7 +90,9 @@ test("the container spec applies every security default", () => {
   assert.equal(host.NanoCpus, 1e9);
   assert.deepEqual(host.CapDrop, ["ALL"]);
   assert.deepEqual(host.CapAdd, ["SETUID", "SETGID", "SETPCAP"]);
-  assert.deepEqual(host.SecurityOpt, ["no-new-privileges:true"]);
+  assert.equal(host.SecurityOpt?.[0], "no-new-privileges:true");
+  const profile = JSON.parse((host.SecurityOpt?.[1] ?? "").replace(/^seccomp=/, ""));
+  assert.equal(profile.defaultAction, "SCMP_ACT_ERRNO", "the strict profile is an allow-list");
   assert.equal(host.LogConfig?.Type, "none");
   assert.equal(host.AutoRemove, true);
   assert.match(

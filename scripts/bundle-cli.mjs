@@ -3,6 +3,7 @@
 // loads in about half the time, which the one-shot `isol8 run` feels directly.
 // The bundle sits in dist/cli/ so that paths relative to it (package.json,
 // sandbox/) resolve the same as from the unbundled modules.
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 /**
@@ -39,9 +40,21 @@ const lazyModules = {
   },
 };
 
+// Chunk names carry a content hash: remove the previous build's.
+mkdirSync("dist/cli", { recursive: true });
+for (const name of readdirSync("dist/cli", { withFileTypes: true }).map((e) => e.name)) {
+  if (/^chunk-.*\.mjs(\.map)?$/.test(name)) rmSync(`dist/cli/${name}`);
+}
+
 await build({
-  entryPoints: ["src/cli/main.ts"],
-  outfile: "dist/cli/isol8.mjs",
+  entryPoints: { isol8: "src/cli/main.ts" },
+  outdir: "dist/cli",
+  outExtension: { ".js": ".mjs" },
+  // Code only some commands load with import() (the server, the remote
+  // client, and zod with them) goes to chunks next to the entry, so that
+  // `isol8 run` does not parse it. Same folder: relative paths still hold.
+  splitting: true,
+  chunkNames: "chunk-[hash]",
   bundle: true,
   minify: true,
   sourcemap: "linked",
@@ -50,7 +63,8 @@ await build({
   format: "esm",
   plugins: [lazyModules],
   // ssh2's optional native crypto binding stays a runtime require.
-  external: ["*.node"],
+  // better-sqlite3 finds its native module relative to its own package: not bundled.
+  external: ["*.node", "better-sqlite3"],
   // Bundled CommonJS dependencies expect these; they only use them on Windows.
   banner: {
     js: [

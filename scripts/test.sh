@@ -19,4 +19,5 @@ exec node --import tsx --test --test-concurrency=1 \
   test/unit/*.test.ts \
   test/integration/*.test.ts \
   test/e2e/*.test.ts \
+  test/server/*.test.ts \
   test/zz-leaks.test.ts

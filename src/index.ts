@@ -3,12 +3,24 @@
  * @packageDocumentation
  */
 
+export { RemoteError } from "./client/remote-error.js";
+export type {
+  RemoteExecutionRequest,
+  RemoteIsol8Connection,
+  RemoteIsol8Options,
+  RemoteStreamRun,
+} from "./client/remote-isol8.js";
+export { RemoteIsol8 } from "./client/remote-isol8.js";
 export { DockerUnavailableError } from "./engine/docker-client.js";
+export type { SandboxSignal, StreamControl, StreamRun } from "./engine/docker-isol8.js";
 export { DockerIsol8, ImageNotFoundError } from "./engine/docker-isol8.js";
 export { InvalidOptionError } from "./engine/options.js";
 export { InvalidRequestError } from "./engine/request.js";
 export { SandboxFailure } from "./engine/sandbox-container.js";
 export { RUNTIMES } from "./runtimes/runtime.js";
+export type { ServerConfig, ServerConfigInput } from "./server/config.js";
+export type { Isol8Server, Isol8ServerOptions } from "./server/server.js";
+export { createIsol8Server } from "./server/server.js";
 export type {
   DockerIsol8Options,
   ExecutionRequest,

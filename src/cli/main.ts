@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { registerCleanup } from "./commands/cleanup.js";
+import { registerLogin } from "./commands/login.js";
 import { registerRun } from "./commands/run.js";
+import { registerServe } from "./commands/serve.js";
+import { registerSession } from "./commands/session.js";
 import { registerSetup } from "./commands/setup.js";
 import { EXIT } from "./exit-codes.js";
 import { VERSION } from "./version.js";
@@ -27,6 +30,9 @@ function oneLine(text: string): string {
 registerRun(program);
 registerSetup(program);
 registerCleanup(program);
+registerServe(program);
+registerSession(program);
+registerLogin(program);
 
 await program.parseAsync(process.argv);
 // Exit as soon as output is written; nothing left in flight (such as the wait

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
+import type { RemoteIsol8Options } from "../../client/remote-isol8.js";
 import { DockerIsol8, noticesFor } from "../../engine/docker-isol8.js";
 import { InvalidOptionError, resolveOptions } from "../../engine/options.js";
 import type {
@@ -9,10 +10,12 @@ import type {
   ExecutionRequest,
   ExecutionSummary,
   NetworkMode,
+  StreamEvent,
 } from "../../types.js";
 import { resolveCodeInput } from "../code-input.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
+import { remoteErrorForCli, remoteFromFlags } from "./session.js";
 
 interface RunFlags {
   eval?: string;
@@ -38,6 +41,9 @@ interface RunFlags {
   seccomp?: string;
   seccompProfile?: string;
   ociRuntime?: string;
+  host?: string;
+  key?: string;
+  sessionId?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -86,8 +92,19 @@ export function registerRun(program: Command): void {
     .option("--seccomp <mode>", "system call filter: strict, unconfined or custom", "strict")
     .option("--seccomp-profile <file>", "seccomp profile (JSON) for --seccomp custom")
     .option("--oci-runtime <name>", "OCI runtime registered with Docker, e.g. runsc (gVisor)")
-    .action(async (file: string | undefined, flags: RunFlags) => {
-      process.exitCode = await runCommand(file, flags);
+    .option("--host <url>", "run on this isol8 server (`isol8 serve`) instead of local Docker")
+    .option(
+      "--key <key>",
+      "API key for --host (default: $ISOL8_API_KEY, else your `isol8 login` token)",
+    )
+    .option(
+      "--session-id <id>",
+      "with --host: run in this persistent session (created on first use)",
+    )
+    .action(async (file: string | undefined, flags: RunFlags, command: Command) => {
+      process.exitCode = flags.host
+        ? await remoteRunCommand(file, flags, command)
+        : await runCommand(file, flags);
     });
 }
 
@@ -190,6 +207,9 @@ function exitCodeFor(result: ExecutionSummary): number {
 }
 
 async function runCommand(file: string | undefined, flags: RunFlags): Promise<number> {
+  if (flags.key !== undefined || flags.sessionId !== undefined) {
+    return reportError(new CliError("--key and --session-id need --host"));
+  }
   let engine: DockerIsol8 | undefined;
   const interrupt = () => {
     // Ctrl-C: remove what this run created, then leave with the shell's convention.
@@ -235,8 +255,95 @@ async function runCommand(file: string | undefined, flags: RunFlags): Promise<nu
   }
 }
 
+/** Flags that mean something only on this machine, refused with --host. */
+const LOCAL_ONLY = ["persist", "ociRuntime", "seccompProfile"] as const;
+
+/** Engine flags the user typed (not defaulted), as server options: the server's defaults apply to the rest. */
+function remoteOptions(flags: RunFlags, command: Command): RemoteIsol8Options {
+  for (const name of LOCAL_ONLY) {
+    if (command.getOptionValueSource(name) === "cli") {
+      const flag = `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      throw new CliError(`${flag} is not available with --host`);
+    }
+  }
+  const given = (name: keyof RunFlags) => command.getOptionValueSource(name) === "cli";
+  const local = engineOptions(flags);
+  const options: RemoteIsol8Options = {};
+  if (given("net")) options.network = local.network;
+  if (given("timeout")) options.timeoutMs = local.timeoutMs;
+  if (given("memory")) options.memoryLimit = local.memoryLimit;
+  if (given("cpu")) options.cpuLimit = local.cpuLimit;
+  if (given("pidsLimit")) options.pidsLimit = local.pidsLimit;
+  if (given("sandboxSize")) options.sandboxSize = local.sandboxSize;
+  if (given("tmpSize")) options.tmpSize = local.tmpSize;
+  if (given("writable")) options.readonlyRootFs = false;
+  if (given("maxOutput")) options.maxOutputSize = local.maxOutputSize;
+  if (flags.secret.length) options.secrets = local.secrets;
+  if (given("image")) options.image = local.image;
+  if (given("seccomp")) options.security = { seccomp: local.security?.seccomp };
+  return options;
+}
+
+/** `isol8 run --host`: the same input and output as a local run, executed by an isol8 server. */
+async function remoteRunCommand(
+  file: string | undefined,
+  flags: RunFlags,
+  command: Command,
+): Promise<number> {
+  // Ctrl-C closes the connection, and the server kills the run.
+  const interrupt = () => process.exit(130);
+  process.once("SIGINT", interrupt);
+  process.once("SIGTERM", interrupt);
+  let out: WriteStream | undefined;
+  try {
+    const options = remoteOptions(flags, command);
+    const request = await buildRequest(file, flags);
+    const remote = await remoteFromFlags(flags, flags.sessionId, options);
+    out = flags.out ? createWriteStream(flags.out) : undefined;
+    const stdout = out ?? process.stdout;
+    let summary: ExecutionSummary;
+    if (flags.json || !flags.stream) {
+      const result = await remote.execute(request);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        if (out) out.write(result.stdout);
+      } else {
+        stdout.write(result.stdout);
+        process.stderr.write(result.stderr);
+        for (const notice of remoteNotices(result, request))
+          process.stderr.write(`isol8: ${notice}\n`);
+      }
+      summary = result;
+    } else {
+      summary = await streamRun(remote, request, stdout);
+    }
+    return exitCodeFor(summary);
+  } catch (error) {
+    return reportError(remoteErrorForCli(inFlagTerms(error)), flags.debug);
+  } finally {
+    if (out) {
+      out.end();
+      await once(out, "close").catch(() => undefined);
+    }
+    process.off("SIGINT", interrupt);
+    process.off("SIGTERM", interrupt);
+  }
+}
+
+/** The notices a local run prints; the server's limits are not known here, so they are named in words. */
+function remoteNotices(result: ExecutionSummary, request: ExecutionRequest): string[] {
+  const notices: string[] = [];
+  if (result.timedOut)
+    notices.push(
+      `timed out${request.timeoutMs ? ` after ${request.timeoutMs} ms` : " (the server's timeout)"}; every process of the run was killed`,
+    );
+  if (result.oomKilled) notices.push("out of memory: a process was killed at the memory limit");
+  if (result.truncated) notices.push("output truncated at the output limit");
+  return notices;
+}
+
 async function streamRun(
-  engine: DockerIsol8,
+  engine: { executeStream(request: ExecutionRequest): AsyncIterable<StreamEvent> },
   request: ExecutionRequest,
   stdout: NodeJS.WritableStream,
 ) {

@@ -1,0 +1,145 @@
+/**
+ * Bounded load on `isol8 serve` over loopback: 16 concurrent clients for 30 s,
+ * each cycling through a buffered execution (POST /execute), a streamed one
+ * (RemoteIsol8.executeStream over WebSocket) and an upload + download of a
+ * session file (POST /file, GET /file). Every answer is checked. Prints
+ * correct/failed counts and p50/p95 latency per kind, throughput, and the
+ * server process's RSS at the start and the end. Stops by itself.
+ *
+ *   node --import tsx bench/server-load.ts [clients, default 16] [seconds, default 30]
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RemoteIsol8 } from "../src/client/remote-isol8.js";
+import { percentile, printTable } from "./stats.js";
+
+const clients = Number(process.argv[2] ?? 16);
+const seconds = Number(process.argv[3] ?? 30);
+const KEY = "bench-master-key-0123456789";
+const kinds = ["execute", "stream", "upload"] as const;
+type Kind = (typeof kinds)[number];
+
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+}
+
+async function startServer(dbDir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "src/cli/main.ts",
+      "serve",
+      "--port",
+      "0",
+      "--bind",
+      "127.0.0.1",
+      "--key",
+      KEY,
+      "--db",
+      join(dbDir, "server.db"),
+      ...(process.env.BENCH_SERVER_CONFIG ? ["--config", process.env.BENCH_SERVER_CONFIG] : []),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      out += c.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`server exited ${code}`)));
+  });
+  return { child, url };
+}
+
+const samples: Record<Kind, number[]> = { execute: [], stream: [], upload: [] };
+const failures: Record<Kind, number> = { execute: 0, stream: 0, upload: 0 };
+const firstErrors: string[] = [];
+
+async function once(kind: Kind, client: number, n: number, url: string): Promise<void> {
+  const started = performance.now();
+  try {
+    if (kind === "execute") {
+      const result = await new RemoteIsol8({ host: url, apiKey: KEY }).execute({
+        runtime: "python",
+        code: `print(${client} * ${n})`,
+      });
+      if (result.stdout !== `${client * n}\n` || result.exitCode !== 0)
+        throw new Error(`execute: ${JSON.stringify(result.stdout)}`);
+    } else if (kind === "stream") {
+      let out = "";
+      let exit = "";
+      for await (const event of new RemoteIsol8({ host: url, apiKey: KEY }).executeStream({
+        runtime: "bash",
+        cmd: `for i in 1 2 3; do echo ${n}-$i; done`,
+      })) {
+        if (event.type === "stdout") out += event.data;
+        if (event.type === "exit") exit = event.data;
+      }
+      if (out !== `${n}-1\n${n}-2\n${n}-3\n` || exit !== "0")
+        throw new Error(`stream: ${JSON.stringify(out)}`);
+    } else {
+      const session = new RemoteIsol8({ host: url, apiKey: KEY, sessionId: `bench-${client}` });
+      const bytes = randomBytes(64 * 1024);
+      await session.putFile(`/sandbox/f${n % 4}.bin`, bytes);
+      const back = await session.getFile(`/sandbox/f${n % 4}.bin`);
+      if (!back.equals(bytes)) throw new Error("upload: bytes differ");
+    }
+    samples[kind].push(performance.now() - started);
+  } catch (error) {
+    failures[kind]++;
+    if (firstErrors.length < 5) firstErrors.push(`${kind}: ${(error as Error).message}`);
+  }
+}
+
+const dbDir = mkdtempSync(join(tmpdir(), "isol8-bench-"));
+const { child, url } = await startServer(dbDir);
+const pid = child.pid ?? 0;
+try {
+  // Warm up: one of each, so the first samples are not the server's start-up.
+  for (const kind of kinds) await once(kind, 1, 0, url);
+  for (const kind of kinds) {
+    samples[kind] = [];
+    failures[kind] = 0;
+  }
+  const rssStart = rssMiB(pid);
+  const deadline = Date.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      for (let n = 1; Date.now() < deadline; n++)
+        await once(kinds[(client + n) % kinds.length] as Kind, client + 1, n, url);
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  const rssEnd = rssMiB(pid);
+  const total = kinds.reduce((sum, k) => sum + samples[k].length, 0);
+  console.log(
+    `\n${clients} clients for ${elapsed.toFixed(1)} s against ${url} (2 cores; loopback)\n`,
+  );
+  printTable(
+    ["kind", "correct", "failed", "p50 ms", "p95 ms"],
+    kinds.map((k) => [
+      k,
+      String(samples[k].length),
+      String(failures[k]),
+      percentile(samples[k], 50),
+      percentile(samples[k], 95),
+    ]),
+  );
+  console.log(`\nthroughput: ${(total / elapsed).toFixed(1)} correct operations/s`);
+  console.log(`server RSS: ${rssStart.toFixed(1)} MiB at start, ${rssEnd.toFixed(1)} MiB at end`);
+  if (firstErrors.length) console.log(`first failures:\n  ${firstErrors.join("\n  ")}`);
+} finally {
+  child.kill("SIGTERM");
+  await new Promise((resolve) => child.once("exit", resolve));
+  rmSync(dbDir, { recursive: true, force: true });
+}

@@ -1,0 +1,139 @@
+import { createInterface } from "node:readline/promises";
+import type { Command } from "commander";
+import type { ServerConfigInput } from "../../server/config.js";
+import type { Isol8Server } from "../../server/server.js";
+import { CliError } from "../exit-codes.js";
+import { reportError } from "../report-error.js";
+import { VERSION } from "../version.js";
+
+interface ServeFlags {
+  port?: string;
+  key?: string;
+  insecureNoAuth?: boolean;
+  bind?: string;
+  config?: string;
+  db?: string;
+  auditLog?: string;
+  debug?: boolean;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("Start the isol8 HTTP server (remote execution with API keys)")
+    .option("-p, --port <port>", "port to listen on (default: $ISOL8_PORT, $PORT, else 3000)")
+    .option("-k, --key <key>", "master API key (default: $ISOL8_API_KEY)")
+    .option("--insecure-no-auth", "serve without any authentication (trusted machines only)", false)
+    .option("--bind <address>", "address to listen on (default: 0.0.0.0; 127.0.0.1 without auth)")
+    .option("--config <file>", "server configuration (JSON): limits, policy, sessions, pools")
+    .option("--db <file>", "SQLite file for API keys (default: ~/.isol8/server.db)")
+    .option("--audit-log <file>", "append one JSON line per execution to this file")
+    .option("--debug", "log every request to stderr", false)
+    .action(async (flags: ServeFlags) => {
+      process.exitCode = await serveCommand(flags);
+    });
+}
+
+/** `--port` > `ISOL8_PORT` > `PORT` > 3000. */
+export function resolvePort(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): number {
+  const [source, text] =
+    flag !== undefined
+      ? ["--port", flag]
+      : env.ISOL8_PORT
+        ? ["ISOL8_PORT", env.ISOL8_PORT]
+        : env.PORT
+          ? ["PORT", env.PORT]
+          : ["default", "3000"];
+  const port = Number(text);
+  if (!/^\d+$/.test(text.trim()) || port > 65535)
+    throw new CliError(`${source}: "${text}" is not a port number (0-65535)`);
+  return port;
+}
+
+async function serveCommand(flags: ServeFlags): Promise<number> {
+  let server: Isol8Server | undefined;
+  try {
+    const port = resolvePort(flags.port);
+    const masterKey = flags.key ?? process.env.ISOL8_API_KEY;
+    const insecure = Boolean(flags.insecureNoAuth) && !masterKey;
+    if (!masterKey && !flags.insecureNoAuth) {
+      throw new CliError(
+        "a master key is required: pass -k/--key or set ISOL8_API_KEY (or --insecure-no-auth on a trusted machine)",
+      );
+    }
+    if (insecure) {
+      process.stderr.write(
+        "\n*** WARNING: isol8 serve is running WITHOUT AUTHENTICATION (--insecure-no-auth). ***\n*** Anyone who can reach this port can run code and administer the server.    ***\n\n",
+      );
+    }
+    // The server's modules load only for this command, not for every CLI start.
+    const { loadServerConfigFile } = await import("../../server/config.js");
+    const config: ServerConfigInput = flags.config ? loadServerConfigFile(flags.config) : {};
+    if (flags.db) config.dbPath = flags.db;
+    if (flags.auditLog) config.auditLog = flags.auditLog;
+    const { createIsol8Server } = await import("../../server/server.js");
+    server = await createIsol8Server({
+      masterKey,
+      insecureNoAuth: insecure,
+      config,
+      version: VERSION,
+      debug: flags.debug,
+      log: (line) => process.stderr.write(`${line}\n`),
+    });
+    const host = flags.bind ?? (insecure ? "127.0.0.1" : "0.0.0.0");
+    const { url } = await listenOrPick(server, port, host);
+    process.stdout.write(`isol8 server ${VERSION} listening on ${url}\n`);
+    await untilSignalled();
+    process.stderr.write("isol8 serve: shutting down; letting running executions finish\n");
+    await server.close();
+    process.stderr.write("isol8 serve: stopped\n");
+    return 0;
+  } catch (error) {
+    await server?.close(0).catch(() => undefined);
+    return reportError(error, flags.debug);
+  }
+}
+
+/** A busy port: ask on a terminal, otherwise take a free one and say which. */
+async function listenOrPick(server: Isol8Server, port: number, host: string) {
+  try {
+    return await server.listen(port, host);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+  }
+  if (process.stdin.isTTY && process.stderr.isTTY) {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      const answer = (
+        await rl.question(
+          `isol8 serve: port ${port} is in use. Port to use instead (empty: any free port): `,
+        )
+      ).trim();
+      return await server.listen(answer === "" ? 0 : resolvePort(answer), host);
+    } finally {
+      rl.close();
+    }
+  }
+  const picked = await server.listen(0, host);
+  process.stderr.write(`isol8 serve: port ${port} is in use; using port ${picked.port} instead\n`);
+  return picked;
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+function untilSignalled(): Promise<void> {
+  return new Promise((resolve) => {
+    const first = () => {
+      process.off("SIGINT", first);
+      process.off("SIGTERM", first);
+      const again = () => process.exit(130);
+      process.once("SIGINT", again);
+      process.once("SIGTERM", again);
+      resolve();
+    };
+    process.on("SIGINT", first);
+    process.on("SIGTERM", first);
+  });
+}

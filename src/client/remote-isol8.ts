@@ -1,0 +1,160 @@
+import type { ExecutionOptions, WireExecutionRequest } from "../server/schemas.js";
+import type { SessionInfo } from "../server/sessions.js";
+import type { ExecutionResult, StreamEvent } from "../types.js";
+import { RemoteError, remoteErrorFrom } from "./remote-error.js";
+import { sseStream } from "./sse-stream.js";
+import { openWebSocketRun } from "./ws-stream.js";
+
+/** Where an isol8 server is and how to authenticate to it. */
+export interface RemoteIsol8Connection {
+  /** Base URL, e.g. `http://localhost:3000`. */
+  host: string;
+  /** An API key, a login token, or the master key. */
+  apiKey: string;
+  /** Run in this persistent session (created on first use, scoped to the key's tenant). */
+  sessionId?: string;
+  /** How `executeStream` talks to the server; `auto` (default) tries WebSocket, then SSE. */
+  transport?: "auto" | "websocket" | "sse";
+}
+
+/** What `RemoteIsol8.execute` accepts: the engine's request plus the wire's extra fields. */
+export type RemoteExecutionRequest = WireExecutionRequest;
+
+/** Engine options sent with every execution; the server's policy decides what is allowed. */
+export type RemoteIsol8Options = ExecutionOptions;
+
+/** A streamed remote run: its events, and a way to signal the program (WebSocket only). */
+export interface RemoteStreamRun extends AsyncGenerator<StreamEvent> {
+  kill(signal: "SIGINT" | "SIGTERM"): void;
+}
+
+/**
+ * Runs code on an isol8 server (`isol8 serve`) with the same methods as
+ * DockerIsol8. Every refusal or failure throws a RemoteError carrying the
+ * server's message and HTTP status.
+ */
+export class RemoteIsol8 {
+  private readonly host: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(
+    private readonly connection: RemoteIsol8Connection,
+    private readonly options?: RemoteIsol8Options,
+  ) {
+    this.host = connection.host.replace(/\/+$/, "");
+    this.headers = {
+      Authorization: `Bearer ${connection.apiKey}`,
+      "Content-Type": "application/json",
+    };
+  }
+
+  /** Checks that the server answers /health. */
+  async start(): Promise<void> {
+    await this.request<{ status: string }>("GET", "/health");
+  }
+
+  /** Runs a program to completion on the server. */
+  execute(request: RemoteExecutionRequest): Promise<ExecutionResult> {
+    return this.request<ExecutionResult>("POST", "/execute", this.body(request));
+  }
+
+  /**
+   * Streams a program's output as it is produced (WebSocket, or SSE when the
+   * server or a proxy offers no WebSocket). Stopping the iteration early
+   * makes the server kill the run.
+   */
+  executeStream(request: RemoteExecutionRequest): RemoteStreamRun {
+    let kill: ((signal: "SIGINT" | "SIGTERM") => void) | undefined;
+    const pending: ("SIGINT" | "SIGTERM")[] = [];
+    const self = this;
+    async function* events(): AsyncGenerator<StreamEvent> {
+      const body = self.body(request);
+      const transport = self.connection.transport ?? "auto";
+      if (transport !== "sse") {
+        const ws = await openWebSocketRun(`${self.host}/execute/ws`, self.headers, body);
+        if (ws) {
+          kill = ws.kill;
+          for (const signal of pending.splice(0)) ws.kill(signal);
+          yield* ws.events;
+          return;
+        }
+        if (transport === "websocket")
+          throw new RemoteError(0, `${self.host} offers no WebSocket at /execute/ws`);
+      }
+      yield* sseStream(`${self.host}/execute/stream`, self.headers, body);
+    }
+    return Object.assign(events(), {
+      kill(signal: "SIGINT" | "SIGTERM") {
+        if (kill) kill(signal);
+        else pending.push(signal);
+      },
+    });
+  }
+
+  /** Writes a file into the session's /sandbox (needs a sessionId). */
+  async putFile(path: string, content: Buffer | string): Promise<void> {
+    const sessionId = this.session("putFile");
+    const bytes = typeof content === "string" ? Buffer.from(content) : content;
+    await this.request("POST", "/file", { sessionId, path, content: bytes.toString("base64") });
+  }
+
+  /** Reads a file of the session's /sandbox (needs a sessionId). */
+  async getFile(path: string): Promise<Buffer> {
+    const sessionId = this.session("getFile");
+    const query = new URLSearchParams({ sessionId, path });
+    const { content } = await this.request<{ content: string }>("GET", `/file?${query}`);
+    return Buffer.from(content, "base64");
+  }
+
+  /** Ends the session, if there is one: the server removes its container. */
+  async stop(): Promise<void> {
+    if (!this.connection.sessionId) return;
+    try {
+      await this.deleteSession(this.connection.sessionId);
+    } catch (error) {
+      if (!(error instanceof RemoteError && error.status === 404)) throw error;
+    }
+  }
+
+  /** The sessions of this key's tenant. */
+  async listSessions(): Promise<SessionInfo[]> {
+    return (await this.request<{ sessions: SessionInfo[] }>("GET", "/sessions")).sessions;
+  }
+
+  async deleteSession(id: string): Promise<void> {
+    await this.request("DELETE", `/session/${encodeURIComponent(id)}`);
+  }
+
+  private body(request: RemoteExecutionRequest): Record<string, unknown> {
+    return {
+      request,
+      ...(this.options ? { options: this.options } : {}),
+      ...(this.connection.sessionId ? { sessionId: this.connection.sessionId } : {}),
+    };
+  }
+
+  private session(method: string): string {
+    if (!this.connection.sessionId)
+      throw new RemoteError(0, `${method} needs a session: pass sessionId to RemoteIsol8`);
+    return this.connection.sessionId;
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.host}${path}`, {
+        method,
+        headers: this.headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string } }).cause;
+      throw new RemoteError(
+        0,
+        `cannot reach ${this.host}: ${cause?.code ?? (error as Error).message}`,
+      );
+    }
+    if (!response.ok) throw await remoteErrorFrom(response);
+    return (await response.json()) as T;
+  }
+}

@@ -1,0 +1,61 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { AppEnv } from "./app-env.js";
+import type { ServerContext } from "./context.js";
+import { HttpError, toHttpError } from "./errors.js";
+import { observeRequests, requireAuth } from "./middleware.js";
+import { adminRoutes } from "./routes/admin.js";
+import { executeRoutes } from "./routes/execute.js";
+import { fileRoutes } from "./routes/files.js";
+import { healthRoutes, infoRoutes } from "./routes/info.js";
+import { sessionRoutes } from "./routes/sessions.js";
+
+/**
+ * The HTTP API as a Hono app: a plain object that answers `app.request()`
+ * without a socket, and that server.ts serves on a port. Every answer that
+ * is not a success is JSON `{ error }`.
+ */
+export function createApp(ctx: ServerContext): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.use("*", observeRequests(ctx));
+  app.use("*", async (c, next) => {
+    if (ctx.state.draining) {
+      c.header("Connection", "close");
+      throw new HttpError(503, "the server is shutting down");
+    }
+    await next();
+  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: ctx.config.maxBodyBytes,
+      onError: () => {
+        throw new HttpError(
+          413,
+          `body: larger than this server's limit of ${ctx.config.maxBodyBytes} bytes`,
+        );
+      },
+    }),
+  );
+  app.route("/", healthRoutes(ctx));
+  app.use("*", requireAuth(ctx.authenticator));
+  app.route("/", executeRoutes(ctx));
+  app.route("/", fileRoutes(ctx));
+  app.route("/", sessionRoutes(ctx));
+  app.route("/", adminRoutes(ctx));
+  app.route("/", infoRoutes(ctx));
+
+  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((error, c) => {
+    const http =
+      error instanceof HTTPException && !(error instanceof HttpError)
+        ? new HttpError(error.status as HttpError["status"], error.message)
+        : toHttpError(error);
+    if (http.status === 500)
+      ctx.log(`isol8 serve: ${c.req.method} ${c.req.path}: ${error.stack ?? error}`);
+    return c.json({ error: http.message }, http.status as ContentfulStatusCode, http.headers);
+  });
+  return app;
+}

@@ -1,0 +1,154 @@
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { parseSize } from "../config/sizes.js";
+import { validationError } from "./errors.js";
+
+const size = z.string().refine((v) => parseSize(v) !== undefined, "not a size such as 512m or 2g");
+const ms = z.number().int().positive();
+
+/** Option values a server applies when a client does not ask for its own. */
+const defaultsSchema = z.strictObject({
+  memoryLimit: size.default("512m"),
+  cpuLimit: z.number().positive().default(1),
+  timeoutMs: ms.default(30_000),
+  pidsLimit: z.number().int().positive().default(64),
+  sandboxSize: size.default("512m"),
+  tmpSize: size.default("256m"),
+  maxOutputSize: z
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
+});
+
+/** The largest values a client may ask for; a request above one is refused with 403. */
+const limitsSchema = z.strictObject({
+  memoryLimit: size.default("2g"),
+  cpuLimit: z.number().positive().default(2),
+  timeoutMs: ms.default(120_000),
+  pidsLimit: z.number().int().positive().default(256),
+  sandboxSize: size.default("2g"),
+  tmpSize: size.default("1g"),
+  maxOutputSize: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
+});
+
+/** Weakenings of the sandbox a client may ask for. All off: a client gets the full defaults. */
+const allowSchema = z.strictObject({
+  hostNetwork: z.boolean().default(false),
+  unconfinedSeccomp: z.boolean().default(false),
+  customSeccomp: z.boolean().default(false),
+  writableRootFs: z.boolean().default(false),
+  customImage: z.boolean().default(false),
+});
+
+export const serverConfigSchema = z.strictObject({
+  /** SQLite file holding API keys (hashed) and login tokens. */
+  dbPath: z.string().default(join(homedir(), ".isol8", "server.db")),
+  /** JSON-lines audit log of executions; none when unset. */
+  auditLog: z.string().optional(),
+  /** Largest request body, in bytes; bigger ones get 413. */
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
+  /** Executions running at once, across all engines and sessions. */
+  maxConcurrent: z.number().int().positive().default(10),
+  /** Executions waiting for a slot; one more gets 429. */
+  maxQueue: z.number().int().min(0).default(50),
+  /** Idle time between SSE heartbeat comments. */
+  heartbeatMs: ms.default(15_000),
+  /** How long shutdown lets running executions finish. */
+  shutdownGraceMs: ms.default(10_000),
+  sessions: z
+    .strictObject({
+      /** A session unused this long is stopped and its container removed. */
+      idleTimeoutMs: ms.default(30 * 60_000),
+      maxPerTenant: z.number().int().positive().default(16),
+      sweepIntervalMs: ms.default(60_000),
+    })
+    .prefault({}),
+  engines: z
+    .strictObject({
+      /** Warm engines (one per distinct options set) kept while idle. */
+      maxIdle: z.number().int().min(0).default(4),
+      /** An engine unused this long is stopped and its ready containers removed. */
+      idleTimeoutMs: ms.default(5 * 60_000),
+      poolStrategy: z.enum(["fast", "secure"]).default("fast"),
+      /**
+       * Ready containers kept per image (`clean`) and used ones wiped for reuse
+       * at once (`dirty`). Under load every running execution needs one, so
+       * both default to maxConcurrent's default: smaller pools make most runs
+       * wait for a cold container (measured in bench/server-load.ts).
+       */
+      poolSize: z
+        .strictObject({
+          clean: z.number().int().min(0).default(10),
+          dirty: z.number().int().min(0).default(10),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      /** Lifetime of a token from /auth/login when the caller names none. */
+      loginTtlMs: ms.default(12 * 60 * 60_000),
+      /** Longest lifetime a key or token may be given. */
+      maxTtlMs: ms.default(365 * 24 * 60 * 60_000),
+    })
+    .prefault({}),
+  policy: z
+    .strictObject({
+      defaults: defaultsSchema.prefault({}),
+      limits: limitsSchema.prefault({}),
+      allow: allowSchema.prefault({}),
+    })
+    .prefault({}),
+});
+
+/** Everything a server is configured with; every field has a default. */
+export type ServerConfig = z.infer<typeof serverConfigSchema>;
+/** A partial ServerConfig, as written in a config file or passed to createServer. */
+export type ServerConfigInput = z.input<typeof serverConfigSchema>;
+export type ServerPolicy = ServerConfig["policy"];
+
+/** Fills in defaults and checks the config; the error names the bad field. */
+export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig {
+  const parsed = serverConfigSchema.safeParse(input);
+  if (!parsed.success) throw new Error(`server config: ${validationError(parsed.error).message}`);
+  const config = parsed.data;
+  assertDefaultsWithinLimits(config.policy);
+  return config;
+}
+
+/** Reads a JSON config file (a partial ServerConfig). */
+export function loadServerConfigFile(path: string): ServerConfigInput {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as ServerConfigInput;
+  } catch (error) {
+    throw new Error(`server config ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** A default above its own limit would make the server refuse requests that ask for nothing. */
+function assertDefaultsWithinLimits({ defaults, limits }: ServerPolicy): void {
+  for (const key of Object.keys(defaults) as (keyof typeof defaults)[]) {
+    const value = defaults[key];
+    const limit = limits[key];
+    const [v, l] =
+      typeof value === "string"
+        ? [parseSize(value), parseSize(String(limit))]
+        : [value, Number(limit)];
+    if ((v ?? 0) > (l ?? 0)) {
+      throw new Error(
+        `server config: policy.defaults.${key} (${value}) is above policy.limits.${key} (${limit})`,
+      );
+    }
+  }
+}

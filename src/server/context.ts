@@ -1,0 +1,104 @@
+import { DockerIsol8 } from "../engine/docker-isol8.js";
+import { ownerLabelValue } from "../engine/labels.js";
+import type { DockerIsol8Options } from "../types.js";
+import { Admission } from "./admission.js";
+import { AuditLog } from "./audit.js";
+import { Authenticator } from "./auth/authenticator.js";
+import { KeyStore } from "./auth/key-store.js";
+import type { ServerConfig } from "./config.js";
+import { EnginePool } from "./engine-pool.js";
+import { Executions } from "./execution.js";
+import { ServerMetrics } from "./metrics.js";
+import { SessionManager } from "./sessions.js";
+
+/** Where the server writes what it has to say (stderr by default). */
+export type ServerLog = (line: string) => void;
+
+/** Everything the routes share: built once per server, closed once. */
+export interface ServerContext {
+  config: ServerConfig;
+  version: string;
+  store: KeyStore;
+  authenticator: Authenticator;
+  admission: Admission;
+  engines: EnginePool;
+  sessions: SessionManager;
+  executions: Executions;
+  metrics: ServerMetrics;
+  audit: AuditLog | undefined;
+  /** The `isol8.owner` label value of every container this server creates. */
+  owner: string;
+  log: ServerLog;
+  debug: ServerLog;
+  /** Set at shutdown: new requests get 503 while running ones finish. */
+  state: { draining: boolean };
+  /** Stops sweeping, every session and every engine (removing their containers), closes the stores. */
+  close(): Promise<void>;
+}
+
+export interface ContextOptions {
+  config: ServerConfig;
+  version: string;
+  /** Undefined: no auth (`--insecure-no-auth`). */
+  masterKey: string | undefined;
+  log?: ServerLog;
+  debug?: boolean;
+  /** Makes engines; tests may count or wrap them. */
+  createEngine?: (options: DockerIsol8Options) => DockerIsol8;
+}
+
+export async function createContext(options: ContextOptions): Promise<ServerContext> {
+  const { config } = options;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const createEngine = options.createEngine ?? ((o: DockerIsol8Options) => new DockerIsol8(o));
+  const store = await KeyStore.open(config.dbPath);
+  const admission = new Admission(config.maxConcurrent, config.maxQueue);
+  const engines = new EnginePool(
+    createEngine,
+    config.engines.maxIdle,
+    config.engines.idleTimeoutMs,
+  );
+  const sessions = new SessionManager(createEngine, config.sessions);
+  const metrics = new ServerMetrics({
+    queued: () => admission.queued,
+    running: () => admission.running,
+    sessions: () => sessions.size,
+    engines: () => engines.size,
+  });
+  const audit = config.auditLog ? new AuditLog(config.auditLog) : undefined;
+  const executions = new Executions({ config, admission, engines, sessions, metrics, audit });
+  const sweeper = setInterval(
+    () => {
+      engines.sweep();
+      void sessions.sweep();
+    },
+    Math.min(config.sessions.sweepIntervalMs, config.engines.idleTimeoutMs),
+  );
+  sweeper.unref();
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    version: options.version,
+    store,
+    authenticator: new Authenticator(options.masterKey, store),
+    admission,
+    engines,
+    sessions,
+    executions,
+    metrics,
+    audit,
+    owner: ownerLabelValue(),
+    log,
+    debug: options.debug ? log : () => undefined,
+    state: { draining: false },
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        await Promise.all([sessions.stopAll(), engines.stopAll()]);
+        await audit?.close();
+        store.close();
+      })();
+      return closing;
+    },
+  };
+}

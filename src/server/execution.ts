@@ -1,0 +1,188 @@
+import type { DockerIsol8, SandboxSignal } from "../engine/docker-isol8.js";
+import { InvalidOptionError } from "../engine/errors.js";
+import { validateRequest } from "../engine/request.js";
+import type {
+  DockerIsol8Options,
+  ExecutionRequest,
+  ExecutionResult,
+  StreamEvent,
+} from "../types.js";
+import type { Admission } from "./admission.js";
+import { type AuditLog, sha256Hex } from "./audit.js";
+import type { Principal } from "./auth/authenticator.js";
+import type { ServerConfig } from "./config.js";
+import type { EnginePool } from "./engine-pool.js";
+import { HttpError } from "./errors.js";
+import type { Outcome, ServerMetrics } from "./metrics.js";
+import { applyPolicy, assertSupportedRequest, type PolicyOptions } from "./policy.js";
+import type { ExecuteBody } from "./schemas.js";
+import type { SessionManager } from "./sessions.js";
+
+/** What an execution needs from the server around it. */
+export interface ExecutionDeps {
+  config: ServerConfig;
+  admission: Admission;
+  engines: EnginePool;
+  sessions: SessionManager;
+  metrics: ServerMetrics;
+  audit: AuditLog | undefined;
+}
+
+/**
+ * A started execution: its events (the last is `exit`), and a way to signal
+ * the program. Its slot is held until `events` has been iterated to its end
+ * (or thrown, or returned early), so a caller must always iterate it.
+ */
+export interface ServerRun {
+  events: AsyncGenerator<StreamEvent>;
+  kill(signal: SandboxSignal): void;
+}
+
+/**
+ * The one execution path behind /execute, /execute/stream and /execute/ws:
+ * policy, admission (429 when full), the engine (a warm shared one, or the
+ * caller's session), then metrics and the audit log when the run ends.
+ */
+export class Executions {
+  constructor(private readonly deps: ExecutionDeps) {}
+
+  /**
+   * Checks and admits a request and starts it. Everything that can refuse it
+   * (400, 403, 429) throws here, before any output; `abort` cancels it,
+   * waiting or running, and frees its container.
+   */
+  async start(principal: Principal, body: ExecuteBody, abort: AbortSignal): Promise<ServerRun> {
+    const { config, admission } = this.deps;
+    const policyOptions = applyPolicy(config.policy, body.options);
+    assertSupportedRequest(body.request, config.policy);
+    const request = engineRequest(body.request);
+    const options = engineOptions(config, policyOptions);
+    const started = performance.now();
+    const release = await admission.enter(abort);
+    let held: { engine: DockerIsol8; release: () => void } | undefined;
+    try {
+      held = body.sessionId
+        ? await this.deps.sessions.forExecution(
+            principal.tenantId,
+            body.sessionId,
+            options,
+            body.options !== undefined,
+          )
+        : this.deps.engines.acquire(options);
+      const run = held.engine.executeStream(request, { signal: abort });
+      const engine = held;
+      const done = (outcome: Outcome, exit?: StreamExit) => {
+        engine.release();
+        release();
+        this.record(principal, body, outcome, started, exit);
+      };
+      return { events: this.observe(run, abort, done), kill: (signal) => run.kill(signal) };
+    } catch (error) {
+      held?.release();
+      release();
+      throw error;
+    }
+  }
+
+  /** Passes events through and reports how the run ended, whichever way it ends. */
+  private async *observe(
+    run: AsyncGenerator<StreamEvent>,
+    abort: AbortSignal,
+    done: (outcome: Outcome, exit?: StreamExit) => void,
+  ): AsyncGenerator<StreamEvent> {
+    let exit: StreamExit | undefined;
+    let outcome: Outcome = "failed";
+    try {
+      for await (const event of run) {
+        if (event.type === "exit") {
+          exit = event.result;
+          outcome = outcomeOf(exit);
+        }
+        yield event;
+      }
+    } finally {
+      if (!exit && abort.aborted) outcome = "cancelled";
+      done(outcome, exit);
+    }
+  }
+
+  private record(
+    principal: Principal,
+    body: ExecuteBody,
+    outcome: Outcome,
+    started: number,
+    exit: StreamExit | undefined,
+  ): void {
+    const { metrics, audit } = this.deps;
+    const durationMs = Math.round(performance.now() - started);
+    metrics.execution(body.request.runtime, outcome, durationMs / 1000);
+    audit?.write({
+      time: new Date().toISOString(),
+      executionId: exit?.executionId ?? null,
+      tenantId: principal.tenantId,
+      keyId: principal.keyId ?? null,
+      sessionId: body.sessionId ?? null,
+      runtime: body.request.runtime,
+      codeSha256: sha256Hex(body.request.code ?? body.request.cmd ?? ""),
+      exitCode: exit?.exitCode ?? null,
+      outcome,
+      durationMs: exit?.durationMs ?? durationMs,
+      resourceUsage: exit?.resourceUsage ?? null,
+      metadata: body.request.metadata ?? null,
+    });
+  }
+}
+
+/** The options of the engine that runs a request whose options passed the policy. */
+export function engineOptions(config: ServerConfig, options: PolicyOptions): DockerIsol8Options {
+  return {
+    ...options,
+    poolStrategy: config.engines.poolStrategy,
+    poolSize: config.engines.poolSize,
+    // The server's admission is the real limit; an engine never queues behind it.
+    maxConcurrent: config.maxConcurrent,
+  };
+}
+
+type StreamExit = Extract<StreamEvent, { type: "exit" }>["result"];
+
+function outcomeOf(result: StreamExit): Outcome {
+  if (result.timedOut) return "timeout";
+  if (result.oomKilled) return "oom";
+  return result.exitCode === 0 ? "ok" : "nonzero";
+}
+
+/** The engine's request: the wire fields it knows, checked by the engine's own rules (as 400). */
+function engineRequest(wire: ExecuteBody["request"]): ExecutionRequest {
+  const request: ExecutionRequest = {
+    runtime: wire.runtime,
+    code: wire.code,
+    cmd: wire.cmd,
+    fileExtension: wire.fileExtension,
+    stdin: wire.stdin,
+    env: wire.env,
+    timeoutMs: wire.timeoutMs,
+  };
+  for (const key of Object.keys(request) as (keyof ExecutionRequest)[])
+    if (request[key] === undefined) delete request[key];
+  try {
+    validateRequest(request);
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new HttpError(400, `request.${error.message}`);
+    throw error;
+  }
+  return request;
+}
+
+/** Collects a run into the ExecutionResult that POST /execute answers with. */
+export async function collect(run: ServerRun): Promise<ExecutionResult> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  for await (const event of run.events) {
+    if (event.type === "stdout") stdout.push(event.data);
+    else if (event.type === "stderr") stderr.push(event.data);
+    else if (event.type === "exit")
+      return { ...event.result, stdout: stdout.join(""), stderr: stderr.join("") };
+  }
+  throw new Error("the run ended without an exit event");
+}

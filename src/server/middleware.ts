@@ -1,0 +1,38 @@
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "./app-env.js";
+import type { Authenticator } from "./auth/authenticator.js";
+import type { ServerContext } from "./context.js";
+import { HttpError } from "./errors.js";
+
+/** Every route after this one needs a valid bearer key: 401 without one, 403 for a bad one. */
+export function requireAuth(authenticator: Authenticator): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const outcome = authenticator.authenticate(c.req.header("authorization"));
+    if (!outcome.ok) {
+      const headers: Record<string, string> =
+        outcome.status === 401 ? { "WWW-Authenticate": 'Bearer realm="isol8"' } : {};
+      throw new HttpError(outcome.status, outcome.error, headers);
+    }
+    c.set("principal", outcome.principal);
+    await next();
+  };
+}
+
+/** Routes that administer the server itself: the master key only. */
+export const requireMaster: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!c.get("principal").master) throw new HttpError(403, "this route needs the master key");
+  await next();
+};
+
+/** Counts requests for /metrics and, with --debug, logs one line per request. */
+export function observeRequests(ctx: ServerContext): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const route = c.res.status === 404 && c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
+    ctx.metrics.request(c.req.method, route, c.res.status);
+    ctx.debug(
+      `${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`,
+    );
+  };
+}

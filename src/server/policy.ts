@@ -1,0 +1,115 @@
+import { formatSize, parseSize } from "../config/sizes.js";
+import type { DockerIsol8Options } from "../types.js";
+import type { ServerPolicy } from "./config.js";
+import { HttpError } from "./errors.js";
+import type { ExecutionOptions, WireExecutionRequest } from "./schemas.js";
+
+/** The option values that decide an engine, after the policy's defaults and checks. */
+export type PolicyOptions = Pick<
+  DockerIsol8Options,
+  | "network"
+  | "memoryLimit"
+  | "cpuLimit"
+  | "timeoutMs"
+  | "pidsLimit"
+  | "sandboxSize"
+  | "tmpSize"
+  | "readonlyRootFs"
+  | "maxOutputSize"
+  | "secrets"
+  | "image"
+  | "security"
+>;
+
+const SIZES = ["memoryLimit", "sandboxSize", "tmpSize"] as const;
+const NUMBERS = ["cpuLimit", "timeoutMs", "pidsLimit", "maxOutputSize"] as const;
+
+function refuse(message: string): never {
+  throw new HttpError(403, message);
+}
+
+/**
+ * Turns a client's `options` into engine options: the server's defaults
+ * where the client asks for nothing, the client's values where they are
+ * within the limits, and a 403 naming the option where they are not. A
+ * request is never silently widened or narrowed.
+ */
+export function applyPolicy(policy: ServerPolicy, options: ExecutionOptions = {}): PolicyOptions {
+  const { defaults, limits, allow } = policy;
+  if (options.network === "filtered" || options.networkFilter || options.logNetwork) {
+    throw new HttpError(
+      400,
+      "options.network: filtered mode (networkFilter, logNetwork) is not available in this version; use none",
+    );
+  }
+  if (options.network === "host" && !allow.hostNetwork)
+    refuse("options.network: host networking is not allowed by this server's policy");
+  const seccomp = options.security?.seccomp ?? "strict";
+  if (seccomp === "unconfined" && !allow.unconfinedSeccomp)
+    refuse("options.security.seccomp: unconfined is not allowed by this server's policy");
+  if (seccomp === "custom" && !allow.customSeccomp)
+    refuse("options.security.seccomp: custom profiles are not allowed by this server's policy");
+  if (options.readonlyRootFs === false && !allow.writableRootFs)
+    refuse(
+      "options.readonlyRootFs: a writable root filesystem is not allowed by this server's policy",
+    );
+  if (options.image !== undefined && !allow.customImage)
+    refuse("options.image: custom images are not allowed by this server's policy");
+
+  const result: PolicyOptions = {
+    network: options.network ?? "none",
+    readonlyRootFs: options.readonlyRootFs ?? true,
+    secrets: options.secrets ?? {},
+    security: options.security ?? { seccomp: "strict" },
+    ...(options.image !== undefined ? { image: options.image } : {}),
+  };
+  for (const key of SIZES) {
+    const asked = options[key];
+    if (asked === undefined) {
+      result[key] = defaults[key];
+      continue;
+    }
+    const bytes = parseSize(asked);
+    if (bytes === undefined)
+      throw new HttpError(400, `options.${key}: "${asked}" is not a size such as 512m or 2g`);
+    const limit = parseSize(limits[key]) ?? 0;
+    if (bytes > limit)
+      refuse(`options.${key}: ${asked} is above this server's limit of ${formatSize(limit)}`);
+    result[key] = asked;
+  }
+  for (const key of NUMBERS) {
+    const asked = options[key];
+    if (asked !== undefined && asked > limits[key])
+      refuse(`options.${key}: ${asked} is above this server's limit of ${limits[key]}`);
+    result[key] = asked ?? defaults[key];
+  }
+  return result;
+}
+
+/**
+ * Request fields the engine cannot honour yet are refused by name rather
+ * than ignored, so a client never believes something happened that did not.
+ */
+export function assertSupportedRequest(request: WireExecutionRequest, policy: ServerPolicy): void {
+  if (request.codeUrl !== undefined)
+    refuse("request.codeUrl: remote code is not enabled on this server; send the code itself");
+  for (const field of [
+    "files",
+    "outputPaths",
+    "installPackages",
+    "setupScript",
+    "workdir",
+  ] as const) {
+    if (request[field] !== undefined) {
+      throw new HttpError(
+        400,
+        `request.${field}: not supported by this server yet${field === "files" || field === "outputPaths" ? " (use POST /file and GET /file with a session)" : ""}`,
+      );
+    }
+  }
+  if (request.timeoutMs !== undefined && request.timeoutMs > policy.limits.timeoutMs) {
+    refuse(
+      `request.timeoutMs: ${request.timeoutMs} is above this server's limit of ${policy.limits.timeoutMs}`,
+    );
+  }
+}

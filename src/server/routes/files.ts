@@ -1,0 +1,52 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../app-env.js";
+import type { ServerContext } from "../context.js";
+import { HttpError } from "../errors.js";
+import { engineOptions } from "../execution.js";
+import { applyPolicy } from "../policy.js";
+import { getFileQuerySchema, putFileBodySchema } from "../schemas.js";
+import { jsonBody, queryOf } from "../validate.js";
+
+/** POST /file and GET /file: files of the caller's persistent sessions, base64 on the wire. */
+export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  app.post("/file", async (c) => {
+    const body = await jsonBody(c, putFileBodySchema);
+    const { tenantId } = c.get("principal");
+    // An upload may come before the first execution; the session then starts with the server's defaults.
+    const session = ctx.sessions.forFile(
+      tenantId,
+      body.sessionId,
+      engineOptions(ctx.config, applyPolicy(ctx.config.policy)),
+    );
+    try {
+      await session.engine.putFile(body.path, Buffer.from(body.content, "base64"));
+      session.notePut(body.path);
+    } finally {
+      session.release();
+    }
+    return c.json({ ok: true });
+  });
+
+  app.get("/file", async (c) => {
+    const query = queryOf(c, getFileQuerySchema);
+    const session = ctx.sessions.forFile(c.get("principal").tenantId, query.sessionId, undefined);
+    let content: Buffer;
+    try {
+      content = await session.engine.getFile(query.path);
+    } finally {
+      session.release();
+    }
+    // Base64 grows by a third; the answer stays within what the server accepts as a body.
+    if (Math.ceil(content.length / 3) * 4 > ctx.config.maxBodyBytes) {
+      throw new HttpError(
+        413,
+        `${query.path}: ${content.length} bytes is larger than this server sends (maxBodyBytes ${ctx.config.maxBodyBytes}, base64)`,
+      );
+    }
+    return c.json({ content: content.toString("base64") });
+  });
+
+  return app;
+}

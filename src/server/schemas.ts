@@ -1,0 +1,131 @@
+import { z } from "zod";
+import { RUNTIMES } from "../runtimes/runtime.js";
+
+/**
+ * The wire shapes of /shared/API.md as zod schemas: every body the server
+ * reads is parsed with one of these, and /openapi.json is generated from
+ * them, so the documentation cannot drift from what is enforced.
+ */
+
+const text = z.string();
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "not a valid environment variable name");
+const sandboxFile = z
+  .string()
+  .regex(/^\/sandbox(\/|$)/, "must be an absolute path under /sandbox")
+  .refine((path) => !path.split("/").includes(".."), "must not contain ..");
+
+/** A session id: chosen by the client, scoped to its tenant. */
+export const sessionIdSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/,
+    "must be 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+  );
+
+export const executionRequestSchema = z
+  .strictObject({
+    runtime: z.enum(RUNTIMES),
+    code: text.optional(),
+    codeUrl: z.url().optional(),
+    codeHash: z
+      .string()
+      .regex(/^[a-f0-9]{64}$/i, "must be a SHA-256 hex digest")
+      .optional(),
+    allowInsecureCodeUrl: z.boolean().optional(),
+    cmd: text.optional(),
+    fileExtension: z
+      .string()
+      .regex(/^\.[A-Za-z0-9]+$/, "must look like .ext")
+      .optional(),
+    stdin: text.optional(),
+    env: z.record(envName, text).optional(),
+    timeoutMs: z.number().int().positive().optional(),
+    files: z.record(sandboxFile, text).optional(),
+    outputPaths: z.array(sandboxFile).optional(),
+    installPackages: z.array(z.string().min(1)).optional(),
+    setupScript: text.optional(),
+    workdir: z.string().optional(),
+    metadata: z.record(z.string(), text).optional(),
+  })
+  .refine(
+    (r) =>
+      [r.code, r.codeUrl, r.cmd].filter((v) => v !== undefined && v.trim() !== "").length === 1,
+    { message: "give exactly one of code, codeUrl and cmd, not blank", path: ["code"] },
+  );
+
+/** Engine options a client may ask for; the server's policy decides what it gets. */
+export const executionOptionsSchema = z.strictObject({
+  network: z.enum(["none", "host", "filtered"]).optional(),
+  networkFilter: z
+    .strictObject({ whitelist: z.array(z.string()), blacklist: z.array(z.string()) })
+    .optional(),
+  memoryLimit: z.string().optional(),
+  cpuLimit: z.number().positive().optional(),
+  timeoutMs: z.number().int().positive().optional(),
+  pidsLimit: z.number().int().positive().optional(),
+  sandboxSize: z.string().optional(),
+  tmpSize: z.string().optional(),
+  readonlyRootFs: z.boolean().optional(),
+  maxOutputSize: z.number().int().positive().optional(),
+  secrets: z.record(envName, text).optional(),
+  image: z.string().min(1).optional(),
+  logNetwork: z.boolean().optional(),
+  security: z
+    .strictObject({
+      seccomp: z.enum(["strict", "unconfined", "custom"]).optional(),
+      customProfilePath: z.string().optional(),
+    })
+    .optional(),
+});
+
+export const executeBodySchema = z.strictObject({
+  request: executionRequestSchema,
+  options: executionOptionsSchema.optional(),
+  sessionId: sessionIdSchema.optional(),
+});
+
+/** The first message on /execute/ws. */
+export const wsExecuteSchema = executeBodySchema.extend({ type: z.literal("execute") });
+
+/** Messages a WebSocket client may send while its run goes on. */
+export const wsControlSchema = z.discriminatedUnion("type", [
+  z.strictObject({ type: z.literal("stdin"), data: text }),
+  z.strictObject({ type: z.literal("signal"), signal: z.enum(["SIGINT", "SIGTERM"]) }),
+]);
+
+export const putFileBodySchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  path: z.string().min(1),
+  content: z.base64(),
+});
+
+export const getFileQuerySchema = z.strictObject({
+  sessionId: sessionIdSchema,
+  path: z.string().min(1),
+});
+
+export const cleanupBodySchema = z.strictObject({ images: z.boolean().optional() });
+
+const ttlMs = z.number().int().positive();
+
+export const createKeyBodySchema = z.strictObject({
+  name: z.string().min(1).max(200),
+  tenantId: z.string().min(1).max(200).optional(),
+  ttlMs: ttlMs.optional(),
+});
+
+export const loginBodySchema = z.strictObject({
+  name: z.string().min(1).max(200).optional(),
+  tenantId: z.string().min(1).max(200).optional(),
+  ttlMs: ttlMs.optional(),
+});
+
+export const listKeysQuerySchema = z.strictObject({ tenantId: z.string().min(1).optional() });
+
+export type ExecuteBody = z.infer<typeof executeBodySchema>;
+/** What a client may send as `options`. */
+export type ExecutionOptions = z.infer<typeof executionOptionsSchema>;
+/** An ExecutionRequest as the wire knows it (a superset of the engine's). */
+export type WireExecutionRequest = z.infer<typeof executionRequestSchema>;

@@ -1,0 +1,26 @@
+import type { Context } from "hono";
+import type { z } from "zod";
+import { HttpError, validationError } from "./errors.js";
+
+/** The JSON body parsed with `schema`; 400 naming the field for anything else. */
+export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
+  const text = await c.req.text();
+  let value: unknown;
+  try {
+    value = text.trim() === "" ? {} : JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "body: not valid JSON");
+  }
+  return parse(schema, value);
+}
+
+/** The query string parsed with `schema`. */
+export function queryOf<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+  return parse(schema, c.req.query(), "query");
+}
+
+export function parse<S extends z.ZodType>(schema: S, value: unknown, root = ""): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw validationError(parsed.error, root);
+  return parsed.data;
+}

@@ -1,0 +1,132 @@
+import type { IncomingMessage, Server } from "node:http";
+import { STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import type { SandboxSignal } from "../engine/docker-isol8.js";
+import type { StreamEvent } from "../types.js";
+import type { Principal } from "./auth/authenticator.js";
+import type { ServerContext } from "./context.js";
+import { HttpError, toHttpError } from "./errors.js";
+import type { ServerRun } from "./execution.js";
+import { wsControlSchema, wsExecuteSchema } from "./schemas.js";
+import { parse } from "./validate.js";
+
+export const WS_PATH = "/execute/ws";
+
+/**
+ * Close code for a refusal: 4000 + the HTTP status the same refusal gets
+ * over HTTP (4400, 4403, 4429, 4500...), so clients can tell them apart.
+ */
+export const closeCodeFor = (status: number) => 4000 + status;
+
+/**
+ * Serves GET /execute/ws on `server`. The upgrade is authenticated with the
+ * same keys as HTTP; a refused upgrade gets a JSON `{ error }` answer with
+ * its status, like any other route.
+ */
+export function attachWebSocket(server: Server, ctx: ServerContext): { close(): void } {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.config.maxBodyBytes });
+  server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const refuse = (error: HttpError) => {
+      ctx.metrics.request("GET", path === WS_PATH ? WS_PATH : "unmatched", error.status);
+      refuseUpgrade(socket, error);
+    };
+    if (ctx.state.draining) return refuse(new HttpError(503, "the server is shutting down"));
+    const auth = ctx.authenticator.authenticate(request.headers.authorization);
+    if (!auth.ok) return refuse(new HttpError(auth.status, auth.error));
+    if (path !== WS_PATH) return refuse(new HttpError(404, `no route GET ${path}`));
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      ctx.metrics.request("GET", WS_PATH, 101);
+      serveSocket(ws, auth.principal, ctx);
+    });
+  });
+  return {
+    close() {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+    },
+  };
+}
+
+function refuseUpgrade(socket: Duplex, error: HttpError): void {
+  const body = JSON.stringify({ error: error.message });
+  const headers = [
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ""}`,
+    "Content-Type: application/json",
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    "Connection: close",
+    ...Object.entries(error.headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  socket.end(`${headers.join("\r\n")}\r\n\r\n${body}`);
+}
+
+/** One connection: one execution, then close 1000; a refusal closes with 4000 + status. */
+function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): void {
+  const abort = new AbortController();
+  let run: ServerRun | undefined;
+  let started = false;
+  const early: SandboxSignal[] = [];
+  ws.on("close", () => abort.abort(new Error("the client went away")));
+  ws.on("error", () => abort.abort(new Error("the connection failed")));
+
+  const send = (event: StreamEvent) =>
+    new Promise<void>((resolve) => {
+      if (ws.readyState !== ws.OPEN) return resolve();
+      ws.send(JSON.stringify(event), () => resolve());
+    });
+  const fail = async (error: unknown) => {
+    const http = toHttpError(error);
+    if (http.status === 500) ctx.log(`isol8 serve: ${WS_PATH}: ${(error as Error).stack ?? error}`);
+    await send({ type: "error", data: http.message });
+    // A close reason is at most 123 bytes; the full message went in the error event.
+    ws.close(closeCodeFor(http.status), Buffer.from(http.message).subarray(0, 120).toString());
+  };
+
+  const execute = async (message: unknown) => {
+    if ((message as { type?: unknown } | null)?.type !== "execute")
+      throw new HttpError(
+        400,
+        'type: the first message must be { "type": "execute", "request": ... }',
+      );
+    const body = parse(wsExecuteSchema, message);
+    const { type: _type, ...rest } = body;
+    run = await ctx.executions.start(principal, rest, abort.signal);
+    for (const signal of early.splice(0)) run.kill(signal);
+    for await (const event of run.events) await send(event);
+    ws.close(1000);
+  };
+
+  ws.on("message", (data: RawData, isBinary: boolean) => {
+    let message: unknown;
+    try {
+      if (isBinary) throw new HttpError(400, "message: send JSON text, not binary");
+      try {
+        message = JSON.parse(data.toString());
+      } catch {
+        throw new HttpError(400, "message: not valid JSON");
+      }
+      if (!started) {
+        started = true;
+        execute(message).catch((error: unknown) => {
+          if (!abort.signal.aborted) return fail(error);
+        });
+        return;
+      }
+      const control = parse(wsControlSchema, message);
+      if (control.type === "signal") {
+        if (run) run.kill(control.signal);
+        else early.push(control.signal);
+      } else {
+        // The engine feeds stdin to a program in one piece when it starts; see the report.
+        void send({
+          type: "error",
+          data: "stdin: streaming standard input is not supported by this server yet; send it as request.stdin in the execute message",
+        });
+      }
+    } catch (error) {
+      if (!started) void fail(error);
+      else void send({ type: "error", data: toHttpError(error).message });
+    }
+  });
+}

@@ -1,0 +1,329 @@
+// The HTTP API's rules that need no running program: auth, validation,
+// limits, policy refusals, keys, tenancy of key routes, OpenAPI. Checked both
+// through the app object (no socket) and over a real loopback socket.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { RemoteError } from "../../src/client/remote-error.js";
+import { MASTER, run, startServer } from "./helpers.js";
+
+const srv = await startServer({ maxBodyBytes: 64 * 1024 });
+
+async function json(response: Response) {
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe("health and auth", () => {
+  test("GET /health needs no key, on the app object and over a socket", async () => {
+    const direct = await srv.server.app.request("/health");
+    assert.deepEqual(await direct.json(), { status: "ok", version: "0.0.0-test" });
+    const remote = await srv.call("/health", { key: null });
+    assert.equal(remote.status, 200);
+    await srv.remote("wrong key").start(); // health needs no key, so a wrong one does not matter
+  });
+
+  test("no key: 401; a wrong key: 403; both JSON", async () => {
+    const missing = await json(await srv.call("/sessions", { key: null }));
+    assert.equal(missing.status, 401);
+    assert.match(String(missing.body.error), /Bearer/);
+    const wrong = await json(await srv.call("/sessions", { key: "not-a-key" }));
+    assert.deepEqual(wrong, { status: 403, body: { error: "invalid API key" } });
+    await assert.rejects(srv.remote("not-a-key").listSessions(), (e: unknown) => {
+      assert.ok(e instanceof RemoteError);
+      assert.equal(e.status, 403);
+      assert.equal(e.message, "invalid API key");
+      return true;
+    });
+  });
+
+  test("an unknown route is a JSON 404", async () => {
+    const answer = await json(await srv.call("/no/such/route"));
+    assert.deepEqual(answer, { status: 404, body: { error: "no route GET /no/such/route" } });
+    const wrongMethod = await json(await srv.call("/health", { method: "DELETE" }));
+    assert.equal(wrongMethod.status, 404);
+  });
+});
+
+describe("validation", () => {
+  const post = (body: string) => srv.call("/execute", { method: "POST", body });
+
+  test("400 names the field path and the problem", async () => {
+    const cases: [string, RegExp][] = [
+      [JSON.stringify({ request: { runtime: "cobol", code: "x" } }), /^request\.runtime: /],
+      [
+        JSON.stringify({ request: { runtime: "python" } }),
+        /^request\.code: give exactly one of code, codeUrl and cmd/,
+      ],
+      [
+        JSON.stringify({ request: { runtime: "python", code: "1", cmd: "ls" } }),
+        /request\.code: give exactly one/,
+      ],
+      [
+        JSON.stringify({ request: { runtime: "python", code: "1", timeoutMs: -5 } }),
+        /^request\.timeoutMs: /,
+      ],
+      [
+        JSON.stringify({ request: { runtime: "python", code: "1", env: { "1BAD": "x" } } }),
+        /^request\.env\.1BAD: /,
+      ],
+      [
+        JSON.stringify({ request: { runtime: "python", code: "1" }, options: { cpuLimit: "two" } }),
+        /^options\.cpuLimit: /,
+      ],
+      [
+        JSON.stringify({ request: { runtime: "python", code: "1" }, options: { persist: true } }),
+        /options.*persist/,
+      ],
+      [
+        JSON.stringify({ request: { runtime: "python", code: "1" }, sessionId: "../x" }),
+        /^sessionId: /,
+      ],
+      [
+        JSON.stringify({
+          request: { runtime: "python", code: "1", files: { "/etc/passwd": "x" } },
+        }),
+        /^request\.files\.\/etc\/passwd: must be an absolute path under \/sandbox/,
+      ],
+      [
+        JSON.stringify({ request: { runtime: "node", code: "1", fileExtension: ".py" } }),
+        /^request\.fileExtension: /,
+      ],
+      ["{not json", /^body: not valid JSON$/],
+    ];
+    for (const [body, expected] of cases) {
+      const answer = await json(await post(body));
+      assert.equal(answer.status, 400, body);
+      assert.match(String(answer.body.error), expected, body);
+    }
+  });
+
+  test("request fields the engine cannot honour yet are refused by name, never ignored", async () => {
+    for (const field of ["installPackages", "setupScript", "workdir", "outputPaths"]) {
+      const value =
+        field === "installPackages" || field === "outputPaths" ? ["/sandbox/x"] : "/sandbox";
+      const answer = await json(await post(run("print(1)", { [field]: value })));
+      assert.equal(answer.status, 400, field);
+      assert.match(String(answer.body.error), new RegExp(`^request\\.${field}: not supported`));
+    }
+    const url = await json(
+      await post(
+        JSON.stringify({ request: { runtime: "python", codeUrl: "https://example.invalid/x.py" } }),
+      ),
+    );
+    assert.equal(url.status, 403);
+    assert.match(String(url.body.error), /^request\.codeUrl: remote code is not enabled/);
+  });
+
+  test("a body over the limit is 413, also without Content-Length", async () => {
+    const big = run("x".repeat(80 * 1024));
+    const answer = await json(await post(big));
+    assert.equal(answer.status, 413);
+    assert.match(String(answer.body.error), /larger than this server's limit of 65536 bytes/);
+    const chunked = await srv.call("/execute", {
+      method: "POST",
+      body: new Blob([big]).stream(),
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(chunked.status, 413);
+  });
+});
+
+describe("policy", () => {
+  const refusal = async (options: Record<string, unknown>) =>
+    json(await srv.call("/execute", { method: "POST", body: run("print(1)", { options }) }));
+
+  test("weakening the sandbox or asking beyond the limits is 403 with the reason", async () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ network: "host" }, /^options\.network: host networking is not allowed/],
+      [
+        { security: { seccomp: "unconfined" } },
+        /^options\.security\.seccomp: unconfined is not allowed/,
+      ],
+      [
+        { security: { seccomp: "custom", customProfilePath: "/etc/x.json" } },
+        /custom profiles are not allowed/,
+      ],
+      [{ memoryLimit: "64g" }, /^options\.memoryLimit: 64g is above this server's limit of 2g$/],
+      [{ cpuLimit: 64 }, /^options\.cpuLimit: 64 is above this server's limit of 2$/],
+      [{ timeoutMs: 3_600_000 }, /^options\.timeoutMs: /],
+      [{ maxOutputSize: 1e9 }, /^options\.maxOutputSize: /],
+      [{ readonlyRootFs: false }, /^options\.readonlyRootFs: /],
+      [{ image: "alpine" }, /^options\.image: custom images are not allowed/],
+    ];
+    for (const [options, expected] of cases) {
+      const answer = await refusal(options);
+      assert.equal(answer.status, 403, JSON.stringify(options));
+      assert.match(String(answer.body.error), expected);
+    }
+    const perRequest = await json(
+      await srv.call("/execute", { method: "POST", body: run("1", { timeoutMs: 999_999_999 }) }),
+    );
+    assert.equal(perRequest.status, 403);
+    assert.match(String(perRequest.body.error), /^request\.timeoutMs: /);
+  });
+
+  test("filtered networking is 400: not available in this version", async () => {
+    for (const options of [
+      { network: "filtered" },
+      { networkFilter: { whitelist: ["x"], blacklist: [] } },
+    ]) {
+      const answer = await refusal(options);
+      assert.equal(answer.status, 400);
+      assert.match(String(answer.body.error), /filtered mode .* is not available in this version/);
+    }
+  });
+
+  test("RemoteIsol8 reports a policy refusal as a RemoteError with status 403", async () => {
+    const remote = srv.remote(MASTER);
+    const client = new (
+      remote.constructor as typeof import("../../src/client/remote-isol8.js").RemoteIsol8
+    )({ host: srv.url, apiKey: MASTER }, { network: "host" });
+    await assert.rejects(client.execute({ runtime: "python", code: "1" }), {
+      name: "RemoteError",
+      status: 403,
+      message: "options.network: host networking is not allowed by this server's policy",
+    });
+  });
+});
+
+describe("API keys and login", () => {
+  test("create, list, use, revoke: a revoked key gets 403", async () => {
+    const created = await srv.call("/auth/keys", {
+      method: "POST",
+      body: JSON.stringify({ name: "ci", tenantId: "team-a" }),
+    });
+    assert.equal(created.status, 201);
+    const key = (await created.json()) as Record<string, string | null>;
+    assert.match(String(key.key), /^isol8_/);
+    assert.equal(key.keyPrefix, String(key.key).slice(0, 14));
+    assert.equal(key.tenantId, "team-a");
+    assert.equal(key.expiresAt, null);
+
+    assert.equal((await srv.call("/sessions", { key: String(key.key) })).status, 200);
+    const listed = (await (await srv.call("/auth/keys?tenantId=team-a")).json()) as {
+      keys: Record<string, unknown>[];
+    };
+    const entry = listed.keys.find((k) => k.id === key.id);
+    assert.ok(entry);
+    assert.equal(entry.revoked, false);
+    assert.ok(entry.lastUsedAt, "lastUsedAt is set once the key was used");
+    assert.equal("key" in entry || "keyHash" in entry, false, "a listing never holds the secret");
+
+    const revoked = await json(await srv.call(`/auth/keys/${key.id}`, { method: "DELETE" }));
+    assert.deepEqual(revoked, { status: 200, body: { ok: true, id: key.id } });
+    const after = await json(await srv.call("/sessions", { key: String(key.key) }));
+    assert.deepEqual(after, { status: 403, body: { error: "API key revoked" } });
+    assert.equal((await srv.call("/auth/keys/no-such-id", { method: "DELETE" })).status, 404);
+  });
+
+  test("an expired key gets 403", async () => {
+    const { key } = await srv.createKey("team-e", 1);
+    await new Promise((r) => setTimeout(r, 20));
+    const answer = await json(await srv.call("/sessions", { key }));
+    assert.deepEqual(answer, { status: 403, body: { error: "API key expired" } });
+  });
+
+  test("/auth/login issues a short-lived token that works like a key", async () => {
+    const login = await json(
+      await srv.call("/auth/login", {
+        method: "POST",
+        body: JSON.stringify({ tenantId: "team-l", ttlMs: 60_000 }),
+      }),
+    );
+    assert.equal(login.status, 200);
+    const expires = Date.parse(String(login.body.expiresAt));
+    assert.ok(expires > Date.now() && expires <= Date.now() + 60_000);
+    assert.equal((await srv.call("/sessions", { key: String(login.body.token) })).status, 200);
+    const defaultTtl = await json(await srv.call("/auth/login", { method: "POST", body: "{}" }));
+    assert.ok(Date.parse(String(defaultTtl.body.expiresAt)) <= Date.now() + 12 * 3600_000);
+    const tooLong = await json(
+      await srv.call("/auth/login", { method: "POST", body: JSON.stringify({ ttlMs: 1e15 }) }),
+    );
+    assert.equal(tooLong.status, 400);
+  });
+
+  test("a non-master key cannot call /cleanup or /auth/*", async () => {
+    const { key } = await srv.createKey("team-n");
+    for (const [method, path] of [
+      ["POST", "/cleanup"],
+      ["POST", "/auth/keys"],
+      ["GET", "/auth/keys"],
+      ["DELETE", "/auth/keys/x"],
+      ["POST", "/auth/login"],
+    ] as const) {
+      const answer = await json(
+        await srv.call(path, { method, key, body: method === "GET" ? undefined : "{}" }),
+      );
+      assert.deepEqual(
+        answer,
+        { status: 403, body: { error: "this route needs the master key" } },
+        path,
+      );
+    }
+  });
+
+  test("keys are stored hashed: the database holds no key", async () => {
+    const { key } = await srv.createKey("team-h");
+    const { readFileSync } = await import("node:fs");
+    const dbPath = srv.server.context.config.dbPath;
+    const bytes = [dbPath, `${dbPath}-wal`].map((p) => {
+      try {
+        return readFileSync(p).toString("latin1");
+      } catch {
+        return "";
+      }
+    });
+    assert.ok(!bytes.some((b) => b.includes(key)));
+  });
+});
+
+describe("documents", () => {
+  test("GET /openapi.json describes every route", async () => {
+    const doc = (await (await srv.call("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const routes = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    for (const route of [
+      "GET /health",
+      "POST /execute",
+      "POST /execute/stream",
+      "GET /execute/ws",
+      "POST /file",
+      "GET /file",
+      "GET /sessions",
+      "DELETE /session/{id}",
+      "POST /cleanup",
+      "POST /auth/keys",
+      "GET /auth/keys",
+      "DELETE /auth/keys/{id}",
+      "POST /auth/login",
+      "GET /metrics",
+      "GET /openapi.json",
+    ])
+      assert.ok(routes.includes(route), route);
+    const execute = doc.paths["/execute"]?.post as {
+      requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> };
+    };
+    assert.ok(execute.requestBody.content["application/json"]?.schema.properties.request);
+  });
+
+  test("GET /metrics is Prometheus text with the server's series", async () => {
+    const response = await srv.call("/metrics");
+    assert.match(response.headers.get("content-type") ?? "", /text\/plain/);
+    const text = await response.text();
+    for (const name of [
+      "isol8_executions_total",
+      "isol8_execution_duration_seconds",
+      "isol8_queue_depth",
+      "isol8_sessions",
+      "isol8_http_requests_total",
+    ])
+      assert.match(text, new RegExp(`# TYPE ${name} `), name);
+  });
+
+  test("GET /execute/ws without an upgrade is 426", async () => {
+    const answer = await json(await srv.call("/execute/ws"));
+    assert.equal(answer.status, 426);
+  });
+});

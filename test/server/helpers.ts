@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
+import { RemoteIsol8, type RemoteIsol8Connection } from "../../src/client/remote-isol8.js";
+import type { ServerConfigInput } from "../../src/server/config.js";
+import { createIsol8Server, type Isol8Server } from "../../src/server/server.js";
+
+export const MASTER = "test-master-key-0123456789";
+
+export interface TestServer {
+  server: Isol8Server;
+  url: string;
+  /** Headers with `Authorization: Bearer <key>` (the master key by default) and JSON. */
+  headers(key?: string): Record<string, string>;
+  remote(key?: string, connection?: Partial<RemoteIsol8Connection>): RemoteIsol8;
+  /** Makes an API key with the master key. */
+  createKey(tenantId: string, ttlMs?: number): Promise<{ id: string; key: string }>;
+  /** fetch against the server. */
+  call(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
+}
+
+/**
+ * A real server on 127.0.0.1, on a port of its own, with its key database in
+ * a temporary folder. Closed (its engines stopped, containers removed) when
+ * the test file ends.
+ */
+export async function startServer(config: ServerConfigInput = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), "isol8-server-test-"));
+  const server = await createIsol8Server({
+    masterKey: MASTER,
+    version: "0.0.0-test",
+    // Small pools: the machine has two cores and the suite starts many servers.
+    config: {
+      dbPath: join(dir, "server.db"),
+      heartbeatMs: 200,
+      engines: { poolSize: { clean: 1, dirty: 1 } },
+      ...config,
+    },
+    log: () => undefined,
+  });
+  const { url } = await server.listen(0, "127.0.0.1");
+  after(async () => {
+    await server.close(2000);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const headers = (key: string = MASTER) => ({
+    Authorization: `Bearer ${key}`,
+    "Content-Type": "application/json",
+  });
+  const call = (path: string, init: RequestInit & { key?: string | null } = {}) => {
+    const { key, ...rest } = init;
+    const base: Record<string, string> =
+      key === null ? { "Content-Type": "application/json" } : headers(key);
+    return fetch(`${url}${path}`, {
+      ...rest,
+      headers: { ...base, ...(rest.headers as Record<string, string>) },
+    });
+  };
+  return {
+    server,
+    url,
+    headers,
+    call,
+    remote: (key = MASTER, connection = {}) =>
+      new RemoteIsol8({ host: url, apiKey: key, ...connection }),
+    async createKey(tenantId, ttlMs) {
+      const response = await call("/auth/keys", {
+        method: "POST",
+        body: JSON.stringify({ name: `key of ${tenantId}`, tenantId, ttlMs }),
+      });
+      if (response.status !== 201)
+        throw new Error(`createKey: ${response.status} ${await response.text()}`);
+      return (await response.json()) as { id: string; key: string };
+    },
+  };
+}
+
+/** POST body for /execute. */
+export function run(code: string, extra: Record<string, unknown> = {}): string {
+  const { options, sessionId, ...request } = extra;
+  return JSON.stringify({ request: { runtime: "python", code, ...request }, options, sessionId });
+}
+
+/** Waits until `check` holds, polling; false if it never did within `ms`. */
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  ms = 10_000,
+): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return check();
+}

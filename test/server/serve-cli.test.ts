@@ -1,0 +1,238 @@
+// The built CLI as a user runs it: `isol8 serve` (URL, busy port, graceful
+// SIGTERM), `isol8 run --host`, `isol8 session`, `isol8 login` / `logout`.
+import assert from "node:assert/strict";
+import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { CLI, cleanEnv, containersOf, eventually, isol8 } from "../e2e/cli-helpers.js";
+import { readSse } from "./sse-client.js";
+
+const KEY = "cli-master-key-0123456789";
+
+before(() => {
+  // The tests run the bundle; make sure it is the current source's.
+  execFileSync(process.execPath, ["scripts/bundle-cli.mjs"], {
+    cwd: new URL("../..", import.meta.url).pathname,
+  });
+});
+
+interface Served {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `isol8 serve` on 127.0.0.1 and waits for the URL it prints. */
+async function serve(
+  args: string[] = [],
+  env: Record<string, string> = cleanEnv(),
+): Promise<Served> {
+  const dir = mkdtempSync(join(tmpdir(), "isol8-serve-"));
+  // Small pools: the machine has two cores and the suite starts many servers.
+  const config = join(dir, "config.json");
+  writeFileSync(config, JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } } }));
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      "serve",
+      "--bind",
+      "127.0.0.1",
+      "--db",
+      join(dir, "server.db"),
+      "--config",
+      config,
+      ...args,
+    ],
+    { env, stdio: ["pipe", "pipe", "pipe"] },
+  );
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (c: Buffer) => {
+    err += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+    void exited.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  after(async () => {
+    if (child.exitCode === null) {
+      child.kill("SIGTERM");
+      await exited;
+    }
+  });
+  return { child, url, stderr: () => err, exited };
+}
+
+describe("isol8 serve", () => {
+  test("refuses to start without a master key", async () => {
+    const result = await isol8(["serve", "--port", "0"]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^isol8: a master key is required/);
+  });
+
+  test("prints its URL; with --insecure-no-auth it warns loudly", async () => {
+    const insecure = await serve(["--port", "0", "--insecure-no-auth"]);
+    assert.match(insecure.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(insecure.stderr(), /WITHOUT AUTHENTICATION/);
+    const health = await fetch(`${insecure.url}/sessions`);
+    assert.equal(health.status, 200, "no key needed");
+  });
+
+  test("a busy port: without a terminal it takes a free one and says which", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const busy = (blocker.address() as { port: number }).port;
+    try {
+      const served = await serve(["--key", KEY], cleanEnv({ ISOL8_PORT: String(busy) }));
+      const port = Number(new URL(served.url).port);
+      assert.notEqual(port, busy);
+      assert.match(
+        served.stderr(),
+        new RegExp(`port ${busy} is in use; using port ${port} instead`),
+      );
+    } finally {
+      blocker.close();
+    }
+  });
+
+  test("SIGTERM during a run: the run finishes, exit 0, none of its containers remain", async () => {
+    const served = await serve(["--port", "0", "--key", KEY]);
+    const response = await fetch(`${served.url}/execute/stream`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({
+        request: {
+          runtime: "python",
+          code: "import time\nprint('started', flush=True)\ntime.sleep(1.5)\nprint('finished')",
+        },
+      }),
+    });
+    const reading = readSse(response);
+    await eventually(async () => (await containersOf(served.child.pid ?? 0)).length > 0);
+    await new Promise((r) => setTimeout(r, 300));
+    served.child.kill("SIGTERM");
+    const { events } = await reading;
+    const stdout = events.flatMap((e) => (e.type === "stdout" ? [e.data] : [])).join("");
+    assert.equal(stdout, "started\nfinished\n");
+    assert.equal(events.at(-1)?.type, "exit");
+    assert.equal(await served.exited, 0);
+    assert.match(served.stderr(), /shutting down/);
+    assert.ok(
+      await eventually(
+        async () => (await containersOf(served.child.pid ?? 0)).length === 0,
+        15_000,
+      ),
+      `containers of isol8.owner=${hostname()}:${served.child.pid} remain`,
+    );
+  });
+});
+
+describe("isol8 run --host", () => {
+  test("runs through the server: streamed output, exit codes, --json, key from ISOL8_API_KEY", async () => {
+    const { url } = await serve(["--port", "0", "--key", KEY]);
+    const streamed = await isol8(["run", "--host", url, "--key", KEY, "-e", "print(6*7)"]);
+    assert.equal(streamed.stdout, "42\n");
+    assert.equal(streamed.code, 0);
+    const failing = await isol8([
+      "run",
+      "--host",
+      url,
+      "--key",
+      KEY,
+      "-e",
+      "import sys; sys.exit(3)",
+    ]);
+    assert.equal(failing.code, 3);
+    const json = await isol8(["run", "--host", url, "--json", "--cmd", "echo hi"], {
+      env: cleanEnv({ ISOL8_API_KEY: KEY }),
+    });
+    assert.equal(json.code, 0, json.stderr);
+    const result = JSON.parse(json.stdout) as { stdout: string; exitCode: number; runtime: string };
+    assert.deepEqual([result.stdout, result.exitCode, result.runtime], ["hi\n", 0, "bash"]);
+    const piped = await isol8(["run", "--host", url, "--key", KEY, "--runtime", "node"], {
+      input: "console.log('from stdin')",
+    });
+    assert.equal(piped.stdout, "from stdin\n");
+  });
+
+  test("refusals are one line with the server's words; local-only flags are refused", async () => {
+    const { url } = await serve(["--port", "0", "--key", KEY]);
+    const policy = await isol8(["run", "--host", url, "--key", KEY, "--net", "host", "-e", "1"]);
+    assert.equal(policy.code, 125);
+    assert.equal(
+      policy.stderr,
+      "isol8: server answered 403: options.network: host networking is not allowed by this server's policy\n",
+    );
+    const wrongKey = await isol8(["run", "--host", url, "--key", "nope", "-e", "1"]);
+    assert.equal(wrongKey.stderr, "isol8: server answered 403: invalid API key\n");
+    const noKey = await isol8(["run", "--host", url, "-e", "1"]);
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /no key for/);
+    const persist = await isol8(["run", "--host", url, "--key", KEY, "--persist", "-e", "1"]);
+    assert.equal(persist.code, 2);
+    assert.match(persist.stderr, /--persist is not available with --host/);
+    const keyAlone = await isol8(["run", "--key", KEY, "-e", "1"]);
+    assert.match(keyAlone.stderr, /--key and --session-id need --host/);
+  });
+
+  test("--session-id keeps state; `isol8 session list` and `stop` manage it", async () => {
+    const { url } = await serve(["--port", "0", "--key", KEY]);
+    const auth = ["--host", url, "--key", KEY];
+    const write = await isol8([
+      "run",
+      ...auth,
+      "--session-id",
+      "cli-s",
+      "-e",
+      "open('/sandbox/n','w').write('7')",
+    ]);
+    assert.equal(write.code, 0, write.stderr);
+    const read = await isol8([
+      "run",
+      ...auth,
+      "--session-id",
+      "cli-s",
+      "-e",
+      "print(open('/sandbox/n').read())",
+    ]);
+    assert.equal(read.stdout, "7\n");
+    const list = await isol8(["session", "list", ...auth]);
+    assert.match(list.stdout, /^cli-s\tidle\t\S+\n$/);
+    const stop = await isol8(["session", "stop", "cli-s", ...auth]);
+    assert.equal(stop.stdout, "stopped session cli-s\n");
+    assert.equal((await isol8(["session", "list", ...auth])).stdout, "no sessions\n");
+    const again = await isol8(["session", "stop", "cli-s", ...auth]);
+    assert.equal(again.code, 125);
+    assert.equal(again.stderr, 'isol8: server answered 404: no session "cli-s"\n');
+  });
+
+  test("isol8 login stores a token (0600) that run uses; logout forgets it", async () => {
+    const { url } = await serve(["--port", "0", "--key", KEY]);
+    const env = cleanEnv();
+    const login = await isol8(["login", "--host", url, "--key", KEY], { env });
+    assert.equal(login.code, 0, login.stderr);
+    const file = join(env.HOME ?? "", ".isol8", "credentials.json");
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const stored = JSON.parse(readFileSync(file, "utf8")) as Record<string, { token: string }>;
+    assert.match(stored[url]?.token ?? "", /^isol8_/);
+    assert.notEqual(stored[url]?.token, KEY, "a token of its own, not the master key");
+    const ran = await isol8(["run", "--host", url, "-e", "print('with token')"], { env });
+    assert.equal(ran.stdout, "with token\n", ran.stderr);
+    const bad = await isol8(["login", "--host", url, "--key", "wrong"], { env: cleanEnv() });
+    assert.equal(bad.stderr, "isol8: server answered 403: invalid API key\n");
+    const logout = await isol8(["logout", "--host", url], { env });
+    assert.equal(logout.stdout, "forgot 1 stored token(s)\n");
+    const after = await isol8(["run", "--host", url, "-e", "1"], { env });
+    assert.equal(after.code, 2);
+  });
+});

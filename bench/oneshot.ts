@@ -17,7 +17,7 @@ const CASES: Record<Runtime, { code: string; docker: string[]; host?: string[] }
   python: {
     code: 'print("hi")',
     docker: ["python3", "-c", 'print("hi")'],
-    host: ["python3", "-c", 'print("hi")'],
+    host: ["/usr/bin/python3", "-c", 'print("hi")'],
   },
   node: {
     code: 'console.log("hi")',

@@ -25,7 +25,7 @@ const PROGRAMS: Record<Runtime, { code: string; argv: string[] }> = {
   bash: { code: "echo hi", argv: ["bash", "-c", "echo hi"] },
 };
 const HOST: Partial<Record<Runtime, string[]>> = {
-  python: ["python3", "-c", 'print("hi")'],
+  python: ["/usr/bin/python3", "-c", 'print("hi")'],
   node: [process.execPath, "-e", 'console.log("hi")'],
   bash: ["bash", "-c", "echo hi"],
 };

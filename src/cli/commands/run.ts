@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import type { RemoteIsol8Options } from "../../client/remote-isol8.js";
@@ -8,6 +8,7 @@ import { InvalidOptionError, resolveOptions } from "../../engine/options.js";
 import type {
   DockerIsol8Options,
   ExecutionRequest,
+  ExecutionResult,
   ExecutionSummary,
   NetworkMode,
   StreamEvent,
@@ -217,41 +218,65 @@ async function runCommand(file: string | undefined, flags: RunFlags): Promise<nu
   };
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
-  let out: WriteStream | undefined;
   try {
     const options = engineOptions(flags);
     const request = await buildRequest(file, flags);
     engine = new DockerIsol8(options);
-    out = flags.out ? createWriteStream(flags.out) : undefined;
-    const stdout = out ?? process.stdout;
-    let summary: ExecutionSummary;
-    if (flags.json || !flags.stream) {
-      const result = await engine.execute(request);
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-        if (out) out.write(result.stdout);
-      } else {
-        stdout.write(result.stdout);
-        process.stderr.write(result.stderr);
-      }
-      summary = result;
-      if (!flags.json) reportNotices(summary, options, request);
-    } else {
-      summary = await streamRun(engine, request, stdout);
-    }
-    return exitCodeFor(summary);
+    const resolved = resolveOptions(options);
+    return await printRun(engine, request, flags, (result) =>
+      noticesFor(result, resolved, request.timeoutMs ?? resolved.timeoutMs),
+    );
   } catch (error) {
     return reportError(inFlagTerms(error), flags.debug);
   } finally {
-    if (out) {
-      out.end();
-      await once(out, "close").catch(() => undefined);
-    }
     // No engine.stop() here: every container of the run has been told to quit
     // and Docker's AutoRemove deletes it; waiting for that would only delay
     // the user. main.ts exits the process once output is flushed.
     process.off("SIGINT", interrupt);
     process.off("SIGTERM", interrupt);
+  }
+}
+
+/** Where a run executes: the local engine or an isol8 server; the CLI treats both alike. */
+interface Executor {
+  execute(request: ExecutionRequest): Promise<ExecutionResult>;
+  executeStream(request: ExecutionRequest): AsyncIterable<StreamEvent>;
+}
+
+/**
+ * Runs the request and prints it as the flags ask (streamed, buffered or as
+ * JSON; stdout to --out), returning the exit code `isol8 run` should have.
+ */
+async function printRun(
+  executor: Executor,
+  request: ExecutionRequest,
+  flags: RunFlags,
+  notices: (result: ExecutionSummary) => string[],
+): Promise<number> {
+  const out = flags.out ? createWriteStream(flags.out) : undefined;
+  try {
+    const stdout = out ?? process.stdout;
+    let summary: ExecutionSummary;
+    if (flags.json || !flags.stream) {
+      const result = await executor.execute(request);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        out?.write(result.stdout);
+      } else {
+        stdout.write(result.stdout);
+        process.stderr.write(result.stderr);
+        for (const notice of notices(result)) process.stderr.write(`isol8: ${notice}\n`);
+      }
+      summary = result;
+    } else {
+      summary = await streamRun(executor, request, stdout);
+    }
+    return exitCodeFor(summary);
+  } finally {
+    if (out) {
+      out.end();
+      await once(out, "close").catch(() => undefined);
+    }
   }
 }
 
@@ -294,37 +319,14 @@ async function remoteRunCommand(
   const interrupt = () => process.exit(130);
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
-  let out: WriteStream | undefined;
   try {
     const options = remoteOptions(flags, command);
     const request = await buildRequest(file, flags);
     const remote = await remoteFromFlags(flags, flags.sessionId, options);
-    out = flags.out ? createWriteStream(flags.out) : undefined;
-    const stdout = out ?? process.stdout;
-    let summary: ExecutionSummary;
-    if (flags.json || !flags.stream) {
-      const result = await remote.execute(request);
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-        if (out) out.write(result.stdout);
-      } else {
-        stdout.write(result.stdout);
-        process.stderr.write(result.stderr);
-        for (const notice of remoteNotices(result, request))
-          process.stderr.write(`isol8: ${notice}\n`);
-      }
-      summary = result;
-    } else {
-      summary = await streamRun(remote, request, stdout);
-    }
-    return exitCodeFor(summary);
+    return await printRun(remote, request, flags, (result) => remoteNotices(result, request));
   } catch (error) {
     return reportError(remoteErrorForCli(inFlagTerms(error)), flags.debug);
   } finally {
-    if (out) {
-      out.end();
-      await once(out, "close").catch(() => undefined);
-    }
     process.off("SIGINT", interrupt);
     process.off("SIGTERM", interrupt);
   }
@@ -343,7 +345,7 @@ function remoteNotices(result: ExecutionSummary, request: ExecutionRequest): str
 }
 
 async function streamRun(
-  engine: { executeStream(request: ExecutionRequest): AsyncIterable<StreamEvent> },
+  engine: Pick<Executor, "executeStream">,
   request: ExecutionRequest,
   stdout: NodeJS.WritableStream,
 ) {
@@ -363,15 +365,4 @@ async function streamRun(
     }
   }
   throw new CliError("the run ended without an exit status", EXIT.isol8Error);
-}
-
-function reportNotices(
-  result: ExecutionSummary,
-  options: DockerIsol8Options,
-  request: ExecutionRequest,
-): void {
-  const resolved = resolveOptions(options);
-  for (const notice of noticesFor(result, resolved, request.timeoutMs ?? resolved.timeoutMs)) {
-    process.stderr.write(`isol8: ${notice}\n`);
-  }
 }

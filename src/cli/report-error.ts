@@ -1,3 +1,4 @@
+import { ConfigError } from "../config/file.js";
 import { DockerUnavailableError } from "../engine/docker-client.js";
 import { InvalidOptionError } from "../engine/options.js";
 import { CliError, EXIT } from "./exit-codes.js";
@@ -12,6 +13,7 @@ export function reportError(error: unknown, debug = false): number {
 
 function classify(error: unknown): { message: string; code: number } {
   if (error instanceof CliError) return { message: error.message, code: error.exitCode };
+  if (error instanceof ConfigError) return { message: error.message, code: EXIT.usage };
   if (error instanceof InvalidOptionError) return { message: error.message, code: EXIT.usage };
   if (error instanceof DockerUnavailableError)
     return { message: error.message, code: EXIT.isol8Error };

@@ -3,6 +3,7 @@ import { createWriteStream } from "node:fs";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import type { RemoteIsol8Options } from "../../client/remote-isol8.js";
+import { configEngineOptions, loadConfig } from "../../config/file.js";
 import { DockerIsol8, noticesFor } from "../../engine/docker-isol8.js";
 import { InvalidOptionError, resolveOptions } from "../../engine/options.js";
 import type {
@@ -105,7 +106,7 @@ export function registerRun(program: Command): void {
     .action(async (file: string | undefined, flags: RunFlags, command: Command) => {
       process.exitCode = flags.host
         ? await remoteRunCommand(file, flags, command)
-        : await runCommand(file, flags);
+        : await runCommand(file, flags, command);
     });
 }
 
@@ -143,6 +144,39 @@ function parseSecrets(pairs: string[]): Record<string, string> {
     secrets[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return secrets;
+}
+
+/** Engine options whose value may come from a flag or from the configuration file, and that flag. */
+const CONFIGURABLE: [keyof DockerIsol8Options, keyof RunFlags][] = [
+  ["network", "net"],
+  ["timeoutMs", "timeout"],
+  ["memoryLimit", "memory"],
+  ["cpuLimit", "cpu"],
+  ["pidsLimit", "pidsLimit"],
+  ["sandboxSize", "sandboxSize"],
+  ["tmpSize", "tmpSize"],
+  ["readonlyRootFs", "writable"],
+  ["maxOutputSize", "maxOutput"],
+  ["ociRuntime", "ociRuntime"],
+];
+
+/** Flags the user typed win, then the configuration file, then the flags' defaults. */
+function localOptions(flags: RunFlags, command: Command): DockerIsol8Options {
+  const fromFlags = engineOptions(flags);
+  const { config } = loadConfig();
+  const fromConfig = configEngineOptions(config);
+  const given = (flag: keyof RunFlags) => command.getOptionValueSource(flag) === "cli";
+  const merged: Record<string, unknown> = { ...fromFlags };
+  for (const [option, flag] of CONFIGURABLE) {
+    if (!given(flag) && fromConfig[option] !== undefined) merged[option] = fromConfig[option];
+  }
+  merged.security = {
+    seccomp: given("seccomp") ? flags.seccomp : (config.security?.seccomp ?? flags.seccomp),
+    customProfilePath: given("seccompProfile")
+      ? flags.seccompProfile
+      : config.security?.customProfilePath,
+  };
+  return merged as DockerIsol8Options;
 }
 
 function engineOptions(flags: RunFlags): DockerIsol8Options {
@@ -207,7 +241,11 @@ function exitCodeFor(result: ExecutionSummary): number {
   return result.exitCode;
 }
 
-async function runCommand(file: string | undefined, flags: RunFlags): Promise<number> {
+async function runCommand(
+  file: string | undefined,
+  flags: RunFlags,
+  command: Command,
+): Promise<number> {
   if (flags.key !== undefined || flags.sessionId !== undefined) {
     return reportError(new CliError("--key and --session-id need --host"));
   }
@@ -219,7 +257,7 @@ async function runCommand(file: string | undefined, flags: RunFlags): Promise<nu
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
   try {
-    const options = engineOptions(flags);
+    const options = localOptions(flags, command);
     const request = await buildRequest(file, flags);
     engine = new DockerIsol8(options);
     const resolved = resolveOptions(options);

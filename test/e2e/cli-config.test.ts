@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { cleanEnv, isol8 } from "./cli-helpers.js";
+
+/** A working directory holding this isol8.config.json. */
+function projectWith(config: unknown): string {
+  const dir = mkdtempSync(join(tmpdir(), "isol8-config-"));
+  writeFileSync(
+    join(dir, "isol8.config.json"),
+    typeof config === "string" ? config : JSON.stringify(config),
+  );
+  return dir;
+}
+
+const UNSHARE = "import ctypes; print(ctypes.CDLL(None, use_errno=True).unshare(0))";
+
+describe("isol8.config.json", () => {
+  test("defaults.timeoutMs applies when --timeout is not given, and the flag wins when it is", async () => {
+    const cwd = projectWith({ defaults: { timeoutMs: 1000 } });
+    const fromConfig = await isol8(["run", "-e", "import time; time.sleep(20)"], { cwd });
+    assert.equal(fromConfig.code, 124);
+    assert.match(fromConfig.stderr, /timed out after 1000 ms/);
+    const fromFlag = await isol8(
+      ["run", "-e", "import time; time.sleep(1.5); print('slept')", "--timeout", "10000"],
+      { cwd },
+    );
+    assert.equal(fromFlag.stdout, "slept\n");
+  });
+
+  test("security.seccomp from the file, overridden by --seccomp", async () => {
+    const cwd = projectWith({ security: { seccomp: "unconfined" } });
+    const unconfined = await isol8(["run", "-e", UNSHARE], { cwd });
+    assert.equal(unconfined.stdout, "0\n");
+    const strict = await isol8(["run", "-e", UNSHARE, "--seccomp", "strict"], { cwd });
+    assert.equal(strict.stdout, "-1\n");
+  });
+
+  test("~/.isol8/config.json is used when the working directory has none", async () => {
+    const env = cleanEnv();
+    mkdirSync(join(env.HOME ?? "", ".isol8"));
+    writeFileSync(
+      join(env.HOME ?? "", ".isol8", "config.json"),
+      JSON.stringify({ defaults: { memoryLimit: "64m" } }),
+    );
+    const r = await isol8(
+      [
+        "run",
+        "--cmd",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
+      ],
+      {
+        env,
+        cwd: mkdtempSync(join(tmpdir(), "isol8-empty-")),
+      },
+    );
+    assert.equal(r.stdout, `${64 * 1024 * 1024}\n`);
+  });
+
+  test("an invalid file is refused with the file, the key and the problem", async () => {
+    const cases: [unknown, RegExp][] = [
+      [
+        { defaults: { memoryLimit: "12xb" } },
+        /isol8\.config\.json: defaults\.memoryLimit: not a size/,
+      ],
+      [{ defaults: { timeoutMs: -5 } }, /isol8\.config\.json: defaults\.timeoutMs: /],
+      [{ security: { seccomp: "loose" } }, /isol8\.config\.json: security\.seccomp: /],
+      [{ defauts: {} }, /isol8\.config\.json: .*defauts/],
+      ["{ not json", /isol8\.config\.json: not valid JSON/],
+      [
+        { security: { seccomp: "custom", customProfilePath: "/nonexistent.json" } },
+        /cannot read \/nonexistent\.json/,
+      ],
+    ];
+    for (const [config, message] of cases) {
+      const r = await isol8(["run", "-e", "print(1)"], { cwd: projectWith(config) });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split("\n").length, 1);
+    }
+  });
+});

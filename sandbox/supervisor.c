@@ -824,7 +824,9 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
     uint32_t dlen;
     while (pending_len == pending_off && channel_next(&type, &data, &dlen)) {
       if (type == 'R' || type == 'W') break; /* for after this run */
-      if (type == 'I') {
+      if (type == 'I' && (stdin_fd < 0 || stdin_eof)) {
+        /* Input after its end has nowhere to go: dropped, never left blocking the channel. */
+      } else if (type == 'I') {
         free(pending);
         pending = malloc(dlen ? dlen : 1);
         if (!pending) fatal("%s", "out of memory for stdin");

@@ -48,18 +48,29 @@ export type SandboxSignal = keyof typeof SIGNALS;
 export interface StreamControl {
   /** Aborting kills the run and removes its container at once; the stream then throws the abort reason. */
   signal?: AbortSignal;
+  /**
+   * Keep the program's standard input open after `request.stdin`, for more
+   * through `write()` until `end()` (interactive programs).
+   */
+  openStdin?: boolean;
 }
 
 /** A streamed run: its events, and a way to signal the program while it runs. */
 export interface StreamRun extends AsyncGenerator<StreamEvent> {
   /** Sends `signal` to the program's process group; a no-op once the run has ended. */
   kill(signal: SandboxSignal): void;
+  /** Feeds the program's standard input (with `openStdin`); a no-op once the run has ended. */
+  write(data: string | Buffer): void;
+  /** Ends the program's standard input (with `openStdin`). */
+  end(): void;
 }
 
 /** The container a streamed run is in, for `kill()`, which may come before there is one. */
 interface RunTarget {
   container?: SandboxContainer;
   pendingSignals: number[];
+  /** Standard input given before there was a container; `null` is its end. */
+  pendingStdin: (Buffer | null)[];
   ended: boolean;
 }
 
@@ -126,8 +137,14 @@ export class DockerIsol8 {
    * `return()` waits for the program's next output, an abort does not.
    */
   executeStream(request: ExecutionRequest, control: StreamControl = {}): StreamRun {
-    const target: RunTarget = { pendingSignals: [], ended: false };
-    return Object.assign(this.streamEvents(request, control.signal, target), {
+    const target: RunTarget = { pendingSignals: [], pendingStdin: [], ended: false };
+    const stdin = (chunk: Buffer | null) => {
+      if (target.ended) return;
+      if (!target.container) target.pendingStdin.push(chunk);
+      else if (chunk) target.container.writeStdin(chunk);
+      else target.container.endStdin();
+    };
+    return Object.assign(this.streamEvents(request, control, target), {
       kill(signal: SandboxSignal): void {
         const number = SIGNALS[signal];
         if (number === undefined)
@@ -138,14 +155,17 @@ export class DockerIsol8 {
         if (target.container) target.container.signal(number);
         else target.pendingSignals.push(number);
       },
+      write: (data: string | Buffer) => stdin(typeof data === "string" ? Buffer.from(data) : data),
+      end: () => stdin(null),
     });
   }
 
   private async *streamEvents(
     request: ExecutionRequest,
-    abort: AbortSignal | undefined,
+    control: StreamControl,
     target: RunTarget,
   ): AsyncGenerator<StreamEvent> {
+    const abort = control.signal;
     validateRequest(request);
     abort?.throwIfAborted();
     let container: SandboxContainer | undefined;
@@ -178,7 +198,12 @@ export class DockerIsol8 {
         // Signals asked for before the program had a container; the run has
         // been sent, so they reach it (the supervisor queues them behind it).
         for (const n of target.pendingSignals.splice(0)) c.signal(n);
+        for (const chunk of target.pendingStdin.splice(0)) {
+          if (chunk) c.writeStdin(chunk);
+          else c.endStdin();
+        }
       },
+      control.openStdin ?? false,
     )
       .then((result) => {
         const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
@@ -264,6 +289,7 @@ export class DockerIsol8 {
     request: ExecutionRequest,
     emit: (event: OutputEvent) => void,
     onContainer?: (container: SandboxContainer) => void,
+    keepStdinOpen = false,
   ): Promise<ExecutionSummary> {
     validateRequest(request);
     const started = performance.now();
@@ -286,7 +312,7 @@ export class DockerIsol8 {
       this.onContainer(image, async (container) => {
         // The run request is on its way before onContainer hears of the
         // container, so a signal it sends at once already has a program to reach.
-        const running = this.log.time("run", () => container.run(spec, sink, stdin));
+        const running = this.log.time("run", () => container.run(spec, sink, stdin, keepStdinOpen));
         onContainer?.(container);
         const report = await running;
         return { report, containerId: container.id, fresh: container.runCount === 1 };

@@ -123,8 +123,12 @@ export class SandboxContainer {
     this.channel.write(encodePrestart(this.prestartSpec));
   }
 
-  /** Runs one program; output goes to `sink` as it arrives. */
-  run(spec: RunSpec, sink: OutputSink, stdin?: Buffer): Promise<ExitReport> {
+  /**
+   * Runs one program; output goes to `sink` as it arrives. Its standard
+   * input is `stdin`, then end-of-file - unless `keepStdinOpen`, when more
+   * may follow through `writeStdin` until `endStdin`.
+   */
+  run(spec: RunSpec, sink: OutputSink, stdin?: Buffer, keepStdinOpen = false): Promise<ExitReport> {
     this.assertIdle();
     this.runs++;
     // Only a supervisor that was sent 'P' hears of prestarted interpreters.
@@ -147,15 +151,24 @@ export class SandboxContainer {
       };
     });
     this.channel.write(encodeRun(spec));
-    if (stdin) {
-      for (let offset = 0; offset < stdin.length; offset += STDIN_CHUNK) {
-        this.channel.write(
-          encodeFrame(TO_SUPERVISOR.stdin, stdin.subarray(offset, offset + STDIN_CHUNK)),
-        );
-      }
-    }
-    this.channel.write(encodeFrame(TO_SUPERVISOR.stdinEnd));
+    if (stdin) this.writeStdin(stdin);
+    if (!keepStdinOpen) this.endStdin();
     return result;
+  }
+
+  /** Feeds more standard input to the running program (a run started with `keepStdinOpen`). */
+  writeStdin(data: Buffer): void {
+    if (this.pending?.kind !== "run") return;
+    for (let offset = 0; offset < data.length; offset += STDIN_CHUNK) {
+      this.channel.write(
+        encodeFrame(TO_SUPERVISOR.stdin, data.subarray(offset, offset + STDIN_CHUNK)),
+      );
+    }
+  }
+
+  /** Ends the running program's standard input. */
+  endStdin(): void {
+    if (this.pending?.kind === "run") this.channel.write(encodeFrame(TO_SUPERVISOR.stdinEnd));
   }
 
   /** Sends a signal to the running program's process group. */

@@ -36,6 +36,10 @@ export interface ExecutionDeps {
 export interface ServerRun {
   events: AsyncGenerator<StreamEvent>;
   kill(signal: SandboxSignal): void;
+  /** More standard input, for a run started with `openStdin`. */
+  write(data: string): void;
+  /** End of standard input. */
+  end(): void;
 }
 
 /**
@@ -47,11 +51,17 @@ export class Executions {
   constructor(private readonly deps: ExecutionDeps) {}
 
   /**
-   * Checks and admits a request and starts it. Everything that can refuse it
+   * Checks and admits a request and starts it; with `openStdin` its standard
+   * input stays open for `write` until `end`. Everything that can refuse it
    * (400, 403, 429) throws here, before any output; `abort` cancels it,
    * waiting or running, and frees its container.
    */
-  async start(principal: Principal, body: ExecuteBody, abort: AbortSignal): Promise<ServerRun> {
+  async start(
+    principal: Principal,
+    body: ExecuteBody,
+    abort: AbortSignal,
+    openStdin = false,
+  ): Promise<ServerRun> {
     const { config, admission } = this.deps;
     const policyOptions = applyPolicy(config.policy, body.options);
     assertSupportedRequest(body.request, config.policy);
@@ -69,14 +79,19 @@ export class Executions {
             body.options !== undefined,
           )
         : this.deps.engines.acquire(options);
-      const run = held.engine.executeStream(request, { signal: abort });
+      const run = held.engine.executeStream(request, { signal: abort, openStdin });
       const engine = held;
       const done = (outcome: Outcome, exit?: StreamExit) => {
         engine.release();
         release();
         this.record(principal, body, outcome, started, exit);
       };
-      return { events: this.observe(run, abort, done), kill: (signal) => run.kill(signal) };
+      return {
+        events: this.observe(run, abort, done),
+        kill: (signal) => run.kill(signal),
+        write: (data) => run.write(data),
+        end: () => run.end(),
+      };
     } catch (error) {
       held?.release();
       release();

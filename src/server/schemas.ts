@@ -91,7 +91,8 @@ export const wsExecuteSchema = executeBodySchema.extend({ type: z.literal("execu
 
 /** Messages a WebSocket client may send while its run goes on. */
 export const wsControlSchema = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("stdin"), data: text }),
+  // `eof: true` ends the program's standard input (an isol8 extension of the protocol).
+  z.strictObject({ type: z.literal("stdin"), data: text, eof: z.boolean().optional() }),
   z.strictObject({ type: z.literal("signal"), signal: z.enum(["SIGINT", "SIGTERM"]) }),
 ]);
 

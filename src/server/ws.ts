@@ -67,6 +67,10 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
   let run: ServerRun | undefined;
   let started = false;
   const early: SandboxSignal[] = [];
+  /** Standard input sent before the run started; `null` is its end. */
+  const earlyStdin: (string | null)[] = [];
+  /** Whether this run's stdin stays open for stdin messages (no request.stdin given). */
+  let interactive = false;
   ws.on("close", () => abort.abort(new Error("the client went away")));
   ws.on("error", () => abort.abort(new Error("the connection failed")));
 
@@ -91,8 +95,14 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
       );
     const body = parse(wsExecuteSchema, message);
     const { type: _type, ...rest } = body;
-    run = await ctx.executions.start(principal, rest, abort.signal);
+    // Input given up front ends there; otherwise stdin messages feed the program.
+    interactive = rest.request.stdin === undefined;
+    run = await ctx.executions.start(principal, rest, abort.signal, interactive);
     for (const signal of early.splice(0)) run.kill(signal);
+    for (const chunk of earlyStdin.splice(0)) {
+      if (chunk === null) run.end();
+      else run.write(chunk);
+    }
     for await (const event of run.events) await send(event);
     ws.close(1000);
   };
@@ -117,12 +127,18 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
       if (control.type === "signal") {
         if (run) run.kill(control.signal);
         else early.push(control.signal);
-      } else {
-        // The engine feeds stdin to a program in one piece when it starts; see the report.
+      } else if (!interactive) {
         void send({
           type: "error",
-          data: "stdin: streaming standard input is not supported by this server yet; send it as request.stdin in the execute message",
+          data: "stdin: this run's input was given in request.stdin and has ended",
         });
+      } else {
+        const chunks = [...(control.data ? [control.data] : []), ...(control.eof ? [null] : [])];
+        for (const chunk of chunks) {
+          if (!run) earlyStdin.push(chunk);
+          else if (chunk === null) run.end();
+          else run.write(chunk);
+        }
       }
     } catch (error) {
       if (!started) void fail(error);

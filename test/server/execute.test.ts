@@ -244,7 +244,31 @@ describe("GET /execute/ws", () => {
     assert.equal(events.at(-1)?.data, "7");
   });
 
-  test("stdin messages are answered with an error event; request.stdin works", async () => {
+  test("stdin messages feed a program whose request gave no stdin; eof ends its input", async () => {
+    const ws = wsOpen();
+    const done = wsCollect(ws);
+    const code =
+      "import sys\nprint('ready', flush=True)\nfor line in sys.stdin:\n    print('got', line.strip(), flush=True)\nprint('eof')";
+    ws.on("open", () =>
+      ws.send(JSON.stringify({ type: "execute", request: { runtime: "python", code } })),
+    );
+    ws.on("message", (data) => {
+      const event = JSON.parse(data.toString()) as StreamEvent;
+      if (event.type === "stdout" && event.data.includes("ready")) {
+        ws.send(JSON.stringify({ type: "stdin", data: "one\n" }));
+        ws.send(JSON.stringify({ type: "stdin", data: "two\n", eof: true }));
+      }
+    });
+    const { events, code: closeCode } = await done;
+    assert.equal(closeCode, 1000);
+    assert.equal(
+      events.flatMap((e) => (e.type === "stdout" ? [e.data] : [])).join(""),
+      "ready\ngot one\ngot two\neof\n",
+    );
+    assert.equal(events.at(-1)?.data, "0");
+  });
+
+  test("stdin messages after request.stdin are answered with an error event", async () => {
     const ws = wsOpen();
     const done = wsCollect(ws);
     ws.on("open", () => {
@@ -268,7 +292,7 @@ describe("GET /execute/ws", () => {
     );
     assert.ok(
       events.some(
-        (e) => e.type === "error" && /streaming standard input is not supported/.test(e.data),
+        (e) => e.type === "error" && /input was given in request.stdin and has ended/.test(e.data),
       ),
     );
   });

@@ -110,6 +110,20 @@ try {
     samples[kind] = [];
     failures[kind] = 0;
   }
+  // The warm path through HTTP with no load: one client, 250 ms idle before each run,
+  // comparable with the library's paced latency in bench/warm.ts.
+  const remote = new RemoteIsol8({ host: url, apiKey: KEY });
+  const paced: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const t = performance.now();
+    const result = await remote.execute({ runtime: "python", code: 'print("hi")' });
+    paced.push(performance.now() - t);
+    if (result.stdout !== "hi\n") throw new Error(`wrong result: ${JSON.stringify(result)}`);
+  }
+  console.log(
+    `\nwarm python through POST /execute, paced (40 runs, 250 ms idle): p50 ${percentile(paced, 50).toFixed(1)} ms, p95 ${percentile(paced, 95).toFixed(1)} ms`,
+  );
   const rssStart = rssMiB(pid);
   const deadline = Date.now() + seconds * 1000;
   const started = performance.now();

@@ -218,3 +218,33 @@ describe("persistent mode", () => {
     );
   });
 });
+
+describe("streaming back-pressure", () => {
+  test("a slow consumer makes the program wait instead of the engine buffering without bound", async () => {
+    const isol8 = engine({ maxOutputSize: 512 * 1024 * 1024 });
+    const rssBefore = process.memoryUsage().rss;
+    let received = 0;
+    let peakGrowth = 0;
+    const stream = isol8.executeStream({
+      runtime: "bash",
+      code: "head -c 400000000 /dev/zero | tr '\\0' 'z'",
+    });
+    for await (const event of stream) {
+      if (event.type !== "stdout") continue;
+      received += event.data.length;
+      if (received > 1_000_000) {
+        // Stall for a while, as a slow client would; the program has 400 MB to write meanwhile.
+        for (let i = 0; i < 10; i++) {
+          await new Promise((r) => setTimeout(r, 200));
+          peakGrowth = Math.max(peakGrowth, process.memoryUsage().rss - rssBefore);
+        }
+        break; // stop listening: the run is killed with its container
+      }
+    }
+    assert.ok(received < 100_000_000, `received ${received} bytes while stalled`);
+    assert.ok(
+      peakGrowth < 120 * 1024 * 1024,
+      `engine grew by ${(peakGrowth / 1024 / 1024).toFixed(0)} MB`,
+    );
+  });
+});

@@ -125,6 +125,9 @@ try {
     `\nwarm python through POST /execute, paced (40 runs, 250 ms idle): p50 ${percentile(paced, 50).toFixed(1)} ms, p95 ${percentile(paced, 95).toFixed(1)} ms`,
   );
   const rssStart = rssMiB(pid);
+  // RSS every 5 s: flat memory shows as a plateau after the pools have filled.
+  const rssSamples: number[] = [];
+  const sampler = setInterval(() => rssSamples.push(rssMiB(pid)), 5000);
   const deadline = Date.now() + seconds * 1000;
   const started = performance.now();
   await Promise.all(
@@ -134,6 +137,7 @@ try {
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  clearInterval(sampler);
   const rssEnd = rssMiB(pid);
   const total = kinds.reduce((sum, k) => sum + samples[k].length, 0);
   console.log(
@@ -151,6 +155,7 @@ try {
   );
   console.log(`\nthroughput: ${(total / elapsed).toFixed(1)} correct operations/s`);
   console.log(`server RSS: ${rssStart.toFixed(1)} MiB at start, ${rssEnd.toFixed(1)} MiB at end`);
+  console.log(`server RSS every 5 s (MiB): ${rssSamples.map((r) => r.toFixed(0)).join(" ")}`);
   if (firstErrors.length) console.log(`first failures:\n  ${firstErrors.join("\n  ")}`);
 } finally {
   child.kill("SIGTERM");

@@ -115,17 +115,25 @@ export async function ensureImage(
     }
     onProgress?.(`[${image}] check: ${recipe.smokeTest.join(" ")} -> ${output[0] ?? ""}`);
   }
-  const outcome: EnsureOutcome = {
-    report: withRuntime(recipe.runtime, {
-      image,
-      status: "built",
-      sizeBytes: built.sizeBytes,
-      id: built.id,
-      seconds: seconds(),
-    }),
-  };
-  if (existing && existing.id !== built.id) outcome.supersededId = existing.id;
-  return outcome;
+  return builtOutcome(image, built, existing?.id, seconds(), recipe.runtime);
+}
+
+/** The report of a fresh build; the image it replaced (if any) is to be removed. */
+export function builtOutcome(
+  image: string,
+  built: { id: string; sizeBytes: number },
+  previousId: string | undefined,
+  seconds: number,
+  runtime?: Runtime,
+): EnsureOutcome {
+  const report = withRuntime(runtime, {
+    image,
+    status: "built",
+    sizeBytes: built.sizeBytes,
+    id: built.id,
+    seconds,
+  });
+  return previousId && previousId !== built.id ? { report, supersededId: previousId } : { report };
 }
 
 /**

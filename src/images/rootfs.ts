@@ -13,7 +13,7 @@ import {
 } from "./debian-bootstrap.js";
 import { eventError, readProgressStream } from "./docker-stream.js";
 import type { EnsureOptions, EnsureOutcome } from "./ensure-image.js";
-import { readShippedFile } from "./ensure-image.js";
+import { builtOutcome, readShippedFile } from "./ensure-image.js";
 import { ImageBuildError, reasonOf } from "./errors.js";
 import { inspectImage } from "./image-state.js";
 import { inputsHash } from "./inputs-hash.js";
@@ -80,17 +80,7 @@ export async function ensureRootfs(
   const built = await inspectImage(docker, ROOTFS_IMAGE);
   if (!built) throw new ImageBuildError(`Creating ${ROOTFS_IMAGE} succeeded but no image exists.`);
   log(`ready (${built.id.slice(7, 19)})`);
-  const outcome: EnsureOutcome = {
-    report: {
-      image: ROOTFS_IMAGE,
-      status: "built",
-      sizeBytes: built.sizeBytes,
-      id: built.id,
-      seconds: seconds(),
-    },
-  };
-  if (existing && existing.id !== built.id) outcome.supersededId = existing.id;
-  return outcome;
+  return builtOutcome(ROOTFS_IMAGE, built, existing?.id, seconds());
 }
 
 /** Pulls an image, forwarding its layer status changes (not byte counts) to `log`. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { registerCleanup } from "./commands/cleanup.js";
+import { registerConfig } from "./commands/config.js";
 import { registerLogin } from "./commands/login.js";
 import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
@@ -30,6 +31,7 @@ function oneLine(text: string): string {
 registerRun(program);
 registerSetup(program);
 registerCleanup(program);
+registerConfig(program);
 registerServe(program);
 registerSession(program);
 registerLogin(program);

@@ -82,3 +82,42 @@ describe("isol8.config.json", () => {
     }
   });
 });
+
+describe("isol8 config", () => {
+  test("shows the file it read and the values isol8 run would use; --json for machines", async () => {
+    const cwd = projectWith({
+      defaults: { timeoutMs: 1234, memoryLimit: "1g" },
+      security: { seccomp: "unconfined" },
+    });
+    const text = await isol8(["config"], { cwd });
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /config file: .*isol8\.config\.json/);
+    assert.match(text.stdout, /^timeoutMs\s+1234$/m);
+    assert.match(text.stdout, /^memoryLimit\s+1g$/m);
+    const json = JSON.parse((await isol8(["config", "--json"], { cwd })).stdout);
+    assert.equal(json.effective.timeoutMs, 1234);
+    assert.equal(json.effective.seccomp, "unconfined");
+    assert.equal(json.effective.pidsLimit, 64, "defaults fill what the file leaves out");
+    const none = JSON.parse(
+      (await isol8(["config", "--json"], { cwd: mkdtempSync(join(tmpdir(), "isol8-none-")) }))
+        .stdout,
+    );
+    assert.equal(none.file, null);
+    assert.equal(none.effective.timeoutMs, 30000);
+  });
+
+  test("the shipped JSON Schema describes every key the loader accepts", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { configSchema } = await import("../../src/config/file.js");
+    const schema = JSON.parse(
+      readFileSync(new URL("../../dist/isol8.config.schema.json", import.meta.url), "utf8"),
+    );
+    assert.deepEqual(Object.keys(schema.properties).sort(), Object.keys(configSchema.shape).sort());
+    assert.equal(schema.additionalProperties, false);
+    assert.deepEqual(schema.properties.security.properties.seccomp.enum, [
+      "strict",
+      "unconfined",
+      "custom",
+    ]);
+  });
+});

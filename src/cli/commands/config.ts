@@ -1,0 +1,54 @@
+import type { Command } from "commander";
+import { configEngineOptions, loadConfig } from "../../config/file.js";
+import { formatSize } from "../../config/sizes.js";
+import { resolveOptions } from "../../engine/options.js";
+import { reportError } from "../report-error.js";
+
+export function registerConfig(program: Command): void {
+  program
+    .command("config")
+    .description(
+      "Show the configuration `isol8 run` uses: the file it came from and every resolved value",
+    )
+    .option("--json", "print it as JSON", false)
+    .action((flags: { json?: boolean }) => {
+      process.exitCode = configCommand(flags.json ?? false);
+    });
+}
+
+function configCommand(json: boolean): number {
+  try {
+    const { config, path } = loadConfig();
+    const resolved = resolveOptions(configEngineOptions(config));
+    const effective = {
+      network: resolved.network,
+      memoryLimit: formatSize(resolved.memoryBytes),
+      cpuLimit: resolved.cpuLimit,
+      timeoutMs: resolved.timeoutMs,
+      pidsLimit: resolved.pidsLimit,
+      sandboxSize: formatSize(resolved.sandboxBytes),
+      tmpSize: formatSize(resolved.tmpBytes),
+      readonlyRootFs: resolved.readonlyRootFs,
+      maxOutputSize: resolved.maxOutputBytes,
+      seccomp: config.security?.seccomp ?? "strict",
+      customProfilePath: config.security?.customProfilePath ?? null,
+      ociRuntime: resolved.ociRuntime ?? null,
+    };
+    if (json) {
+      process.stdout.write(
+        `${JSON.stringify({ file: path ?? null, config, effective }, null, 2)}\n`,
+      );
+      return 0;
+    }
+    process.stdout.write(
+      `config file: ${path ?? "none (./isol8.config.json and ~/.isol8/config.json do not exist); built-in defaults"}\n\n`,
+    );
+    const width = Math.max(...Object.keys(effective).map((k) => k.length));
+    for (const [key, value] of Object.entries(effective)) {
+      process.stdout.write(`${key.padEnd(width)}  ${String(value)}\n`);
+    }
+    return 0;
+  } catch (error) {
+    return reportError(error);
+  }
+}

@@ -24,6 +24,10 @@ export interface ExecutionRequest {
   env?: Record<string, string>;
   /** Overrides the engine's timeout for this request. */
   timeoutMs?: number;
+  /** Text files placed before the program starts: absolute path under /sandbox -> content. */
+  files?: Record<string, string>;
+  /** Files under /sandbox returned (base64) in the result's `files` after the run. */
+  outputPaths?: string[];
 }
 
 /** Resource usage of one execution, measured inside the container. */
@@ -64,6 +68,12 @@ export interface ExecutionResult {
   /** The container that ran the program. */
   containerId?: string;
   resourceUsage?: ResourceUsage;
+  /**
+   * The request's `outputPaths` that the run left as regular files inside
+   * /sandbox, base64-encoded. A path that is missing, not a regular file or
+   * resolves outside /sandbox is left out.
+   */
+  files?: Record<string, string>;
 }
 
 /** An ExecutionResult without the output, which a stream has already delivered. */

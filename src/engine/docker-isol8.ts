@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { posix } from "node:path";
 import type Docker from "dockerode";
 import { runtimeImage } from "../images/names.js";
 import { TextStream } from "../output/text-stream.js";
@@ -308,14 +309,18 @@ export class DockerIsol8 {
 
     const image = this.options.image ?? runtimeImage(request.runtime);
     const stdin = request.stdin === undefined ? undefined : Buffer.from(request.stdin);
-    const { report, containerId, fresh } = await this.slots.run(() =>
+    const { report, containerId, fresh, files } = await this.slots.run(() =>
       this.onContainer(image, async (container) => {
         // The run request is on its way before onContainer hears of the
         // container, so a signal it sends at once already has a program to reach.
         const running = this.log.time("run", () => container.run(spec, sink, stdin, keepStdinOpen));
         onContainer?.(container);
         const report = await running;
-        return { report, containerId: container.id, fresh: container.runCount === 1 };
+        const fresh = container.runCount === 1;
+        const files = request.outputPaths
+          ? await this.collectOutputs(container, request.outputPaths)
+          : undefined;
+        return { report, containerId: container.id, fresh, files };
       }),
     );
     emitText("stdout", streams.stdout.end());
@@ -332,6 +337,7 @@ export class DockerIsol8 {
       timestamp,
       containerId,
       resourceUsage: resourceUsage(report, fresh),
+      ...(files ? { files } : {}),
     };
   }
 
@@ -424,6 +430,29 @@ export class DockerIsol8 {
     }
   }
 
+  /** Reads the requested output files from the container the run used, before it is wiped. */
+  private async collectOutputs(
+    container: SandboxContainer,
+    paths: string[],
+  ): Promise<Record<string, string>> {
+    const files: Record<string, string> = {};
+    for (const path of paths) {
+      try {
+        const content = await readSandboxFile(
+          container,
+          path,
+          this.options.sandboxBytes,
+          this.options.timeoutMs,
+        );
+        files[posix.normalize(path)] = content.toString("base64");
+      } catch (error) {
+        if (!(error instanceof SandboxFileError)) throw error;
+        this.log(`output ${path} left out: ${error.message}`);
+      }
+    }
+    return files;
+  }
+
   private runSpec(request: ExecutionRequest): RunSpec {
     const adapter = runtimeAdapter(request.runtime);
     const base = { ...BASE_ENV, ...adapter.env, ...request.env, ...this.options.secrets };
@@ -434,14 +463,19 @@ export class DockerIsol8 {
       timeoutMs,
       outputLimit: this.options.maxOutputBytes,
     };
+    // The request's own files first, so the program's file wins a clash of paths.
+    const files = Object.entries(request.files ?? {}).map(([path, content]) => ({
+      path: posix.normalize(path),
+      content,
+    }));
     if (request.cmd !== undefined && request.cmd.trim() !== "") {
-      return { ...common, argv: ["bash", "-c", request.cmd], files: [] };
+      return { ...common, argv: ["bash", "-c", request.cmd], files };
     }
     const path = `${SANDBOX_WORKDIR}/main${request.fileExtension ?? adapter.defaultExtension}`;
     return {
       ...common,
       argv: adapter.command(path),
-      files: [{ path, content: request.code ?? "" }],
+      files: [...files, { path, content: request.code ?? "" }],
       prestarted: !this.options.image && mayUsePrestart(adapter, base),
     };
   }

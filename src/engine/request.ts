@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import { runtimeAdapter } from "../runtimes/index.js";
 import { isRuntime } from "../runtimes/runtime.js";
 import type { ExecutionRequest } from "../types.js";
@@ -52,9 +53,30 @@ export function validateRequest(request: ExecutionRequest): void {
       if (typeof value !== "string") fail(`env.${name}: must be a string`);
     }
   }
+  if (request.files !== undefined) {
+    if (typeof request.files !== "object" || request.files === null)
+      fail("files: must be an object of path -> text");
+    for (const [path, content] of Object.entries(request.files)) {
+      inSandbox("files", path);
+      if (typeof content !== "string") fail(`files["${path}"]: must be a string`);
+    }
+  }
+  if (request.outputPaths !== undefined) {
+    if (!Array.isArray(request.outputPaths)) fail("outputPaths: must be an array of paths");
+    for (const path of request.outputPaths) inSandbox("outputPaths", path);
+  }
   if (request.timeoutMs !== undefined) {
     const t = request.timeoutMs;
     if (typeof t !== "number" || !Number.isInteger(t) || t <= 0)
       fail(`timeoutMs: ${String(t)} is not a positive whole number`);
   }
+}
+
+/** A request path must be absolute and stay inside /sandbox once normalized. */
+function inSandbox(field: string, path: unknown): void {
+  if (typeof path !== "string" || !path.startsWith("/"))
+    fail(`${field}: "${String(path)}" must be an absolute path inside /sandbox`);
+  const normalized = posix.normalize(path);
+  if (!normalized.startsWith("/sandbox/") || normalized === "/sandbox/")
+    fail(`${field}: "${path}" is outside /sandbox`);
 }

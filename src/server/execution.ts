@@ -177,6 +177,8 @@ function engineRequest(wire: ExecuteBody["request"]): ExecutionRequest {
     stdin: wire.stdin,
     env: wire.env,
     timeoutMs: wire.timeoutMs,
+    files: wire.files,
+    outputPaths: wire.outputPaths,
   };
   for (const key of Object.keys(request) as (keyof ExecutionRequest)[])
     if (request[key] === undefined) delete request[key];

@@ -93,18 +93,9 @@ export function applyPolicy(policy: ServerPolicy, options: ExecutionOptions = {}
 export function assertSupportedRequest(request: WireExecutionRequest, policy: ServerPolicy): void {
   if (request.codeUrl !== undefined)
     refuse("request.codeUrl: remote code is not enabled on this server; send the code itself");
-  for (const field of [
-    "files",
-    "outputPaths",
-    "installPackages",
-    "setupScript",
-    "workdir",
-  ] as const) {
+  for (const field of ["installPackages", "setupScript", "workdir"] as const) {
     if (request[field] !== undefined) {
-      throw new HttpError(
-        400,
-        `request.${field}: not supported by this server yet${field === "files" || field === "outputPaths" ? " (use POST /file and GET /file with a session)" : ""}`,
-      );
+      throw new HttpError(400, `request.${field}: not supported by this server yet`);
     }
   }
   if (request.timeoutMs !== undefined && request.timeoutMs > policy.limits.timeoutMs) {

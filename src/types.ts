@@ -28,6 +28,11 @@ export interface ExecutionRequest {
   files?: Record<string, string>;
   /** Files under /sandbox returned (base64) in the result's `files` after the run. */
   outputPaths?: string[];
+  /**
+   * Bash run in the same sandbox before the program, sharing its timeout.
+   * If it fails, the program does not run and the result is the setup's.
+   */
+  setupScript?: string;
 }
 
 /** Resource usage of one execution, measured inside the container. */
@@ -68,6 +73,8 @@ export interface ExecutionResult {
   /** The container that ran the program. */
   containerId?: string;
   resourceUsage?: ResourceUsage;
+  /** True when the request's setupScript failed (or timed out) and the program did not run. */
+  setupFailed?: boolean;
   /**
    * The request's `outputPaths` that the run left as regular files inside
    * /sandbox, base64-encoded. A path that is missing, not a regular file or
@@ -81,7 +88,8 @@ export type ExecutionSummary = Omit<ExecutionResult, "stdout" | "stderr">;
 
 /** One event of a streamed execution, delivered as the program produces output. */
 export type StreamEvent =
-  | { type: "stdout" | "stderr"; data: string }
+  /** `phase` says whether output came from the request's setupScript; it is set only when there is one. */
+  | { type: "stdout" | "stderr"; data: string; phase?: "setup" | "code" }
   /** `data` is the exit code in decimal; `result` is what `execute` would have returned. Always last. */
   | { type: "exit"; data: string; result: ExecutionSummary }
   /** Something the caller should know before `exit`: a timeout, an out-of-memory kill, truncated output. */

@@ -80,7 +80,7 @@ export class ImageNotFoundError extends Error {
   override readonly name = "ImageNotFoundError";
 }
 
-type OutputEvent = { type: "stdout" | "stderr"; data: string };
+type OutputEvent = { type: "stdout" | "stderr"; data: string; phase?: "setup" | "code" };
 
 /**
  * Runs code in locked-down Docker containers on the local (or DOCKER_HOST)
@@ -120,12 +120,16 @@ export class DockerIsol8 {
 
   /** Runs a program to completion and returns its output and exit status. */
   async execute(request: ExecutionRequest): Promise<ExecutionResult> {
-    const out: string[] = [];
-    const err: string[] = [];
+    // A setup's output is shown only when the setup failed; otherwise the result is the program's.
+    const output = {
+      setup: { stdout: [] as string[], stderr: [] as string[] },
+      code: { stdout: [] as string[], stderr: [] as string[] },
+    };
     const result = await this.run(request, (event) =>
-      (event.type === "stdout" ? out : err).push(event.data),
+      output[event.phase ?? "code"][event.type].push(event.data),
     );
-    return { ...result, stdout: out.join(""), stderr: err.join("") };
+    const shown = result.setupFailed ? output.setup : output.code;
+    return { ...result, stdout: shown.stdout.join(""), stderr: shown.stderr.join("") };
   }
 
   /**
@@ -298,33 +302,70 @@ export class DockerIsol8 {
     const executionId = randomUUID();
     const spec = this.runSpec(request);
     const secrets = Object.values(this.options.secrets);
-    const streams = { stdout: new TextStream(secrets), stderr: new TextStream(secrets) };
-    const sink: OutputSink = {
-      stdout: (chunk) => emitText("stdout", streams.stdout.push(chunk)),
-      stderr: (chunk) => emitText("stderr", streams.stderr.push(chunk)),
+    const phased = request.setupScript !== undefined;
+    /** Masked, decoded output of one phase, emitted as it comes. */
+    const phaseOutput = (phase: "setup" | "code") => {
+      const streams = { stdout: new TextStream(secrets), stderr: new TextStream(secrets) };
+      const send = (type: "stdout" | "stderr", data: string) => {
+        if (data) emit(phased ? { type, data, phase } : { type, data });
+      };
+      const sink: OutputSink = {
+        stdout: (chunk) => send("stdout", streams.stdout.push(chunk)),
+        stderr: (chunk) => send("stderr", streams.stderr.push(chunk)),
+      };
+      const flush = () => {
+        send("stdout", streams.stdout.end());
+        send("stderr", streams.stderr.end());
+      };
+      return { sink, flush };
     };
-    function emitText(type: "stdout" | "stderr", data: string) {
-      if (data) emit({ type, data });
-    }
 
     const image = this.options.image ?? runtimeImage(request.runtime);
     const stdin = request.stdin === undefined ? undefined : Buffer.from(request.stdin);
-    const { report, containerId, fresh, files } = await this.slots.run(() =>
+    const { report, containerId, fresh, files, setupFailed } = await this.slots.run(() =>
       this.onContainer(image, async (container) => {
+        let budgetMs = spec.timeoutMs;
+        if (request.setupScript !== undefined) {
+          // One timeout covers setup and program alike.
+          const setup = phaseOutput("setup");
+          const setupStarted = performance.now();
+          const setupSpec: RunSpec = {
+            ...spec,
+            argv: ["bash", "-c", request.setupScript],
+            prestarted: false,
+          };
+          const setupRun = this.log.time("setup", () => container.run(setupSpec, setup.sink));
+          onContainer?.(container);
+          const setupReport = await setupRun;
+          setup.flush();
+          budgetMs -= Math.round(performance.now() - setupStarted);
+          if (setupReport.exitCode !== 0 || setupReport.timedOut || budgetMs <= 0) {
+            const timedOut = setupReport.timedOut || budgetMs <= 0;
+            return {
+              report: { ...setupReport, timedOut },
+              containerId: container.id,
+              fresh: container.runCount === 1,
+              files: undefined,
+              setupFailed: true,
+            };
+          }
+        }
+        const code = phaseOutput("code");
         // The run request is on its way before onContainer hears of the
         // container, so a signal it sends at once already has a program to reach.
-        const running = this.log.time("run", () => container.run(spec, sink, stdin, keepStdinOpen));
-        onContainer?.(container);
+        const running = this.log.time("run", () =>
+          container.run({ ...spec, timeoutMs: budgetMs }, code.sink, stdin, keepStdinOpen),
+        );
+        if (request.setupScript === undefined) onContainer?.(container);
         const report = await running;
+        code.flush();
         const fresh = container.runCount === 1;
         const files = request.outputPaths
           ? await this.collectOutputs(container, request.outputPaths)
           : undefined;
-        return { report, containerId: container.id, fresh, files };
+        return { report, containerId: container.id, fresh, files, setupFailed: false };
       }),
     );
-    emitText("stdout", streams.stdout.end());
-    emitText("stderr", streams.stderr.end());
     const durationMs = Math.round(performance.now() - started);
     return {
       exitCode: report.exitCode,
@@ -338,6 +379,7 @@ export class DockerIsol8 {
       containerId,
       resourceUsage: resourceUsage(report, fresh),
       ...(files ? { files } : {}),
+      ...(setupFailed ? { setupFailed } : {}),
     };
   }
 
@@ -504,11 +546,16 @@ function resourceUsage(report: ExitReport, freshContainer: boolean): ResourceUsa
 
 /** What a streamed run says in `error` events before `exit`. */
 export function noticesFor(
-  result: Pick<ExecutionResult, "timedOut" | "oomKilled" | "truncated">,
+  result: Pick<
+    ExecutionResult,
+    "timedOut" | "oomKilled" | "truncated" | "setupFailed" | "exitCode"
+  >,
   options: Pick<ResolvedOptions, "memoryBytes" | "maxOutputBytes">,
   timeoutMs: number,
 ): string[] {
   const notices: string[] = [];
+  if (result.setupFailed)
+    notices.push(`setup script failed (exit ${result.exitCode}); the program did not run`);
   if (result.timedOut)
     notices.push(`timed out after ${timeoutMs} ms; every process of the run was killed`);
   if (result.oomKilled)

@@ -61,6 +61,12 @@ export function validateRequest(request: ExecutionRequest): void {
       if (typeof content !== "string") fail(`files["${path}"]: must be a string`);
     }
   }
+  if (
+    request.setupScript !== undefined &&
+    (typeof request.setupScript !== "string" || request.setupScript.trim() === "")
+  ) {
+    fail("setupScript: must be a non-blank string of bash");
+  }
   if (request.outputPaths !== undefined) {
     if (!Array.isArray(request.outputPaths)) fail("outputPaths: must be an array of paths");
     for (const path of request.outputPaths) inSandbox("outputPaths", path);

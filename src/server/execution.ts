@@ -179,6 +179,7 @@ function engineRequest(wire: ExecuteBody["request"]): ExecutionRequest {
     timeoutMs: wire.timeoutMs,
     files: wire.files,
     outputPaths: wire.outputPaths,
+    setupScript: wire.setupScript,
   };
   for (const key of Object.keys(request) as (keyof ExecutionRequest)[])
     if (request[key] === undefined) delete request[key];

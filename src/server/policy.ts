@@ -93,7 +93,7 @@ export function applyPolicy(policy: ServerPolicy, options: ExecutionOptions = {}
 export function assertSupportedRequest(request: WireExecutionRequest, policy: ServerPolicy): void {
   if (request.codeUrl !== undefined)
     refuse("request.codeUrl: remote code is not enabled on this server; send the code itself");
-  for (const field of ["installPackages", "setupScript", "workdir"] as const) {
+  for (const field of ["installPackages", "workdir"] as const) {
     if (request[field] !== undefined) {
       throw new HttpError(400, `request.${field}: not supported by this server yet`);
     }

@@ -271,3 +271,24 @@ describe("isol8 run: no orphans", () => {
     }
   });
 });
+
+describe("isol8 run --setup", () => {
+  test("commands and files run in order before the program; a failure stops it with the setup's exit code", async () => {
+    const script = file("setup.sh", "echo from-file >> /sandbox/log\n");
+    const ok = await isol8([
+      "run",
+      "--setup",
+      "echo from-command > /sandbox/log",
+      "--setup",
+      script,
+      "-e",
+      "print(open('/sandbox/log').read(), end='')",
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout, "from-command\nfrom-file\n");
+    const failed = await isol8(["run", "--setup", "exit 5", "-e", "print('never')"]);
+    assert.equal(failed.code, 5);
+    assert.equal(failed.stdout, "");
+    assert.match(failed.stderr, /isol8: setup script failed \(exit 5\); the program did not run/);
+  });
+});

@@ -1,5 +1,6 @@
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import type { RemoteIsol8Options } from "../../client/remote-isol8.js";
@@ -36,6 +37,7 @@ interface RunFlags {
   writable?: boolean;
   maxOutput?: string;
   secret: string[];
+  setup: string[];
   stdin?: string;
   out?: string;
   image?: string;
@@ -88,6 +90,12 @@ export function registerRun(program: Command): void {
       [],
     )
     .option("--stdin <data>", "data for the program's standard input")
+    .option(
+      "--setup <command|file>",
+      "bash run before the program, in the same sandbox and timeout; a file's contents if it names one (repeatable)",
+      collect,
+      [],
+    )
     .option("--out <file>", "write the program's stdout to this file instead of the terminal")
     .option("--image <name>", "run in this image instead of isol8:<runtime>")
     .option("--net <mode>", "network: none or host", "none")
@@ -217,8 +225,22 @@ function inFlagTerms(error: unknown): unknown {
   return flag ? new CliError(`${flag}${error.message.slice(field.length)}`) : error;
 }
 
+/** `--setup` values, in order, as one bash script: a value naming a file stands for its contents. */
+async function setupScript(values: string[]): Promise<string | undefined> {
+  if (!values.length) return undefined;
+  const parts = await Promise.all(
+    values.map(async (value) => {
+      const info = await stat(value).catch(() => undefined);
+      return info?.isFile() ? readFile(value, "utf8") : value;
+    }),
+  );
+  // Each part must succeed for the next to run, as if they were one script with `set -e`.
+  return parts.map((part) => `(\n${part}\n) || exit $?`).join("\n");
+}
+
 async function buildRequest(file: string | undefined, flags: RunFlags): Promise<ExecutionRequest> {
-  const base = { stdin: flags.stdin };
+  const setup = await setupScript(flags.setup);
+  const base = { stdin: flags.stdin, ...(setup ? { setupScript: setup } : {}) };
   if (flags.cmd !== undefined) {
     if (flags.eval !== undefined || file !== undefined)
       throw new CliError("give --cmd alone, without --eval or a file");

@@ -545,7 +545,7 @@ function resourceUsage(report: ExitReport, freshContainer: boolean): ResourceUsa
 }
 
 /** What a streamed run says in `error` events before `exit`. */
-export function noticesFor(
+function noticesFor(
   result: Pick<
     ExecutionResult,
     "timedOut" | "oomKilled" | "truncated" | "setupFailed" | "exitCode"

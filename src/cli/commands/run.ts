@@ -5,12 +5,11 @@ import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import type { RemoteIsol8Options } from "../../client/remote-isol8.js";
 import { configEngineOptions, loadConfig } from "../../config/file.js";
-import { DockerIsol8, noticesFor } from "../../engine/docker-isol8.js";
-import { InvalidOptionError, resolveOptions } from "../../engine/options.js";
+import { DockerIsol8 } from "../../engine/docker-isol8.js";
+import { InvalidOptionError } from "../../engine/options.js";
 import type {
   DockerIsol8Options,
   ExecutionRequest,
-  ExecutionResult,
   ExecutionSummary,
   NetworkMode,
   StreamEvent,
@@ -282,10 +281,7 @@ async function runCommand(
     const options = localOptions(flags, command);
     const request = await buildRequest(file, flags);
     engine = new DockerIsol8(options);
-    const resolved = resolveOptions(options);
-    return await printRun(engine, request, flags, (result) =>
-      noticesFor(result, resolved, request.timeoutMs ?? resolved.timeoutMs),
-    );
+    return await printRun(engine, request, flags);
   } catch (error) {
     return reportError(inFlagTerms(error), flags.debug);
   } finally {
@@ -299,7 +295,6 @@ async function runCommand(
 
 /** Where a run executes: the local engine or an isol8 server; the CLI treats both alike. */
 interface Executor {
-  execute(request: ExecutionRequest): Promise<ExecutionResult>;
   executeStream(request: ExecutionRequest): AsyncIterable<StreamEvent>;
 }
 
@@ -311,27 +306,38 @@ async function printRun(
   executor: Executor,
   request: ExecutionRequest,
   flags: RunFlags,
-  notices: (result: ExecutionSummary) => string[],
 ): Promise<number> {
   const out = flags.out ? createWriteStream(flags.out) : undefined;
   try {
     const stdout = out ?? process.stdout;
-    let summary: ExecutionSummary;
-    if (flags.json || !flags.stream) {
-      const result = await executor.execute(request);
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-        out?.write(result.stdout);
+    const buffered = flags.json || !flags.stream;
+    // Streamed, output is printed as it comes; buffered, it is held until the
+    // end - and a setup's output is shown only when the setup failed, as in
+    // `execute()`. Notices (timeout, OOM, truncation) arrive as error events either way.
+    const held = { setup: { stdout: "", stderr: "" }, code: { stdout: "", stderr: "" } };
+    const notices: string[] = [];
+    for await (const event of executor.executeStream(request)) {
+      if (event.type === "error") {
+        if (buffered) notices.push(event.data);
+        else process.stderr.write(`isol8: ${event.data}\n`);
+      } else if (event.type !== "exit") {
+        if (buffered) held[event.phase ?? "code"][event.type] += event.data;
+        else if (event.type === "stderr") process.stderr.write(event.data);
+        else if (!stdout.write(event.data)) await once(stdout, "drain");
       } else {
-        stdout.write(result.stdout);
-        process.stderr.write(result.stderr);
-        for (const notice of notices(result)) process.stderr.write(`isol8: ${notice}\n`);
+        const shown = event.result.setupFailed ? held.setup : held.code;
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify({ ...event.result, ...shown }, null, 2)}\n`);
+          out?.write(shown.stdout);
+        } else if (buffered) {
+          stdout.write(shown.stdout);
+          process.stderr.write(shown.stderr);
+          for (const notice of notices) process.stderr.write(`isol8: ${notice}\n`);
+        }
+        return exitCodeFor(event.result);
       }
-      summary = result;
-    } else {
-      summary = await streamRun(executor, request, stdout);
     }
-    return exitCodeFor(summary);
+    throw new CliError("the run ended without an exit status", EXIT.isol8Error);
   } finally {
     if (out) {
       out.end();
@@ -383,46 +389,11 @@ async function remoteRunCommand(
     const options = remoteOptions(flags, command);
     const request = await buildRequest(file, flags);
     const remote = await remoteFromFlags(flags, flags.sessionId, options);
-    return await printRun(remote, request, flags, (result) => remoteNotices(result, request));
+    return await printRun(remote, request, flags);
   } catch (error) {
     return reportError(remoteErrorForCli(inFlagTerms(error)), flags.debug);
   } finally {
     process.off("SIGINT", interrupt);
     process.off("SIGTERM", interrupt);
   }
-}
-
-/** The notices a local run prints; the server's limits are not known here, so they are named in words. */
-function remoteNotices(result: ExecutionSummary, request: ExecutionRequest): string[] {
-  const notices: string[] = [];
-  if (result.timedOut)
-    notices.push(
-      `timed out${request.timeoutMs ? ` after ${request.timeoutMs} ms` : " (the server's timeout)"}; every process of the run was killed`,
-    );
-  if (result.oomKilled) notices.push("out of memory: a process was killed at the memory limit");
-  if (result.truncated) notices.push("output truncated at the output limit");
-  return notices;
-}
-
-async function streamRun(
-  engine: Pick<Executor, "executeStream">,
-  request: ExecutionRequest,
-  stdout: NodeJS.WritableStream,
-) {
-  for await (const event of engine.executeStream(request)) {
-    switch (event.type) {
-      case "stdout":
-        if (!stdout.write(event.data)) await once(stdout, "drain");
-        break;
-      case "stderr":
-        process.stderr.write(event.data);
-        break;
-      case "error":
-        process.stderr.write(`isol8: ${event.data}\n`);
-        break;
-      case "exit":
-        return event.result;
-    }
-  }
-  throw new CliError("the run ended without an exit status", EXIT.isol8Error);
 }

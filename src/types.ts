@@ -2,8 +2,60 @@ import type { Runtime } from "./runtimes/runtime.js";
 
 export type { Runtime } from "./runtimes/runtime.js";
 
-/** How a sandbox reaches the network. */
+/**
+ * How a sandbox reaches the network: `none` (loopback only), `host` (the
+ * host's network, unfiltered) or `filtered` (only through isol8's egress
+ * gateway, which applies a NetworkFilter).
+ */
 export type NetworkMode = "none" | "host" | "filtered";
+
+/**
+ * What a `filtered` sandbox may reach. Patterns are regular expressions that
+ * must match the whole destination host name (case-insensitive; names are
+ * compared lower-case, without a trailing dot, in punycode). Deny wins; an
+ * empty allow list allows nothing. `NAME:PORT` limits a rule to one port.
+ * Addresses inside this machine or a private network (loopback, RFC 1918,
+ * link-local and metadata, IPv6 ULA) are refused, also when a name resolves
+ * to them, unless an allow rule is that address (e.g. `10\.0\.0\.5`).
+ */
+export interface NetworkFilter {
+  /** Host patterns that may be reached. */
+  whitelist?: string[];
+  /** Host patterns that may never be reached, even when allowed. */
+  blacklist?: string[];
+  /** Ports any allowed host may be reached on. Default 80 and 443. */
+  ports?: number[];
+}
+
+/** One connection a filtered sandbox opened or tried to open through the gateway. */
+export interface NetworkLogEntry {
+  /** When the request reached the gateway, ISO 8601. */
+  timestamp: string;
+  /** `CONNECT` for a tunnel (HTTPS), else the HTTP method of a plain request. */
+  method: string;
+  /** The destination host, normalized as the filter saw it. */
+  host: string;
+  port: number;
+  /** The request path of a plain HTTP request; null for a tunnel. */
+  path: string | null;
+  action: "ALLOW" | "BLOCK";
+  /** Why a request was blocked (or why an allowed one failed upstream). */
+  reason?: string;
+  /** From the request to the end of the connection, in ms. */
+  durationMs: number;
+  /** Bytes sent by the sandbox to the destination. */
+  bytesOut: number;
+  /** Bytes received from the destination. */
+  bytesIn: number;
+}
+
+/** Package registries used by installs: mirrors and private indexes. */
+export interface PackageRegistries {
+  /** A pip index URL (PEP 503 simple index), e.g. `https://pypi.example.com/simple`. Default PyPI. */
+  pip?: string;
+  /** An npm registry URL, used by npm, bun and deno's `npm:` specifiers. Default registry.npmjs.org. */
+  npm?: string;
+}
 
 /** One program to run. Exactly one of `code` and `cmd` is given. */
 export interface ExecutionRequest {
@@ -33,6 +85,14 @@ export interface ExecutionRequest {
    * If it fails, the program does not run and the result is the setup's.
    */
   setupScript?: string;
+  /**
+   * Packages installed into /sandbox before the program (and before
+   * `setupScript`): pip for python, npm for node, `bun add` for bun, and
+   * `npm:`/`jsr:` specifiers cached for deno (a bare name means `npm:`).
+   * Needs network `filtered` or `host`; the install may reach the runtime's
+   * registry even when the filter does not list it, the program may not.
+   */
+  installPackages?: string[];
 }
 
 /** Resource usage of one execution, measured inside the container. */
@@ -43,9 +103,9 @@ export interface ResourceUsage {
   memoryMB: number;
   /** CPU time (user + system) of the program and its children, in ms. */
   cpuTimeMs: number;
-  /** Bytes received over the network (always 0 with network `none`). */
+  /** Bytes received through the egress gateway (0 unless the network is `filtered`). */
   networkBytesIn: number;
-  /** Bytes sent over the network (always 0 with network `none`). */
+  /** Bytes sent through the egress gateway (0 unless the network is `filtered`). */
   networkBytesOut: number;
 }
 
@@ -75,6 +135,10 @@ export interface ExecutionResult {
   resourceUsage?: ResourceUsage;
   /** True when the request's setupScript failed (or timed out) and the program did not run. */
   setupFailed?: boolean;
+  /** True when installing `installPackages` failed (or timed out); stdout/stderr are the installer's. */
+  installFailed?: boolean;
+  /** The gateway's record of the run's connections (network `filtered` with `logNetwork`). */
+  networkLogs?: NetworkLogEntry[];
   /**
    * The request's `outputPaths` that the run left as regular files inside
    * /sandbox, base64-encoded. A path that is missing, not a regular file or
@@ -88,8 +152,8 @@ export type ExecutionSummary = Omit<ExecutionResult, "stdout" | "stderr">;
 
 /** One event of a streamed execution, delivered as the program produces output. */
 export type StreamEvent =
-  /** `phase` says whether output came from the request's setupScript; it is set only when there is one. */
-  | { type: "stdout" | "stderr"; data: string; phase?: "setup" | "code" }
+  /** `phase` says whether output came from installing packages, the setupScript or the program; set only when there is a setup or install. */
+  | { type: "stdout" | "stderr"; data: string; phase?: "install" | "setup" | "code" }
   /** `data` is the exit code in decimal; `result` is what `execute` would have returned. Always last. */
   | { type: "exit"; data: string; result: ExecutionSummary }
   /** Something the caller should know before `exit`: a timeout, an out-of-memory kill, truncated output. */
@@ -104,6 +168,18 @@ export interface DockerIsol8Options {
   mode?: "ephemeral" | "persistent";
   /** Network access of sandboxes. Default `none`. */
   network?: NetworkMode;
+  /** What sandboxes may reach when `network` is `filtered`; given with another mode it is an error. */
+  networkFilter?: NetworkFilter;
+  /** Return the gateway's connection log with each result (`networkLogs`; network `filtered`). */
+  logNetwork?: boolean;
+  /**
+   * Extra CA certificates (PEM text) trusted inside sandboxes that have
+   * network access, for networks with a TLS-intercepting proxy: pip, npm,
+   * bun, deno, Python's ssl, Node's tls and curl all read them.
+   */
+  caCertificates?: string[];
+  /** Registries `installPackages` uses instead of PyPI and registry.npmjs.org. */
+  registries?: PackageRegistries;
   /** Memory limit, e.g. `512m`, `1g`. Default `512m`. Swap is never added on top. */
   memoryLimit?: string;
   /** CPU cores, e.g. `0.5`. Default 1. */

@@ -53,3 +53,6 @@ COPY --from=supervisor /isol8-supervisor /usr/local/bin/isol8-supervisor
 # The interpreters' prestart bootstraps (see 'P' in supervisor.c), read-only for everyone.
 COPY bootstrap/ /usr/local/lib/isol8/
 RUN chmod 0755 /usr/local/lib/isol8 && chmod 0644 /usr/local/lib/isol8/*
+# Where a filtered sandbox gets its egress proxy's socket, mounted read-only
+# (see the egress forwarder in supervisor.c); made here so Docker need not.
+RUN mkdir -p /run/isol8 && chown 0:0 /run/isol8 && chmod 0755 /run/isol8

@@ -5,6 +5,8 @@
 export const EXIT = {
   /** Bad flags, bad input, missing file. */
   usage: 2,
+  /** Installing the --install packages failed; the program did not run (the installer's output is shown). */
+  installFailed: 3,
   /** The program ran past its timeout and was killed. */
   timeout: 124,
   /** isol8 itself failed: Docker unreachable, image missing, engine error. */

@@ -29,10 +29,39 @@ export const configSchema = z.strictObject({
       ociRuntime: z.string().min(1).optional(),
     })
     .optional(),
+  network: z
+    .strictObject({
+      /** Host patterns a filtered sandbox may reach (regular expressions matching the whole name). */
+      whitelist: z.array(z.string().min(1)).optional(),
+      /** Host patterns a filtered sandbox may never reach; deny wins. */
+      blacklist: z.array(z.string().min(1)).optional(),
+      /** Ports allowed hosts may be reached on (default 80 and 443). */
+      ports: z.array(z.number().int().min(1).max(65535)).optional(),
+      /** PEM files of extra CA certificates trusted inside sandboxes with network access. */
+      caCertificates: z.array(z.string().min(1)).optional(),
+    })
+    .optional(),
   security: z
     .strictObject({
       seccomp: z.enum(["strict", "unconfined", "custom"]).optional(),
       customProfilePath: z.string().min(1).optional(),
+    })
+    .optional(),
+  /** Packages `isol8 setup` bakes into each runtime's image when no flag names them. */
+  dependencies: z
+    .strictObject({
+      python: z.array(z.string().min(1)).optional(),
+      node: z.array(z.string().min(1)).optional(),
+      bun: z.array(z.string().min(1)).optional(),
+      deno: z.array(z.string().min(1)).optional(),
+      bash: z.array(z.string().min(1)).optional(),
+    })
+    .optional(),
+  /** Package indexes image builds install from (`isol8 setup`, `isol8 build`) instead of PyPI and npmjs. */
+  registries: z
+    .strictObject({
+      pip: z.url({ protocol: /^https?$/ }).optional(),
+      npm: z.url({ protocol: /^https?$/ }).optional(),
     })
     .optional(),
 });

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { posix } from "node:path";
 import type Docker from "dockerode";
 import { runtimeImage } from "../images/names.js";
+import { type EgressChannel, EgressGateway, PROXY_ENV } from "../network/gateway.js";
+import { type EgressPolicy, widenPolicy } from "../network/policy.js";
 import { TextStream } from "../output/text-stream.js";
 import { RUNTIMES, runtimeAdapter } from "../runtimes/index.js";
 import type {
@@ -9,6 +11,7 @@ import type {
   ExecutionRequest,
   ExecutionResult,
   ExecutionSummary,
+  NetworkLogEntry,
   ResourceUsage,
   StreamEvent,
 } from "../types.js";
@@ -17,13 +20,14 @@ import { createDebugLog, type DebugLog } from "./debug-log.js";
 import { assertDockerReachable, createDockerClient } from "./docker-client.js";
 import { EventQueue } from "./event-queue.js";
 import { FifoSemaphore } from "./fifo-semaphore.js";
+import { installPlan } from "./installs.js";
 import { LABELS } from "./labels.js";
 import { InvalidOptionError, type ResolvedOptions, resolveOptions } from "./options.js";
 import { ContainerPool } from "./pool.js";
 import { BASE_ENV, mayUsePrestart, prestartSpec, SANDBOX_WORKDIR } from "./prestart.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
 import { InvalidRequestError, validateRequest } from "./request.js";
-import { type OutputSink, SandboxContainer } from "./sandbox-container.js";
+import { type OutputSink, SandboxContainer, SandboxFailure } from "./sandbox-container.js";
 import {
   readSandboxFile,
   SandboxFileError,
@@ -80,7 +84,21 @@ export class ImageNotFoundError extends Error {
   override readonly name = "ImageNotFoundError";
 }
 
-type OutputEvent = { type: "stdout" | "stderr"; data: string; phase?: "setup" | "code" };
+type Phase = "install" | "setup" | "code";
+type OutputEvent = { type: "stdout" | "stderr"; data: string; phase?: Phase };
+
+/** Something run before the program in the same sandbox; its failure stops the run. */
+interface PrepStep {
+  /** Where its output goes; `hidden` steps are isol8's own and show nothing. */
+  phase: Exclude<Phase, "code"> | "hidden";
+  spec: RunSpec;
+  /** The gateway policy while it runs (filtered network). */
+  policy?: EgressPolicy;
+}
+
+/** Where extra CA certificates go in a sandbox, and the bundle made from them. */
+const EXTRA_CA_FILE = "/sandbox/.isol8/extra-ca.pem";
+const CA_BUNDLE_FILE = "/sandbox/.isol8/ca-bundle.pem";
 
 /**
  * Runs code in locked-down Docker containers on the local (or DOCKER_HOST)
@@ -100,13 +118,23 @@ export class DockerIsol8 {
   /** Files put before the persistent container exists. */
   private readonly pendingFiles = new Map<string, Buffer>();
   private persistentQueue: Promise<unknown> = Promise.resolve();
+  /** The egress gateway of a filtered engine, and each container's channel through it. */
+  private readonly gateway: EgressGateway | undefined;
+  private readonly egress = new WeakMap<SandboxContainer, EgressChannel>();
 
   constructor(options: DockerIsol8Options = {}, docker: Docker = createDockerClient()) {
     this.options = resolveOptions(options);
     if (this.options.network === "filtered") {
-      throw new InvalidOptionError(
-        "network: filtered mode is not available in this version; use none or host",
-      );
+      // The gateway's socket is bind-mounted from this machine into the sandbox.
+      const modem = (docker as unknown as { modem?: { socketPath?: unknown } }).modem;
+      // dockerode keeps a unix socket path, or a function finding the default one.
+      const socket = modem?.socketPath;
+      if (typeof socket !== "string" && typeof socket !== "function") {
+        throw new InvalidOptionError(
+          "network: filtered mode needs the Docker engine on this machine (a unix socket, not DOCKER_HOST over tcp or ssh)",
+        );
+      }
+      this.gateway = new EgressGateway();
     }
     this.docker = docker;
     this.log = createDebugLog(this.options.debug);
@@ -120,15 +148,20 @@ export class DockerIsol8 {
 
   /** Runs a program to completion and returns its output and exit status. */
   async execute(request: ExecutionRequest): Promise<ExecutionResult> {
-    // A setup's output is shown only when the setup failed; otherwise the result is the program's.
+    // An install's or setup's output is shown only when it failed; otherwise the result is the program's.
     const output = {
+      install: { stdout: [] as string[], stderr: [] as string[] },
       setup: { stdout: [] as string[], stderr: [] as string[] },
       code: { stdout: [] as string[], stderr: [] as string[] },
     };
     const result = await this.run(request, (event) =>
       output[event.phase ?? "code"][event.type].push(event.data),
     );
-    const shown = result.setupFailed ? output.setup : output.code;
+    const shown = result.installFailed
+      ? output.install
+      : result.setupFailed
+        ? output.setup
+        : output.code;
     return { ...result, stdout: shown.stdout.join(""), stderr: shown.stderr.join("") };
   }
 
@@ -248,6 +281,7 @@ export class DockerIsol8 {
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all([persistent?.remove(), ...pools.map((pool) => pool.drain())]);
+    await this.gateway?.close();
   }
 
   /**
@@ -297,17 +331,24 @@ export class DockerIsol8 {
     keepStdinOpen = false,
   ): Promise<ExecutionSummary> {
     validateRequest(request);
+    if (request.installPackages?.length && this.options.network === "none") {
+      throw new InvalidRequestError(
+        'installPackages: the engine\'s network is "none"; installs need network "filtered" (the registry is allowed for the install) or "host"',
+      );
+    }
     const started = performance.now();
     const timestamp = new Date().toISOString();
     const executionId = randomUUID();
     const spec = this.runSpec(request);
+    const steps = this.prepSteps(request, spec);
     const secrets = Object.values(this.options.secrets);
-    const phased = request.setupScript !== undefined;
+    const phased = steps.some((step) => step.phase !== "hidden");
     /** Masked, decoded output of one phase, emitted as it comes. */
-    const phaseOutput = (phase: "setup" | "code") => {
+    const phaseOutput = (phase: Phase | "hidden") => {
       const streams = { stdout: new TextStream(secrets), stderr: new TextStream(secrets) };
       const send = (type: "stdout" | "stderr", data: string) => {
-        if (data) emit(phased ? { type, data, phase } : { type, data });
+        if (!data || phase === "hidden") return;
+        emit(phased ? { type, data, phase } : { type, data });
       };
       const sink: OutputSink = {
         stdout: (chunk) => send("stdout", streams.stdout.push(chunk)),
@@ -322,50 +363,73 @@ export class DockerIsol8 {
 
     const image = this.options.image ?? runtimeImage(request.runtime);
     const stdin = request.stdin === undefined ? undefined : Buffer.from(request.stdin);
-    const { report, containerId, fresh, files, setupFailed } = await this.slots.run(() =>
+    const outcome = await this.slots.run(() =>
       this.onContainer(image, async (container) => {
-        let budgetMs = spec.timeoutMs;
-        if (request.setupScript !== undefined) {
-          // One timeout covers setup and program alike.
-          const setup = phaseOutput("setup");
-          const setupStarted = performance.now();
-          const setupSpec: RunSpec = {
-            ...spec,
-            argv: ["bash", "-c", request.setupScript],
-            prestarted: false,
-          };
-          const setupRun = this.log.time("setup", () => container.run(setupSpec, setup.sink));
+        const fresh = container.runCount === 0;
+        const channel = this.egress.get(container);
+        channel?.takeLog(); // what an earlier run left behind is not this run's
+        const toldCaller = { done: false };
+        const tell = () => {
+          if (toldCaller.done) return;
+          toldCaller.done = true;
           onContainer?.(container);
-          const setupReport = await setupRun;
-          setup.flush();
-          budgetMs -= Math.round(performance.now() - setupStarted);
-          if (setupReport.exitCode !== 0 || setupReport.timedOut || budgetMs <= 0) {
-            const timedOut = setupReport.timedOut || budgetMs <= 0;
-            return {
-              report: { ...setupReport, timedOut },
-              containerId: container.id,
-              fresh: container.runCount === 1,
-              files: undefined,
-              setupFailed: true,
+        };
+        let budgetMs = spec.timeoutMs;
+        let failed: { report: ExitReport; phase: PrepStep["phase"] } | undefined;
+        // One timeout covers every step and the program alike.
+        for (const step of steps) {
+          if (channel && this.options.egressPolicy)
+            channel.policy = step.policy ?? this.options.egressPolicy;
+          const output = phaseOutput(step.phase);
+          const stepStarted = performance.now();
+          const running = this.log.time(step.phase, () =>
+            container.run({ ...step.spec, timeoutMs: budgetMs }, output.sink),
+          );
+          tell();
+          const report = await running;
+          output.flush();
+          budgetMs -= Math.round(performance.now() - stepStarted);
+          if (report.exitCode !== 0 || report.timedOut || budgetMs <= 0) {
+            failed = {
+              report: { ...report, timedOut: report.timedOut || budgetMs <= 0 },
+              phase: step.phase,
             };
+            break;
           }
         }
-        const code = phaseOutput("code");
-        // The run request is on its way before onContainer hears of the
-        // container, so a signal it sends at once already has a program to reach.
-        const running = this.log.time("run", () =>
-          container.run({ ...spec, timeoutMs: budgetMs }, code.sink, stdin, keepStdinOpen),
-        );
-        if (request.setupScript === undefined) onContainer?.(container);
-        const report = await running;
-        code.flush();
-        const fresh = container.runCount === 1;
-        const files = request.outputPaths
-          ? await this.collectOutputs(container, request.outputPaths)
-          : undefined;
-        return { report, containerId: container.id, fresh, files, setupFailed: false };
+        let report: ExitReport;
+        let files: Record<string, string> | undefined;
+        if (failed) {
+          report = failed.report;
+          if (failed.phase === "hidden")
+            throw new SandboxFailure(`preparing the sandbox failed (exit ${report.exitCode})`);
+        } else {
+          if (channel && this.options.egressPolicy) channel.policy = this.options.egressPolicy;
+          const code = phaseOutput("code");
+          // The run request is on its way before onContainer hears of the
+          // container, so a signal it sends at once already has a program to reach.
+          const running = this.log.time("run", () =>
+            container.run({ ...spec, timeoutMs: budgetMs }, code.sink, stdin, keepStdinOpen),
+          );
+          tell();
+          report = await running;
+          code.flush();
+          files = request.outputPaths
+            ? await this.collectOutputs(container, request.outputPaths)
+            : undefined;
+        }
+        const networkLogs = channel ? await channel.settledLog() : [];
+        return {
+          report,
+          containerId: container.id,
+          fresh,
+          files,
+          failedPhase: failed?.phase,
+          networkLogs,
+        };
       }),
     );
+    const { report, containerId, fresh, files, failedPhase, networkLogs } = outcome;
     const durationMs = Math.round(performance.now() - started);
     return {
       exitCode: report.exitCode,
@@ -377,10 +441,60 @@ export class DockerIsol8 {
       runtime: request.runtime,
       timestamp,
       containerId,
-      resourceUsage: resourceUsage(report, fresh),
+      resourceUsage: resourceUsage(report, fresh, networkLogs),
       ...(files ? { files } : {}),
-      ...(setupFailed ? { setupFailed } : {}),
+      ...(failedPhase === "setup" ? { setupFailed: true } : {}),
+      ...(failedPhase === "install" ? { installFailed: true } : {}),
+      ...(this.options.logNetwork ? { networkLogs } : {}),
     };
+  }
+
+  /** What runs before the program: the CA bundle, package installs, the setup script. */
+  private prepSteps(request: ExecutionRequest, spec: RunSpec): PrepStep[] {
+    const steps: PrepStep[] = [];
+    const common = {
+      env: spec.env,
+      workdir: spec.workdir,
+      timeoutMs: spec.timeoutMs,
+      outputLimit: spec.outputLimit,
+      prestarted: false,
+    };
+    if (this.withCaCertificates) {
+      steps.push({
+        phase: "hidden",
+        spec: {
+          ...common,
+          argv: [
+            "sh",
+            "-c",
+            `cat /etc/ssl/certs/ca-certificates.crt ${EXTRA_CA_FILE} > ${CA_BUNDLE_FILE}`,
+          ],
+          files: [{ path: EXTRA_CA_FILE, content: `${this.options.caCertificates.join("\n")}\n` }],
+        },
+      });
+    }
+    const packages = request.installPackages ?? [];
+    if (packages.length > 0) {
+      const plan = installPlan(request.runtime, packages, this.options.registries);
+      steps.push({
+        phase: "install",
+        spec: { ...common, env: { ...spec.env, ...plan.env }, argv: plan.argv, files: [] },
+        policy:
+          this.options.egressPolicy && widenPolicy(this.options.egressPolicy, plan.registryRules),
+      });
+    }
+    if (request.setupScript !== undefined) {
+      steps.push({
+        phase: "setup",
+        spec: { ...common, argv: ["bash", "-c", request.setupScript], files: [] },
+      });
+    }
+    return steps;
+  }
+
+  /** Extra CA certificates matter only to a sandbox that can reach a network. */
+  private get withCaCertificates(): boolean {
+    return this.options.caCertificates.length > 0 && this.options.network !== "none";
   }
 
   /** Gives `use` a container for one run: a fresh one, or the session's own in persistent mode. */
@@ -444,18 +558,23 @@ export class DockerIsol8 {
   private async createContainer(image: string): Promise<SandboxContainer> {
     const labels: Record<string, string> =
       this.options.mode === "persistent" ? { [LABELS.session]: "local" } : {};
+    const channel =
+      this.options.egressPolicy && (await this.gateway?.open(this.options.egressPolicy));
     try {
-      const container = await SandboxContainer.start(
-        this.docker,
-        containerSpec(this.options, image, labels),
-        this.log,
-      );
+      const spec = containerSpec(this.options, image, labels);
+      if (channel) spec.HostConfig = { ...spec.HostConfig, Binds: [channel.bind] };
+      const container = await SandboxContainer.start(this.docker, spec, this.log);
+      if (channel) {
+        this.egress.set(container, channel);
+        container.onGone(() => void channel.close());
+      }
       // isol8's own runtime images hold the bootstraps; a custom image may not.
       const runtime = RUNTIMES.find((r) => runtimeImage(r) === image);
       const prestart = runtime && !this.options.image && prestartSpec(runtimeAdapter(runtime));
       if (prestart) container.prestart(prestart);
       return container;
     } catch (error) {
+      await channel?.close();
       const status = (error as { statusCode?: number }).statusCode;
       const message = String((error as Error).message);
       if (this.options.ociRuntime && /unknown runtime|specified runtime/i.test(message)) {
@@ -495,9 +614,36 @@ export class DockerIsol8 {
     return files;
   }
 
+  /** The proxy and trust-store variables of a sandbox with network access. */
+  private networkEnv(): Record<string, string> {
+    const env: Record<string, string> = this.options.network === "filtered" ? { ...PROXY_ENV } : {};
+    if (this.withCaCertificates) {
+      for (const name of [
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "PIP_CERT",
+        "CURL_CA_BUNDLE",
+        "NPM_CONFIG_CAFILE",
+        "DENO_CERT",
+      ])
+        env[name] = CA_BUNDLE_FILE;
+      env.NODE_EXTRA_CA_CERTS = EXTRA_CA_FILE;
+    }
+    return env;
+  }
+
   private runSpec(request: ExecutionRequest): RunSpec {
     const adapter = runtimeAdapter(request.runtime);
-    const base = { ...BASE_ENV, ...adapter.env, ...request.env, ...this.options.secrets };
+    const base = {
+      ...BASE_ENV,
+      ...adapter.env,
+      ...this.networkEnv(),
+      ...(request.installPackages?.length
+        ? installPlan(request.runtime, request.installPackages, this.options.registries).programEnv
+        : {}),
+      ...request.env,
+      ...this.options.secrets,
+    };
     const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
     const common = {
       env: base,
@@ -528,7 +674,11 @@ export class DockerIsol8 {
  * only in a fresh container; in a reused one the run's largest process is
  * the best measure there is.
  */
-function resourceUsage(report: ExitReport, freshContainer: boolean): ResourceUsage {
+function resourceUsage(
+  report: ExitReport,
+  freshContainer: boolean,
+  networkLogs: NetworkLogEntry[],
+): ResourceUsage {
   const cpuTimeMs = report.cpuMicros / 1000;
   const wallMs = report.wallMicros / 1000;
   const peakBytes =
@@ -539,8 +689,8 @@ function resourceUsage(report: ExitReport, freshContainer: boolean): ResourceUsa
     cpuPercent: wallMs > 0 ? Math.round((cpuTimeMs / wallMs) * 1000) / 10 : 0,
     memoryMB: Math.round((peakBytes / (1024 * 1024)) * 10) / 10,
     cpuTimeMs: Math.round(cpuTimeMs),
-    networkBytesIn: 0,
-    networkBytesOut: 0,
+    networkBytesIn: networkLogs.reduce((sum, entry) => sum + entry.bytesIn, 0),
+    networkBytesOut: networkLogs.reduce((sum, entry) => sum + entry.bytesOut, 0),
   };
 }
 
@@ -548,12 +698,14 @@ function resourceUsage(report: ExitReport, freshContainer: boolean): ResourceUsa
 function noticesFor(
   result: Pick<
     ExecutionResult,
-    "timedOut" | "oomKilled" | "truncated" | "setupFailed" | "exitCode"
+    "timedOut" | "oomKilled" | "truncated" | "setupFailed" | "installFailed" | "exitCode"
   >,
   options: Pick<ResolvedOptions, "memoryBytes" | "maxOutputBytes">,
   timeoutMs: number,
 ): string[] {
   const notices: string[] = [];
+  if (result.installFailed)
+    notices.push(`installing packages failed (exit ${result.exitCode}); the program did not run`);
   if (result.setupFailed)
     notices.push(`setup script failed (exit ${result.exitCode}); the program did not run`);
   if (result.timedOut)

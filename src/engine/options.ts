@@ -1,5 +1,6 @@
 import { parseSize } from "../config/sizes.js";
-import type { DockerIsol8Options, NetworkMode } from "../types.js";
+import { compilePolicy, type EgressPolicy } from "../network/policy.js";
+import type { DockerIsol8Options, NetworkMode, PackageRegistries } from "../types.js";
 import { InvalidOptionError } from "./errors.js";
 import type { PoolSize, PoolStrategy } from "./pool.js";
 import { type SeccompMode, seccompSecurityOpt } from "./seccomp.js";
@@ -10,6 +11,11 @@ export { InvalidOptionError };
 export interface ResolvedOptions {
   mode: "ephemeral" | "persistent";
   network: NetworkMode;
+  /** The compiled networkFilter; set exactly when `network` is `filtered`. */
+  egressPolicy: EgressPolicy | undefined;
+  logNetwork: boolean;
+  caCertificates: string[];
+  registries: PackageRegistries;
   memoryBytes: number;
   cpuLimit: number;
   timeoutMs: number;
@@ -106,6 +112,7 @@ export function resolveOptions(options: DockerIsol8Options = {}): ResolvedOption
   return {
     mode,
     network,
+    ...networkOptions(options, network),
     memoryBytes,
     cpuLimit: positive("cpuLimit", options.cpuLimit, DEFAULTS.cpuLimit, false),
     timeoutMs: positive("timeoutMs", options.timeoutMs, DEFAULTS.timeoutMs, true),
@@ -127,6 +134,51 @@ export function resolveOptions(options: DockerIsol8Options = {}): ResolvedOption
     },
     maxConcurrent: positive("maxConcurrent", options.maxConcurrent, DEFAULTS.maxConcurrent, true),
   };
+}
+
+function networkOptions(
+  options: DockerIsol8Options,
+  network: NetworkMode,
+): Pick<ResolvedOptions, "egressPolicy" | "logNetwork" | "caCertificates" | "registries"> {
+  if (network !== "filtered" && options.networkFilter !== undefined)
+    throw new InvalidOptionError(
+      `networkFilter: allow and deny rules need network "filtered" (network is "${network}")`,
+    );
+  if (network !== "filtered" && options.logNetwork)
+    throw new InvalidOptionError(
+      `logNetwork: only network "filtered" passes through the gateway that keeps the log (network is "${network}")`,
+    );
+  const caCertificates = options.caCertificates ?? [];
+  for (const [i, pem] of caCertificates.entries()) {
+    if (typeof pem !== "string" || !pem.includes("-----BEGIN CERTIFICATE-----"))
+      throw new InvalidOptionError(
+        `caCertificates[${i}]: not a PEM certificate (no BEGIN CERTIFICATE line)`,
+      );
+  }
+  const registries = options.registries ?? {};
+  for (const key of ["pip", "npm"] as const) {
+    const url = registries[key];
+    const problem = url === undefined ? undefined : registryUrlProblem(url);
+    if (problem) throw new InvalidOptionError(`registries.${key}: "${url}" ${problem}`);
+  }
+  return {
+    egressPolicy: network === "filtered" ? compilePolicy(options.networkFilter) : undefined,
+    logNetwork: options.logNetwork ?? false,
+    caCertificates,
+    registries,
+  };
+}
+
+/** Checks registry URLs given as engine options. */
+export function registryUrlProblem(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+      return "must be an http(s) URL";
+    return undefined;
+  } catch {
+    return "is not a URL";
+  }
 }
 
 function seccompMode(options: DockerIsol8Options): SeccompMode {

@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import { runtimeAdapter } from "../runtimes/index.js";
+import type { Runtime } from "../runtimes/runtime.js";
 import { isRuntime } from "../runtimes/runtime.js";
 import type { ExecutionRequest } from "../types.js";
 import { assertEnvName, InvalidOptionError } from "./options.js";
@@ -71,6 +72,8 @@ export function validateRequest(request: ExecutionRequest): void {
     if (!Array.isArray(request.outputPaths)) fail("outputPaths: must be an array of paths");
     for (const path of request.outputPaths) inSandbox("outputPaths", path);
   }
+  if (request.installPackages !== undefined)
+    validatePackages(request.runtime, request.installPackages);
   if (request.timeoutMs !== undefined) {
     const t = request.timeoutMs;
     if (typeof t !== "number" || !Number.isInteger(t) || t <= 0)
@@ -85,4 +88,23 @@ function inSandbox(field: string, path: unknown): void {
   const normalized = posix.normalize(path);
   if (!normalized.startsWith("/sandbox/") || normalized === "/sandbox/")
     fail(`${field}: "${path}" is outside /sandbox`);
+}
+
+/** A package name or specifier: no installer flags, no paths, no URLs with spaces. */
+const PACKAGE = /^[A-Za-z0-9@_.][A-Za-z0-9@_.\-/:=<>!~^*+,[\]]*$/;
+
+/** Checks `installPackages` of a request (field names in messages are the request's). */
+function validatePackages(runtime: Runtime, packages: unknown): void {
+  if (!Array.isArray(packages))
+    throw new InvalidRequestError("installPackages: must be an array of package names");
+  if (packages.length > 0 && runtime === "bash")
+    throw new InvalidRequestError(
+      "installPackages: bash has no package installer at run time; bake Debian packages with `isol8 setup --bash PKG` or `isol8 build`",
+    );
+  for (const [i, name] of packages.entries()) {
+    if (typeof name !== "string" || !PACKAGE.test(name))
+      throw new InvalidRequestError(
+        `installPackages[${i}]: ${JSON.stringify(name)} is not a package name (installer options are not accepted)`,
+      );
+  }
 }

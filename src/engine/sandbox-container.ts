@@ -49,6 +49,7 @@ export class SandboxContainer {
   private version: number | undefined;
   private prestartSpec: PrestartSpec | undefined;
   private prestartSent = false;
+  private readonly goneCallbacks: (() => void)[] = [];
 
   private constructor(
     private readonly container: Docker.Container,
@@ -61,7 +62,10 @@ export class SandboxContainer {
     );
     channel.on("data", (chunk: Buffer) => demuxer.push(chunk));
     channel.on("end", () => this.onClosed("the sandbox container stopped"));
-    channel.on("close", () => this.onClosed("the sandbox container stopped"));
+    channel.on("close", () => {
+      this.onClosed("the sandbox container stopped");
+      for (const callback of this.goneCallbacks.splice(0)) callback();
+    });
     channel.on("error", (error: Error) =>
       this.onClosed(`lost the sandbox channel: ${error.message}`),
     );
@@ -86,6 +90,11 @@ export class SandboxContainer {
       await container.remove({ force: true }).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Calls `callback` once the channel to the container has closed: the container is going. */
+  onGone(callback: () => void): void {
+    this.goneCallbacks.push(callback);
   }
 
   get id(): string {

@@ -63,7 +63,7 @@ export class Executions {
     openStdin = false,
   ): Promise<ServerRun> {
     const { config, admission } = this.deps;
-    const policyOptions = applyPolicy(config.policy, body.options);
+    const policyOptions = applyPolicy(config.policy, body.options, body.request);
     assertSupportedRequest(body.request, config.policy);
     const request = engineRequest(body.request);
     const options = engineOptions(config, policyOptions);
@@ -180,6 +180,7 @@ function engineRequest(wire: ExecuteBody["request"]): ExecutionRequest {
     files: wire.files,
     outputPaths: wire.outputPaths,
     setupScript: wire.setupScript,
+    installPackages: wire.installPackages,
   };
   for (const key of Object.keys(request) as (keyof ExecutionRequest)[])
     if (request[key] === undefined) delete request[key];

@@ -1,4 +1,5 @@
 import { formatSize, parseSize } from "../config/sizes.js";
+import { registryRules } from "../engine/installs.js";
 import type { DockerIsol8Options } from "../types.js";
 import type { ServerPolicy } from "./config.js";
 import { HttpError } from "./errors.js";
@@ -8,6 +9,8 @@ import type { ExecutionOptions, WireExecutionRequest } from "./schemas.js";
 export type PolicyOptions = Pick<
   DockerIsol8Options,
   | "network"
+  | "networkFilter"
+  | "logNetwork"
   | "memoryLimit"
   | "cpuLimit"
   | "timeoutMs"
@@ -34,14 +37,18 @@ function refuse(message: string): never {
  * within the limits, and a 403 naming the option where they are not. A
  * request is never silently widened or narrowed.
  */
-export function applyPolicy(policy: ServerPolicy, options: ExecutionOptions = {}): PolicyOptions {
+export function applyPolicy(
+  policy: ServerPolicy,
+  options: ExecutionOptions = {},
+  request?: Pick<WireExecutionRequest, "runtime" | "installPackages">,
+): PolicyOptions {
   const { defaults, limits, allow } = policy;
-  if (options.network === "filtered" || options.networkFilter || options.logNetwork) {
+  const network = networkFor(options, request);
+  if ((options.networkFilter || options.logNetwork) && network.network !== "filtered")
     throw new HttpError(
       400,
-      "options.network: filtered mode (networkFilter, logNetwork) is not available in this version; use none",
+      'options.networkFilter, options.logNetwork: need options.network "filtered"',
     );
-  }
   if (options.network === "host" && !allow.hostNetwork)
     refuse("options.network: host networking is not allowed by this server's policy");
   const seccomp = options.security?.seccomp ?? "strict";
@@ -57,7 +64,8 @@ export function applyPolicy(policy: ServerPolicy, options: ExecutionOptions = {}
     refuse("options.image: custom images are not allowed by this server's policy");
 
   const result: PolicyOptions = {
-    network: options.network ?? "none",
+    ...network,
+    ...(options.logNetwork ? { logNetwork: true } : {}),
     readonlyRootFs: options.readonlyRootFs ?? true,
     secrets: options.secrets ?? {},
     security: options.security ?? { seccomp: "strict" },
@@ -87,13 +95,31 @@ export function applyPolicy(policy: ServerPolicy, options: ExecutionOptions = {}
 }
 
 /**
+ * The network a request gets: the mode it asked for, never changed; without
+ * one, a request that installs packages is filtered to its runtime's registry.
+ */
+function networkFor(
+  options: ExecutionOptions,
+  request: Pick<WireExecutionRequest, "runtime" | "installPackages"> | undefined,
+): Pick<PolicyOptions, "network" | "networkFilter"> {
+  if (options.network !== undefined)
+    return {
+      network: options.network,
+      ...(options.networkFilter ? { networkFilter: options.networkFilter } : {}),
+    };
+  if (request?.installPackages?.length && request.runtime !== "bash")
+    return { network: "filtered", networkFilter: { whitelist: registryRules(request.runtime) } };
+  return { network: "none" };
+}
+
+/**
  * Request fields the engine cannot honour yet are refused by name rather
  * than ignored, so a client never believes something happened that did not.
  */
 export function assertSupportedRequest(request: WireExecutionRequest, policy: ServerPolicy): void {
   if (request.codeUrl !== undefined)
     refuse("request.codeUrl: remote code is not enabled on this server; send the code itself");
-  for (const field of ["installPackages", "workdir"] as const) {
+  for (const field of ["workdir"] as const) {
     if (request[field] !== undefined) {
       throw new HttpError(400, `request.${field}: not supported by this server yet`);
     }

@@ -59,7 +59,11 @@ export const executionRequestSchema = z
 export const executionOptionsSchema = z.strictObject({
   network: z.enum(["none", "host", "filtered"]).optional(),
   networkFilter: z
-    .strictObject({ whitelist: z.array(z.string()), blacklist: z.array(z.string()) })
+    .strictObject({
+      whitelist: z.array(z.string()).optional(),
+      blacklist: z.array(z.string()).optional(),
+      ports: z.array(z.number().int().min(1).max(65535)).optional(),
+    })
     .optional(),
   memoryLimit: z.string().optional(),
   cpuLimit: z.number().positive().optional(),

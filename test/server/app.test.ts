@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { RemoteError } from "../../src/client/remote-error.js";
+import { startHttpUpstream } from "../fixtures/upstreams.js";
 import { MASTER, run, startServer } from "./helpers.js";
 
 const srv = await startServer({ maxBodyBytes: 64 * 1024 });
@@ -97,12 +98,15 @@ describe("validation", () => {
   });
 
   test("request fields the engine cannot honour yet are refused by name, never ignored", async () => {
-    for (const field of ["installPackages", "workdir"]) {
-      const value = field === "installPackages" ? ["/sandbox/x"] : "/sandbox";
-      const answer = await json(await post(run("print(1)", { [field]: value })));
-      assert.equal(answer.status, 400, field);
-      assert.match(String(answer.body.error), new RegExp(`^request\\.${field}: not supported`));
-    }
+    const workdir = await json(await post(run("print(1)", { workdir: "/sandbox" })));
+    assert.equal(workdir.status, 400);
+    assert.match(String(workdir.body.error), /^request\.workdir: not supported/);
+    const flag = await json(await post(run("print(1)", { installPackages: ["--index-url=x"] })));
+    assert.equal(flag.status, 400);
+    assert.match(
+      String(flag.body.error),
+      /^request\.installPackages\[0\]: "--index-url=x" is not a package name/,
+    );
     const url = await json(
       await post(
         JSON.stringify({ request: { runtime: "python", codeUrl: "https://example.invalid/x.py" } }),
@@ -160,14 +164,53 @@ describe("policy", () => {
     assert.match(String(perRequest.body.error), /^request\.timeoutMs: /);
   });
 
-  test("filtered networking is 400: not available in this version", async () => {
-    for (const options of [
-      { network: "filtered" },
-      { networkFilter: { whitelist: ["x"], blacklist: [] } },
-    ]) {
-      const answer = await refusal(options);
-      assert.equal(answer.status, 400);
-      assert.match(String(answer.body.error), /filtered mode .* is not available in this version/);
+  test("filtered networking: the rules apply, the log comes back, bad filters are 400", async () => {
+    const upstream = await startHttpUpstream();
+    try {
+      const code = [
+        "import urllib.request",
+        "for url in URLS:",
+        "    try: print(urllib.request.urlopen(url, timeout=10).read().decode())",
+        "    except Exception as e: print('refused', e)",
+      ].join("\n");
+      const urls = [`http://localhost:${upstream.port}/via-server`, "http://elsewhere.test/"];
+      const options = {
+        network: "filtered",
+        networkFilter: { whitelist: [`localhost:${upstream.port}`, "127\\.0\\.0\\.1"] },
+        logNetwork: true,
+      };
+      const answer = await json(
+        await srv.call("/execute", {
+          method: "POST",
+          body: run(`URLS = ${JSON.stringify(urls)}\n${code}`, { options }),
+        }),
+      );
+      assert.equal(answer.status, 200, JSON.stringify(answer.body));
+      assert.match(
+        String(answer.body.stdout),
+        /^upstream says GET \/via-server body=0\nrefused .*403/,
+      );
+      const logs = answer.body.networkLogs as { action: string; host: string }[];
+      assert.deepEqual(
+        logs.map((e) => `${e.action} ${e.host}`),
+        ["ALLOW localhost", "BLOCK elsewhere.test"],
+      );
+    } finally {
+      await upstream.close();
+    }
+    for (const [options, expected] of [
+      [
+        { network: "filtered", networkFilter: { whitelist: ["("] } },
+        /networkFilter\.whitelist\[0\]: "\(" is not a valid regular expression/,
+      ],
+      [
+        { networkFilter: { whitelist: ["x"] } },
+        /^options\.networkFilter, options\.logNetwork: need options\.network "filtered"/,
+      ],
+    ] as const) {
+      const refused = await refusal(options);
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.match(String(refused.body.error), expected);
     }
   });
 

@@ -1,16 +1,17 @@
 import { once } from "node:events";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import type { RemoteIsol8Options } from "../../client/remote-isol8.js";
-import { configEngineOptions, loadConfig } from "../../config/file.js";
+import { configEngineOptions, type Isol8Config, loadConfig } from "../../config/file.js";
 import { DockerIsol8 } from "../../engine/docker-isol8.js";
 import { InvalidOptionError } from "../../engine/options.js";
 import type {
   DockerIsol8Options,
   ExecutionRequest,
   ExecutionSummary,
+  NetworkLogEntry,
   NetworkMode,
   StreamEvent,
 } from "../../types.js";
@@ -41,6 +42,13 @@ interface RunFlags {
   out?: string;
   image?: string;
   net?: string;
+  allow: string[];
+  deny: string[];
+  netLog?: boolean;
+  install: string[];
+  caCert: string[];
+  pipIndexUrl?: string;
+  npmRegistry?: string;
   seccomp?: string;
   seccompProfile?: string;
   ociRuntime?: string;
@@ -97,7 +105,38 @@ export function registerRun(program: Command): void {
     )
     .option("--out <file>", "write the program's stdout to this file instead of the terminal")
     .option("--image <name>", "run in this image instead of isol8:<runtime>")
-    .option("--net <mode>", "network: none or host", "none")
+    .option(
+      "--net <mode>",
+      "network: none, filtered (only through isol8's gateway, see --allow) or host",
+      "none",
+    )
+    .option(
+      "--allow <pattern>",
+      "with --net filtered: a host the sandbox may reach, a regex matching the whole name; NAME:PORT for another port (repeatable; implies --net filtered)",
+      collect,
+      [],
+    )
+    .option(
+      "--deny <pattern>",
+      "with --net filtered: a host never to reach, even when allowed (repeatable)",
+      collect,
+      [],
+    )
+    .option("--net-log", "print the gateway's log of the run's connections (--net filtered)")
+    .option(
+      "--install <package>",
+      "install a package before the run (repeatable); without --net, the run is filtered to the runtime's registry",
+      collect,
+      [],
+    )
+    .option(
+      "--ca-cert <file>",
+      "extra CA certificate (PEM) trusted inside the sandbox, for TLS-intercepting proxies (repeatable)",
+      collect,
+      [],
+    )
+    .option("--pip-index-url <url>", "pip index for --install (python), instead of PyPI")
+    .option("--npm-registry <url>", "npm registry for --install (node, bun, deno)")
     .option("--seccomp <mode>", "system call filter: strict, unconfined or custom", "strict")
     .option("--seccomp-profile <file>", "seccomp profile (JSON) for --seccomp custom")
     .option("--oci-runtime <name>", "OCI runtime registered with Docker, e.g. runsc (gVisor)")
@@ -177,6 +216,9 @@ function localOptions(flags: RunFlags, command: Command): DockerIsol8Options {
   for (const [option, flag] of CONFIGURABLE) {
     if (!given(flag) && fromConfig[option] !== undefined) merged[option] = fromConfig[option];
   }
+  Object.assign(merged, networkChoice(flags, given, config, merged.network as NetworkMode));
+  const registries = { ...config.registries, ...fromFlags.registries };
+  if (Object.keys(registries).length) merged.registries = registries;
   merged.security = {
     seccomp: given("seccomp") ? flags.seccomp : (config.security?.seccomp ?? flags.seccomp),
     customProfilePath: given("seccompProfile")
@@ -186,14 +228,67 @@ function localOptions(flags: RunFlags, command: Command): DockerIsol8Options {
   return merged as DockerIsol8Options;
 }
 
+/**
+ * The run's network and filter. A mode the user chose (flag or file) is never
+ * changed; without one, --allow/--deny mean `filtered`, and so does --install,
+ * with the runtime's registry as the only allowed host.
+ */
+function networkChoice(
+  flags: RunFlags,
+  given: (flag: keyof RunFlags) => boolean,
+  config: Isol8Config,
+  chosen: NetworkMode,
+): Pick<DockerIsol8Options, "network" | "networkFilter" | "caCertificates"> {
+  const modeChosen = given("net") || config.defaults?.network !== undefined;
+  const rules = flags.allow.length > 0 || flags.deny.length > 0;
+  const network: NetworkMode = modeChosen || !(rules || flags.install.length) ? chosen : "filtered";
+  if (rules && network !== "filtered")
+    throw new CliError(`--allow/--deny: need --net filtered (the network is ${network})`);
+  if (flags.netLog && network !== "filtered")
+    throw new CliError(`--net-log: needs --net filtered (the network is ${network})`);
+  const fromConfig = config.network ?? {};
+  const caFiles = flags.caCert.length ? flags.caCert : (fromConfig.caCertificates ?? []);
+  const caCertificates = caFiles.map((path) =>
+    readCertificate(path, flags.caCert.length ? "--ca-cert" : "network.caCertificates"),
+  );
+  if (network !== "filtered")
+    return { network, ...(caCertificates.length ? { caCertificates } : {}) };
+  return {
+    network,
+    networkFilter: {
+      whitelist: rules ? flags.allow : (fromConfig.whitelist ?? []),
+      blacklist: rules ? flags.deny : (fromConfig.blacklist ?? []),
+      ...(fromConfig.ports ? { ports: fromConfig.ports } : {}),
+    },
+    ...(caCertificates.length ? { caCertificates } : {}),
+  };
+}
+
+function readCertificate(path: string, field: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new CliError(
+      `${field}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+    );
+  }
+}
+
 function engineOptions(flags: RunFlags): DockerIsol8Options {
   const network = flags.net ?? "none";
-  if (network === "filtered")
-    throw new CliError("--net: filtered mode is not available in this version; use none or host");
-  if (network !== "none" && network !== "host")
-    throw new CliError(`--net: "${network}" is not one of none, host`);
+  if (network !== "none" && network !== "host" && network !== "filtered")
+    throw new CliError(`--net: "${network}" is not one of none, filtered, host`);
+  const registries = {
+    ...(flags.pipIndexUrl ? { pip: flags.pipIndexUrl } : {}),
+    ...(flags.npmRegistry ? { npm: flags.npmRegistry } : {}),
+  };
   return {
     network: network as NetworkMode,
+    ...(network === "filtered"
+      ? { networkFilter: { whitelist: flags.allow, blacklist: flags.deny } }
+      : {}),
+    ...(flags.netLog ? { logNetwork: true } : {}),
+    ...(Object.keys(registries).length ? { registries } : {}),
     timeoutMs: number("--timeout", flags.timeout, true),
     memoryLimit: flags.memory,
     cpuLimit: number("--cpu", flags.cpu, false),
@@ -239,7 +334,11 @@ async function setupScript(values: string[]): Promise<string | undefined> {
 
 async function buildRequest(file: string | undefined, flags: RunFlags): Promise<ExecutionRequest> {
   const setup = await setupScript(flags.setup);
-  const base = { stdin: flags.stdin, ...(setup ? { setupScript: setup } : {}) };
+  const base = {
+    stdin: flags.stdin,
+    ...(setup ? { setupScript: setup } : {}),
+    ...(flags.install.length ? { installPackages: flags.install } : {}),
+  };
   if (flags.cmd !== undefined) {
     if (flags.eval !== undefined || file !== undefined)
       throw new CliError("give --cmd alone, without --eval or a file");
@@ -257,6 +356,7 @@ async function buildRequest(file: string | undefined, flags: RunFlags): Promise<
 }
 
 function exitCodeFor(result: ExecutionSummary): number {
+  if (result.installFailed) return EXIT.installFailed;
   if (result.timedOut) return EXIT.timeout;
   if (result.oomKilled) return EXIT.outOfMemory;
   return result.exitCode;
@@ -314,7 +414,11 @@ async function printRun(
     // Streamed, output is printed as it comes; buffered, it is held until the
     // end - and a setup's output is shown only when the setup failed, as in
     // `execute()`. Notices (timeout, OOM, truncation) arrive as error events either way.
-    const held = { setup: { stdout: "", stderr: "" }, code: { stdout: "", stderr: "" } };
+    const held = {
+      install: { stdout: "", stderr: "" },
+      setup: { stdout: "", stderr: "" },
+      code: { stdout: "", stderr: "" },
+    };
     const notices: string[] = [];
     for await (const event of executor.executeStream(request)) {
       if (event.type === "error") {
@@ -325,7 +429,12 @@ async function printRun(
         else if (event.type === "stderr") process.stderr.write(event.data);
         else if (!stdout.write(event.data)) await once(stdout, "drain");
       } else {
-        const shown = event.result.setupFailed ? held.setup : held.code;
+        const { result } = event;
+        const shown = result.installFailed
+          ? held.install
+          : result.setupFailed
+            ? held.setup
+            : held.code;
         if (flags.json) {
           process.stdout.write(`${JSON.stringify({ ...event.result, ...shown }, null, 2)}\n`);
           out?.write(shown.stdout);
@@ -334,7 +443,10 @@ async function printRun(
           process.stderr.write(shown.stderr);
           for (const notice of notices) process.stderr.write(`isol8: ${notice}\n`);
         }
-        return exitCodeFor(event.result);
+        if (!flags.json)
+          for (const line of result.networkLogs ?? [])
+            process.stderr.write(`${formatNetLog(line)}\n`);
+        return exitCodeFor(result);
       }
     }
     throw new CliError("the run ended without an exit status", EXIT.isol8Error);
@@ -346,8 +458,25 @@ async function printRun(
   }
 }
 
+/** One line of `--net-log`: `isol8 net: ALLOW CONNECT pypi.org:443 120 ms 5120 B in 812 B out`. */
+function formatNetLog(entry: NetworkLogEntry): string {
+  const target = `${entry.host}:${entry.port}${entry.path ?? ""}`;
+  const outcome =
+    entry.action === "BLOCK"
+      ? `(${entry.reason ?? "blocked"})`
+      : `${entry.durationMs} ms ${entry.bytesIn} B in ${entry.bytesOut} B out${entry.reason ? ` (${entry.reason})` : ""}`;
+  return `isol8 net: ${entry.action} ${entry.method} ${target} ${outcome}`;
+}
+
 /** Flags that mean something only on this machine, refused with --host. */
-const LOCAL_ONLY = ["persist", "ociRuntime", "seccompProfile"] as const;
+const LOCAL_ONLY = [
+  "persist",
+  "ociRuntime",
+  "seccompProfile",
+  "caCert",
+  "pipIndexUrl",
+  "npmRegistry",
+] as const;
 
 /** Engine flags the user typed (not defaulted), as server options: the server's defaults apply to the rest. */
 function remoteOptions(flags: RunFlags, command: Command): RemoteIsol8Options {
@@ -361,6 +490,13 @@ function remoteOptions(flags: RunFlags, command: Command): RemoteIsol8Options {
   const local = engineOptions(flags);
   const options: RemoteIsol8Options = {};
   if (given("net")) options.network = local.network;
+  if (flags.allow.length || flags.deny.length) {
+    if (given("net") && local.network !== "filtered")
+      throw new CliError(`--allow/--deny: need --net filtered (the network is ${local.network})`);
+    options.network = "filtered";
+    options.networkFilter = { whitelist: flags.allow, blacklist: flags.deny };
+  }
+  if (flags.netLog) options.logNetwork = true;
   if (given("timeout")) options.timeoutMs = local.timeoutMs;
   if (given("memory")) options.memoryLimit = local.memoryLimit;
   if (given("cpu")) options.cpuLimit = local.cpuLimit;

@@ -1,0 +1,231 @@
+import { BlockList, isIP } from "node:net";
+import { networkInterfaces } from "node:os";
+import { domainToASCII, domainToUnicode } from "node:url";
+import { InvalidOptionError } from "../engine/errors.js";
+import type { NetworkFilter } from "../types.js";
+
+/** Ports a filtered sandbox may reach when neither a rule nor the filter names others. */
+export const DEFAULT_PORTS: readonly number[] = [80, 443];
+
+/** One allow or deny rule: a whole-name pattern, maybe bound to one port. */
+interface Rule {
+  source: string;
+  pattern: RegExp;
+  /** Set when the rule ends in `:PORT`: it then speaks of that port only. */
+  port?: number;
+  /** Set when the rule is a plain IP address: the one way to name a private address. */
+  address?: string;
+}
+
+/** A compiled NetworkFilter: what the egress gateway decides with. */
+export interface EgressPolicy {
+  readonly allow: readonly Rule[];
+  readonly deny: readonly Rule[];
+  readonly ports: ReadonlySet<number>;
+}
+
+/** The answer for one destination. */
+export type Decision = { allow: true } | { allow: false; reason: string };
+
+const ALLOWED: Decision = { allow: true };
+const PORT_SUFFIX = /^(.+):(\d{1,5})$/;
+
+/**
+ * Compiles allow/deny patterns. A pattern must match the whole host name
+ * (it is anchored), case does not matter, and `NAME:PORT` limits a rule to one
+ * port. Bad patterns are refused with the field and the reason.
+ */
+export function compilePolicy(filter: NetworkFilter = {}, field = "networkFilter"): EgressPolicy {
+  const rules = (list: string[] | undefined, key: string) =>
+    (list ?? []).map((source, i) => compileRule(source, `${field}.${key}[${i}]`));
+  const ports = filter.ports ?? DEFAULT_PORTS;
+  for (const [i, port] of ports.entries()) {
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new InvalidOptionError(`${field}.ports[${i}]: ${String(port)} is not a port (1-65535)`);
+  }
+  return {
+    allow: rules(filter.whitelist, "whitelist"),
+    deny: rules(filter.blacklist, "blacklist"),
+    ports: new Set(ports),
+  };
+}
+
+/** A policy that admits the given rules on top of `base` (the registry hosts of an install). */
+export function widenPolicy(base: EgressPolicy, extraAllow: readonly string[]): EgressPolicy {
+  return {
+    ...base,
+    allow: [...base.allow, ...extraAllow.map((s, i) => compileRule(s, `registry[${i}]`))],
+  };
+}
+
+function compileRule(source: string, field: string): Rule {
+  if (typeof source !== "string" || source.trim() === "")
+    throw new InvalidOptionError(`${field}: a rule must be a non-empty pattern`);
+  let text = source.trim();
+  let port: number | undefined;
+  const suffix = PORT_SUFFIX.exec(text);
+  // "::1" ends in ":1" but is an address, not a name with a port.
+  if (suffix && isIP(literalText(text)) !== 6) {
+    port = Number(suffix[2]);
+    if (port < 1 || port > 65535)
+      throw new InvalidOptionError(`${field}: port ${suffix[2]} is not a port (1-65535)`);
+    text = suffix[1] as string;
+  }
+  let pattern: RegExp;
+  try {
+    pattern = new RegExp(`^(?:${text})$`, "i");
+  } catch (error) {
+    throw new InvalidOptionError(
+      `${field}: "${source}" is not a valid regular expression (${(error as Error).message})`,
+    );
+  }
+  const literal = literalText(text);
+  const address = isIP(literal) ? canonicalAddress(literal) : undefined;
+  return {
+    source,
+    pattern,
+    ...(port !== undefined ? { port } : {}),
+    ...(address ? { address } : {}),
+  };
+}
+
+/** `10\.0\.0\.1` -> `10.0.0.1`: what a rule says when read as a plain string. */
+function literalText(text: string): string {
+  return text.replace(/\\(.)/g, "$1");
+}
+
+/**
+ * The form host names are matched in: lower case, no trailing dot, IDNA
+ * (punycode) ASCII, IPv4 numbers in dotted form, IPv6 without brackets.
+ * Undefined for something that is not a host name at all.
+ */
+export function normalizeHost(host: string): string | undefined {
+  let name = host.trim();
+  if (name.startsWith("[") && name.endsWith("]")) name = name.slice(1, -1);
+  if (isIP(name) === 6) return canonicalAddress(name);
+  if (name.endsWith(".")) name = name.slice(0, -1);
+  if (name === "" || name.endsWith(".")) return undefined;
+  const ascii = domainToASCII(name);
+  return ascii === "" ? undefined : ascii;
+}
+
+function canonicalAddress(address: string): string {
+  if (isIP(address) !== 6) return address;
+  return new URL(`http://[${address}]/`).hostname.slice(1, -1);
+}
+
+function matches(rule: Rule, host: string, port: number): boolean {
+  if (rule.port !== undefined && rule.port !== port) return false;
+  if (rule.pattern.test(host)) return true;
+  // A rule may be written in Unicode; the name arrives as punycode.
+  const unicode = domainToUnicode(host);
+  return unicode !== host && rule.pattern.test(unicode);
+}
+
+/**
+ * Decides on a destination by its name and port, before any DNS lookup:
+ * deny wins, then the allow list, then the port. An IP-literal destination
+ * passes only when an allow rule is that very address.
+ */
+export function decideDestination(policy: EgressPolicy, host: string, port: number): Decision {
+  const denied = policy.deny.find((rule) => matches(rule, host, port));
+  if (denied) return { allow: false, reason: `denied by rule "${denied.source}"` };
+  if (isIP(host)) {
+    const named = policy.allow.some(
+      (rule) => rule.address === host && (rule.port === undefined || rule.port === port),
+    );
+    if (!named)
+      return {
+        allow: false,
+        reason: "IP-address destinations need an allow rule naming the address",
+      };
+    return portAllowed(policy, host, port);
+  }
+  if (!policy.allow.some((rule) => matches(rule, host, port)))
+    return { allow: false, reason: "not on the allow list" };
+  return portAllowed(policy, host, port);
+}
+
+function portAllowed(policy: EgressPolicy, host: string, port: number): Decision {
+  if (policy.ports.has(port)) return ALLOWED;
+  const byRule = policy.allow.some((rule) => rule.port === port && matches(rule, host, port));
+  if (byRule || policy.allow.some((r) => r.port === port && r.address === host)) return ALLOWED;
+  return { allow: false, reason: `port ${port} is not allowed` };
+}
+
+/**
+ * Decides on an address a name resolved to. Addresses that lead back into
+ * the machine or its networks (loopback, private, link-local and metadata,
+ * this host's own) are refused unless an allow rule is that address.
+ */
+export function decideAddress(policy: EgressPolicy, address: string, port: number): Decision {
+  const canonical = canonicalAddress(address);
+  const denied = policy.deny.find((rule) => rule.address === canonical);
+  if (denied)
+    return { allow: false, reason: `address ${canonical} denied by rule "${denied.source}"` };
+  if (!isInternalAddress(canonical)) return ALLOWED;
+  const named = policy.allow.some(
+    (rule) => rule.address === canonical && (rule.port === undefined || rule.port === port),
+  );
+  return named
+    ? ALLOWED
+    : { allow: false, reason: `resolves to the internal address ${canonical}` };
+}
+
+const INTERNAL = new BlockList();
+for (const [net, bits] of [
+  ["0.0.0.0", 8],
+  ["10.0.0.0", 8],
+  ["100.64.0.0", 10],
+  ["127.0.0.0", 8],
+  ["169.254.0.0", 16],
+  ["172.16.0.0", 12],
+  ["192.0.0.0", 24],
+  ["192.168.0.0", 16],
+  ["198.18.0.0", 15],
+  ["224.0.0.0", 3],
+] as const)
+  INTERNAL.addSubnet(net, bits, "ipv4");
+for (const [net, bits] of [
+  ["::", 127],
+  ["fc00::", 7],
+  ["fe80::", 10],
+  ["ff00::", 8],
+] as const)
+  INTERNAL.addSubnet(net, bits, "ipv6");
+
+/** True for addresses that lead back into this machine or a private network. */
+export function isInternalAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return true;
+  if (family === 6) {
+    // IPv4 carried in IPv6 (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96) is judged as IPv4.
+    const embedded = embeddedIPv4(address);
+    if (embedded) return isInternalAddress(embedded);
+  }
+  if (INTERNAL.check(address, family === 4 ? "ipv4" : "ipv6")) return true;
+  return hostAddresses().has(canonicalAddress(address));
+}
+
+function embeddedIPv4(address: string): string | undefined {
+  const lower = address.toLowerCase();
+  const prefix = ["::ffff:", "64:ff9b::"].find((p) => lower.startsWith(p));
+  if (!prefix) return undefined;
+  const rest = lower.slice(prefix.length);
+  if (isIP(rest) === 4) return rest;
+  const groups = rest.split(":");
+  if (groups.length !== 2) return undefined;
+  const [high, low] = groups.map((g) => Number.parseInt(g, 16));
+  if (high === undefined || low === undefined || Number.isNaN(high) || Number.isNaN(low))
+    return undefined;
+  return [high >> 8, high & 255, low >> 8, low & 255].join(".");
+}
+
+/** This machine's own addresses (every interface), which a sandbox must not reach. */
+function hostAddresses(): Set<string> {
+  const addresses = new Set<string>();
+  for (const list of Object.values(networkInterfaces()))
+    for (const entry of list ?? [])
+      addresses.add(canonicalAddress(entry.address.split("%")[0] as string));
+  return addresses;
+}

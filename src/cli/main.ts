@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command } from "commander";
+import { registerBuild } from "./commands/build.js";
 import { registerCleanup } from "./commands/cleanup.js";
 import { registerConfig } from "./commands/config.js";
 import { registerLogin } from "./commands/login.js";
@@ -30,6 +31,7 @@ function oneLine(text: string): string {
 
 registerRun(program);
 registerSetup(program);
+registerBuild(program);
 registerCleanup(program);
 registerConfig(program);
 registerServe(program);

@@ -1,6 +1,7 @@
 import type Dockerode from "dockerode";
 import { eventError, type ProgressEvent, readProgressStream } from "./docker-stream.js";
-import { ImageBuildError, lastLines, reasonOf } from "./errors.js";
+import { BuildStepError, ImageBuildError, lastLines, reasonOf } from "./errors.js";
+import { inspectImage } from "./image-state.js";
 import { archiveDirectory } from "./tar.js";
 
 export interface DockerBuildRequest {
@@ -11,6 +12,13 @@ export interface DockerBuildRequest {
   labels: Record<string, string>;
   /** Ignore the engine's layer cache. */
   nocache: boolean;
+  /** Values of the Dockerfile's `ARG`s. */
+  buildArgs?: Record<string, string> | undefined;
+  /**
+   * Network of the build's RUN steps: Docker's default bridge unless set;
+   * `host` lets package installs reach an index on the host's loopback.
+   */
+  networkMode?: "host" | undefined;
   onProgress?: ((line: string) => void) | undefined;
 }
 
@@ -51,6 +59,10 @@ export async function dockerBuild(
       pull: false,
       rm: true,
       forcerm: true,
+      ...(request.buildArgs && Object.keys(request.buildArgs).length > 0
+        ? { buildargs: request.buildArgs }
+        : {}),
+      ...(request.networkMode ? { networkmode: request.networkMode } : {}),
     });
   } catch (error) {
     archive.abort();
@@ -66,7 +78,7 @@ export async function dockerBuild(
     const error = eventError(event);
     if (error !== undefined) {
       failure ??= error.replace(ANSI_ESCAPE, "").trim();
-      onProgress?.(`[${image}] ERROR: ${failure}`);
+      onProgress?.(`[${image}] ERROR: ${failure.replace(/\s*\n\s*/g, " ")}`);
       return;
     }
     const text = event.stream ?? (event.status ? `${event.status} ${event.progress ?? ""}` : "");
@@ -100,12 +112,34 @@ export async function dockerBuild(
   }
   if (failure !== undefined) {
     const at = step ? ` at step "${truncate(step, 120)}"` : "";
-    const tail = lastLines(output.filter((line) => line !== failure));
-    throw new ImageBuildError(
-      `Building ${image} failed${at}: ${failure}${tail ? `. Last output: ${tail}` : ""}`,
-    );
+    await removeLeftovers(docker, [...stageImageIds, lastLayerId]);
+    const shown = output.filter((line) => line !== failure);
+    const tail = lastLines(shown);
+    const message = `Building ${image} failed${at}: ${failure}${tail ? `. Last output: ${tail}` : ""}`;
+    if (step) throw new BuildStepError(message, step, failure, shown);
+    throw new ImageBuildError(message);
   }
   return { stageImageIds };
+}
+
+/**
+ * After a failed build: deletes the layers its finished steps left (the
+ * classic builder keeps them, untagged, with the build's labels). Anything
+ * tagged (such as the FROM image) or still used by another image is kept.
+ */
+async function removeLeftovers(
+  docker: Dockerode,
+  ids: readonly (string | undefined)[],
+): Promise<void> {
+  for (const id of ids) {
+    if (!id) continue;
+    const state = await inspectImage(docker, id).catch(() => undefined);
+    if (!state || state.repoTags.length > 0) continue;
+    await docker
+      .getImage(state.id)
+      .remove()
+      .catch(() => undefined);
+  }
 }
 
 function truncate(text: string, max: number): string {

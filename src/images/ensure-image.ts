@@ -5,19 +5,19 @@ import type Dockerode from "dockerode";
 import { LABELS } from "../engine/labels.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import { dockerBuild } from "./build.js";
-import { ImageBuildError, lastLines, reasonOf } from "./errors.js";
+import { BuildStepError, ImageBuildError, lastLines, reasonOf } from "./errors.js";
 import { inspectImage } from "./image-state.js";
 import { inputsHash } from "./inputs-hash.js";
 import { dockerfilePath } from "./paths.js";
 import { probeImage } from "./probe.js";
 import type { ImageReport, ProgressSink } from "./types.js";
 
-/** How to build one image FROM another with a Dockerfile from `sandbox/dockerfiles/`. */
+/** How to build one image FROM another with a Dockerfile from `sandbox/dockerfiles/` (or a generated one). */
 export interface ImageRecipe {
   image: string;
   runtime?: Runtime;
-  /** File name in `sandbox/dockerfiles/`. */
-  dockerfile: string;
+  /** File name in `sandbox/dockerfiles/`, or the text of a generated Dockerfile. */
+  dockerfile: string | { text: string };
   /** The image the Dockerfile builds FROM; its id is part of the inputs hash. */
   parent: string;
   /** Everything else the image is built from (file hashes, package names and versions). */
@@ -26,6 +26,12 @@ export interface ImageRecipe {
   prepareContext?: (contextDir: string) => Promise<void>;
   /** A command that must exit 0 in the new image, run as the sandbox user with a read-only root. */
   smokeTest?: string[];
+  /** Values of the Dockerfile's `ARG`s (hash them through `inputs` when they matter). */
+  buildArgs?: Record<string, string>;
+  /** `host` when RUN steps must reach the host's network (package installs). */
+  networkMode?: "host";
+  /** Turns a failed step into a one-line message, for steps the recipe generated; undefined: the builder's message. */
+  explainFailure?: (error: BuildStepError) => string | undefined;
 }
 
 export interface EnsureOptions {
@@ -50,7 +56,10 @@ export async function ensureImage(
   const { image } = recipe;
   const { onProgress } = options;
 
-  const dockerfileText = await readShippedFile(dockerfilePath(recipe.dockerfile));
+  const dockerfileText =
+    typeof recipe.dockerfile === "string"
+      ? await readShippedFile(dockerfilePath(recipe.dockerfile))
+      : recipe.dockerfile.text;
   const parent = await inspectImage(docker, recipe.parent);
   if (!parent) {
     throw new ImageBuildError(
@@ -86,13 +95,22 @@ export async function ensureImage(
       [LABELS.inputsHash]: hash,
     };
     if (recipe.runtime) labels[LABELS.runtime] = recipe.runtime;
-    const { stageImageIds } = await dockerBuild(docker, {
-      image,
-      contextDir,
-      labels,
-      nocache: options.force,
-      onProgress,
-    });
+    let stageImageIds: string[];
+    try {
+      ({ stageImageIds } = await dockerBuild(docker, {
+        image,
+        contextDir,
+        labels,
+        nocache: options.force,
+        onProgress,
+        buildArgs: recipe.buildArgs,
+        networkMode: recipe.networkMode,
+      }));
+    } catch (error) {
+      const explained =
+        error instanceof BuildStepError ? recipe.explainFailure?.(error) : undefined;
+      throw explained === undefined ? error : new ImageBuildError(explained);
+    }
     await removeUntagged(docker, stageImageIds);
   } finally {
     await rm(contextDir, { recursive: true, force: true });

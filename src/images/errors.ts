@@ -20,3 +20,30 @@ export function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split("\n")[0]?.trim() ?? "";
 }
+
+/**
+ * A Dockerfile step that failed. Callers that generate their own steps (baked
+ * packages, a custom image's setup commands) read `step` and `output` to say
+ * which of them failed and why.
+ */
+export class BuildStepError extends ImageBuildError {
+  constructor(
+    message: string,
+    /** The step as the builder printed it, e.g. `RUN ["/bin/sh", ...]`. */
+    readonly step: string,
+    /** The builder's error, e.g. "The command ... returned a non-zero code: 1". */
+    readonly failure: string,
+    /** The step's last output lines (at most 20). */
+    readonly output: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Bad input to an image build (a package name, tag or index URL): the
+ * caller's mistake, found before anything was built. The CLI exits 2.
+ */
+export class ImageInputError extends Error {
+  override readonly name = "ImageInputError";
+}

@@ -2,6 +2,7 @@ import type Dockerode from "dockerode";
 import { RUNTIMES, type Runtime } from "../runtimes/runtime.js";
 import { ensureBaseImage } from "./base-image.js";
 import { type EnsureOptions, type EnsureOutcome, removeUntagged } from "./ensure-image.js";
+import { normalizePackages, relevantRegistries } from "./packages.js";
 import { ensureRootfs } from "./rootfs.js";
 import { ensureRuntimeImage } from "./runtime-images.js";
 import { detectEnginePlatform } from "./runtime-packages.js";
@@ -18,6 +19,14 @@ export async function setupImages(
   options: SetupImagesOptions = {},
 ): Promise<ImageReport[]> {
   const runtimes = dedupe(options.runtimes ?? [...RUNTIMES]);
+  // Bad package names and index URLs are refused before anything is built.
+  const baked = new Map(
+    runtimes.map((runtime) => [
+      runtime,
+      normalizePackages(runtime, options.packages?.[runtime] ?? []),
+    ]),
+  );
+  for (const runtime of runtimes) relevantRegistries(runtime, options.registries);
   const ensure: EnsureOptions = { force: options.force ?? false, onProgress: options.onProgress };
   const outcomes: EnsureOutcome[] = [];
 
@@ -27,7 +36,13 @@ export async function setupImages(
     if (runtimes.length > 0) {
       const platform = await detectEnginePlatform(docker);
       for (const runtime of runtimes) {
-        outcomes.push(await ensureRuntimeImage(docker, runtime, platform, ensure));
+        outcomes.push(
+          await ensureRuntimeImage(docker, runtime, platform, ensure, {
+            packages: baked.get(runtime) ?? [],
+            registries: options.registries,
+            image: options.imageTags?.[runtime],
+          }),
+        );
       }
     }
   } finally {

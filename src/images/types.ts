@@ -1,4 +1,5 @@
 import type { Runtime } from "../runtimes/runtime.js";
+import type { PackageLists, PackageRegistries } from "./packages.js";
 
 /** The outcome for one image of `setupImages`. */
 export interface ImageReport {
@@ -10,6 +11,8 @@ export interface ImageReport {
   id: string;
   /** Wall time spent on this image, including the up-to-date check. */
   seconds: number;
+  /** Packages baked into this runtime image (absent when none). */
+  packages?: string[];
 }
 
 export interface SetupImagesOptions {
@@ -21,6 +24,18 @@ export interface SetupImagesOptions {
   caCertificateFiles?: string[];
   /** Human-readable progress lines (build steps, download/bootstrapping progress). */
   onProgress?: (line: string) => void;
+  /**
+   * Packages to bake into each runtime's image (see PackageLists); they are
+   * part of the image's inputs hash, so changing them rebuilds that image only.
+   */
+  packages?: PackageLists;
+  /** Package indexes the baked packages come from; default PyPI and registry.npmjs.org. */
+  registries?: PackageRegistries;
+  /**
+   * Tag to build a runtime's image as instead of `isol8:<runtime>` (tests bake
+   * into images of their own, leaving the shared ones alone).
+   */
+  imageTags?: Partial<Record<Runtime, string>>;
 }
 
 export type ProgressSink = ((line: string) => void) | undefined;

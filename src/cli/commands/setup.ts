@@ -1,6 +1,13 @@
 import type { Command } from "commander";
+import { type Isol8Config, loadConfig } from "../../config/file.js";
 import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
-import { isRuntime, type Runtime } from "../../runtimes/index.js";
+import { ImageInputError } from "../../images/errors.js";
+import {
+  type PackageLists,
+  type PackageRegistries,
+  splitPackageList,
+} from "../../images/packages.js";
+import { isRuntime, RUNTIMES, type Runtime } from "../../runtimes/index.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 
@@ -9,14 +16,30 @@ interface SetupFlags {
   force?: boolean;
   caCert: string[];
   json?: boolean;
+  python?: string[];
+  node?: string[];
+  bun?: string[];
+  deno?: string[];
+  bash?: string[];
+  pipIndexUrl?: string;
+  npmRegistry?: string;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
+
+/** What `--<runtime>` installs with, for the help text. */
+const PACKAGE_FLAGS: Record<Runtime, string> = {
+  python: "python packages to bake into isol8:python (pip requirement specifiers)",
+  node: "npm packages to bake into isol8:node (importable from ESM and CommonJS)",
+  bun: "npm packages to bake into isol8:bun (installed with bun add)",
+  deno: "npm: packages to bake into isol8:deno (a bare name means npm:NAME)",
+  bash: "Debian packages to bake into isol8:bash (apt-get)",
+};
 
 export function registerSetup(program: Command): void {
-  program
+  const command = program
     .command("setup")
     .description(
       "Check Docker and build the sandbox images (a second run rebuilds only what changed)",
@@ -33,6 +56,22 @@ export function registerSetup(program: Command): void {
       "extra CA certificates (PEM) to trust in the images (repeatable; default: $SSL_CERT_FILE when set)",
       collect,
       [],
+    );
+  for (const runtime of RUNTIMES) {
+    command.option(
+      `--${runtime} <packages>`,
+      `${PACKAGE_FLAGS[runtime]}; comma-separated, repeatable (default: the config file's dependencies.${runtime})`,
+      collect,
+    );
+  }
+  command
+    .option(
+      "--pip-index-url <url>",
+      "install python packages from this PEP 503 index (default: the config file's registries.pip, else PyPI)",
+    )
+    .option(
+      "--npm-registry <url>",
+      "install node, bun and deno packages from this npm registry (default: the config file's registries.npm, else npmjs)",
     )
     .option("--json", "print the report as JSON", false)
     .action(async (flags: SetupFlags) => {
@@ -44,6 +83,29 @@ function formatMB(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(0)} MB`;
 }
 
+/**
+ * The packages and registries `isol8 setup` bakes: per runtime, the flags'
+ * packages when any flag names some, else the config file's `dependencies`;
+ * per index, the flag, else the config file's `registries`.
+ */
+export function bakeRequest(
+  flags: Pick<SetupFlags, Runtime | "pipIndexUrl" | "npmRegistry">,
+  config: Isol8Config,
+): { packages: PackageLists; registries: PackageRegistries } {
+  const packages: PackageLists = {};
+  for (const runtime of RUNTIMES) {
+    const fromFlags = (flags[runtime] ?? []).flatMap(splitPackageList);
+    const chosen = fromFlags.length > 0 ? fromFlags : (config.dependencies?.[runtime] ?? []);
+    if (chosen.length > 0) packages[runtime] = chosen;
+  }
+  const registries: PackageRegistries = {};
+  const pip = flags.pipIndexUrl ?? config.registries?.pip;
+  const npm = flags.npmRegistry ?? config.registries?.npm;
+  if (pip !== undefined) registries.pip = pip;
+  if (npm !== undefined) registries.npm = npm;
+  return { packages, registries };
+}
+
 async function setupCommand(flags: SetupFlags): Promise<number> {
   try {
     const runtimes = flags.runtime.map((name): Runtime => {
@@ -51,27 +113,47 @@ async function setupCommand(flags: SetupFlags): Promise<number> {
         throw new CliError(`--runtime: "${name}" is not one of python, node, bun, deno, bash`);
       return name;
     });
+    for (const runtime of RUNTIMES) {
+      if (flags[runtime] !== undefined && runtimes.length > 0 && !runtimes.includes(runtime)) {
+        throw new CliError(
+          `--${runtime}: the ${runtime} image is not being built (add --runtime ${runtime})`,
+        );
+      }
+    }
+    const images = await import("../../images/index.js");
+    const { config } = loadConfig();
+    const { packages, registries } = bakeRequest(flags, config);
+    for (const kind of ["pip", "npm"] as const) {
+      const url = registries[kind];
+      if (url !== undefined) images.checkRegistryUrl(kind, url);
+    }
+    for (const runtime of RUNTIMES) images.normalizePackages(runtime, packages[runtime] ?? []);
+
     const docker = createDockerClient();
     await assertDockerReachable(docker);
-    const { setupImages } = await import("../../images/index.js");
-    const reports = await setupImages(docker, {
+    const reports = await images.setupImages(docker, {
       runtimes: runtimes.length ? runtimes : undefined,
       force: flags.force,
       caCertificateFiles: flags.caCert.length ? flags.caCert : undefined,
       onProgress: (line) => process.stderr.write(`${line}\n`),
+      packages,
+      registries,
     });
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
     } else {
       const width = Math.max(...reports.map((r) => r.image.length));
       for (const r of reports) {
+        const baked = r.packages?.length
+          ? `  + ${r.packages.length} package${r.packages.length === 1 ? "" : "s"}`
+          : "";
         process.stdout.write(
-          `${r.image.padEnd(width)}  ${r.status.padEnd(10)} ${formatMB(r.sizeBytes).padStart(7)} ${r.seconds.toFixed(1).padStart(6)}s\n`,
+          `${r.image.padEnd(width)}  ${r.status.padEnd(10)} ${formatMB(r.sizeBytes).padStart(7)} ${r.seconds.toFixed(1).padStart(6)}s${baked}\n`,
         );
       }
     }
     return 0;
   } catch (error) {
-    return reportError(error);
+    return reportError(error instanceof ImageInputError ? new CliError(error.message) : error);
   }
 }

@@ -1,0 +1,108 @@
+import type { Command } from "commander";
+import { loadConfig } from "../../config/file.js";
+import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
+import { ImageInputError } from "../../images/errors.js";
+import type { PackageRegistries } from "../../images/packages.js";
+import { isRuntime } from "../../runtimes/index.js";
+import { CliError } from "../exit-codes.js";
+import { reportError } from "../report-error.js";
+
+interface BuildFlags {
+  base: string;
+  install?: string[];
+  setup?: string[];
+  tag?: string;
+  force?: boolean;
+  json?: boolean;
+  pipIndexUrl?: string;
+  npmRegistry?: string;
+}
+
+export function registerBuild(program: Command): void {
+  program
+    .command("build")
+    .description(
+      "Build a custom image FROM isol8:<runtime> with packages installed and setup commands run; prints its tag (use it with `isol8 run --image`)",
+    )
+    .requiredOption(
+      "--base <runtime>",
+      "the runtime image to start from: python, node, bun, deno or bash",
+    )
+    .option(
+      "--install <packages...>",
+      "packages to install with the runtime's installer (pip, npm, bun add, deno install npm:, apt-get); comma-separated or several, repeatable",
+    )
+    .option(
+      "--setup <commands...>",
+      "commands run at build time after the packages, as root, in order (bash -c each); repeatable",
+    )
+    .option(
+      "--tag <name>",
+      "tag of the image (default: isol8-custom:<first 16 hex of the inputs hash>)",
+    )
+    .option("--force", "rebuild even when an image built from the same inputs exists", false)
+    .option(
+      "--pip-index-url <url>",
+      "install python packages from this PEP 503 index (default: the config file's registries.pip, else PyPI)",
+    )
+    .option(
+      "--npm-registry <url>",
+      "install node, bun and deno packages from this npm registry (default: the config file's registries.npm, else npmjs)",
+    )
+    .option(
+      "--json",
+      "print {image, runtime, status, sizeBytes, seconds, packages} as JSON instead of the tag",
+      false,
+    )
+    .action(async (flags: BuildFlags) => {
+      process.exitCode = await buildCommand(flags);
+    });
+}
+
+async function buildCommand(flags: BuildFlags): Promise<number> {
+  try {
+    const runtime = flags.base;
+    if (!isRuntime(runtime)) {
+      throw new CliError(`--base: "${runtime}" is not one of python, node, bun, deno, bash`);
+    }
+    const images = await import("../../images/index.js");
+    const { config } = loadConfig();
+    const registries: PackageRegistries = {};
+    const pip = flags.pipIndexUrl ?? config.registries?.pip;
+    const npm = flags.npmRegistry ?? config.registries?.npm;
+    if (pip !== undefined) registries.pip = images.checkRegistryUrl("pip", pip);
+    if (npm !== undefined) registries.npm = images.checkRegistryUrl("npm", npm);
+    const request = {
+      runtime,
+      packages: (flags.install ?? []).flatMap(images.splitPackageList),
+      setup: flags.setup ?? [],
+      tag: flags.tag,
+      registries,
+      force: flags.force ?? false,
+      onProgress: (line: string) => process.stderr.write(`${line}\n`),
+    };
+    // Bad input is refused before Docker is asked anything.
+    images.checkCustomImageRequest(request);
+
+    const docker = createDockerClient();
+    await assertDockerReachable(docker);
+    const report = await images.buildCustomImage(docker, request);
+    const { image, status, sizeBytes, seconds, packages } = report;
+    if (flags.json) {
+      process.stdout.write(
+        `${JSON.stringify({ image, runtime, status, sizeBytes, seconds, packages }, null, 2)}\n`,
+      );
+    } else {
+      const size = `${(sizeBytes / 1024 / 1024).toFixed(0)} MB`;
+      process.stderr.write(
+        status === "up-to-date"
+          ? `[${image}] up to date (built from the same inputs; --force rebuilds)\n`
+          : `[${image}] built in ${seconds.toFixed(1)}s (${size})\n`,
+      );
+      process.stdout.write(`${image}\n`);
+    }
+    return 0;
+  } catch (error) {
+    return reportError(error instanceof ImageInputError ? new CliError(error.message) : error);
+  }
+}

@@ -1,0 +1,295 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import {
+  type PackageIndex,
+  startNpmRegistry,
+  startPythonIndex,
+} from "../fixtures/package-index.js";
+import { docker, isol8 } from "./cli-helpers.js";
+
+// The built CLI (`npm run build` first) against real Docker. Custom images
+// are built FROM the shared isol8:<runtime> images (run `isol8 setup` first)
+// and removed at the end; the shared images are never rebuilt here.
+
+const created = new Set<string>();
+const testRepo = `isol8-test-build-${process.pid}`;
+let pypi: PackageIndex;
+let npm: PackageIndex;
+
+before(async () => {
+  pypi = await startPythonIndex([
+    {
+      name: "isol8-cli-fixture",
+      version: "0.3.0",
+      modules: { "isol8_cli_fixture.py": "WHO = 'baked'\n" },
+    },
+  ]);
+  npm = await startNpmRegistry([
+    {
+      name: "isol8-cli-fixture",
+      version: "1.0.0",
+      files: { "index.js": "module.exports = 'from the local registry';\n" },
+    },
+  ]);
+});
+
+after(async () => {
+  for (const image of created) {
+    await docker
+      .getImage(image)
+      .remove({ force: true })
+      .catch(() => undefined);
+  }
+  await Promise.all([pypi?.close(), npm?.close()]);
+});
+
+interface BuildReport {
+  image: string;
+  runtime: string;
+  status: string;
+  sizeBytes: number;
+  seconds: number;
+  packages: string[];
+}
+
+function oneErrorLine(stderr: string): string {
+  const lines = stderr.split("\n").filter((line) => line.length > 0);
+  return lines.at(-1) ?? "";
+}
+
+describe("isol8 build", () => {
+  let tag = "";
+
+  test("builds a custom image with a hashed tag; isol8 run --image uses its package", async () => {
+    const r = await isol8([
+      "build",
+      "--base",
+      "python",
+      "--install",
+      "isol8-cli-fixture",
+      "--pip-index-url",
+      pypi.url,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^isol8-custom:[0-9a-f]{16}\n$/);
+    tag = r.stdout.trim();
+    created.add(tag);
+    assert.match(r.stderr, /Successfully tagged/, "build progress goes to stderr");
+    assert.ok(pypi.requests.includes("/simple/isol8-cli-fixture/"), pypi.requests.join(" "));
+
+    const info = await docker.getImage(tag).inspect();
+    const labels = info.Config.Labels ?? {};
+    assert.equal(labels["isol8.managed"], "true");
+    assert.equal(labels["isol8.runtime"], "python");
+    assert.match(labels["isol8.inputs"] ?? "", /^[0-9a-f]{64}$/);
+
+    const run = await isol8([
+      "run",
+      "--image",
+      tag,
+      "-e",
+      "import isol8_cli_fixture; print(isol8_cli_fixture.WHO)",
+    ]);
+    assert.equal(run.stderr, "");
+    assert.equal(run.stdout, "baked\n");
+    assert.equal(run.code, 0);
+  });
+
+  test("a second identical build is a no-op reported as up to date; --force rebuilds", async () => {
+    assert.ok(tag, "needs the first test");
+    const requests = pypi.requests.length;
+    const args = ["build", "--base", "python", "--install", "isol8-cli-fixture"];
+    const again = await isol8([...args, "--pip-index-url", pypi.url, "--json"]);
+    assert.equal(again.code, 0, again.stderr);
+    const report = JSON.parse(again.stdout) as BuildReport;
+    assert.deepEqual(Object.keys(report).sort(), [
+      "image",
+      "packages",
+      "runtime",
+      "seconds",
+      "sizeBytes",
+      "status",
+    ]);
+    assert.equal(report.image, tag);
+    assert.equal(report.runtime, "python");
+    assert.equal(report.status, "up-to-date");
+    assert.deepEqual(report.packages, ["isol8-cli-fixture"]);
+    assert.ok(report.sizeBytes > 0);
+    assert.doesNotMatch(again.stderr, /Step \d/, "nothing was built");
+    assert.equal(pypi.requests.length, requests, "nothing was fetched");
+
+    const plain = await isol8([...args, "--pip-index-url", pypi.url]);
+    assert.equal(plain.stdout, `${tag}\n`);
+    assert.match(plain.stderr, /up to date/);
+
+    const idBefore = (await docker.getImage(tag).inspect()).Id;
+    const forced = await isol8([...args, "--pip-index-url", pypi.url, "--force", "--json"]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal((JSON.parse(forced.stdout) as BuildReport).status, "built");
+    assert.ok(pypi.requests.length > requests, "a forced build fetches again");
+    const idAfter = (await docker.getImage(tag).inspect()).Id;
+    assert.notEqual(idAfter, idBefore);
+    await assert.rejects(docker.getImage(idBefore).inspect(), "the replaced image is removed");
+  });
+
+  test("--tag names the image; --setup commands run as root at build time, in order", async () => {
+    const name = `${testRepo}:node`;
+    created.add(name);
+    const r = await isol8([
+      "build",
+      "--base",
+      "node",
+      "--install",
+      "isol8-cli-fixture",
+      "--npm-registry",
+      npm.url,
+      "--setup",
+      "id -u > /etc/isol8-setup-order",
+      "echo second >> /etc/isol8-setup-order",
+      "--tag",
+      name,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${name}\n`);
+    const run = await isol8([
+      "run",
+      "--image",
+      name,
+      "-r",
+      "node",
+      "-e",
+      "import v from 'isol8-cli-fixture'; import { readFileSync } from 'node:fs'; console.log(v); console.log(readFileSync('/etc/isol8-setup-order', 'utf8').trim());",
+    ]);
+    assert.equal(run.stderr, "");
+    assert.equal(run.stdout, "from the local registry\n0\nsecond\n");
+  });
+
+  test("a package from the public npm registry (registry.npmjs.org)", async () => {
+    const r = await isol8(["build", "--base", "node", "--install", "is-number@7.0.0", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as BuildReport;
+    created.add(report.image);
+    assert.equal(report.status, "built");
+    const run = await isol8([
+      "run",
+      "--image",
+      report.image,
+      "-r",
+      "node",
+      "-e",
+      "import isNumber from 'is-number'; console.log(isNumber(7), isNumber('x'))",
+    ]);
+    assert.equal(run.stdout, "true false\n", run.stderr);
+  });
+
+  test("bad input: one line, exit 2, nothing built", async () => {
+    const cases: [string[], RegExp][] = [
+      [["build", "--install", "x"], /required option '--base <runtime>'/],
+      [["build", "--base", "ruby", "--install", "x"], /--base: "ruby" is not one of/],
+      [["build", "--base", "python"], /nothing to build/],
+      [["build", "--base", "python", "--install", ""], /empty package name/],
+      [["build", "--base", "python", "--install", "a,,b"], /empty package name/],
+      [["build", "--base", "python", "--install=-rrequirements.txt"], /starts with '-'/],
+      [["build", "--base", "node", "--install=--registry=http://evil/"], /starts with '-'/],
+      [["build", "--base", "bash", "--install", "jq;id"], /not a Debian package name/],
+      [["build", "--base", "deno", "--install", "jsr:@std/path"], /only npm: packages/],
+      [["build", "--base", "python", "--install", "x", "--tag", "Bad Tag"], /tag "Bad Tag"/],
+      [["build", "--base", "python", "--install", "x", "--tag", "isol8:python"], /managed by/],
+      [["build", "--base", "python", "--setup", " "], /setup command 1 is empty/],
+      [
+        ["build", "--base", "python", "--install", "x", "--pip-index-url", "ftp://x/"],
+        /not an http or https URL/,
+      ],
+    ];
+    // Each is refused before Docker is asked anything.
+    for (const [args, message] of cases) {
+      const r = await isol8(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, /^isol8: [^\n]+\n$/, args.join(" "));
+      assert.match(r.stderr, message, args.join(" "));
+    }
+  });
+
+  test("a failed install: one line naming the package step, exit 125", async () => {
+    const r = await isol8([
+      "build",
+      "--base",
+      "python",
+      "--install",
+      "isol8-no-such-package",
+      "--pip-index-url",
+      pypi.url,
+    ]);
+    assert.equal(r.code, 125);
+    assert.equal(r.stdout, "");
+    assert.match(
+      oneErrorLine(r.stderr),
+      /^isol8: installing python packages into isol8-custom:[0-9a-f]{16} failed: ERROR: No matching distribution found for isol8-no-such-package$/,
+    );
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  });
+
+  test("a failed setup command: one line naming it, exit 125", async () => {
+    const r = await isol8(["build", "--base", "bash", "--setup", "true", "echo oops >&2; exit 7"]);
+    assert.equal(r.code, 125);
+    assert.equal(
+      oneErrorLine(r.stderr),
+      "isol8: setup command 2 (`echo oops >&2; exit 7`) failed (exit code 7): oops",
+    );
+  });
+});
+
+describe("isol8 setup: package flags and config are checked before anything is built", () => {
+  test("bad flags: one line, exit 2", async () => {
+    const cases: [string[], RegExp][] = [
+      [["setup", "--python", ""], /empty package name/],
+      [["setup", "--python=-e"], /starts with '-'/],
+      [["setup", "--bash", "Not_Debian"], /not a Debian package name/],
+      [
+        ["setup", "--runtime", "python", "--node", "x"],
+        /--node: the node image is not being built/,
+      ],
+      [["setup", "--python", "x", "--pip-index-url", "not a url"], /is not a URL/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await isol8(args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /^isol8: [^\n]+\n$/);
+      assert.match(r.stderr, message);
+    }
+  });
+
+  test("the config file's dependencies and registries are validated", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "isol8-build-e2e-"));
+    const configure = (config: unknown) =>
+      writeFileSync(join(dir, "isol8.config.json"), JSON.stringify(config));
+
+    configure({ dependencies: { python: ["-rrequirements.txt"] } });
+    let r = await isol8(["setup"], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^isol8: python package "-rrequirements.txt": starts with '-'/);
+
+    configure({ dependencies: { ruby: ["x"] } });
+    r = await isol8(["setup"], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /isol8\.config\.json: dependencies: /);
+
+    configure({ registries: { pip: "ftp://mirror/" } });
+    r = await isol8(["setup"], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /isol8\.config\.json: registries\.pip: /);
+    r = await isol8(["build", "--base", "python", "--install", "x"], { cwd: dir });
+    assert.equal(r.code, 2, "isol8 build reads registries from the same file");
+    assert.match(r.stderr, /isol8\.config\.json: registries\.pip: /);
+
+    // A flag wins over the file: the file's bad list is never looked at.
+    configure({ dependencies: { python: ["-e"] } });
+    r = await isol8(["setup", "--python", ""], { cwd: dir });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /empty package name/);
+  });
+});

@@ -99,6 +99,8 @@ interface PrepStep {
 /** Where extra CA certificates go in a sandbox, and the bundle made from them. */
 const EXTRA_CA_FILE = "/sandbox/.isol8/extra-ca.pem";
 const CA_BUNDLE_FILE = "/sandbox/.isol8/ca-bundle.pem";
+/** The image's trust store (Debian's, plus the CAs `isol8 setup` was given). */
+const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
 /**
  * Runs code in locked-down Docker containers on the local (or DOCKER_HOST)
@@ -464,11 +466,7 @@ export class DockerIsol8 {
         phase: "hidden",
         spec: {
           ...common,
-          argv: [
-            "sh",
-            "-c",
-            `cat /etc/ssl/certs/ca-certificates.crt ${EXTRA_CA_FILE} > ${CA_BUNDLE_FILE}`,
-          ],
+          argv: ["sh", "-c", `cat ${SYSTEM_CA_BUNDLE} ${EXTRA_CA_FILE} > ${CA_BUNDLE_FILE}`],
           files: [{ path: EXTRA_CA_FILE, content: `${this.options.caCertificates.join("\n")}\n` }],
         },
       });
@@ -614,9 +612,16 @@ export class DockerIsol8 {
     return files;
   }
 
-  /** The proxy and trust-store variables of a sandbox with network access. */
+  /**
+   * The proxy and trust-store variables of a sandbox with network access.
+   * Node.js and Deno carry their own CA lists and ignore the image's store
+   * (which holds the CAs `isol8 setup` was given) unless told to read it.
+   */
   private networkEnv(): Record<string, string> {
+    if (this.options.network === "none") return {};
     const env: Record<string, string> = this.options.network === "filtered" ? { ...PROXY_ENV } : {};
+    env.NODE_EXTRA_CA_CERTS = SYSTEM_CA_BUNDLE;
+    env.DENO_TLS_CA_STORE = "system";
     if (this.withCaCertificates) {
       for (const name of [
         "SSL_CERT_FILE",
@@ -624,10 +629,10 @@ export class DockerIsol8 {
         "PIP_CERT",
         "CURL_CA_BUNDLE",
         "NPM_CONFIG_CAFILE",
+        "NODE_EXTRA_CA_CERTS",
         "DENO_CERT",
       ])
         env[name] = CA_BUNDLE_FILE;
-      env.NODE_EXTRA_CA_CERTS = EXTRA_CA_FILE;
     }
     return env;
   }

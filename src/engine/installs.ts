@@ -49,6 +49,7 @@ export function installPlan(
         PIP_DISABLE_PIP_VERSION_CHECK: "1",
         PIP_NO_CACHE_DIR: "1",
         PIP_ROOT_USER_ACTION: "ignore",
+        PIP_RETRIES: "1",
       };
       if (registries.pip) {
         env.PIP_INDEX_URL = registries.pip;
@@ -88,7 +89,15 @@ export function installPlan(
           "--",
           ...packages,
         ],
-        env: { ...npmEnv, npm_config_cache: "/tmp/.npm" },
+        // npm's default retries wait up to a minute: an unreachable registry
+        // should fail the install, not use up the run's timeout.
+        env: {
+          ...npmEnv,
+          npm_config_cache: "/tmp/.npm",
+          npm_config_fetch_retries: "1",
+          npm_config_fetch_retry_mintimeout: "1000",
+          npm_config_fetch_retry_maxtimeout: "2000",
+        },
         programEnv: {},
         registryRules: registryRulesForRun,
       };

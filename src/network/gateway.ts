@@ -235,11 +235,13 @@ export class EgressChannel {
       timeout: CONNECT_TIMEOUT_MS,
     });
     let socket: Socket | undefined;
+    let answered = false;
     upstream.on("socket", (s) => {
       socket = s;
     });
     upstream.on("timeout", () => upstream.destroy(new Error("upstream timed out")));
     upstream.on("response", (answer) => {
+      answered = true;
       upstream.setTimeout(0);
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
       answer.pipe(res);
@@ -251,7 +253,9 @@ export class EgressChannel {
     });
     res.on("close", () => {
       upstream.destroy();
-      this.finish(entry, started, socket?.bytesWritten ?? 0, socket?.bytesRead ?? 0);
+      // A request that never reached its upstream sent nothing, whatever was queued.
+      const sent = answered ? (socket?.bytesWritten ?? 0) : 0;
+      this.finish(entry, started, sent, socket?.bytesRead ?? 0);
     });
     req.pipe(upstream);
   }

@@ -16,7 +16,6 @@ import {
   type TestCa,
   type Upstream,
 } from "../fixtures/upstreams.js";
-import { engine } from "../helpers.js";
 
 /** Python that fetches URLs through the proxy variables and prints one line per URL. */
 const FETCH = `
@@ -63,9 +62,10 @@ describe("filtered network", () => {
       logNetwork: true,
       caCertificates: [ca.caPem],
     };
-    isol8 = engine(options);
+    isol8 = new DockerIsol8(options);
   });
   after(async () => {
+    await isol8?.stop();
     await http?.close();
     await https?.close();
   });
@@ -93,6 +93,25 @@ describe("filtered network", () => {
     assert.deepEqual([tunnel.action, tunnel.port, tunnel.path], ["ALLOW", https.port, null]);
     assert.ok(tunnel.bytesIn > 1000 && tunnel.bytesOut > 100, JSON.stringify(tunnel));
     assert.equal(result.resourceUsage?.networkBytesIn, plain.bytesIn + tunnel.bytesIn);
+  });
+
+  test("node, bun, deno and curl use the gateway and the trusted CA too", async () => {
+    const url = `https://localhost:${https.port}/from-`;
+    const fetchIt = (who: string) =>
+      `const answer = await fetch(${JSON.stringify(url + who)}); console.log(await answer.text());`;
+    const programs = [
+      ["node", fetchIt("node")],
+      ["bun", fetchIt("bun")],
+      ["deno", fetchIt("deno")],
+      ["bash", `curl -sS --fail ${url}curl`],
+    ] as const;
+    for (const [runtime, code] of programs) {
+      const result = await isol8.execute({ runtime, code });
+      assert.equal(result.exitCode, 0, `${runtime}: ${result.stderr}`);
+      const who = runtime === "bash" ? "curl" : runtime;
+      assert.equal(result.stdout.trim(), `upstream says GET /from-${who} body=0`);
+      assert.equal(result.networkLogs?.[0]?.method, "CONNECT", runtime);
+    }
   });
 
   test("without the CA the HTTPS upstream is not trusted: the tunnel does not break TLS", async () => {

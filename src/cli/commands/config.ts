@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { configEngineOptions, loadConfig } from "../../config/file.js";
 import { formatSize } from "../../config/sizes.js";
 import { resolveOptions } from "../../engine/options.js";
+import { RUNTIMES } from "../../runtimes/runtime.js";
 import { reportError } from "../report-error.js";
 
 export function registerConfig(program: Command): void {
@@ -33,6 +34,18 @@ function configCommand(json: boolean): number {
       seccomp: config.security?.seccomp ?? "strict",
       customProfilePath: config.security?.customProfilePath ?? null,
       ociRuntime: resolved.ociRuntime ?? null,
+      "network.whitelist": config.network?.whitelist ?? [],
+      "network.blacklist": config.network?.blacklist ?? [],
+      "network.ports": config.network?.ports ?? [80, 443],
+      "network.caCertificates": config.network?.caCertificates ?? [],
+      "registries.pip": config.registries?.pip ?? null,
+      "registries.npm": config.registries?.npm ?? null,
+      ...Object.fromEntries(
+        RUNTIMES.map((runtime) => [
+          `dependencies.${runtime}`,
+          config.dependencies?.[runtime] ?? [],
+        ]),
+      ),
     };
     if (json) {
       process.stdout.write(
@@ -45,7 +58,8 @@ function configCommand(json: boolean): number {
     );
     const width = Math.max(...Object.keys(effective).map((k) => k.length));
     for (const [key, value] of Object.entries(effective)) {
-      process.stdout.write(`${key.padEnd(width)}  ${String(value)}\n`);
+      const text = Array.isArray(value) ? value.join(" ") || "-" : String(value);
+      process.stdout.write(`${key.padEnd(width)}  ${text}\n`);
     }
     return 0;
   } catch (error) {

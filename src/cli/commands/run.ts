@@ -6,6 +6,7 @@ import type { Command } from "commander";
 import type { RemoteIsol8Options } from "../../client/remote-isol8.js";
 import { configEngineOptions, type Isol8Config, loadConfig } from "../../config/file.js";
 import { DockerIsol8 } from "../../engine/docker-isol8.js";
+import { registryRules } from "../../engine/installs.js";
 import { InvalidOptionError } from "../../engine/options.js";
 import type {
   DockerIsol8Options,
@@ -13,6 +14,8 @@ import type {
   ExecutionSummary,
   NetworkLogEntry,
   NetworkMode,
+  PackageRegistries,
+  Runtime,
   StreamEvent,
 } from "../../types.js";
 import { resolveCodeInput } from "../code-input.js";
@@ -169,6 +172,11 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   "security.seccomp": "--seccomp",
   "security.customProfilePath": "--seccomp-profile",
   ociRuntime: "--oci-runtime",
+  "networkFilter.whitelist": "--allow",
+  "networkFilter.blacklist": "--deny",
+  "registries.pip": "--pip-index-url",
+  "registries.npm": "--npm-registry",
+  caCertificates: "--ca-cert",
 };
 
 function number(flag: string, value: string | undefined, integer: boolean): number | undefined {
@@ -207,7 +215,7 @@ const CONFIGURABLE: [keyof DockerIsol8Options, keyof RunFlags][] = [
 ];
 
 /** Flags the user typed win, then the configuration file, then the flags' defaults. */
-function localOptions(flags: RunFlags, command: Command): DockerIsol8Options {
+function localOptions(flags: RunFlags, command: Command, runtime: Runtime): DockerIsol8Options {
   const fromFlags = engineOptions(flags);
   const { config } = loadConfig();
   const fromConfig = configEngineOptions(config);
@@ -216,9 +224,10 @@ function localOptions(flags: RunFlags, command: Command): DockerIsol8Options {
   for (const [option, flag] of CONFIGURABLE) {
     if (!given(flag) && fromConfig[option] !== undefined) merged[option] = fromConfig[option];
   }
-  Object.assign(merged, networkChoice(flags, given, config, merged.network as NetworkMode));
   const registries = { ...config.registries, ...fromFlags.registries };
   if (Object.keys(registries).length) merged.registries = registries;
+  const installFor = flags.install.length ? { runtime, registries } : undefined;
+  Object.assign(merged, networkChoice(flags, given, config, merged.network as NetworkMode, installFor));
   merged.security = {
     seccomp: given("seccomp") ? flags.seccomp : (config.security?.seccomp ?? flags.seccomp),
     customProfilePath: given("seccompProfile")
@@ -238,10 +247,13 @@ function networkChoice(
   given: (flag: keyof RunFlags) => boolean,
   config: Isol8Config,
   chosen: NetworkMode,
+  install: { runtime: Runtime; registries: PackageRegistries } | undefined,
 ): Pick<DockerIsol8Options, "network" | "networkFilter" | "caCertificates"> {
   const modeChosen = given("net") || config.defaults?.network !== undefined;
   const rules = flags.allow.length > 0 || flags.deny.length > 0;
-  const network: NetworkMode = modeChosen || !(rules || flags.install.length) ? chosen : "filtered";
+  const network: NetworkMode = modeChosen || !(rules || install) ? chosen : "filtered";
+  // Filtered only because of --install: the registry is the one host the run may reach.
+  const registryOnly = network === "filtered" && !modeChosen && !rules && install;
   if (rules && network !== "filtered")
     throw new CliError(`--allow/--deny: need --net filtered (the network is ${network})`);
   if (flags.netLog && network !== "filtered")
@@ -256,7 +268,11 @@ function networkChoice(
   return {
     network,
     networkFilter: {
-      whitelist: rules ? flags.allow : (fromConfig.whitelist ?? []),
+      whitelist: registryOnly
+        ? registryRules(install.runtime, install.registries)
+        : rules
+          ? flags.allow
+          : (fromConfig.whitelist ?? []),
       blacklist: rules ? flags.deny : (fromConfig.blacklist ?? []),
       ...(fromConfig.ports ? { ports: fromConfig.ports } : {}),
     },
@@ -315,7 +331,7 @@ function engineOptions(flags: RunFlags): DockerIsol8Options {
 function inFlagTerms(error: unknown): unknown {
   if (!(error instanceof InvalidOptionError)) return error;
   const field = error.message.split(":")[0] ?? "";
-  const flag = FLAG_FOR_OPTION[field];
+  const flag = FLAG_FOR_OPTION[field.replace(/\[\d+\]$/, "")];
   return flag ? new CliError(`${flag}${error.message.slice(field.length)}`) : error;
 }
 
@@ -378,8 +394,8 @@ async function runCommand(
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
   try {
-    const options = localOptions(flags, command);
     const request = await buildRequest(file, flags);
+    const options = localOptions(flags, command, request.runtime);
     engine = new DockerIsol8(options);
     return await printRun(engine, request, flags);
   } catch (error) {

@@ -18,6 +18,9 @@
 #                   allow-list) to the code inside gVisor too. Without it runsc
 #                   ignores the profile, and `security.seccomp` would silently
 #                   mean nothing under runsc.
+#   --host-uds=open lets a sandbox connect to a host unix socket that is
+#                   mounted into it - the one isol8 mounts for a filtered
+#                   network's egress gateway; nothing else is mounted.
 # No --platform: the default (ptrace in Debian's build, systrap in newer ones)
 # works everywhere, while the KVM platform was seen to hang.
 set -euo pipefail
@@ -33,7 +36,7 @@ CONFIG=/etc/docker/daemon.json
 PIDFILE=/var/run/docker.pid
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-RUNSC_ENTRY='"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none","--oci-seccomp"]}'
+RUNSC_ENTRY='"runsc":{"path":"/usr/bin/runsc","runtimeArgs":["--network=none","--oci-seccomp","--host-uds=open"]}'
 
 # True when dockerd lists runsc with exactly the entry this script writes.
 runsc_registered() {
@@ -47,7 +50,7 @@ fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   say "this script installs gVisor only as root on Debian/Ubuntu. Elsewhere, do it by hand:"
   say "  1. install runsc (https://gvisor.dev/docs/user_guide/install/);"
-  say "  2. add to /etc/docker/daemon.json: {\"runtimes\":{\"runsc\":{\"path\":\"/usr/bin/runsc\",\"runtimeArgs\":[\"--network=none\",\"--oci-seccomp\"]}}}"
+  say "  2. add to /etc/docker/daemon.json: {\"runtimes\":{\"runsc\":{\"path\":\"/usr/bin/runsc\",\"runtimeArgs\":[\"--network=none\",\"--oci-seccomp\",\"--host-uds=open\"]}}}"
   say "  3. reload Docker (sudo systemctl reload docker, or: sudo kill -HUP \$(cat /var/run/docker.pid));"
   say "  4. check: docker info --format '{{json .Runtimes}}' lists runsc."
   exit 1
@@ -96,7 +99,7 @@ if (config === null || typeof config !== "object" || Array.isArray(config)) {
   console.error(`isol8: error: ${path} does not hold a JSON object; fix it first`);
   process.exit(2);
 }
-const wanted = { path: "/usr/bin/runsc", runtimeArgs: ["--network=none", "--oci-seccomp"] };
+const wanted = { path: "/usr/bin/runsc", runtimeArgs: ["--network=none", "--oci-seccomp", "--host-uds=open"] };
 const runtimes = config.runtimes && typeof config.runtimes === "object" ? config.runtimes : {};
 if (before !== null && JSON.stringify(runtimes.runsc) === JSON.stringify(wanted)) {
   console.log("unchanged");
@@ -128,7 +131,7 @@ if os.path.exists(path):
 if not isinstance(config, dict):
     print(f"isol8: error: {path} does not hold a JSON object; fix it first", file=sys.stderr)
     sys.exit(2)
-wanted = {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--oci-seccomp"]}
+wanted = {"path": "/usr/bin/runsc", "runtimeArgs": ["--network=none", "--oci-seccomp", "--host-uds=open"]}
 runtimes = config.get("runtimes") if isinstance(config.get("runtimes"), dict) else {}
 if before is not None and runtimes.get("runsc") == wanted:
     print("unchanged")

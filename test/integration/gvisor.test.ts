@@ -12,6 +12,7 @@ import { before, describe, test } from "node:test";
 import Docker from "dockerode";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import type { DockerIsol8Options } from "../../src/types.js";
+import { hostAddresses, startHttpUpstream } from "../fixtures/upstreams.js";
 import { engine, runOnce } from "../helpers.js";
 
 /**
@@ -34,7 +35,8 @@ function runscRegistered(): boolean {
     return (
       existsSync(path) &&
       runtimeArgs.includes("--network=none") &&
-      runtimeArgs.includes("--oci-seccomp")
+      runtimeArgs.includes("--oci-seccomp") &&
+      runtimeArgs.includes("--host-uds=open")
     );
   } catch {
     return false;
@@ -312,6 +314,38 @@ describe("gVisor: where it differs from the normal tier", () => {
         code: "cat /etc/hostname | cat | wc -l",
       });
       assert.equal(result.stdout, "1\n");
+    }
+  });
+});
+
+describe("gVisor: filtered network", () => {
+  test("the egress gateway works under runsc: allowed hosts answer, raw sockets reach nothing", async () => {
+    // On every interface: the direct attempt would reach it if the sandbox had a route.
+    const upstream = await startHttpUpstream("0.0.0.0");
+    try {
+      const isol8 = new DockerIsol8({
+        ...GVISOR,
+        network: "filtered",
+        networkFilter: { whitelist: [`localhost:${upstream.port}`, "127\\.0\\.0\\.1"] },
+        logNetwork: true,
+      });
+      try {
+        const result = await isol8.execute({
+          runtime: "bash",
+          code: `curl -sS --fail http://localhost:${upstream.port}/gvisor; echo; curl -sS --max-time 3 --noproxy '*' http://${hostAddresses("IPv4")[0]}:${upstream.port}/ || echo direct refused`,
+        });
+        assert.equal(result.exitCode, 0, result.stderr);
+        assert.equal(result.stdout, "upstream says GET /gvisor body=0\ndirect refused\n");
+        assert.deepEqual(upstream.requests, ["GET /gvisor"]);
+        assert.deepEqual(
+          result.networkLogs?.map((e) => e.action),
+          ["ALLOW"],
+        );
+      } finally {
+        await isol8.stop();
+      }
+    } finally {
+      await upstream.close();
     }
   });
 });

@@ -2,7 +2,12 @@ import { randomUUID } from "node:crypto";
 import { posix } from "node:path";
 import type Docker from "dockerode";
 import { runtimeImage } from "../images/names.js";
-import { type EgressChannel, EgressGateway, PROXY_ENV } from "../network/gateway.js";
+import {
+  type EgressChannel,
+  EgressGateway,
+  PROXY_ENV,
+  type RunNetworkRecord,
+} from "../network/gateway.js";
 import { type EgressPolicy, widenPolicy } from "../network/policy.js";
 import { TextStream } from "../output/text-stream.js";
 import { RUNTIMES, runtimeAdapter } from "../runtimes/index.js";
@@ -11,7 +16,6 @@ import type {
   ExecutionRequest,
   ExecutionResult,
   ExecutionSummary,
-  NetworkLogEntry,
   ResourceUsage,
   StreamEvent,
 } from "../types.js";
@@ -420,18 +424,19 @@ export class DockerIsol8 {
             ? await this.collectOutputs(container, request.outputPaths)
             : undefined;
         }
-        const networkLogs = channel ? await channel.settledLog() : [];
+        const network = channel ? await channel.settledLog() : undefined;
+        channel?.dropConnections();
         return {
           report,
           containerId: container.id,
           fresh,
           files,
           failedPhase: failed?.phase,
-          networkLogs,
+          network,
         };
       }),
     );
-    const { report, containerId, fresh, files, failedPhase, networkLogs } = outcome;
+    const { report, containerId, fresh, files, failedPhase, network } = outcome;
     const durationMs = Math.round(performance.now() - started);
     return {
       exitCode: report.exitCode,
@@ -443,11 +448,11 @@ export class DockerIsol8 {
       runtime: request.runtime,
       timestamp,
       containerId,
-      resourceUsage: resourceUsage(report, fresh, networkLogs),
+      resourceUsage: resourceUsage(report, fresh, network),
       ...(files ? { files } : {}),
       ...(failedPhase === "setup" ? { setupFailed: true } : {}),
       ...(failedPhase === "install" ? { installFailed: true } : {}),
-      ...(this.options.logNetwork ? { networkLogs } : {}),
+      ...(this.options.logNetwork ? { networkLogs: network?.entries ?? [] } : {}),
     };
   }
 
@@ -682,7 +687,7 @@ export class DockerIsol8 {
 function resourceUsage(
   report: ExitReport,
   freshContainer: boolean,
-  networkLogs: NetworkLogEntry[],
+  network: RunNetworkRecord | undefined,
 ): ResourceUsage {
   const cpuTimeMs = report.cpuMicros / 1000;
   const wallMs = report.wallMicros / 1000;
@@ -694,8 +699,8 @@ function resourceUsage(
     cpuPercent: wallMs > 0 ? Math.round((cpuTimeMs / wallMs) * 1000) / 10 : 0,
     memoryMB: Math.round((peakBytes / (1024 * 1024)) * 10) / 10,
     cpuTimeMs: Math.round(cpuTimeMs),
-    networkBytesIn: networkLogs.reduce((sum, entry) => sum + entry.bytesIn, 0),
-    networkBytesOut: networkLogs.reduce((sum, entry) => sum + entry.bytesOut, 0),
+    networkBytesIn: network?.bytesIn ?? 0,
+    networkBytesOut: network?.bytesOut ?? 0,
   };
 }
 

@@ -1,5 +1,5 @@
 import { lookup } from "node:dns/promises";
-import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
 import {
   createServer,
   request as httpRequest,
@@ -20,6 +20,16 @@ import {
   normalizeHost,
 } from "./policy.js";
 
+/** What one run did through its channel. */
+export interface RunNetworkRecord {
+  /** The run's first entries (at most 1000). */
+  entries: NetworkLogEntry[];
+  /** Entries beyond that cap, counted only. */
+  omitted: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
 /** Where a gateway's socket directory is mounted in a filtered sandbox. */
 export const GATEWAY_MOUNT = "/run/isol8";
 /** The port the supervisor's forwarder listens on inside the sandbox (see supervisor.c). */
@@ -38,6 +48,12 @@ export const PROXY_ENV: Readonly<Record<string, string>> = (() => {
 })();
 
 const CONNECT_TIMEOUT_MS = 10_000;
+/** Connections one sandbox may hold through its channel at once (its forwarder allows 128). */
+const MAX_CONNECTIONS = 256;
+/** Log entries kept per run; what goes beyond is counted, not kept. */
+const MAX_LOG_ENTRIES = 1000;
+/** Longest request path kept in a log entry. */
+const MAX_LOGGED_PATH = 1024;
 /** Request headers meant for the proxy, never passed on. */
 const HOP_HEADERS = /^(proxy-\w+|connection|keep-alive|te|trailer|upgrade)$/i;
 
@@ -52,13 +68,12 @@ const HOP_HEADERS = /^(proxy-\w+|connection|keep-alive|te|trailer|upgrade)$/i;
 export class EgressGateway {
   private root: Promise<string> | undefined;
   private readonly channels = new Set<EgressChannel>();
-  private next = 0;
 
   /** Opens a channel (one socket, one policy, one log) for one sandbox container. */
   async open(policy: EgressPolicy): Promise<EgressChannel> {
     this.root ??= mkdtemp(join(tmpdir(), "isol8-egress-"));
-    const dir = join(await this.root, String(this.next++));
-    await mkdir(dir, { mode: 0o755 });
+    // A random name: the sandbox sees its mount's source path in /proc/self/mountinfo.
+    const dir = await mkdtemp(join(await this.root, "c"));
     // mkdir's mode is cut by the umask; the sandbox's forwarder (uid 101) must enter.
     await chmod(dir, 0o755);
     const channel = new EgressChannel(dir, policy, () => this.channels.delete(channel));
@@ -86,6 +101,10 @@ export class EgressChannel {
   private closed = false;
   /** Connections that have been allowed and are not finished. */
   private open = 0;
+  /** Entries past the per-run cap, counted but not kept. */
+  private omitted = 0;
+  /** Bytes through every connection of the run, kept in the log or not. */
+  private totals = { bytesIn: 0, bytesOut: 0 };
 
   constructor(
     /** The host directory to bind-mount at GATEWAY_MOUNT. */
@@ -94,10 +113,13 @@ export class EgressChannel {
     private readonly onClose: () => void,
   ) {
     this.policy = policy;
-    this.server = createServer((req, res) => void this.forward(req, res));
-    this.server.on(
-      "connect",
-      (req: IncomingMessage, client: Duplex, head: Buffer) => void this.tunnel(req, client, head),
+    // Whatever a sandbox sends, a handler's failure ends that connection, never the engine.
+    this.server = createServer({ headersTimeout: 10_000, requestTimeout: 60_000 }, (req, res) =>
+      this.forward(req, res).catch(() => res.destroy()),
+    );
+    this.server.maxConnections = MAX_CONNECTIONS;
+    this.server.on("connect", (req: IncomingMessage, client: Duplex, head: Buffer) =>
+      this.tunnel(req, client, head).catch(() => client.destroy()),
     );
     this.server.on("connection", (socket: Socket) => {
       this.sockets.add(socket);
@@ -121,20 +143,31 @@ export class EgressChannel {
   }
 
   /**
-   * The entries recorded since the last take, once the run's connections
-   * have closed (they close when its processes end; a moment's grace).
+   * The run's record, once its connections have closed (they close when its
+   * processes end; a moment's grace), and a fresh record for the next run.
    */
-  async settledLog(graceMs = 250): Promise<NetworkLogEntry[]> {
+  async settledLog(graceMs = 250): Promise<RunNetworkRecord> {
     const deadline = Date.now() + graceMs;
     while (this.open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     return this.takeLog();
   }
 
-  /** The entries recorded since the last call. */
-  takeLog(): NetworkLogEntry[] {
-    const entries = this.log;
+  /** The record since the last take (what an earlier run left is not the next run's). */
+  takeLog(): RunNetworkRecord {
+    const record = { entries: this.log, omitted: this.omitted, ...this.totals };
     this.log = [];
-    return entries;
+    this.omitted = 0;
+    this.totals = { bytesIn: 0, bytesOut: 0 };
+    return record;
+  }
+
+  /**
+   * Ends every connection still open. Called when a run is over: its
+   * processes are gone, so whatever is open is a half-closed leftover that
+   * must not hold the sandbox's connection slots into the next run.
+   */
+  dropConnections(): void {
+    for (const socket of this.sockets) socket.destroy();
   }
 
   async close(): Promise<void> {
@@ -243,7 +276,17 @@ export class EgressChannel {
     upstream.on("response", (answer) => {
       answered = true;
       upstream.setTimeout(0);
-      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, answer.rawHeaders);
+      const status = answer.statusCode ?? 0;
+      try {
+        if (status < 100 || status > 599) throw new Error(`bad status ${status}`);
+        res.writeHead(status, answer.statusMessage, answer.rawHeaders);
+      } catch (error) {
+        entry.reason = `upstream: ${(error as Error).message}`;
+        upstream.destroy();
+        if (!res.headersSent) writeResponse(res, 502, entry.reason);
+        else res.destroy();
+        return;
+      }
       answer.pipe(res);
     });
     upstream.on("error", (error) => {
@@ -299,21 +342,24 @@ export class EgressChannel {
   ): NetworkLogEntry {
     const entry: NetworkLogEntry = {
       timestamp: new Date(started).toISOString(),
-      method,
-      host: normalizeHost(host) ?? host,
+      method: method.slice(0, 16),
+      host: (normalizeHost(host) ?? host).slice(0, 253),
       port,
-      path,
+      path: path === null ? null : path.slice(0, MAX_LOGGED_PATH),
       action: "ALLOW",
       durationMs: 0,
       bytesOut: 0,
       bytesIn: 0,
     };
-    this.log.push(entry);
+    if (this.log.length < MAX_LOG_ENTRIES) this.log.push(entry);
+    else this.omitted++;
     return entry;
   }
 
   private finish(entry: NetworkLogEntry, started: number, bytesOut: number, bytesIn: number): void {
     this.open--;
+    this.totals.bytesOut += bytesOut;
+    this.totals.bytesIn += bytesIn;
     entry.durationMs = Date.now() - started;
     entry.bytesOut = bytesOut;
     entry.bytesIn = bytesIn;

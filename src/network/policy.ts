@@ -29,6 +29,10 @@ export type Decision = { allow: true } | { allow: false; reason: string };
 
 const ALLOWED: Decision = { allow: true };
 const PORT_SUFFIX = /^(.+):(\d{1,5})$/;
+/** `[v6]:PORT` (brackets possibly escaped, as a regex would have them). */
+const IPV6_PORT = /^\\?\[(.+?)\\?\]:(\d{1,5})$/;
+/** Longest host name DNS allows; longer names are refused before any pattern runs. */
+const MAX_HOST_LENGTH = 253;
 
 /**
  * Compiles allow/deny patterns. A pattern must match the whole host name
@@ -63,9 +67,10 @@ function compileRule(source: string, field: string): Rule {
     throw new InvalidOptionError(`${field}: a rule must be a non-empty pattern`);
   let text = source.trim();
   let port: number | undefined;
-  const suffix = PORT_SUFFIX.exec(text);
+  const v6 = IPV6_PORT.exec(text);
+  const suffix = v6 ?? PORT_SUFFIX.exec(text);
   // "::1" ends in ":1" but is an address, not a name with a port.
-  if (suffix && isIP(literalText(text)) !== 6) {
+  if (suffix && (v6 || isIP(literalText(text)) !== 6)) {
     port = Number(suffix[2]);
     if (port < 1 || port > 65535)
       throw new InvalidOptionError(`${field}: port ${suffix[2]} is not a port (1-65535)`);
@@ -73,12 +78,18 @@ function compileRule(source: string, field: string): Rule {
   }
   let pattern: RegExp;
   try {
+    // Compiled alone first: "a)|(.*" would otherwise close the anchoring group early.
+    new RegExp(text);
     pattern = new RegExp(`^(?:${text})$`, "i");
   } catch (error) {
     throw new InvalidOptionError(
       `${field}: "${source}" is not a valid regular expression (${(error as Error).message})`,
     );
   }
+  if (hasNestedRepetition(text))
+    throw new InvalidOptionError(
+      `${field}: "${source}" repeats a group that itself repeats or alternates (e.g. "(a+)*"), which can take exponential time; write it without the outer repetition (e.g. "(.+\\.)?example\\.com")`,
+    );
   const literal = literalText(text);
   const address = isIP(literal) ? canonicalAddress(literal) : undefined;
   return {
@@ -87,6 +98,55 @@ function compileRule(source: string, field: string): Rule {
     ...(port !== undefined ? { port } : {}),
     ...(address ? { address } : {}),
   };
+}
+
+/**
+ * True when a group containing a quantifier or an alternation is itself
+ * repeated without bound (`*`, `+`, `{n,}`, `{n,m}` with m > 1): the shapes
+ * that make backtracking exponential. A group made optional with `?` is fine.
+ */
+export function hasNestedRepetition(pattern: string): boolean {
+  const groups: { repeats: boolean }[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === "\\") {
+      i++;
+      continue;
+    }
+    if (c === "[") {
+      // A character class: skip to its end; nothing inside is a quantifier.
+      for (i++; i < pattern.length && pattern[i] !== "]"; i++) if (pattern[i] === "\\") i++;
+      continue;
+    }
+    if (c === "(") {
+      groups.push({ repeats: false });
+      continue;
+    }
+    const inner = groups.at(-1);
+    if (c === "|" && inner) inner.repeats = true;
+    const quantifier = unboundedQuantifierAt(pattern, i + 1);
+    if (c === ")") {
+      const group = groups.pop();
+      if (group?.repeats && quantifier) return true;
+      // A group that repeats makes its enclosing group repeat, too.
+      if ((group?.repeats || quantifier) && groups.length)
+        (groups.at(-1) as { repeats: boolean }).repeats = true;
+      continue;
+    }
+    if (quantifier && inner) inner.repeats = true;
+  }
+  return false;
+}
+
+/** Whether an unbounded (or more-than-once) quantifier starts at `i`. */
+function unboundedQuantifierAt(pattern: string, i: number): boolean {
+  const c = pattern[i];
+  if (c === "*" || c === "+") return true;
+  if (c !== "{") return false;
+  const bound = /^\{(\d*)(,(\d*))?\}/.exec(pattern.slice(i));
+  if (!bound) return false;
+  if (bound[2] === undefined) return Number(bound[1]) > 1;
+  return bound[3] === "" || Number(bound[3]) > 1;
 }
 
 /** `10\.0\.0\.1` -> `10.0.0.1`: what a rule says when read as a plain string. */
@@ -102,11 +162,15 @@ function literalText(text: string): string {
 export function normalizeHost(host: string): string | undefined {
   let name = host.trim();
   if (name.startsWith("[") && name.endsWith("]")) name = name.slice(1, -1);
+  // Zone ids ("fe80::1%eth0") name an interface of this machine: never a destination.
+  if (name.includes("%") && isIP(name.split("%")[0] as string) === 6) return undefined;
   if (isIP(name) === 6) return canonicalAddress(name);
   if (name.endsWith(".")) name = name.slice(0, -1);
   if (name === "" || name.endsWith(".")) return undefined;
   const ascii = domainToASCII(name);
-  return ascii === "" ? undefined : ascii;
+  if (ascii === "" || ascii.length > MAX_HOST_LENGTH) return undefined;
+  if (ascii.split(".").some((label) => label.length > 63)) return undefined;
+  return ascii;
 }
 
 function canonicalAddress(address: string): string {
@@ -160,12 +224,19 @@ function portAllowed(policy: EgressPolicy, host: string, port: number): Decision
  */
 export function decideAddress(policy: EgressPolicy, address: string, port: number): Decision {
   const canonical = canonicalAddress(address);
-  const denied = policy.deny.find((rule) => rule.address === canonical);
+  // An IPv4 address may arrive dressed as IPv6 (::ffff:a.b.c.d, 64:ff9b::/96): rules see both forms.
+  const forms = [canonical, embeddedIPv4(canonical)].filter((f): f is string => f !== undefined);
+  const denied = policy.deny.find(
+    (rule) => rule.address !== undefined && forms.includes(rule.address),
+  );
   if (denied)
     return { allow: false, reason: `address ${canonical} denied by rule "${denied.source}"` };
   if (!isInternalAddress(canonical)) return ALLOWED;
   const named = policy.allow.some(
-    (rule) => rule.address === canonical && (rule.port === undefined || rule.port === port),
+    (rule) =>
+      rule.address !== undefined &&
+      forms.includes(rule.address) &&
+      (rule.port === undefined || rule.port === port),
   );
   return named
     ? ALLOWED
@@ -187,7 +258,10 @@ for (const [net, bits] of [
 ] as const)
   INTERNAL.addSubnet(net, bits, "ipv4");
 for (const [net, bits] of [
-  ["::", 127],
+  ["::", 96], // unspecified, loopback and IPv4-compatible
+  ["64:ff9b:1::", 48], // local-use NAT64
+  ["2002::", 16], // 6to4, which carries an IPv4 address
+  ["fec0::", 10], // site-local
   ["fc00::", 7],
   ["fe80::", 10],
   ["ff00::", 8],
@@ -208,6 +282,7 @@ export function isInternalAddress(address: string): boolean {
 }
 
 function embeddedIPv4(address: string): string | undefined {
+  if (isIP(address) !== 6) return undefined;
   const lower = address.toLowerCase();
   const prefix = ["::ffff:", "64:ff9b::"].find((p) => lower.startsWith(p));
   if (!prefix) return undefined;

@@ -41,6 +41,8 @@ const limitsSchema = z.strictObject({
 /** Weakenings of the sandbox a client may ask for. All off: a client gets the full defaults. */
 const allowSchema = z.strictObject({
   hostNetwork: z.boolean().default(false),
+  /** Filter rules naming a loopback, private, link-local or metadata address (reaching the server's own networks). */
+  internalAddresses: z.boolean().default(false),
   unconfinedSeccomp: z.boolean().default(false),
   customSeccomp: z.boolean().default(false),
   writableRootFs: z.boolean().default(false),

@@ -1,6 +1,7 @@
 import { formatSize, parseSize } from "../config/sizes.js";
 import { registryRules } from "../engine/installs.js";
-import type { DockerIsol8Options } from "../types.js";
+import { compilePolicy, isInternalAddress } from "../network/policy.js";
+import type { DockerIsol8Options, NetworkFilter } from "../types.js";
 import type { ServerPolicy } from "./config.js";
 import { HttpError } from "./errors.js";
 import type { ExecutionOptions, WireExecutionRequest } from "./schemas.js";
@@ -49,6 +50,7 @@ export function applyPolicy(
       400,
       'options.networkFilter, options.logNetwork: need options.network "filtered"',
     );
+  if (network.networkFilter && !allow.internalAddresses) refuseInternalRules(network.networkFilter);
   if (options.network === "host" && !allow.hostNetwork)
     refuse("options.network: host networking is not allowed by this server's policy");
   const seccomp = options.security?.seccomp ?? "strict";
@@ -110,6 +112,25 @@ function networkFor(
   if (request?.installPackages?.length && request.runtime !== "bash")
     return { network: "filtered", networkFilter: { whitelist: registryRules(request.runtime) } };
   return { network: "none" };
+}
+
+/**
+ * A rule that names a loopback, private or metadata address reaches into
+ * the server's own networks: as much a weakening as host networking.
+ */
+function refuseInternalRules(filter: NetworkFilter): void {
+  let policy: ReturnType<typeof compilePolicy>;
+  try {
+    policy = compilePolicy(filter, "options.networkFilter");
+  } catch (error) {
+    throw new HttpError(400, (error as Error).message);
+  }
+  for (const rule of policy.allow) {
+    if (rule.address !== undefined && isInternalAddress(rule.address))
+      refuse(
+        `options.networkFilter.whitelist: "${rule.source}" names the internal address ${rule.address}, which this server's policy does not allow`,
+      );
+  }
 }
 
 /**

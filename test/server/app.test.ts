@@ -165,6 +165,8 @@ describe("policy", () => {
   });
 
   test("filtered networking: the rules apply, the log comes back, bad filters are 400", async () => {
+    // Reaching the test's upstream on loopback needs a rule naming 127.0.0.1: a server option.
+    const permissive = await startServer({ policy: { allow: { internalAddresses: true } } });
     const upstream = await startHttpUpstream();
     try {
       const code = [
@@ -180,7 +182,7 @@ describe("policy", () => {
         logNetwork: true,
       };
       const answer = await json(
-        await srv.call("/execute", {
+        await permissive.call("/execute", {
           method: "POST",
           body: run(`URLS = ${JSON.stringify(urls)}\n${code}`, { options }),
         }),
@@ -212,6 +214,15 @@ describe("policy", () => {
       assert.equal(refused.status, 400, JSON.stringify(refused.body));
       assert.match(String(refused.body.error), expected);
     }
+    const internal = await refusal({
+      network: "filtered",
+      networkFilter: { whitelist: ["169\\.254\\.169\\.254"] },
+    });
+    assert.equal(internal.status, 403);
+    assert.match(
+      String(internal.body.error),
+      /^options\.networkFilter\.whitelist: "169\\\.254\\\.169\\\.254" names the internal address 169\.254\.169\.254/,
+    );
   });
 
   test("RemoteIsol8 reports a policy refusal as a RemoteError with status 403", async () => {

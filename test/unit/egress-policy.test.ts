@@ -5,6 +5,7 @@ import {
   compilePolicy,
   decideAddress,
   decideDestination,
+  hasNestedRepetition,
   isInternalAddress,
   normalizeHost,
   widenPolicy,
@@ -137,5 +138,56 @@ describe("resolved addresses", () => {
     const wide = widenPolicy(base, ["registry\\.npmjs\\.org", "pypi\\.org"]);
     assert.equal(allowed(wide, "pypi.org"), true);
     assert.equal(allowed(wide, "registry.npmjs.org"), false);
+  });
+
+  it("a deny rule for an IPv4 address also stops its IPv6 forms (mapped, NAT64)", () => {
+    const policy = compilePolicy({ whitelist: [".*"], blacklist: ["93\\.184\\.216\\.34"] });
+    for (const address of [
+      "93.184.216.34",
+      "::ffff:93.184.216.34",
+      "::ffff:5db8:d822",
+      "64:ff9b::5db8:d822",
+    ])
+      assert.equal(decideAddress(policy, address, 443).allow, false, address);
+  });
+});
+
+describe("rules that could run away", () => {
+  it("refuses repeated groups that repeat or alternate inside; allows the optional-subdomain form", () => {
+    for (const bad of ["(.*\\.)*example\\.com", "(a+)+", "(a|b)*c", "((ab)*)+", "(x{2,})*"])
+      assert.equal(hasNestedRepetition(bad), true, bad);
+    for (const good of [
+      "(.+\\.)?example\\.com",
+      "(a|b)?c",
+      "[(a+)*]x",
+      "\\(a+\\)*",
+      "(ab){1}",
+      "api\\.example\\.com",
+    ])
+      assert.equal(hasNestedRepetition(good), false, good);
+    assert.throws(
+      () => compilePolicy({ whitelist: ["(.*\\.)*example\\.com"] }),
+      /can take exponential time/,
+    );
+  });
+
+  it("refuses unbalanced groups that would escape the anchoring", () => {
+    assert.throws(
+      () => compilePolicy({ whitelist: ["good\\.test)|(.*"] }),
+      /not a valid regular expression/,
+    );
+  });
+
+  it("refuses names longer than DNS allows and zone ids", () => {
+    assert.equal(normalizeHost(`${"a".repeat(64)}.test`), undefined);
+    assert.equal(normalizeHost(`${"a.".repeat(127)}aa`), undefined);
+    assert.equal(normalizeHost("[fe80::1%eth0]"), undefined);
+  });
+
+  it("an IPv6 address rule may carry a port in brackets", () => {
+    const policy = compilePolicy({ whitelist: ["[fd00::5]:4873"] });
+    assert.equal(decideDestination(policy, "fd00::5", 4873).allow, true);
+    assert.equal(decideDestination(policy, "fd00::5", 443).allow, false);
+    assert.equal(decideAddress(policy, "fd00::5", 4873).allow, true);
   });
 });

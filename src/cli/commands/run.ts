@@ -227,7 +227,10 @@ function localOptions(flags: RunFlags, command: Command, runtime: Runtime): Dock
   const registries = { ...config.registries, ...fromFlags.registries };
   if (Object.keys(registries).length) merged.registries = registries;
   const installFor = flags.install.length ? { runtime, registries } : undefined;
-  Object.assign(merged, networkChoice(flags, given, config, merged.network as NetworkMode, installFor));
+  Object.assign(
+    merged,
+    networkChoice(flags, given, config, merged.network as NetworkMode, installFor),
+  );
   merged.security = {
     seccomp: given("seccomp") ? flags.seccomp : (config.security?.seccomp ?? flags.seccomp),
     customProfilePath: given("seccompProfile")

@@ -17,6 +17,7 @@
  *   engine -> supervisor
  *     'R' run: payload is a list of fields (1 byte tag, 4 byte BE length, bytes):
  *         'a' argv entry (in order)   'e' env entry "K=V"   'w' working directory
+ *         (under /sandbox/ and missing: created with its parents, as the sandbox user)
  *         'f' file path, then 'd' its bytes (written as the sandbox user)
  *         'g' like 'f', but 'd' is appended to the file (large files arrive in parts)
  *         't' timeout in ms (decimal) 'o' output limit per stream in bytes (decimal)
@@ -400,6 +401,20 @@ static int path_is_allowed(const char *path) {
   return strstr(path, "/../") == NULL && strstr(path, "/./") == NULL;
 }
 
+/* Creates a run's working directory under /sandbox/ and its parents when
+ * missing; as the sandbox user, like the files. Others are left to chdir(). */
+static int make_workdir(const char *workdir) {
+  if (!workdir || strncmp(workdir, "/sandbox/", 9) != 0 || !path_is_allowed(workdir)) return 0;
+  size_t n = strlen(workdir);
+  char *dir = malloc(n + 2);
+  if (!dir) return -1;
+  memcpy(dir, workdir, n);
+  memcpy(dir + n, "/", 2); /* mkdir_parents() makes every component before a '/' */
+  int rc = mkdir_parents(dir);
+  free(dir);
+  return rc;
+}
+
 /* In a forked child: stdio on the given pipe ends (and, if ctl_fd >= 0, that
  * one on fd 3), every other descriptor closed, a session of its own, first
  * in line for the OOM killer, no capabilities in any set or in the bounding
@@ -483,6 +498,7 @@ static _Noreturn void run_child(struct run_request *req, int in_fd, int out_fd, 
   enter_sandbox(in_fd, out_fd, err_fd, -1);
   const char *what, *path;
   if (place_files(req, 0, &what, &path) != 0) child_fail(what, path);
+  if (make_workdir(req->l.workdir) != 0) child_fail("cannot create working directory", req->l.workdir);
   exec_launch(&req->l);
 }
 
@@ -1029,6 +1045,7 @@ static int prestart_takes(struct run_request *req) {
   /* Never blocks: a FIFO a persistent session left at a file's path fails
    * here (and blocks the cold path's child, as it always did, not us). */
   int placed = place_files(req, O_NONBLOCK, &what, &path);
+  if (placed == 0) placed = make_workdir(req->l.workdir);
   become_root_effective();
   return placed == 0;
 }

@@ -22,6 +22,8 @@ export type { ServerConfig, ServerConfigInput } from "./server/config.js";
 export type { Isol8Server, Isol8ServerOptions } from "./server/server.js";
 export { createIsol8Server } from "./server/server.js";
 export type {
+  ContextInfo,
+  CreateContextOptions,
   DockerIsol8Options,
   ExecutionRequest,
   ExecutionResult,

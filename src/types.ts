@@ -78,6 +78,19 @@ export interface ExecutionRequest {
   timeoutMs?: number;
   /** Text files placed before the program starts: absolute path under /sandbox -> content. */
   files?: Record<string, string>;
+  /**
+   * Files of any content placed before the program starts, like `files`:
+   * absolute path under /sandbox -> the bytes, base64-encoded. A path given
+   * in both is refused.
+   */
+  filesBase64?: Record<string, string>;
+  /**
+   * The directory the program (and `setupScript`) starts in: an absolute
+   * path inside /sandbox, created as the sandbox user when missing. Default
+   * /sandbox. The program's own file stays /sandbox/main.<ext>; package
+   * installs still run in /sandbox.
+   */
+  workdir?: string;
   /** Files under /sandbox returned (base64) in the result's `files` after the run. */
   outputPaths?: string[];
   /**
@@ -93,6 +106,14 @@ export interface ExecutionRequest {
    * registry even when the filter does not list it, the program may not.
    */
   installPackages?: string[];
+  /**
+   * Runs `code` as the next cell of this code context (from
+   * `createContext`): a live interpreter of the same runtime whose
+   * variables, imports and functions persist from one call to the next.
+   * Only `runtime`, `code` and `timeoutMs` may be given with it; an unknown
+   * id, or a context of another runtime, is an InvalidRequestError.
+   */
+  contextId?: string;
 }
 
 /** Resource usage of one execution, measured inside the container. */
@@ -145,6 +166,18 @@ export interface ExecutionResult {
    * resolves outside /sandbox is left out.
    */
   files?: Record<string, string>;
+  /**
+   * Code contexts: the value of the cell's last expression as text, as a
+   * REPL shows it (Python `repr()`, Node `util.inspect()`); absent when the
+   * last statement is not an expression or its value is None/undefined.
+   */
+  value?: string;
+  /**
+   * Code contexts: true when the context's interpreter was restarted during
+   * this call or since the last one (a cell that did not stop when
+   * interrupted, or an interpreter that died): its state is lost.
+   */
+  contextRestarted?: boolean;
 }
 
 /** An ExecutionResult without the output, which a stream has already delivered. */
@@ -222,6 +255,19 @@ export interface DockerIsol8Options {
    * Docker; an unknown runtime is an error, never a silent fallback to runc.
    */
   ociRuntime?: string;
+}
+
+/** A code context of an engine: a live interpreter that keeps its state between calls. */
+export interface ContextInfo {
+  /** Pass it as `contextId` in an ExecutionRequest. */
+  id: string;
+  runtime: Runtime;
+}
+
+/** What `createContext` makes. */
+export interface CreateContextOptions {
+  /** `python` or `node`. */
+  runtime: Runtime;
 }
 
 /** How system calls of sandboxed code are filtered. */

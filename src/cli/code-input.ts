@@ -1,6 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { extname } from "node:path";
 import { MAX_CODE_BYTES } from "../engine/request.js";
+import { urlExtension } from "../remote-code/url.js";
 import {
   isRuntime,
   KNOWN_EXTENSIONS,
@@ -17,9 +18,18 @@ export interface CodeInput {
   fileExtension?: string;
 }
 
+/** Code named by URL (`--url`, `--github`, `--gist`): fetched only once it is the one source. */
+export interface RemoteCodeSource {
+  /** The flag that named it, for messages. */
+  flag: string;
+  url: string;
+  fetch(): Promise<string>;
+}
+
 export interface CodeSources {
   eval?: string;
   file?: string;
+  remote?: RemoteCodeSource;
   runtime?: string;
   /** Reads all of standard input; only called when neither eval nor file is given. */
   readStdin: () => Promise<Buffer>;
@@ -51,10 +61,21 @@ function forcedRuntime(name: string | undefined): Runtime | undefined {
 /**
  * Resolves the seed's input order: `--eval`, else a file (runtime from its
  * extension), else standard input. `--eval` and stdin default to python;
- * `--runtime` always wins.
+ * `--runtime` always wins. A remote source is one more: with it, nothing else.
  */
 export async function resolveCodeInput(sources: CodeSources): Promise<CodeInput> {
   const forced = forcedRuntime(sources.runtime);
+  if (sources.remote) {
+    const others = [
+      ...(sources.eval !== undefined ? ["--eval"] : []),
+      ...(sources.file !== undefined ? ["a file"] : []),
+    ];
+    if (others.length)
+      throw new CliError(
+        `give only one code source, not ${[sources.remote.flag, ...others].join(" and ")}`,
+      );
+    return readRemoteInput(sources.remote, forced);
+  }
   if (sources.eval !== undefined) {
     if (sources.file !== undefined) throw new CliError("give either --eval or a file, not both");
     return { code: sources.eval, runtime: forced ?? "python" };
@@ -89,6 +110,22 @@ async function readFileInput(file: string, forced: Runtime | undefined): Promise
     );
   }
   const code = decodeSource(await readFile(file), file);
+  const keepExtension = runtimeAdapter(runtime).extensions.includes(extension);
+  return keepExtension ? { code, runtime, fileExtension: extension } : { code, runtime };
+}
+
+async function readRemoteInput(
+  remote: RemoteCodeSource,
+  forced: Runtime | undefined,
+): Promise<CodeInput> {
+  const extension = urlExtension(remote.url);
+  const runtime = forced ?? runtimeForExtension(extension);
+  if (!runtime) {
+    throw new CliError(
+      `${remote.flag}: cannot tell the runtime of ${remote.url} from its extension "${extension}" (known: ${KNOWN_EXTENSIONS.join(" ")}); use --runtime`,
+    );
+  }
+  const code = await remote.fetch();
   const keepExtension = runtimeAdapter(runtime).extensions.includes(extension);
   return keepExtension ? { code, runtime, fileExtension: extension } : { code, runtime };
 }

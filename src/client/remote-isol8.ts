@@ -1,6 +1,6 @@
 import type { ExecutionOptions, WireExecutionRequest } from "../server/schemas.js";
 import type { SessionInfo } from "../server/sessions.js";
-import type { ExecutionResult, StreamEvent } from "../types.js";
+import type { ContextInfo, CreateContextOptions, ExecutionResult, StreamEvent } from "../types.js";
 import { RemoteError, remoteErrorFrom } from "./remote-error.js";
 import { sseStream } from "./sse-stream.js";
 import { openWebSocketRun } from "./ws-stream.js";
@@ -114,6 +114,41 @@ export class RemoteIsol8 {
     } catch (error) {
       if (!(error instanceof RemoteError && error.status === 404)) throw error;
     }
+  }
+
+  /**
+   * Starts a code context in the session (needs a sessionId; the session is
+   * made on first use, with this client's options). Run cells in it with
+   * `execute({ runtime, code, contextId })`.
+   */
+  async createContext(options: CreateContextOptions): Promise<ContextInfo> {
+    const sessionId = this.session("createContext");
+    return this.request<ContextInfo>("POST", this.contextPath(sessionId), {
+      runtime: options.runtime,
+      ...(this.options ? { options: this.options } : {}),
+    });
+  }
+
+  /** The session's code contexts. */
+  async listContexts(): Promise<ContextInfo[]> {
+    const path = this.contextPath(this.session("listContexts"));
+    return (await this.request<{ contexts: ContextInfo[] }>("GET", path)).contexts;
+  }
+
+  /** Gives a context a fresh interpreter and empty /sandbox and /tmp. */
+  async resetContext(id: string): Promise<void> {
+    const path = this.contextPath(this.session("resetContext"), id);
+    await this.request("POST", `${path}/reset`);
+  }
+
+  /** Closes a context; the server removes its container. */
+  async closeContext(id: string): Promise<void> {
+    await this.request("DELETE", this.contextPath(this.session("closeContext"), id));
+  }
+
+  private contextPath(sessionId: string, id?: string): string {
+    const base = `/session/${encodeURIComponent(sessionId)}/context`;
+    return id === undefined ? base : `${base}/${encodeURIComponent(id)}`;
   }
 
   /** The sessions of this key's tenant. */

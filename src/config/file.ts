@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
+import { remoteCodeConfigSchema } from "../remote-code/config.js";
 import type { DockerIsol8Options } from "../types.js";
 import { parseSize } from "./sizes.js";
 
@@ -64,6 +65,8 @@ export const configSchema = z.strictObject({
       npm: z.url({ protocol: /^https?$/ }).optional(),
     })
     .optional(),
+  /** Code fetched by URL (`isol8 run --url/--github/--gist`): off unless `enabled`. */
+  remoteCode: remoteCodeConfigSchema.optional(),
 });
 
 /** The contents of an isol8 configuration file. */

@@ -12,6 +12,8 @@ import { type EgressPolicy, widenPolicy } from "../network/policy.js";
 import { TextStream } from "../output/text-stream.js";
 import { RUNTIMES, runtimeAdapter } from "../runtimes/index.js";
 import type {
+  ContextInfo,
+  CreateContextOptions,
   DockerIsol8Options,
   ExecutionRequest,
   ExecutionResult,
@@ -20,6 +22,7 @@ import type {
   StreamEvent,
 } from "../types.js";
 import { containerSpec } from "./container-spec.js";
+import { ContextManager } from "./context.js";
 import { createDebugLog, type DebugLog } from "./debug-log.js";
 import { assertDockerReachable, createDockerClient } from "./docker-client.js";
 import { EventQueue } from "./event-queue.js";
@@ -30,7 +33,7 @@ import { InvalidOptionError, type ResolvedOptions, resolveOptions } from "./opti
 import { ContainerPool } from "./pool.js";
 import { BASE_ENV, mayUsePrestart, prestartSpec, SANDBOX_WORKDIR } from "./prestart.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
-import { InvalidRequestError, validateRequest } from "./request.js";
+import { InvalidRequestError, validateRequest, workdirPath } from "./request.js";
 import { type OutputSink, SandboxContainer, SandboxFailure } from "./sandbox-container.js";
 import {
   readSandboxFile,
@@ -127,6 +130,8 @@ export class DockerIsol8 {
   /** The egress gateway of a filtered engine, and each container's channel through it. */
   private readonly gateway: EgressGateway | undefined;
   private readonly egress = new WeakMap<SandboxContainer, EgressChannel>();
+  /** Code contexts (`createContext`), made on first use. */
+  private contextManager: ContextManager | undefined;
 
   constructor(options: DockerIsol8Options = {}, docker: Docker = createDockerClient()) {
     this.options = resolveOptions(options);
@@ -154,6 +159,7 @@ export class DockerIsol8 {
 
   /** Runs a program to completion and returns its output and exit status. */
   async execute(request: ExecutionRequest): Promise<ExecutionResult> {
+    if (request?.contextId !== undefined) return this.contexts.execute(request);
     // An install's or setup's output is shown only when it failed; otherwise the result is the program's.
     const output = {
       install: { stdout: [] as string[], stderr: [] as string[] },
@@ -181,6 +187,7 @@ export class DockerIsol8 {
    * `return()` waits for the program's next output, an abort does not.
    */
   executeStream(request: ExecutionRequest, control: StreamControl = {}): StreamRun {
+    if (request?.contextId !== undefined) return this.contexts.executeStream(request, control);
     const target: RunTarget = { pendingSignals: [], pendingStdin: [], ended: false };
     const stdin = (chunk: Buffer | null) => {
       if (target.ended) return;
@@ -280,8 +287,50 @@ export class DockerIsol8 {
     }
   }
 
+  /**
+   * Starts a code context: a live interpreter (python or node) in a sandbox
+   * container of its own, with this engine's limits, whose variables,
+   * imports and functions persist between calls that name its id as
+   * `contextId`. Resolves once the interpreter is ready.
+   */
+  createContext(options: CreateContextOptions): Promise<ContextInfo> {
+    return this.contexts.create(options?.runtime);
+  }
+
+  /** This engine's code contexts. */
+  listContexts(): ContextInfo[] {
+    return this.contextManager?.list() ?? [];
+  }
+
+  /** Gives a context a fresh interpreter and empty /sandbox and /tmp (after its running cell). */
+  resetContext(id: string): Promise<void> {
+    return this.contexts.reset(id);
+  }
+
+  /** Closes a context and removes its container; a running cell ends. */
+  closeContext(id: string): Promise<void> {
+    return this.contexts.close(id);
+  }
+
+  private get contexts(): ContextManager {
+    this.contextManager ??= new ContextManager({
+      options: this.options,
+      log: this.log,
+      image: (runtime) => this.options.image ?? runtimeImage(runtime),
+      // From the warm pool when there is one; never returned to it.
+      container: (image) =>
+        this.options.mode === "persistent" || this.options.persist
+          ? this.createContainer(image)
+          : this.poolFor(image).take(),
+      runSpec: (runtime) => this.runSpec({ runtime, code: " " }),
+      slot: (work) => this.slots.run(work),
+    });
+    return this.contextManager;
+  }
+
   /** Stops the engine: removes every container it still has and waits until they are gone. */
   async stop(): Promise<void> {
+    await this.contextManager?.closeAll();
     const persistent = this.persistent;
     this.persistent = undefined;
     const pools = [...this.pools.values()];
@@ -459,9 +508,10 @@ export class DockerIsol8 {
   /** What runs before the program: the CA bundle, package installs, the setup script. */
   private prepSteps(request: ExecutionRequest, spec: RunSpec): PrepStep[] {
     const steps: PrepStep[] = [];
+    // Installs and isol8's own steps work in /sandbox; the setup script starts where the program does.
     const common = {
       env: spec.env,
-      workdir: spec.workdir,
+      workdir: SANDBOX_WORKDIR,
       timeoutMs: spec.timeoutMs,
       outputLimit: spec.outputLimit,
       prestarted: false,
@@ -489,7 +539,12 @@ export class DockerIsol8 {
     if (request.setupScript !== undefined) {
       steps.push({
         phase: "setup",
-        spec: { ...common, argv: ["bash", "-c", request.setupScript], files: [] },
+        spec: {
+          ...common,
+          workdir: spec.workdir,
+          argv: ["bash", "-c", request.setupScript],
+          files: [],
+        },
       });
     }
     return steps;
@@ -657,15 +712,21 @@ export class DockerIsol8 {
     const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
     const common = {
       env: base,
-      workdir: SANDBOX_WORKDIR,
+      workdir: request.workdir === undefined ? SANDBOX_WORKDIR : workdirPath(request.workdir),
       timeoutMs,
       outputLimit: this.options.maxOutputBytes,
     };
     // The request's own files first, so the program's file wins a clash of paths.
-    const files = Object.entries(request.files ?? {}).map(([path, content]) => ({
-      path: posix.normalize(path),
-      content,
-    }));
+    const files: RunSpec["files"] = [
+      ...Object.entries(request.files ?? {}).map(([path, content]) => ({
+        path: posix.normalize(path),
+        content,
+      })),
+      ...Object.entries(request.filesBase64 ?? {}).map(([path, content]) => ({
+        path: posix.normalize(path),
+        content: Buffer.from(content, "base64"),
+      })),
+    ];
     if (request.cmd !== undefined && request.cmd.trim() !== "") {
       return { ...common, argv: ["bash", "-c", request.cmd], files };
     }

@@ -57,6 +57,17 @@ export class ContainerPool {
     }
   }
 
+  /**
+   * A started container that never comes back (a code context keeps it for
+   * its life and removes it): the pool refills as if it had been removed.
+   */
+  async take(): Promise<SandboxContainer> {
+    const container = await this.acquire();
+    this.inUse--;
+    this.refill();
+    return container;
+  }
+
   /** Takes a container back after its execution. */
   release(container: SandboxContainer): void {
     this.inUse--;

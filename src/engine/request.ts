@@ -8,6 +8,9 @@ import { assertEnvName, InvalidOptionError } from "./options.js";
 /** Largest program or stdin accepted (bytes); bigger ones are refused with a clear error. */
 export const MAX_CODE_BYTES = 16 * 1024 * 1024;
 export const MAX_STDIN_BYTES = 64 * 1024 * 1024;
+/** Most files (`files` and `filesBase64` together) and their total bytes a request may place. */
+export const MAX_FILES = 4000;
+export const MAX_FILES_BYTES = 64 * 1024 * 1024;
 
 /** Bad request; the message names the field and the problem. */
 export class InvalidRequestError extends InvalidOptionError {
@@ -54,14 +57,8 @@ export function validateRequest(request: ExecutionRequest): void {
       if (typeof value !== "string") fail(`env.${name}: must be a string`);
     }
   }
-  if (request.files !== undefined) {
-    if (typeof request.files !== "object" || request.files === null)
-      fail("files: must be an object of path -> text");
-    for (const [path, content] of Object.entries(request.files)) {
-      inSandbox("files", path);
-      if (typeof content !== "string") fail(`files["${path}"]: must be a string`);
-    }
-  }
+  validateFiles(request);
+  if (request.workdir !== undefined) workdirPath(request.workdir);
   if (
     request.setupScript !== undefined &&
     (typeof request.setupScript !== "string" || request.setupScript.trim() === "")
@@ -79,6 +76,47 @@ export function validateRequest(request: ExecutionRequest): void {
     if (typeof t !== "number" || !Number.isInteger(t) || t <= 0)
       fail(`timeoutMs: ${String(t)} is not a positive whole number`);
   }
+}
+
+/** Standard base64 with padding (checked with a length test and one character class: linear on large files). */
+function isBase64(text: string): boolean {
+  return text.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(text);
+}
+
+/** `files` (text) and `filesBase64` (any bytes): paths inside /sandbox, none in both, within the limits. */
+function validateFiles(request: ExecutionRequest): void {
+  const seen = new Set<string>();
+  let bytes = 0;
+  for (const field of ["files", "filesBase64"] as const) {
+    const files = request[field];
+    if (files === undefined) continue;
+    if (typeof files !== "object" || files === null)
+      fail(`${field}: must be an object of path -> ${field === "files" ? "text" : "base64"}`);
+    for (const [path, content] of Object.entries(files)) {
+      inSandbox(field, path);
+      if (typeof content !== "string") fail(`${field}["${path}"]: must be a string`);
+      if (field === "filesBase64" && !isBase64(content)) fail(`filesBase64["${path}"]: not base64`);
+      const normalized = posix.normalize(path);
+      if (seen.has(normalized)) fail(`filesBase64["${path}"]: also given in files`);
+      seen.add(normalized);
+      bytes +=
+        field === "files" ? Buffer.byteLength(content) : Math.floor((content.length * 3) / 4);
+    }
+  }
+  if (seen.size > MAX_FILES)
+    fail(`files: ${seen.size} files is more than the limit of ${MAX_FILES}`);
+  if (bytes > MAX_FILES_BYTES)
+    fail(`files: ${bytes} bytes is larger than the limit of ${MAX_FILES_BYTES} bytes`);
+}
+
+/** The working directory a request asks for, normalized: /sandbox or a path inside it. */
+export function workdirPath(workdir: unknown): string {
+  if (typeof workdir !== "string" || !workdir.startsWith("/") || workdir.includes("\0"))
+    fail(`workdir: "${String(workdir)}" must be an absolute path inside /sandbox`);
+  const normalized = posix.normalize(workdir).replace(/(.)\/+$/, "$1");
+  if (normalized !== "/sandbox" && !normalized.startsWith("/sandbox/"))
+    fail(`workdir: "${workdir}" is outside /sandbox`);
+  return normalized;
 }
 
 /** A request path must be absolute and stay inside /sandbox once normalized. */

@@ -7,6 +7,7 @@ import type { ServerContext } from "./context.js";
 import { HttpError, toHttpError } from "./errors.js";
 import { observeRequests, requireAuth } from "./middleware.js";
 import { adminRoutes } from "./routes/admin.js";
+import { contextRoutes } from "./routes/contexts.js";
 import { executeRoutes } from "./routes/execute.js";
 import { fileRoutes } from "./routes/files.js";
 import { healthRoutes, infoRoutes } from "./routes/info.js";
@@ -44,6 +45,7 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
   app.route("/", executeRoutes(ctx));
   app.route("/", fileRoutes(ctx));
   app.route("/", sessionRoutes(ctx));
+  app.route("/", contextRoutes(ctx));
   app.route("/", adminRoutes(ctx));
   app.route("/", infoRoutes(ctx));
 

@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { parseSize } from "../config/sizes.js";
+import { remoteCodeConfigSchema } from "../remote-code/config.js";
 import { validationError } from "./errors.js";
 
 const size = z.string().refine((v) => parseSize(v) !== undefined, "not a size such as 512m or 2g");
@@ -105,6 +106,11 @@ export const serverConfigSchema = z.strictObject({
       maxTtlMs: ms.default(365 * 24 * 60 * 60_000),
     })
     .prefault({}),
+  /**
+   * `request.codeUrl`: code the server fetches by URL, under the same rules as
+   * the CLI's `remoteCode` (off unless `enabled`).
+   */
+  remoteCode: remoteCodeConfigSchema.optional(),
   policy: z
     .strictObject({
       defaults: defaultsSchema.prefault({}),

@@ -1,5 +1,6 @@
 import { DockerIsol8 } from "../engine/docker-isol8.js";
 import { ownerLabelValue } from "../engine/labels.js";
+import { remoteCodePolicy } from "../remote-code/policy.js";
 import type { DockerIsol8Options } from "../types.js";
 import { Admission } from "./admission.js";
 import { AuditLog } from "./audit.js";
@@ -49,6 +50,13 @@ export interface ContextOptions {
 
 export async function createContext(options: ContextOptions): Promise<ServerContext> {
   const { config } = options;
+  // Read before anything is opened: an unreadable CA file stops the server here.
+  let remoteCode: ReturnType<typeof remoteCodePolicy>;
+  try {
+    remoteCode = remoteCodePolicy(config.remoteCode);
+  } catch (error) {
+    throw new Error(`server config: ${(error as Error).message}`);
+  }
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const createEngine = options.createEngine ?? ((o: DockerIsol8Options) => new DockerIsol8(o));
   const store = await KeyStore.open(config.dbPath);
@@ -66,7 +74,15 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
     engines: () => engines.size,
   });
   const audit = config.auditLog ? new AuditLog(config.auditLog) : undefined;
-  const executions = new Executions({ config, admission, engines, sessions, metrics, audit });
+  const executions = new Executions({
+    config,
+    admission,
+    engines,
+    sessions,
+    metrics,
+    audit,
+    remoteCode,
+  });
   const sweeper = setInterval(
     () => {
       engines.sweep();

@@ -1,6 +1,10 @@
 import type { DockerIsol8, SandboxSignal } from "../engine/docker-isol8.js";
 import { InvalidOptionError } from "../engine/errors.js";
 import { validateRequest } from "../engine/request.js";
+import { fetchCode } from "../remote-code/fetch-code.js";
+import { RemoteCodeError, type RemoteCodePolicy, remoteCodePolicy } from "../remote-code/policy.js";
+import { urlExtension } from "../remote-code/url.js";
+import { runtimeAdapter } from "../runtimes/index.js";
 import type {
   DockerIsol8Options,
   ExecutionRequest,
@@ -26,6 +30,8 @@ export interface ExecutionDeps {
   sessions: SessionManager;
   metrics: ServerMetrics;
   audit: AuditLog | undefined;
+  /** `request.codeUrl`'s policy, resolved from `config.remoteCode` (CA files read) once. */
+  remoteCode?: RemoteCodePolicy;
 }
 
 /**
@@ -48,7 +54,11 @@ export interface ServerRun {
  * caller's session), then metrics and the audit log when the run ends.
  */
 export class Executions {
-  constructor(private readonly deps: ExecutionDeps) {}
+  private readonly remoteCode: RemoteCodePolicy;
+
+  constructor(private readonly deps: ExecutionDeps) {
+    this.remoteCode = deps.remoteCode ?? remoteCodePolicy(deps.config.remoteCode);
+  }
 
   /**
    * Checks and admits a request and starts it; with `openStdin` its standard
@@ -64,9 +74,18 @@ export class Executions {
   ): Promise<ServerRun> {
     const { config, admission } = this.deps;
     const policyOptions = applyPolicy(config.policy, body.options, body.request);
-    assertSupportedRequest(body.request, config.policy);
-    const request = engineRequest(body.request);
+    assertSupportedRequest(body.request, config.policy, this.remoteCode.enabled);
+    // Fetched before admission: a slow code host holds no execution slot.
+    const fetched = await this.fetchRemoteCode(body.request, abort);
+    const request = engineRequest(body.request, fetched);
     const options = engineOptions(config, policyOptions);
+    if (request.contextId !== undefined) {
+      // A context lives in a session's engine; a call never creates either.
+      if (!body.sessionId)
+        throw new HttpError(400, "request.contextId: contexts live in a session; give sessionId");
+      if (!this.deps.sessions.has(principal.tenantId, body.sessionId))
+        throw new HttpError(404, `no session "${body.sessionId}"`);
+    }
     const started = performance.now();
     const release = await admission.enter(abort);
     let held: { engine: DockerIsol8; release: () => void } | undefined;
@@ -79,12 +98,14 @@ export class Executions {
             body.options !== undefined,
           )
         : this.deps.engines.acquire(options);
-      const run = held.engine.executeStream(request, { signal: abort, openStdin });
       const engine = held;
+      const run = contextChecked(() =>
+        engine.engine.executeStream(request, { signal: abort, openStdin }),
+      );
       const done = (outcome: Outcome, exit?: StreamExit) => {
         engine.release();
         release();
-        this.record(principal, body, outcome, started, exit);
+        this.record(principal, body, request, outcome, started, exit);
       };
       return {
         events: this.observe(run, abort, done),
@@ -96,6 +117,41 @@ export class Executions {
       held?.release();
       release();
       throw error;
+    }
+  }
+
+  /**
+   * The code `request.codeUrl` names, fetched under the server's `remoteCode`
+   * policy: refusals are 403, a wrong hash or non-text code 400, a fetch that
+   * failed 502.
+   */
+  private async fetchRemoteCode(
+    wire: ExecuteBody["request"],
+    abort: AbortSignal,
+  ): Promise<{ code: string; fileExtension?: string } | undefined> {
+    if (wire.codeUrl === undefined) return undefined;
+    try {
+      const { code } = await fetchCode(wire.codeUrl, {
+        policy: this.remoteCode,
+        names: {
+          url: "request.codeUrl",
+          hash: "request.codeHash",
+          insecure: "request.allowInsecureCodeUrl",
+        },
+        ...(wire.codeHash !== undefined ? { hash: wire.codeHash } : {}),
+        allowInsecure: wire.allowInsecureCodeUrl === true,
+        signal: abort,
+      });
+      // The URL's extension, when the runtime takes it (.cjs for node), as a file's would be kept.
+      const extension = urlExtension(wire.codeUrl);
+      const keep =
+        wire.fileExtension === undefined &&
+        runtimeAdapter(wire.runtime).extensions.includes(extension);
+      return { code, ...(keep ? { fileExtension: extension } : {}) };
+    } catch (error) {
+      if (!(error instanceof RemoteCodeError)) throw error;
+      const status = error.kind === "refused" ? 403 : error.kind === "invalid" ? 400 : 502;
+      throw new HttpError(status, error.message);
     }
   }
 
@@ -124,6 +180,7 @@ export class Executions {
   private record(
     principal: Principal,
     body: ExecuteBody,
+    request: ExecutionRequest,
     outcome: Outcome,
     started: number,
     exit: StreamExit | undefined,
@@ -138,7 +195,7 @@ export class Executions {
       keyId: principal.keyId ?? null,
       sessionId: body.sessionId ?? null,
       runtime: body.request.runtime,
-      codeSha256: sha256Hex(body.request.code ?? body.request.cmd ?? ""),
+      codeSha256: sha256Hex(request.code ?? request.cmd ?? ""),
       exitCode: exit?.exitCode ?? null,
       outcome,
       durationMs: exit?.durationMs ?? durationMs,
@@ -167,20 +224,29 @@ function outcomeOf(result: StreamExit): Outcome {
   return result.exitCode === 0 ? "ok" : "nonzero";
 }
 
-/** The engine's request: the wire fields it knows, checked by the engine's own rules (as 400). */
-function engineRequest(wire: ExecuteBody["request"]): ExecutionRequest {
+/**
+ * The engine's request: the wire fields it knows, checked by the engine's own
+ * rules (as 400); `fetched` is the code `codeUrl` named (the engine stays offline).
+ */
+function engineRequest(
+  wire: ExecuteBody["request"],
+  fetched?: { code: string; fileExtension?: string },
+): ExecutionRequest {
   const request: ExecutionRequest = {
     runtime: wire.runtime,
-    code: wire.code,
+    code: fetched?.code ?? wire.code,
     cmd: wire.cmd,
-    fileExtension: wire.fileExtension,
+    fileExtension: fetched?.fileExtension ?? wire.fileExtension,
     stdin: wire.stdin,
     env: wire.env,
     timeoutMs: wire.timeoutMs,
     files: wire.files,
+    filesBase64: wire.filesBase64,
+    workdir: wire.workdir,
     outputPaths: wire.outputPaths,
     setupScript: wire.setupScript,
     installPackages: wire.installPackages,
+    contextId: wire.contextId,
   };
   for (const key of Object.keys(request) as (keyof ExecutionRequest)[])
     if (request[key] === undefined) delete request[key];
@@ -191,6 +257,16 @@ function engineRequest(wire: ExecuteBody["request"]): ExecutionRequest {
     throw error;
   }
   return request;
+}
+
+/** A context call's refusal (unknown id, other runtime) as the 400 it is, named like other request fields. */
+function contextChecked<T>(start: () => T): T {
+  try {
+    return start();
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new HttpError(400, `request.${error.message}`);
+    throw error;
+  }
 }
 
 /** Collects a run into the ExecutionResult that POST /execute answers with. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
   cleanupBodySchema,
+  createContextBodySchema,
   createKeyBodySchema,
   executeBodySchema,
   loginBodySchema,
@@ -42,6 +43,11 @@ const responses: Record<string, Schema> = {
       runtime: str,
       timestamp: str,
       containerId: str,
+      value: { type: "string", description: "code contexts: the last expression's value as text" },
+      contextRestarted: {
+        type: "boolean",
+        description: "code contexts: the interpreter was restarted and its state lost",
+      },
       resourceUsage: obj({
         cpuPercent: num,
         memoryMB: num,
@@ -70,6 +76,7 @@ const responses: Record<string, Schema> = {
     ["type", "data"],
   ),
   Session: obj({ id: str, isActive: bool, lastAccessedAt: str }),
+  Context: obj({ id: str, runtime: str }),
   ApiKey: obj({
     id: str,
     name: str,
@@ -106,6 +113,15 @@ function op(summary: string, response: Schema, extra: Schema = {}): Schema {
   };
 }
 
+/** A route that runs a request, which may name code by URL: 502 when that fetch fails. */
+function runs(operation: Schema): Schema {
+  const fetchFailed = {
+    description: "request.codeUrl could not be fetched (network, TLS, timeout, HTTP status)",
+    content: content(ref("Error")),
+  };
+  return { ...operation, responses: { ...(operation.responses as Schema), "502": fetchFailed } };
+}
+
 const body = (schema: z.ZodType) => ({
   requestBody: { required: true, content: content(json(schema)) },
 });
@@ -118,6 +134,9 @@ const query = (...names: string[]) => ({
   })),
 });
 const pathId = { parameters: [{ name: "id", in: "path", required: true, schema: str }] };
+const pathIds = {
+  parameters: ["id", "cid"].map((name) => ({ name, in: "path", required: true, schema: str })),
+};
 
 /** The OpenAPI 3.1 description of every route, served at GET /openapi.json. */
 export function openApiDocument(version: string): Schema {
@@ -136,20 +155,20 @@ export function openApiDocument(version: string): Schema {
         },
       },
       "/execute": {
-        post: op(
-          "Run code; answers when it ends",
-          ok(ref("ExecutionResult")),
-          body(executeBodySchema),
+        post: runs(
+          op("Run code; answers when it ends", ok(ref("ExecutionResult")), body(executeBodySchema)),
         ),
       },
       "/execute/stream": {
-        post: op(
-          "Run code; Server-Sent Events, one `data: <StreamEvent>` each, heartbeat comments while idle",
-          {
-            description: "text/event-stream",
-            content: { "text/event-stream": { schema: ref("StreamEvent") } },
-          },
-          body(executeBodySchema),
+        post: runs(
+          op(
+            "Run code; Server-Sent Events, one `data: <StreamEvent>` each, heartbeat comments while idle",
+            {
+              description: "text/event-stream",
+              content: { "text/event-stream": { schema: ref("StreamEvent") } },
+            },
+            body(executeBodySchema),
+          ),
         ),
       },
       "/execute/ws": {
@@ -189,6 +208,28 @@ export function openApiDocument(version: string): Schema {
           ok(obj({ ok: bool })),
           pathId,
         ),
+      },
+      "/session/{id}/context": {
+        post: op(
+          "Start a code context (python or node) in the session, made on first use: a live interpreter whose state persists between executions that give its id as request.contextId with this sessionId",
+          ok(ref("Context"), "201 Created"),
+          { ...pathId, ...body(createContextBodySchema) },
+        ),
+        get: op(
+          "The session's code contexts",
+          ok(obj({ contexts: { type: "array", items: ref("Context") } })),
+          pathId,
+        ),
+      },
+      "/session/{id}/context/{cid}/reset": {
+        post: op(
+          "Give a context a fresh interpreter and empty /sandbox and /tmp",
+          ok(obj({ ok: bool })),
+          pathIds,
+        ),
+      },
+      "/session/{id}/context/{cid}": {
+        delete: op("Close a context and remove its container", ok(obj({ ok: bool })), pathIds),
       },
       "/cleanup": {
         post: op(

@@ -137,14 +137,21 @@ function refuseInternalRules(filter: NetworkFilter): void {
  * Request fields the engine cannot honour yet are refused by name rather
  * than ignored, so a client never believes something happened that did not.
  */
-export function assertSupportedRequest(request: WireExecutionRequest, policy: ServerPolicy): void {
-  if (request.codeUrl !== undefined)
+export function assertSupportedRequest(
+  request: WireExecutionRequest,
+  policy: ServerPolicy,
+  remoteCodeEnabled = false,
+): void {
+  if (request.codeUrl !== undefined && !remoteCodeEnabled)
     refuse("request.codeUrl: remote code is not enabled on this server; send the code itself");
-  for (const field of ["workdir"] as const) {
-    if (request[field] !== undefined) {
-      throw new HttpError(400, `request.${field}: not supported by this server yet`);
-    }
-  }
+  if (
+    request.codeUrl === undefined &&
+    (request.codeHash ?? request.allowInsecureCodeUrl) !== undefined
+  )
+    throw new HttpError(
+      400,
+      "request.codeHash, request.allowInsecureCodeUrl: need request.codeUrl",
+    );
   if (request.timeoutMs !== undefined && request.timeoutMs > policy.limits.timeoutMs) {
     refuse(
       `request.timeoutMs: ${request.timeoutMs} is above this server's limit of ${policy.limits.timeoutMs}`,

@@ -43,11 +43,13 @@ export const executionRequestSchema = z
     env: z.record(envName, text).optional(),
     timeoutMs: z.number().int().positive().optional(),
     files: z.record(sandboxFile, text).optional(),
+    filesBase64: z.record(sandboxFile, z.base64()).optional(),
     outputPaths: z.array(sandboxFile).optional(),
     installPackages: z.array(z.string().min(1)).optional(),
     setupScript: text.optional(),
     workdir: z.string().optional(),
     metadata: z.record(z.string(), text).optional(),
+    contextId: z.string().min(1).max(128).optional(),
   })
   .refine(
     (r) =>
@@ -99,6 +101,12 @@ export const wsControlSchema = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("stdin"), data: text, eof: z.boolean().optional() }),
   z.strictObject({ type: z.literal("signal"), signal: z.enum(["SIGINT", "SIGTERM"]) }),
 ]);
+
+/** POST /session/:id/context: a code context in the session (created with `options` on first use). */
+export const createContextBodySchema = z.strictObject({
+  runtime: z.enum(RUNTIMES),
+  options: executionOptionsSchema.optional(),
+});
 
 export const putFileBodySchema = z.strictObject({
   sessionId: sessionIdSchema,

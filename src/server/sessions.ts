@@ -98,6 +98,11 @@ export class SessionManager {
     };
   }
 
+  /** Whether the tenant has a session by this id. */
+  has(tenantId: string, id: string): boolean {
+    return this.find(tenantId, id) !== undefined;
+  }
+
   list(tenantId: string): SessionInfo[] {
     return [...(this.tenants.get(tenantId)?.values() ?? [])].map((s) => ({
       id: s.id,

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
-import { configEngineOptions, loadConfig } from "../../config/file.js";
+import { configEngineOptions, type Isol8Config, loadConfig } from "../../config/file.js";
 import { formatSize } from "../../config/sizes.js";
 import { resolveOptions } from "../../engine/options.js";
+import { REMOTE_CODE_DEFAULTS } from "../../remote-code/config.js";
 import { RUNTIMES } from "../../runtimes/runtime.js";
 import { reportError } from "../report-error.js";
 
@@ -15,6 +16,20 @@ export function registerConfig(program: Command): void {
     .action((flags: { json?: boolean }) => {
       process.exitCode = configCommand(flags.json ?? false);
     });
+}
+
+/** The `remoteCode` keys with their defaults; allowedHosts `null` means any host. */
+function remoteCodeValues(remote: NonNullable<Isol8Config["remoteCode"]>): Record<string, unknown> {
+  return {
+    "remoteCode.enabled": remote.enabled ?? REMOTE_CODE_DEFAULTS.enabled,
+    "remoteCode.allowedSchemes": remote.allowedSchemes ?? REMOTE_CODE_DEFAULTS.allowedSchemes,
+    "remoteCode.allowedHosts": remote.allowedHosts ?? null,
+    "remoteCode.blockedHosts": remote.blockedHosts ?? [],
+    "remoteCode.maxCodeSize": remote.maxCodeSize ?? REMOTE_CODE_DEFAULTS.maxCodeSize,
+    "remoteCode.fetchTimeoutMs": remote.fetchTimeoutMs ?? REMOTE_CODE_DEFAULTS.fetchTimeoutMs,
+    "remoteCode.requireHash": remote.requireHash ?? REMOTE_CODE_DEFAULTS.requireHash,
+    "remoteCode.caCertificates": remote.caCertificates ?? [],
+  };
 }
 
 function configCommand(json: boolean): number {
@@ -40,6 +55,7 @@ function configCommand(json: boolean): number {
       "network.caCertificates": config.network?.caCertificates ?? [],
       "registries.pip": config.registries?.pip ?? null,
       "registries.npm": config.registries?.npm ?? null,
+      ...remoteCodeValues(config.remoteCode ?? {}),
       ...Object.fromEntries(
         RUNTIMES.map((runtime) => [
           `dependencies.${runtime}`,

@@ -20,16 +20,19 @@ import type {
 } from "../../types.js";
 import { resolveCodeInput } from "../code-input.js";
 import { CliError, EXIT } from "../exit-codes.js";
+import { readFilesDir } from "../files-dir.js";
+import { type RemoteCodeFlags, remoteCodeSource } from "../remote-code.js";
 import { reportError } from "../report-error.js";
 import { remoteErrorForCli, remoteFromFlags } from "./session.js";
 
-interface RunFlags {
+interface RunFlags extends RemoteCodeFlags {
   eval?: string;
   cmd?: string;
   runtime?: string;
   stream: boolean;
   json?: boolean;
   persist?: boolean;
+  persistent?: boolean;
   debug?: boolean;
   timeout?: string;
   memory?: string;
@@ -42,12 +45,15 @@ interface RunFlags {
   secret: string[];
   setup: string[];
   stdin?: string;
+  workdir?: string;
+  files?: string;
   out?: string;
   image?: string;
   net?: string;
   allow: string[];
   deny: string[];
   netLog?: boolean;
+  logNetwork?: boolean;
   install: string[];
   caCert: string[];
   pipIndexUrl?: string;
@@ -73,6 +79,14 @@ export function registerRun(program: Command): void {
     .argument("[file]", "file to run (.py .js .mjs .cjs .ts .mts .sh)")
     .option("-e, --eval <code>", "inline code to run (python unless --runtime says otherwise)")
     .option("--cmd <command>", "run a bash command in the runtime's image instead of code")
+    .option("--url <url>", "fetch the code to run from this URL (config remoteCode must enable it)")
+    .option("--github <owner/repo/ref/path>", "fetch the code from raw.githubusercontent.com")
+    .option("--gist <[owner/]id/file>", "fetch the code from gist.githubusercontent.com")
+    .option("--hash <sha256>", "with --url/--github/--gist: refuse code whose SHA-256 differs")
+    .option(
+      "--allow-insecure-code-url",
+      "with --url: permit an http:// URL (config remoteCode.allowedSchemes must list http)",
+    )
     .option(
       "-r, --runtime <name>",
       "python, node, bun, deno or bash (default: from the file extension, else python)",
@@ -82,6 +96,11 @@ export function registerRun(program: Command): void {
     .option(
       "--persist",
       "keep the container running after the run, for debugging with docker exec",
+      false,
+    )
+    .option(
+      "--persistent",
+      "one persistent container for the whole command: setup, installs and program share it (engine mode persistent)",
       false,
     )
     .option("--debug", "log the engine's internal steps with timings to stderr", false)
@@ -100,6 +119,14 @@ export function registerRun(program: Command): void {
       [],
     )
     .option("--stdin <data>", "data for the program's standard input")
+    .option(
+      "--workdir <dir>",
+      "directory inside /sandbox the program (and --setup) starts in; created when missing",
+    )
+    .option(
+      "--files <dir>",
+      "copy this host directory into /sandbox (recursively; skips .git, node_modules, virtualenvs, caches)",
+    )
     .option(
       "--setup <command|file>",
       "bash run before the program, in the same sandbox and timeout; a file's contents if it names one (repeatable)",
@@ -126,6 +153,7 @@ export function registerRun(program: Command): void {
       [],
     )
     .option("--net-log", "print the gateway's log of the run's connections (--net filtered)")
+    .option("--log-network", "same as --net-log")
     .option(
       "--install <package>",
       "install a package before the run (repeatable); without --net, the run is filtered to the runtime's registry",
@@ -153,6 +181,7 @@ export function registerRun(program: Command): void {
       "with --host: run in this persistent session (created on first use)",
     )
     .action(async (file: string | undefined, flags: RunFlags, command: Command) => {
+      if (flags.logNetwork) flags.netLog = true;
       process.exitCode = flags.host
         ? await remoteRunCommand(file, flags, command)
         : await runCommand(file, flags, command);
@@ -177,6 +206,9 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   "registries.pip": "--pip-index-url",
   "registries.npm": "--npm-registry",
   caCertificates: "--ca-cert",
+  workdir: "--workdir",
+  files: "--files",
+  filesBase64: "--files",
 };
 
 function number(flag: string, value: string | undefined, integer: boolean): number | undefined {
@@ -271,12 +303,13 @@ function networkChoice(
   return {
     network,
     networkFilter: {
+      // Each flag replaces its own key of the file only: --allow alone keeps network.blacklist.
       whitelist: registryOnly
         ? registryRules(install.runtime, install.registries)
-        : rules
+        : flags.allow.length
           ? flags.allow
           : (fromConfig.whitelist ?? []),
-      blacklist: rules ? flags.deny : (fromConfig.blacklist ?? []),
+      blacklist: flags.deny.length ? flags.deny : (fromConfig.blacklist ?? []),
       ...(fromConfig.ports ? { ports: fromConfig.ports } : {}),
     },
     ...(caCertificates.length ? { caCertificates } : {}),
@@ -319,6 +352,7 @@ function engineOptions(flags: RunFlags): DockerIsol8Options {
     secrets: parseSecrets(flags.secret),
     image: flags.image,
     persist: flags.persist ?? false,
+    mode: flags.persistent ? "persistent" : "ephemeral",
     debug: flags.debug ?? false,
     security: {
       seccomp: flags.seccomp as NonNullable<DockerIsol8Options["security"]>["seccomp"],
@@ -353,20 +387,26 @@ async function setupScript(values: string[]): Promise<string | undefined> {
 
 async function buildRequest(file: string | undefined, flags: RunFlags): Promise<ExecutionRequest> {
   const setup = await setupScript(flags.setup);
+  const dir = flags.files === undefined ? undefined : await readFilesDir(flags.files);
   const base = {
     stdin: flags.stdin,
+    ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
+    ...(dir && Object.keys(dir.files).length ? { files: dir.files } : {}),
+    ...(dir && Object.keys(dir.filesBase64).length ? { filesBase64: dir.filesBase64 } : {}),
     ...(setup ? { setupScript: setup } : {}),
     ...(flags.install.length ? { installPackages: flags.install } : {}),
   };
+  const remote = remoteCodeSource(flags);
   if (flags.cmd !== undefined) {
-    if (flags.eval !== undefined || file !== undefined)
-      throw new CliError("give --cmd alone, without --eval or a file");
+    if (flags.eval !== undefined || file !== undefined || remote)
+      throw new CliError("give --cmd alone, without --eval, a file, --url, --github or --gist");
     const runtime = flags.runtime ?? "bash";
     return { ...base, runtime: runtime as ExecutionRequest["runtime"], cmd: flags.cmd };
   }
   const input = await resolveCodeInput({
     eval: flags.eval,
     file,
+    remote,
     runtime: flags.runtime,
     readStdin: async () => Buffer.from(await text(process.stdin), "utf8"),
     stdinIsTerminal: process.stdin.isTTY === true,
@@ -388,6 +428,13 @@ async function runCommand(
 ): Promise<number> {
   if (flags.key !== undefined || flags.sessionId !== undefined) {
     return reportError(new CliError("--key and --session-id need --host"));
+  }
+  if (flags.persist && flags.persistent) {
+    return reportError(
+      new CliError(
+        "--persist and --persistent: give one (a --persistent container lives as long as the command)",
+      ),
+    );
   }
   let engine: DockerIsol8 | undefined;
   const interrupt = () => {
@@ -445,7 +492,9 @@ async function printRun(
         else process.stderr.write(`isol8: ${event.data}\n`);
       } else if (event.type !== "exit") {
         if (buffered) held[event.phase ?? "code"][event.type] += event.data;
-        else if (event.type === "stderr") process.stderr.write(event.data);
+        // The installer's chatter is isol8's, not the program's: it never lands in stdout.
+        else if (event.type === "stderr" || event.phase === "install")
+          process.stderr.write(event.data);
         else if (!stdout.write(event.data)) await once(stdout, "drain");
       } else {
         const { result } = event;
@@ -490,6 +539,7 @@ function formatNetLog(entry: NetworkLogEntry): string {
 /** Flags that mean something only on this machine, refused with --host. */
 const LOCAL_ONLY = [
   "persist",
+  "persistent",
   "ociRuntime",
   "seccompProfile",
   "caCert",

@@ -1,0 +1,88 @@
+import { Hono } from "hono";
+import type { DockerIsol8 } from "../../engine/docker-isol8.js";
+import type { AppEnv } from "../app-env.js";
+import type { ServerContext } from "../context.js";
+import { HttpError } from "../errors.js";
+import { engineOptions } from "../execution.js";
+import { applyPolicy } from "../policy.js";
+import { createContextBodySchema, sessionIdSchema } from "../schemas.js";
+import { jsonBody, parse } from "../validate.js";
+
+/**
+ * Code contexts of the caller's sessions: POST /session/:id/context (the
+ * session is made on first use, like an execution's), GET
+ * /session/:id/context, POST /session/:id/context/:cid/reset and DELETE
+ * /session/:id/context/:cid. A context runs cells through /execute,
+ * /execute/stream and /execute/ws with `request.contextId` and the
+ * session's `sessionId`. Contexts are the session engine's own, so another
+ * session's (or tenant's) context id is unknown here (404).
+ */
+export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+
+  /** An existing session, held while `use` runs. */
+  const inSession = async <T>(
+    tenantId: string,
+    sessionId: string,
+    use: (engine: DockerIsol8) => Promise<T> | T,
+  ): Promise<T> => {
+    const session = ctx.sessions.forFile(tenantId, sessionId, undefined);
+    try {
+      return await use(session.engine);
+    } finally {
+      session.release();
+    }
+  };
+
+  const knownContext = (engine: DockerIsol8, sessionId: string, contextId: string) => {
+    if (!engine.listContexts().some((context) => context.id === contextId))
+      throw new HttpError(404, `no context "${contextId}" in session "${sessionId}"`);
+  };
+
+  app.post("/session/:id/context", async (c) => {
+    const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
+    const body = await jsonBody(c, createContextBodySchema);
+    const options = engineOptions(ctx.config, applyPolicy(ctx.config.policy, body.options));
+    const session = await ctx.sessions.forExecution(
+      c.get("principal").tenantId,
+      sessionId,
+      options,
+      body.options !== undefined,
+    );
+    try {
+      return c.json(await session.engine.createContext({ runtime: body.runtime }), 201);
+    } finally {
+      session.release();
+    }
+  });
+
+  app.get("/session/:id/context", async (c) => {
+    const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
+    const contexts = await inSession(c.get("principal").tenantId, sessionId, (engine) =>
+      engine.listContexts(),
+    );
+    return c.json({ contexts });
+  });
+
+  app.post("/session/:id/context/:cid/reset", async (c) => {
+    const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
+    const contextId = c.req.param("cid");
+    await inSession(c.get("principal").tenantId, sessionId, async (engine) => {
+      knownContext(engine, sessionId, contextId);
+      await engine.resetContext(contextId);
+    });
+    return c.json({ ok: true });
+  });
+
+  app.delete("/session/:id/context/:cid", async (c) => {
+    const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
+    const contextId = c.req.param("cid");
+    await inSession(c.get("principal").tenantId, sessionId, async (engine) => {
+      knownContext(engine, sessionId, contextId);
+      await engine.closeContext(contextId);
+    });
+    return c.json({ ok: true });
+  });
+
+  return app;
+}

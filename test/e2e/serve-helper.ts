@@ -1,0 +1,50 @@
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CLI, cleanEnv } from "./cli-helpers.js";
+
+/** A running `isol8 serve` started by a test. */
+export interface ServedCli {
+  url: string;
+  child: ChildProcessWithoutNullStreams;
+  /** SIGTERM, and wait until it has exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts the built CLI's `isol8 serve` on 127.0.0.1 (a free port) with this master key and small pools. */
+export async function serveCli(key: string): Promise<ServedCli> {
+  const dir = mkdtempSync(join(tmpdir(), "isol8-e2e-serve-"));
+  const config = join(dir, "config.json");
+  writeFileSync(config, JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } } }));
+  const args = ["serve", "--bind", "127.0.0.1", "--port", "0", "--key", key];
+  args.push("--db", join(dir, "server.db"), "--config", config);
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: cleanEnv(),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let err = "";
+  child.stderr.on("data", (c: Buffer) => {
+    err += c.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+    void exited.then(() => reject(new Error(`isol8 serve exited: ${err}`)));
+  });
+  return {
+    url,
+    child,
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await exited;
+      }
+    },
+  };
+}

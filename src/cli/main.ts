@@ -4,6 +4,7 @@ import { registerBuild } from "./commands/build.js";
 import { registerCleanup } from "./commands/cleanup.js";
 import { registerConfig } from "./commands/config.js";
 import { registerLogin } from "./commands/login.js";
+import { registerMcp } from "./commands/mcp.js";
 import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSession } from "./commands/session.js";
@@ -37,6 +38,7 @@ registerConfig(program);
 registerServe(program);
 registerSession(program);
 registerLogin(program);
+registerMcp(program);
 
 await program.parseAsync(process.argv);
 // Exit as soon as output is written; nothing left in flight (such as the wait

@@ -1,0 +1,136 @@
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import { loadConfig } from "../../config/file.js";
+import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
+import { CliError } from "../exit-codes.js";
+import { reportError } from "../report-error.js";
+import { VERSION } from "../version.js";
+
+interface McpFlags {
+  port?: string;
+  bind?: string;
+  key?: string;
+  insecureNoAuth?: boolean;
+  config?: string;
+  idleTimeout: string;
+  debug?: boolean;
+}
+
+export function registerMcp(program: Command): void {
+  program
+    .command("mcp")
+    .description(
+      "Serve isol8 to AI agents over the Model Context Protocol: stdio, or streamable HTTP with --port",
+    )
+    .option(
+      "-p, --port <port>",
+      "serve streamable HTTP on this port (0: any free port) instead of stdio",
+    )
+    .option("--bind <address>", "with --port: address to listen on", "127.0.0.1")
+    .option(
+      "-k, --key <key>",
+      "with --port: bearer key clients must send (default: $ISOL8_API_KEY)",
+    )
+    .option("--insecure-no-auth", "with --port: serve without a key (trusted machines only)", false)
+    .option(
+      "--config <file>",
+      "isol8 config file (default: ./isol8.config.json, else ~/.isol8/config.json)",
+    )
+    .option(
+      "--idle-timeout <seconds>",
+      "with --port: end a client's session (and its sandboxes) after this long without a request",
+      "1800",
+    )
+    .option("--debug", "log the engine's internal steps to stderr", false)
+    .action(async (flags: McpFlags, command: Command) => {
+      process.exitCode = await mcpCommand(flags, command);
+    });
+}
+
+async function mcpCommand(flags: McpFlags, command: Command): Promise<number> {
+  const stop = untilSignalled();
+  try {
+    const given = (name: keyof McpFlags) => command.getOptionValueSource(name) === "cli";
+    const http = flags.port !== undefined;
+    if (!http) {
+      const needPort = (["bind", "key", "insecureNoAuth", "idleTimeout"] as const).filter(given);
+      if (needPort.length)
+        throw new CliError(
+          `${needPort.map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}: need --port (stdio needs no listener)`,
+        );
+    }
+    if (flags.config !== undefined && !existsSync(flags.config))
+      throw new CliError(`--config: ${flags.config} does not exist`);
+    const { config, path } = loadConfig(flags.config === undefined ? undefined : [flags.config]);
+    // The MCP modules (and the SDK) load only for this command.
+    const { mcpPolicy } = await import("../../mcp/policy.js");
+    const policy = mcpPolicy(config);
+    if (flags.debug) policy.engine.debug = true;
+    await assertDockerReachable(createDockerClient());
+    const { createMcpServer } = await import("../../mcp/server.js");
+    const { EngineSandboxes } = await import("../../mcp/sandboxes.js");
+    const { serveHttp, serveStdio } = await import("../../mcp/transports.js");
+    const newScope = () => {
+      const sandboxes = new EngineSandboxes(policy.engine, policy.maxSessions);
+      return {
+        server: createMcpServer(sandboxes, policy, VERSION),
+        close: () => sandboxes.close(),
+      };
+    };
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const where = path ? `config ${path}` : "no config file (built-in defaults)";
+    if (!http) {
+      log(`isol8 mcp ${VERSION}: serving on stdio; ${where}; network ${policy.network}`);
+      await serveStdio(newScope(), stop);
+      return 0;
+    }
+    const port = Number(flags.port);
+    if (!/^\d+$/.test(flags.port ?? "") || port > 65535)
+      throw new CliError(`--port: "${flags.port}" is not a port number (0-65535)`);
+    const idle = Number(flags.idleTimeout);
+    if (!Number.isFinite(idle) || idle <= 0)
+      throw new CliError(
+        `--idle-timeout: "${flags.idleTimeout}" is not a positive number of seconds`,
+      );
+    const key = flags.key ?? process.env.ISOL8_API_KEY;
+    if (!key && !flags.insecureNoAuth)
+      throw new CliError(
+        "a key is required for --port: pass -k/--key or set ISOL8_API_KEY (or --insecure-no-auth on a trusted machine)",
+      );
+    if (!key)
+      log(
+        "\n*** WARNING: isol8 mcp is serving WITHOUT AUTHENTICATION (--insecure-no-auth). ***\n*** Anyone who can reach this port can run code in sandboxes.             ***\n",
+      );
+    const served = await serveHttp(newScope, {
+      port,
+      host: flags.bind ?? "127.0.0.1",
+      key: key || undefined,
+      idleMs: idle * 1000,
+      log,
+    });
+    log(`isol8 mcp: ${where}; network ${policy.network}`);
+    process.stdout.write(`isol8 mcp ${VERSION} listening on ${served.url}\n`);
+    await stop;
+    log("isol8 mcp: shutting down; removing every session's sandboxes");
+    await served.close();
+    return 0;
+  } catch (error) {
+    return reportError(error, flags.debug);
+  }
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+function untilSignalled(): Promise<void> {
+  return new Promise((resolve) => {
+    const first = () => {
+      process.off("SIGINT", first);
+      process.off("SIGTERM", first);
+      const again = () => process.exit(130);
+      process.once("SIGINT", again);
+      process.once("SIGTERM", again);
+      resolve();
+    };
+    process.on("SIGINT", first);
+    process.on("SIGTERM", first);
+  });
+}

@@ -55,6 +55,9 @@ function configCommand(json: boolean): number {
       "network.caCertificates": config.network?.caCertificates ?? [],
       "registries.pip": config.registries?.pip ?? null,
       "registries.npm": config.registries?.npm ?? null,
+      // Not configurable: said here so nobody looks for a setting that does not exist.
+      cleanup:
+        "containers are removed with their engine (Docker AutoRemove); --persist ones stay until `isol8 cleanup`",
       ...remoteCodeValues(config.remoteCode ?? {}),
       ...Object.fromEntries(
         RUNTIMES.map((runtime) => [

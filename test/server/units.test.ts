@@ -58,6 +58,7 @@ describe("server config and policy", () => {
     const { policy } = resolveServerConfig();
     assert.deepEqual(policy.allow, {
       hostNetwork: false,
+      internalAddresses: false,
       unconfinedSeccomp: false,
       customSeccomp: false,
       writableRootFs: false,

@@ -33,6 +33,7 @@ export type {
   NetworkMode,
   PackageRegistries,
   ResourceUsage,
+  RichOutput,
   Runtime,
   StreamEvent,
 } from "./types.js";

@@ -173,11 +173,35 @@ export interface ExecutionResult {
    */
   value?: string;
   /**
+   * Code contexts (python): the cell's rich outputs, in the order it made
+   * them: matplotlib figures (PNG, each open figure after the cell, or at
+   * `plt.show()`), and the last value's richest representation
+   * (`_repr_png_`, else `_repr_svg_`, else `_repr_html_`; `value` still has
+   * its text). Absent when there are none. Each one's `stdoutOffset` says
+   * where it came in the text output. Outputs count against `maxOutputSize`
+   * together: one that does not fit is left out whole and `truncated` is
+   * set. A streamed call delivers them in its `exit` event's `result`.
+   */
+  outputs?: RichOutput[];
+  /**
    * Code contexts: true when the context's interpreter was restarted during
    * this call or since the last one (a cell that did not stop when
    * interrupted, or an interpreter that died): its state is lost.
    */
   contextRestarted?: boolean;
+}
+
+/** A rich output of a code context's cell: an image, SVG or HTML (see ExecutionResult.outputs). */
+export interface RichOutput {
+  type: "image/png" | "image/svg+xml" | "text/html";
+  /** The PNG's bytes in base64; the SVG or HTML text, with secrets masked. */
+  data: string;
+  /**
+   * Where the output came in the cell's text output: after
+   * `stdout.slice(0, stdoutOffset)` and before the rest (a string index,
+   * UTF-16 code units; for a stream, of its stdout events' data joined).
+   */
+  stdoutOffset: number;
 }
 
 /** An ExecutionResult without the output, which a stream has already delivered. */

@@ -11,9 +11,16 @@
 #     {"type": "ready"}                                    once, when it can take cells
 #     {"cell": N, "type": "stdout" | "stderr", "data": B}  output of cell N
 #     {"cell": N, "type": "value", "data": B}              part of repr() of its last expression
+#     {"cell": N, "type": "output", "index": K, "data": B,
+#      "mime": M, "size": S}                               part of rich output K of cell N
 #     {"cell": N, "type": "done", "status": "ok" | "error" | "interrupted",
 #      "exitCode": E, "cpuMs": C, "rssKb": R}              always last for cell N
-#   B is base64 of the bytes (UTF-8 for values). Every line is written with
+#   B is base64 of the bytes (UTF-8 for values). Rich output K (1, 2, ... per
+#   cell) is S bytes of type M (image/png, image/svg+xml or text/html, the
+#   text as UTF-8) sent in consecutive parts; the first part carries "mime"
+#   and "size", an output whose parts do not add up to S (an interrupt cut
+#   it) is incomplete. Output records come in order with the stdout and
+#   stderr records. Every line is written with
 #   one write() of at most PIPE_BUF (4096) bytes, so lines from several
 #   threads (or a forked child) never interleave.
 #
@@ -28,11 +35,22 @@
 # KeyboardInterrupt in the cell); SIGINT outside a cell is ignored. The
 # tracebacks of a cell's errors start at the cell's own frames ("<cell N>",
 # with its source lines); this file's frames are cut.
+#
+# Rich outputs (as IPython's display protocol, a small part of it): after a
+# cell, every open matplotlib figure is rendered to PNG, sent and closed
+# (plt.show() in a cell does it at that point, keeping the order with the
+# text); a last value with _repr_png_, _repr_svg_ or _repr_html_ (the first
+# that gives something, in that order) or a matplotlib Figure is sent as one
+# too, besides its repr() text. matplotlib gets the backend "module://
+# isol8_inline" (Agg drawing, a show() that sends the figures) when it is
+# imported in the kernel; MPLBACKEND=Agg in the environment keeps programs
+# the cell starts from ever opening a window or blocking.
 import ast
 import io
 import base64
 import builtins
 import errno
+import importlib.util
 import linecache
 import os
 import select
@@ -44,6 +62,8 @@ import types
 
 KERNEL_FILE = __file__ if "__file__" in globals() else ""
 CHUNK = 3000  # raw bytes per record: base64 plus the envelope stays under 4096
+OUTPUT_CHUNK = 2880  # the same for output records, whose envelope is longer
+BACKEND = "isol8_inline"  # the matplotlib backend module this kernel provides
 CO_COROUTINE = 0x0080
 
 
@@ -67,7 +87,7 @@ def _main():
 
     kernel_pid = os.getpid()
     lock = threading.Lock()
-    state = types.SimpleNamespace(cell=0, running=False)
+    state = types.SimpleNamespace(cell=0, running=False, outputs=0)
 
     def fatal(message):
         try:
@@ -237,6 +257,154 @@ def _main():
 
     threading.Thread(target=forward, name="isol8-output", daemon=True).start()
 
+    # --- rich outputs ------------------------------------------------------
+    def emit_output(mime, data):
+        """Sends rich output `data` (bytes) of type `mime`, after the text so far."""
+        flush_streams()
+        with lock:
+            drain_all()
+            state.outputs += 1
+            index = state.outputs
+            for start in range(0, max(len(data), 1), OUTPUT_CHUNK):
+                part = base64.b64encode(data[start : start + OUTPUT_CHUNK])
+                head = b'"mime":"%s","size":%d,' % (mime, len(data)) if start == 0 else b""
+                write_line(
+                    b'{"cell":%d,"type":"output","index":%d,%s"data":"%s"}\n'
+                    % (state.cell, index, head, part)
+                )
+
+    def emit_figure(figure):
+        # As IPython does: an empty figure shows nothing.
+        if not figure.axes and not figure.lines:
+            return
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight")
+        emit_output(b"image/png", buffer.getvalue())
+
+    def open_figures():
+        helpers = sys.modules.get("matplotlib._pylab_helpers")
+        return list(helpers.Gcf.get_all_fig_managers()) if helpers else []
+
+    def flush_figures(*args, **kwargs):
+        """Sends every open pyplot figure as PNG and closes it (also plt.show())."""
+        for manager in open_figures():
+            try:
+                emit_figure(manager.canvas.figure)
+            finally:
+                sys.modules["matplotlib._pylab_helpers"].Gcf.destroy(manager)
+
+    def close_figures():
+        for manager in open_figures():
+            try:
+                sys.modules["matplotlib._pylab_helpers"].Gcf.destroy(manager)
+            except Exception:
+                pass
+
+    RICH = (
+        ("_repr_png_", b"image/png"),
+        ("_repr_svg_", b"image/svg+xml"),
+        ("_repr_html_", b"text/html"),
+    )
+
+    def show_value(value):
+        """Sends the richest representation of a cell's last value, if it has one."""
+        if isinstance(value, type):
+            return
+        figures = sys.modules.get("matplotlib.figure")
+        if figures is not None and isinstance(value, figures.Figure):
+            # An open pyplot figure is sent after the cell anyway.
+            if not any(m.canvas.figure is value for m in open_figures()):
+                emit_figure(value)
+            return
+        try:
+            # An object that makes up every attribute has no real reprs (as in IPython).
+            if getattr(value, "_ipython_canary_method_should_not_exist_", None) is not None:
+                return
+        except Exception:
+            return
+        for name, mime in RICH:
+            try:
+                method = getattr(value, name, None)
+                if not callable(method):
+                    continue
+                data = method()
+            except Exception as error:
+                sys.stderr.write(f"isol8: {type(value).__name__}.{name}() failed: {error!r}\n")
+                continue
+            if isinstance(data, tuple):  # (data, metadata)
+                data = data[0] if data else None
+            if mime == b"image/png" and isinstance(data, str):
+                try:
+                    data = base64.b64decode(data, validate=True)
+                except ValueError:
+                    data = None
+            elif mime != b"image/png" and isinstance(data, str):
+                data = data.encode("utf-8", "backslashreplace")
+            if isinstance(data, (bytes, bytearray, memoryview)) and len(data) > 0:
+                emit_output(mime, bytes(data))
+                return
+
+    class BackendLoader:
+        """The matplotlib backend module `isol8_inline`: Agg, with show() sending the figures."""
+
+        def create_module(self, spec):
+            return None
+
+        def exec_module(self, module):
+            from matplotlib.backend_bases import FigureManagerBase
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+            module.FigureCanvas = FigureCanvasAgg
+            module.FigureManager = FigureManagerBase
+            module.backend_version = "isol8"
+            module.show = flush_figures
+
+    class AfterLoader:
+        """A module's own loader, with a step after the module has run."""
+
+        def __init__(self, loader, after):
+            self._loader = loader
+            self._after = after
+
+        def create_module(self, spec):
+            return self._loader.create_module(spec)
+
+        def exec_module(self, module):
+            self._loader.exec_module(module)
+            self._after(module)
+
+        def __getattr__(self, name):
+            return getattr(self._loader, name)
+
+    def on_matplotlib(module):
+        # Unless the cell chose a backend itself (MPLBACKEND or matplotlibrc).
+        if os.environ.get("MPLBACKEND") == "Agg" and module.rcParams["backend"].lower() == "agg":
+            module.rcParams["backend"] = f"module://{BACKEND}"
+
+    class MatplotlibHook:
+        """Provides the backend module and sets it when matplotlib is imported."""
+
+        def find_spec(self, name, path, target=None):
+            if name == BACKEND:
+                return importlib.util.spec_from_loader(name, BackendLoader())
+            if name != "matplotlib":
+                return None
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(name, path, target)
+                if spec is not None:
+                    if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                        spec.loader = AfterLoader(spec.loader, on_matplotlib)
+                    return spec
+            return None
+
+        def invalidate_caches(self):
+            pass
+
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    sys.meta_path.insert(0, MatplotlibHook())
+
     # --- the namespace cells run in: a fresh __main__, as in the REPL ----
     main = types.ModuleType("__main__")
     main.__builtins__ = builtins
@@ -313,6 +481,7 @@ def _main():
                     result = run_code(compile(last, filename, "eval", flags, True))
                     if result is not None:
                         value = repr(result)
+                        show_value(result)
             finally:
                 state.running = False
         except KeyboardInterrupt as error:
@@ -335,6 +504,30 @@ def _main():
             report(error)
             return "error", 1, None
         return "ok", 0, value
+
+    def after_cell(status, exit_code, value):
+        """Sends the figures a cell left open; failing to draw one fails the cell."""
+        if not open_figures():
+            return status, exit_code, value
+        if status == "interrupted":
+            close_figures()
+            return status, exit_code, value
+        try:
+            try:
+                state.running = True
+                flush_figures()
+            finally:
+                state.running = False
+        except KeyboardInterrupt as error:
+            report(error)
+            status, exit_code, value = "interrupted", 130, None
+        except BaseException as error:
+            report(error)
+            if status == "ok":
+                status, exit_code = "error", 1
+        finally:
+            close_figures()
+        return status, exit_code, value
 
     def rss_kb():
         try:
@@ -376,6 +569,7 @@ def _main():
         except (ValueError, KeyError, TypeError) as error:
             fatal(f"bad request: {error}")
         state.cell = cell
+        state.outputs = 0
         signal.signal(signal.SIGINT, on_sigint)  # a cell may have replaced it
         cpu_before = os.times()
         status, exit_code, value = "error", 1, None
@@ -389,6 +583,11 @@ def _main():
             # here rather than becoming a second kernel.
             flush_streams()
             os._exit(0)
+        try:
+            status, exit_code, value = after_cell(status, exit_code, value)
+        except KeyboardInterrupt:
+            state.running = False
+            status, exit_code, value = "interrupted", 130, None
         cpu_after = os.times()
         cpu_ms = int(
             (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) * 1000

@@ -7,6 +7,7 @@ import type {
   ExecutionRequest,
   ExecutionResult,
   ExecutionSummary,
+  RichOutput,
   StreamEvent,
 } from "../types.js";
 import type { DebugLog } from "./debug-log.js";
@@ -80,6 +81,19 @@ export interface ContextHost {
 
 type Output = { type: "stdout" | "stderr"; data: string };
 
+const RICH_TYPES: readonly RichOutput["type"][] = ["image/png", "image/svg+xml", "text/html"];
+
+/** A rich output on its way in: `size` bytes of `type`, sent in parts. */
+interface PendingOutput {
+  type: RichOutput["type"];
+  size: number;
+  parts: Buffer[];
+  bytes: number;
+  stdoutOffset: number;
+  /** Over the output limit, or parts that do not add up: left out. */
+  dropped: boolean;
+}
+
 /** How a cell ended, as its context saw it. */
 type CellEnd =
   | { kind: "done"; status: string; exitCode: number; cpuMs: number; rssKb: number }
@@ -112,6 +126,10 @@ class Cell {
   private readonly streams: Record<Output["type"], { text: TextStream; bytes: number }>;
   private readonly value: Buffer[] = [];
   private valueBytes = 0;
+  private readonly rich = new Map<number, PendingOutput>();
+  private richBytes = 0;
+  /** Characters of stdout emitted so far: where a rich output arriving now goes. */
+  private stdoutChars = 0;
 
   constructor(
     readonly number: number,
@@ -136,7 +154,67 @@ class Cell {
     if (kept.length < bytes.length) this.truncated = true;
     stream.bytes += kept.length;
     const data = stream.text.push(kept);
-    if (data) this.emit({ type, data });
+    if (data) this.emitText(type, data);
+  }
+
+  private emitText(type: Output["type"], data: string): void {
+    if (type === "stdout") this.stdoutChars += data.length;
+    this.emit({ type, data });
+  }
+
+  /**
+   * A part of rich output `index`; its first part names the type and size.
+   * False when the record is not valid (a protocol error). All of a cell's
+   * outputs share the output limit; one that does not fit is dropped whole.
+   */
+  addOutput(index: number, type: unknown, size: unknown, bytes: Buffer): boolean {
+    let output = this.rich.get(index);
+    if (!output) {
+      if (
+        !RICH_TYPES.includes(type as RichOutput["type"]) ||
+        typeof size !== "number" ||
+        !Number.isSafeInteger(size) ||
+        size < 0
+      )
+        return false;
+      const dropped = size > this.limit - this.richBytes;
+      if (dropped) this.truncated = true;
+      else this.richBytes += size;
+      output = {
+        type: type as RichOutput["type"],
+        size,
+        parts: [],
+        bytes: 0,
+        stdoutOffset: this.stdoutChars + this.streams.stdout.text.held,
+        dropped,
+      };
+      this.rich.set(index, output);
+    }
+    if (output.dropped) return true;
+    output.bytes += bytes.length;
+    if (output.bytes > output.size) output.dropped = true;
+    else output.parts.push(bytes);
+    return true;
+  }
+
+  /** The complete rich outputs in order (after close()): PNG as base64, text masked. */
+  outputs(): RichOutput[] {
+    const outputs: RichOutput[] = [];
+    let offset = 0;
+    for (const index of [...this.rich.keys()].sort((a, b) => a - b)) {
+      const output = this.rich.get(index) as PendingOutput;
+      if (output.dropped || output.bytes !== output.size) continue;
+      const bytes = Buffer.concat(output.parts);
+      let data: string;
+      if (output.type === "image/png") data = bytes.toString("base64");
+      else {
+        const text = new TextStream(this.secrets);
+        data = text.push(bytes) + text.end();
+      }
+      offset = Math.min(Math.max(offset, output.stdoutOffset), this.stdoutChars);
+      outputs.push({ type: output.type, data, stdoutOffset: offset });
+    }
+    return outputs;
   }
 
   addValue(bytes: Buffer): void {
@@ -158,7 +236,7 @@ class Cell {
   close(): string | undefined {
     for (const type of ["stdout", "stderr"] as const) {
       const data = this.streams[type].text.end();
-      if (data) this.emit({ type, data });
+      if (data) this.emitText(type, data);
     }
     if (!this.value.length) return undefined;
     const text = new TextStream(this.secrets);
@@ -420,6 +498,7 @@ class CodeContext {
     clearTimeout(timer);
     this.cell = undefined;
     const value = cell.close();
+    const outputs = cell.outputs();
     let exitCode: number;
     let cpuMs = 0;
     let rssKb = 0;
@@ -459,6 +538,7 @@ class CodeContext {
         networkBytesOut: 0,
       },
       ...(value !== undefined && end.kind === "done" ? { value } : {}),
+      ...(outputs.length > 0 ? { outputs } : {}),
       ...(restarted ? { contextRestarted: true } : {}),
     };
     return { summary, notices };
@@ -577,6 +657,17 @@ class CodeContext {
         return;
       }
       if (current) cell.addValue(bytes);
+      return;
+    }
+    if (type === "output") {
+      const bytes = recordBytes(record.data);
+      const { index } = record;
+      if (!bytes || typeof index !== "number" || !Number.isSafeInteger(index) || index < 1) {
+        kernel.kill("broke the context protocol (bad output record)");
+        return;
+      }
+      if (current && !cell.addOutput(index, record.mime, record.size, bytes))
+        kernel.kill("broke the context protocol (bad output record)");
       return;
     }
     if (type === "done") {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { posix } from "node:path";
 import type Docker from "dockerode";
 import { runtimeImage } from "../images/names.js";
+import { PYTHON_DATA_IMAGE } from "../images/variants.js";
 import {
   type EgressChannel,
   EgressGateway,
@@ -642,7 +643,9 @@ export class DockerIsol8 {
       }
       if (status === 404 && /image/i.test(message)) {
         throw new ImageNotFoundError(
-          `image ${image} not found; run \`isol8 setup\` to build the runtime images`,
+          image === PYTHON_DATA_IMAGE
+            ? `image ${image} not found; run \`isol8 setup --data-science\` to build it`
+            : `image ${image} not found; run \`isol8 setup\` to build the runtime images`,
         );
       }
       throw error;

@@ -23,3 +23,9 @@ export {
 } from "./packages.js";
 export { setupImages } from "./setup.js";
 export type { ImageReport, SetupImagesOptions } from "./types.js";
+export {
+  IMAGE_VARIANTS,
+  type ImageVariant,
+  isImageVariant,
+  PYTHON_DATA_IMAGE,
+} from "./variants.js";

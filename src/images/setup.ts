@@ -7,10 +7,13 @@ import { ensureRootfs } from "./rootfs.js";
 import { ensureRuntimeImage } from "./runtime-images.js";
 import { detectEnginePlatform } from "./runtime-packages.js";
 import type { ImageReport, SetupImagesOptions } from "./types.js";
+import { ensureVariantImage, IMAGE_VARIANTS, variantRuntime } from "./variants.js";
 
 /**
  * Makes every isol8 image exist and match its inputs, in dependency order:
- * the Debian rootfs, isol8:base, then one image per runtime. Images whose
+ * the Debian rootfs, isol8:base, then one image per runtime, then the
+ * requested variants (`variants`, each after its runtime's image, which is
+ * then always made too). Images whose
  * `isol8.inputs` label matches are left alone ("up-to-date"), so a second
  * call only inspects images. Returns one report per image, rootfs first.
  */
@@ -18,7 +21,11 @@ export async function setupImages(
   docker: Dockerode,
   options: SetupImagesOptions = {},
 ): Promise<ImageReport[]> {
-  const runtimes = dedupe(options.runtimes ?? [...RUNTIMES]);
+  const variants = IMAGE_VARIANTS.filter((variant) => options.variants?.includes(variant));
+  const runtimes = dedupe([
+    ...(options.runtimes ?? RUNTIMES),
+    ...variants.map((variant) => variantRuntime(variant)),
+  ]);
   // Bad package names and index URLs are refused before anything is built.
   const baked = new Map(
     runtimes.map((runtime) => [
@@ -44,6 +51,8 @@ export async function setupImages(
           }),
         );
       }
+      for (const variant of variants)
+        outcomes.push(await ensureVariantImage(docker, variant, ensure));
     }
   } finally {
     await removeSuperseded(docker, outcomes);

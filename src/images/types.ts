@@ -1,5 +1,6 @@
 import type { Runtime } from "../runtimes/runtime.js";
 import type { PackageLists, PackageRegistries } from "./packages.js";
+import type { ImageVariant } from "./variants.js";
 
 /** The outcome for one image of `setupImages`. */
 export interface ImageReport {
@@ -18,6 +19,12 @@ export interface ImageReport {
 export interface SetupImagesOptions {
   /** Runtime images to make; default all five. */
   runtimes?: Runtime[];
+  /**
+   * Optional images to make as well, none by default: `python-data`
+   * (isol8:python-data, isol8:python with matplotlib, NumPy and pandas).
+   * A variant's runtime image is made too, even when `runtimes` omits it.
+   */
+  variants?: ImageVariant[];
   /** Rebuild (without the layer cache) even when the inputs hash matches. */
   force?: boolean;
   /** Extra CA bundles trusted in the images; default [SSL_CERT_FILE] when set and readable. */

@@ -198,7 +198,7 @@ export function createMcpServer(
     "run_in_session",
     {
       title: "Run code in a session",
-      description: `Run a program in an open session's sandbox, in /sandbox, where earlier runs' and write_file's files are. Each run is a new process (variables do not carry over; files do) - unless contextId names a context from create_context: then code runs as the next cell of that live interpreter (variables, imports and functions persist; the last expression's value is returned) in the context's own sandbox. runtime defaults to the session's (or the context's); "bash" runs the code as a bash script in the session's sandbox whatever its runtime (for ls, cat, pip list, ...). ${limits}`,
+      description: `Run a program in an open session's sandbox, in /sandbox, where earlier runs' and write_file's files are. Each run is a new process (variables do not carry over; files do) - unless contextId names a context from create_context: then code runs as the next cell of that live interpreter (variables, imports and functions persist; the last expression's value is returned; in python, matplotlib figures come back as PNG images and values with an HTML or SVG form, such as pandas DataFrames, as that text too) in the context's own sandbox. runtime defaults to the session's (or the context's); "bash" runs the code as a bash script in the session's sandbox whatever its runtime (for ls, cat, pip list, ...). ${limits}`,
       inputSchema: z.strictObject({
         sessionId,
         code: z
@@ -443,18 +443,44 @@ function clampTimeout(asked: number | undefined, policy: McpPolicy, notices: str
   return policy.maxTimeoutMs;
 }
 
-/** A run as text: exit code, stdout, stderr, notices. */
+/**
+ * A run as text: exit code, stdout, stderr, notices. A context cell's rich
+ * outputs (result.outputs) come in between, where they came in stdout: a
+ * PNG as image content, SVG and HTML as text blocks of their own.
+ */
 function runResult(output: RunOutput, before: string[]): CallToolResult {
   const { result } = output;
-  const parts = [`exit code: ${result.exitCode}`];
+  const outputs = result.outputs ?? [];
+  const content: CallToolResult["content"] = [];
+  let parts = [`exit code: ${result.exitCode}`];
   const label = result.installFailed ? " (package install)" : result.setupFailed ? " (setup)" : "";
-  if (output.stdout) parts.push(`--- stdout${label} ---\n${output.stdout.replace(/\n$/, "")}`);
+  let shown = 0;
+  let heading = `--- stdout${label} ---\n`;
+  for (const rich of outputs) {
+    const segment = output.stdout.slice(shown, rich.stdoutOffset);
+    if (segment) {
+      parts.push(`${heading}${segment.replace(/\n$/, "")}`);
+      heading = "";
+    }
+    shown = Math.max(shown, rich.stdoutOffset);
+    if (parts.length) content.push({ type: "text", text: parts.join("\n") });
+    parts = [];
+    content.push(
+      rich.type === "image/png"
+        ? { type: "image", data: rich.data, mimeType: rich.type }
+        : { type: "text", text: `--- ${rich.type} ---\n${rich.data}` },
+    );
+  }
+  const rest = output.stdout.slice(shown);
+  if (rest) parts.push(`${heading}${rest.replace(/\n$/, "")}`);
   if (output.stderr) parts.push(`--- stderr${label} ---\n${output.stderr.replace(/\n$/, "")}`);
   if (result.value !== undefined) parts.push(`--- value ---\n${result.value}`);
-  if (!output.stdout && !output.stderr && result.value === undefined) parts.push("(no output)");
+  if (!output.stdout && !output.stderr && result.value === undefined && !outputs.length)
+    parts.push("(no output)");
   const notices = [...before, ...output.notices];
   if (notices.length) parts.push(`--- notices ---\n${notices.join("\n")}`);
-  return text(parts.join("\n"));
+  if (parts.length) content.push({ type: "text", text: parts.join("\n") });
+  return { content };
 }
 
 function text(value: string): CallToolResult {

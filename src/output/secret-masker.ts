@@ -45,6 +45,11 @@ export class SecretMasker {
     return out + rest.slice(0, rest.length - held);
   }
 
+  /** How many characters are held back (the end of the text so far that may start a secret). */
+  get held(): number {
+    return this.carry.length;
+  }
+
   /** Masks and returns whatever was held back. */
   end(): string {
     const rest = this.carry;

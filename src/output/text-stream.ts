@@ -18,6 +18,11 @@ export class TextStream {
     return this.masker.push(this.decoder.write(bytes));
   }
 
+  /** Characters pushed but not returned yet (held back as a possible start of a secret). */
+  get held(): number {
+    return this.masker.held;
+  }
+
   end(): string {
     return this.masker.push(this.decoder.end()) + this.masker.end();
   }

@@ -48,6 +48,16 @@ const responses: Record<string, Schema> = {
         type: "boolean",
         description: "code contexts: the interpreter was restarted and its state lost",
       },
+      outputs: {
+        type: "array",
+        description:
+          "python code contexts: rich outputs in order (matplotlib figures, the last value's PNG/SVG/HTML form); each came after stdout.slice(0, stdoutOffset)",
+        items: obj({
+          type: { enum: ["image/png", "image/svg+xml", "text/html"] },
+          data: { type: "string", description: "base64 for image/png; the text for SVG and HTML" },
+          stdoutOffset: num,
+        }),
+      },
       resourceUsage: obj({
         cpuPercent: num,
         memoryMB: num,

@@ -9,6 +9,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { ensureDataImage } from "../fixtures/data-image.js";
 import { type PackageIndex, startPythonIndex } from "../fixtures/package-index.js";
 import { CLI, cleanEnv, containersOf, eventually } from "./cli-helpers.js";
 
@@ -39,10 +40,10 @@ interface Connected {
 }
 
 /** `isol8 mcp` on stdio, spawned by the SDK's own client transport, with a clean env and HOME. */
-async function stdio(config?: object): Promise<Connected> {
+async function stdio(config?: object, flags: string[] = []): Promise<Connected> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [CLI, "mcp"],
+    args: [CLI, "mcp", ...flags],
     env: cleanEnv(),
     cwd: workdir(config),
     stderr: "pipe",
@@ -330,6 +331,35 @@ describe("isol8 mcp over stdio", () => {
       await refused(mcp.client, "run_in_session", { sessionId: id, contextId: node, code: "y" }),
       /^no open session/,
     );
+  });
+
+  test("a context's matplotlib plot comes back as image content, between its stdout (--image isol8:python-data)", async () => {
+    const data = await stdio(undefined, ["--image", await ensureDataImage()]);
+    try {
+      const id = await openSession(data.client, "python");
+      const created = await ok(data.client, "create_context", { sessionId: id, runtime: "python" });
+      const py = /context (\S+) created/.exec(created)?.[1];
+      const result = await call(data.client, "run_in_session", {
+        sessionId: id,
+        contextId: py,
+        code: "import matplotlib.pyplot as plt\nprint('before')\nplt.plot([1, 4, 9])\nplt.show()\nprint('after')",
+      });
+      assert.notEqual(result.isError, true, textOf(result));
+      assert.deepEqual(
+        result.content.map((c) => c.type),
+        ["text", "image", "text"],
+      );
+      assert.equal(
+        textOf({ content: [result.content[0]] } as CallToolResult),
+        "exit code: 0\n--- stdout ---\nbefore",
+      );
+      const image = result.content[1] as { data: string; mimeType: string };
+      assert.equal(image.mimeType, "image/png");
+      assert.equal(Buffer.from(image.data, "base64").subarray(1, 4).toString(), "PNG");
+      assert.equal(textOf({ content: [result.content[2]] } as CallToolResult), "after");
+    } finally {
+      await data.close();
+    }
   });
 
   test("a long run sends progress to a client that asks, so its request timeout is reset", async () => {

@@ -13,6 +13,7 @@ interface McpFlags {
   insecureNoAuth?: boolean;
   config?: string;
   idleTimeout: string;
+  image?: string;
   debug?: boolean;
 }
 
@@ -41,6 +42,10 @@ export function registerMcp(program: Command): void {
       "with --port: end a client's session (and its sandboxes) after this long without a request",
       "1800",
     )
+    .option(
+      "--image <name>",
+      "run every sandbox in this image instead of isol8:<runtime> (e.g. isol8:python-data, for a python-only server)",
+    )
     .option("--debug", "log the engine's internal steps to stderr", false)
     .action(async (flags: McpFlags, command: Command) => {
       process.exitCode = await mcpCommand(flags, command);
@@ -66,6 +71,7 @@ async function mcpCommand(flags: McpFlags, command: Command): Promise<number> {
     const { mcpPolicy } = await import("../../mcp/policy.js");
     const policy = mcpPolicy(config);
     if (flags.debug) policy.engine.debug = true;
+    if (flags.image !== undefined) policy.engine.image = flags.image;
     await assertDockerReachable(createDockerClient());
     const { createMcpServer } = await import("../../mcp/server.js");
     const { EngineSandboxes } = await import("../../mcp/sandboxes.js");

@@ -11,12 +11,13 @@ import type {
   StreamEvent,
 } from "../types.js";
 import type { DebugLog } from "./debug-log.js";
-import type { SandboxSignal, StreamControl, StreamRun } from "./docker-isol8.js";
+import type { StreamControl, StreamRun } from "./docker-isol8.js";
 import { EventQueue } from "./event-queue.js";
 import type { ResolvedOptions } from "./options.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
 import { InvalidRequestError, validateRequest } from "./request.js";
 import { type SandboxContainer, SandboxFailure } from "./sandbox-container.js";
+import { type SandboxSignal, signalNumber } from "./signals.js";
 
 /**
  * Code contexts: notebook-like interpreters that keep their state between
@@ -775,11 +776,7 @@ export class ContextManager {
     };
     return Object.assign(this.streamEvents(context, request, control, target), {
       kill(signal: SandboxSignal): void {
-        const number = SIGNAL_NUMBERS[signal];
-        if (number === undefined)
-          throw new InvalidRequestError(
-            `signal: "${signal}" is not one of ${Object.keys(SIGNAL_NUMBERS).join(", ")}`,
-          );
+        const number = signalNumber(signal);
         if (target.ended) return;
         if (target.cell) context.signal(target.cell, number);
         else target.pending.push(number);
@@ -906,14 +903,3 @@ function nextOrAbort(
     );
   });
 }
-
-/** Signals a caller may send to a cell's interpreter (Linux numbers). */
-const SIGNAL_NUMBERS: Record<SandboxSignal, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGUSR2: 12,
-  SIGTERM: 15,
-};

@@ -42,20 +42,9 @@ import {
   sandboxPath,
   writeSandboxFile,
 } from "./session-files.js";
+import { type SandboxSignal, SIGNALS, signalNumber } from "./signals.js";
 
-/** Signals a caller may send to a running program (Linux numbers: containers run Linux). */
-const SIGNALS = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGUSR2: 12,
-  SIGTERM: 15,
-};
-
-/** A signal `StreamRun.kill` can send to a running program. */
-export type SandboxSignal = keyof typeof SIGNALS;
+export type { SandboxSignal };
 
 /** How a caller acts on a streamed run from outside it. */
 export interface StreamControl {
@@ -198,11 +187,7 @@ export class DockerIsol8 {
     };
     return Object.assign(this.streamEvents(request, control, target), {
       kill(signal: SandboxSignal): void {
-        const number = SIGNALS[signal];
-        if (number === undefined)
-          throw new InvalidRequestError(
-            `signal: "${signal}" is not one of ${Object.keys(SIGNALS).join(", ")}`,
-          );
+        const number = signalNumber(signal);
         if (target.ended) return;
         if (target.container) target.container.signal(number);
         else target.pendingSignals.push(number);

@@ -4,6 +4,7 @@ import { loadConfig } from "../../config/file.js";
 import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
+import { untilSignalled } from "../until-signalled.js";
 import { VERSION } from "../version.js";
 
 interface McpFlags {
@@ -123,20 +124,4 @@ async function mcpCommand(flags: McpFlags, command: Command): Promise<number> {
   } catch (error) {
     return reportError(error, flags.debug);
   }
-}
-
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
-function untilSignalled(): Promise<void> {
-  return new Promise((resolve) => {
-    const first = () => {
-      process.off("SIGINT", first);
-      process.off("SIGTERM", first);
-      const again = () => process.exit(130);
-      process.once("SIGINT", again);
-      process.once("SIGTERM", again);
-      resolve();
-    };
-    process.on("SIGINT", first);
-    process.on("SIGTERM", first);
-  });
 }

@@ -4,6 +4,7 @@ import type { ServerConfigInput } from "../../server/config.js";
 import type { Isol8Server } from "../../server/server.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
+import { untilSignalled } from "../until-signalled.js";
 import { VERSION } from "../version.js";
 
 interface ServeFlags {
@@ -120,20 +121,4 @@ async function listenOrPick(server: Isol8Server, port: number, host: string) {
   const picked = await server.listen(0, host);
   process.stderr.write(`isol8 serve: port ${port} is in use; using port ${picked.port} instead\n`);
   return picked;
-}
-
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
-function untilSignalled(): Promise<void> {
-  return new Promise((resolve) => {
-    const first = () => {
-      process.off("SIGINT", first);
-      process.off("SIGTERM", first);
-      const again = () => process.exit(130);
-      process.once("SIGINT", again);
-      process.once("SIGTERM", again);
-      resolve();
-    };
-    process.on("SIGINT", first);
-    process.on("SIGTERM", first);
-  });
 }

@@ -232,7 +232,7 @@ export class EgressChannel {
       url = undefined;
     }
     const method = req.method ?? "GET";
-    if (!url || url.protocol !== "http:") {
+    if (url?.protocol !== "http:") {
       const entry = this.entry(
         method,
         url?.hostname ?? String(req.url),

@@ -24,18 +24,22 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   return { ...env, ...extra };
 }
 
-/** Runs the built CLI as a child process and collects what it printed. */
-export function isol8(
+/** How a test starts a command: its input, environment and working directory. */
+export interface SpawnOptions {
+  input?: string | Buffer;
+  env?: Record<string, string>;
+  cwd?: string;
+  onSpawn?: (pid: number) => void;
+}
+
+/** Runs a command as a child process (clean environment by default) and collects what it printed. */
+export function spawnCollect(
+  command: string,
   args: string[],
-  options: {
-    input?: string | Buffer;
-    env?: Record<string, string>;
-    cwd?: string;
-    onSpawn?: (pid: number) => void;
-  } = {},
+  options: SpawnOptions = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(command, args, {
       env: options.env ?? cleanEnv(),
       cwd: options.cwd,
       stdio: ["pipe", "pipe", "pipe"],
@@ -58,6 +62,11 @@ export function isol8(
     child.stdin.on("error", () => undefined);
     child.stdin.end(options.input ?? "");
   });
+}
+
+/** Runs the built CLI as a child process and collects what it printed. */
+export function isol8(args: string[], options: SpawnOptions = {}): Promise<CliResult> {
+  return spawnCollect(process.execPath, [CLI, ...args], options);
 }
 
 const docker = new Docker();

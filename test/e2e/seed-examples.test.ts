@@ -11,14 +11,21 @@
 //   machine (other runs' included), so they run against a stand-in Docker
 //   engine on a unix socket (DOCKER_HOST) that records what was removed.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type PackageIndex, startPythonIndex } from "../fixtures/package-index.js";
-import { CLI, type CliResult, cleanEnv, containersOf, docker, isol8 } from "./cli-helpers.js";
+import {
+  CLI,
+  type CliResult,
+  cleanEnv,
+  containersOf,
+  docker,
+  isol8,
+  spawnCollect,
+} from "./cli-helpers.js";
 import { serveCli } from "./serve-helper.js";
 
 /** The examples, verbatim. */
@@ -38,32 +45,14 @@ const project = mkdtempSync(join(tmpdir(), "isol8-seed-"));
 
 /** Runs one line with bash in the example project, `isol8` being the built CLI; stdin is not a terminal. */
 function shell(line: string, env: Record<string, string> = cleanEnv()): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      "bash",
-      ["-c", `isol8() { "$ISOL8_TEST_NODE" "$ISOL8_TEST_CLI" "$@"; }\n${line}`],
-      {
-        cwd: project,
-        env: { ...env, ISOL8_TEST_NODE: process.execPath, ISOL8_TEST_CLI: CLI },
-        stdio: ["pipe", "pipe", "pipe"],
-      },
-    );
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.on("data", (c: Buffer) => err.push(c));
-    child.on("error", reject);
-    child.on("close", (code, signal) =>
-      resolve({
-        code,
-        signal,
-        stdout: Buffer.concat(out).toString(),
-        stderr: Buffer.concat(err).toString(),
-        pid: child.pid ?? 0,
-      }),
-    );
-    child.stdin.end();
-  });
+  return spawnCollect(
+    "bash",
+    ["-c", `isol8() { "$ISOL8_TEST_NODE" "$ISOL8_TEST_CLI" "$@"; }\n${line}`],
+    {
+      cwd: project,
+      env: { ...env, ISOL8_TEST_NODE: process.execPath, ISOL8_TEST_CLI: CLI },
+    },
+  );
 }
 
 /** A stand-in Docker engine: lists isol8 containers and images, records what is removed. */

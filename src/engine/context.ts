@@ -76,6 +76,8 @@ export interface ContextHost {
   container(image: string): Promise<SandboxContainer>;
   /** The run request of a program of `runtime` (environment, working directory, prestart). */
   runSpec(runtime: Runtime): RunSpec;
+  /** Readies a context's container before each kernel starts in it (files the environment points at). */
+  prepare(container: SandboxContainer, runtime: Runtime): Promise<void>;
   /** Runs `work` in one of the engine's execution slots. */
   slot<T>(work: () => Promise<T>): Promise<T>;
 }
@@ -116,6 +118,11 @@ function deferred<T>(): Deferred<T> {
   });
   return { promise, resolve, reject };
 }
+
+/** Rich outputs kept per cell; more are dropped (and the result marked truncated). */
+const MAX_RICH_OUTPUTS = 256;
+/** Rich outputs a cell may announce at all; past this the kernel is restarted. */
+const MAX_ANNOUNCED_OUTPUTS = 1024;
 
 /** One cell on its way through the kernel. */
 class Cell {
@@ -175,10 +182,13 @@ class Cell {
         !RICH_TYPES.includes(type as RichOutput["type"]) ||
         typeof size !== "number" ||
         !Number.isSafeInteger(size) ||
-        size < 0
+        size < 0 ||
+        // Every output costs the engine memory even when dropped: a cell
+        // announcing thousands is abusing the protocol, not plotting.
+        this.rich.size >= MAX_ANNOUNCED_OUTPUTS
       )
         return false;
-      const dropped = size > this.limit - this.richBytes;
+      const dropped = this.rich.size >= MAX_RICH_OUTPUTS || size > this.limit - this.richBytes;
       if (dropped) this.truncated = true;
       else this.richBytes += size;
       output = {
@@ -563,6 +573,7 @@ class CodeContext {
       }
       this.container = container;
     }
+    await this.host.prepare(this.container, this.runtime);
     const argv = KERNELS[this.runtime] as string[];
     const program = this.host.runSpec(this.runtime);
     const kernel = new Kernel(

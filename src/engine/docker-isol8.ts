@@ -20,6 +20,7 @@ import type {
   ExecutionResult,
   ExecutionSummary,
   ResourceUsage,
+  Runtime,
   StreamEvent,
 } from "../types.js";
 import { containerSpec } from "./container-spec.js";
@@ -28,7 +29,7 @@ import { createDebugLog, type DebugLog } from "./debug-log.js";
 import { assertDockerReachable, createDockerClient } from "./docker-client.js";
 import { EventQueue } from "./event-queue.js";
 import { FifoSemaphore } from "./fifo-semaphore.js";
-import { installPlan } from "./installs.js";
+import { type InstallPlan, installPlan } from "./installs.js";
 import { LABELS } from "./labels.js";
 import { InvalidOptionError, type ResolvedOptions, resolveOptions } from "./options.js";
 import { ContainerPool } from "./pool.js";
@@ -120,6 +121,14 @@ export class DockerIsol8 {
   /** The egress gateway of a filtered engine, and each container's channel through it. */
   private readonly gateway: EgressGateway | undefined;
   private readonly egress = new WeakMap<SandboxContainer, EgressChannel>();
+  /** What every run's environment gets from the engine's options (network, CAs); fixed, so prestarted interpreters have it too. */
+  private readonly engineEnv: Record<string, string>;
+  /**
+   * What prestarted interpreters start with of it: all of it, unless extra
+   * CAs are set - their bundle is made per run, after an interpreter that
+   * reads it at start-up (node) would have started.
+   */
+  private readonly prestartEnv: Record<string, string>;
   /** Code contexts (`createContext`), made on first use. */
   private contextManager: ContextManager | undefined;
 
@@ -138,6 +147,8 @@ export class DockerIsol8 {
       this.gateway = new EgressGateway();
     }
     this.docker = docker;
+    this.engineEnv = this.networkEnv();
+    this.prestartEnv = this.withCaCertificates ? {} : this.engineEnv;
     this.log = createDebugLog(this.options.debug);
     this.slots = new FifoSemaphore(this.options.maxConcurrent);
   }
@@ -309,6 +320,7 @@ export class DockerIsol8 {
           ? this.createContainer(image)
           : this.poolFor(image).take(),
       runSpec: (runtime) => this.runSpec({ runtime, code: " " }),
+      prepare: (container, runtime) => this.prepareContext(container, runtime),
       slot: (work) => this.slots.run(work),
     });
     return this.contextManager;
@@ -438,6 +450,8 @@ export class DockerIsol8 {
             break;
           }
         }
+        // Whatever happened, the program (and any later user of this container) gets the base policy.
+        if (channel && this.options.egressPolicy) channel.policy = this.options.egressPolicy;
         let report: ExitReport;
         let files: Record<string, string> | undefined;
         if (failed) {
@@ -445,7 +459,6 @@ export class DockerIsol8 {
           if (failed.phase === "hidden")
             throw new SandboxFailure(`preparing the sandbox failed (exit ${report.exitCode})`);
         } else {
-          if (channel && this.options.egressPolicy) channel.policy = this.options.egressPolicy;
           const code = phaseOutput("code");
           // The run request is on its way before onContainer hears of the
           // container, so a signal it sends at once already has a program to reach.
@@ -502,22 +515,13 @@ export class DockerIsol8 {
       outputLimit: spec.outputLimit,
       prestarted: false,
     };
-    if (this.withCaCertificates) {
-      steps.push({
-        phase: "hidden",
-        spec: {
-          ...common,
-          argv: ["sh", "-c", `cat ${SYSTEM_CA_BUNDLE} ${EXTRA_CA_FILE} > ${CA_BUNDLE_FILE}`],
-          files: [{ path: EXTRA_CA_FILE, content: `${this.options.caCertificates.join("\n")}\n` }],
-        },
-      });
-    }
+    if (this.withCaCertificates) steps.push({ phase: "hidden", spec: this.caBundleSpec(common) });
     const packages = request.installPackages ?? [];
     if (packages.length > 0) {
       const plan = installPlan(request.runtime, packages, this.options.registries);
       steps.push({
         phase: "install",
-        spec: { ...common, env: { ...spec.env, ...plan.env }, argv: plan.argv, files: [] },
+        spec: { ...common, env: installEnv(spec.env, plan), argv: plan.argv, files: [] },
         policy:
           this.options.egressPolicy && widenPolicy(this.options.egressPolicy, plan.registryRules),
       });
@@ -534,6 +538,27 @@ export class DockerIsol8 {
       });
     }
     return steps;
+  }
+
+  /** The run that writes the CA bundle the trust variables point at (image store + extra CAs). */
+  private caBundleSpec(common: Omit<RunSpec, "argv" | "files">): RunSpec {
+    return {
+      ...common,
+      argv: ["sh", "-c", `cat ${SYSTEM_CA_BUNDLE} ${EXTRA_CA_FILE} > ${CA_BUNDLE_FILE}`],
+      files: [{ path: EXTRA_CA_FILE, content: `${this.options.caCertificates.join("\n")}\n` }],
+    };
+  }
+
+  /** Makes a context's sandbox ready for its kernel: the CA bundle, when there are extra CAs. */
+  private async prepareContext(container: SandboxContainer, runtime: Runtime): Promise<void> {
+    if (!this.withCaCertificates) return;
+    const { argv: _, files: __, ...common } = this.runSpec({ runtime, code: " " });
+    const report = await container.run(
+      { ...this.caBundleSpec(common), prestarted: false },
+      { stdout: () => undefined, stderr: () => undefined },
+    );
+    if (report.exitCode !== 0)
+      throw new SandboxFailure(`preparing the context failed (exit ${report.exitCode})`);
   }
 
   /** Extra CA certificates matter only to a sandbox that can reach a network. */
@@ -610,11 +635,14 @@ export class DockerIsol8 {
       const container = await SandboxContainer.start(this.docker, spec, this.log);
       if (channel) {
         this.egress.set(container, channel);
-        container.onGone(() => void channel.close());
+        container.onGone(() =>
+          channel.close().catch((error: Error) => this.log(`egress channel: ${error.message}`)),
+        );
       }
       // isol8's own runtime images hold the bootstraps; a custom image may not.
       const runtime = RUNTIMES.find((r) => runtimeImage(r) === image);
-      const prestart = runtime && !this.options.image && prestartSpec(runtimeAdapter(runtime));
+      const prestart =
+        runtime && !this.options.image && prestartSpec(runtimeAdapter(runtime), this.prestartEnv);
       if (prestart) container.prestart(prestart);
       return container;
     } catch (error) {
@@ -690,7 +718,7 @@ export class DockerIsol8 {
     const base = {
       ...BASE_ENV,
       ...adapter.env,
-      ...this.networkEnv(),
+      ...this.engineEnv,
       ...(request.installPackages?.length
         ? installPlan(request.runtime, request.installPackages, this.options.registries).programEnv
         : {}),
@@ -723,9 +751,20 @@ export class DockerIsol8 {
       ...common,
       argv: adapter.command(path),
       files: [...files, { path, content: request.code ?? "" }],
-      prestarted: !this.options.image && mayUsePrestart(adapter, base),
+      prestarted: !this.options.image && mayUsePrestart(adapter, base, this.prestartEnv),
     };
   }
+}
+
+/**
+ * The installer's environment: the run's, without what points the program
+ * at the installed packages (what an earlier run left in /sandbox must not
+ * become part of the installer), plus the installer's own settings.
+ */
+function installEnv(runEnv: Record<string, string>, plan: InstallPlan): Record<string, string> {
+  const env = { ...runEnv, ...plan.env };
+  for (const name of Object.keys(plan.programEnv)) if (!(name in plan.env)) delete env[name];
+  return env;
 }
 
 /**

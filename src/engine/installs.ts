@@ -57,8 +57,11 @@ export function installPlan(
           env.PIP_TRUSTED_HOST = new URL(registries.pip).hostname;
       }
       return {
+        // -I: the installer ignores PYTHON* variables and does not import from
+        // its working directory, where an earlier run may have left a "pip".
         argv: [
           "python3",
+          "-I",
           "-m",
           "pip",
           "install",

@@ -22,13 +22,17 @@ const STARTUP_ENV = /^(PATH|HOME|LANG|LANGUAGE|LC_\w+|LD_\w+|GLIBC_TUNABLES|MALL
 /**
  * The interpreter the supervisor keeps started for this runtime while a
  * container is idle: the runtime's bootstrap with the fixed part of every
- * run's environment (never a request's variables or secrets).
+ * run's environment, `engineEnv` included (the engine's network variables;
+ * never a request's variables or secrets).
  */
-export function prestartSpec(adapter: RuntimeAdapter): PrestartSpec | undefined {
+export function prestartSpec(
+  adapter: RuntimeAdapter,
+  engineEnv: Record<string, string> = {},
+): PrestartSpec | undefined {
   if (!adapter.prestart) return undefined;
   return {
     argv: [...adapter.prestart.argv],
-    env: { ...BASE_ENV, ...adapter.env },
+    env: { ...BASE_ENV, ...adapter.env, ...engineEnv },
     workdir: SANDBOX_WORKDIR,
   };
 }
@@ -39,8 +43,12 @@ export function prestartSpec(adapter: RuntimeAdapter): PrestartSpec | undefined 
  * interpreter reads at start-up (anything else it reads later, from the
  * replaced environment, as a fresh interpreter would).
  */
-export function mayUsePrestart(adapter: RuntimeAdapter, env: Record<string, string>): boolean {
-  const spec = prestartSpec(adapter);
+export function mayUsePrestart(
+  adapter: RuntimeAdapter,
+  env: Record<string, string>,
+  engineEnv: Record<string, string> = {},
+): boolean {
+  const spec = prestartSpec(adapter, engineEnv);
   if (!spec || !adapter.prestart) return false;
   const startupEnv = adapter.prestart.startupEnv;
   const value = (vars: Record<string, string>, name: string) =>

@@ -1,4 +1,5 @@
 import { lookup } from "node:dns/promises";
+import { mkdtempSync, rmSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import {
   createServer,
@@ -66,18 +67,26 @@ const HOP_HEADERS = /^(proxy-\w+|connection|keep-alive|te|trailer|upgrade)$/i;
  * or connects to addresses itself reaches nothing.
  */
 export class EgressGateway {
-  private root: Promise<string> | undefined;
+  private root: string | undefined;
   private readonly channels = new Set<EgressChannel>();
 
   /** Opens a channel (one socket, one policy, one log) for one sandbox container. */
   async open(policy: EgressPolicy): Promise<EgressChannel> {
-    this.root ??= mkdtemp(join(tmpdir(), "isol8-egress-"));
+    if (!this.root) {
+      this.root = mkdtempSync(join(tmpdir(), "isol8-egress-"));
+      removeAtExit(this.root);
+    }
     // A random name: the sandbox sees its mount's source path in /proc/self/mountinfo.
-    const dir = await mkdtemp(join(await this.root, "c"));
-    // mkdir's mode is cut by the umask; the sandbox's forwarder (uid 101) must enter.
-    await chmod(dir, 0o755);
+    const dir = await mkdtemp(join(this.root, "c"));
     const channel = new EgressChannel(dir, policy, () => this.channels.delete(channel));
-    await channel.listen();
+    try {
+      // mkdtemp makes it 0700; the sandbox's forwarder (uid 101) must enter.
+      await chmod(dir, 0o755);
+      await channel.listen();
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
     this.channels.add(channel);
     return channel;
   }
@@ -87,8 +96,24 @@ export class EgressGateway {
     await Promise.all([...this.channels].map((c) => c.close()));
     const root = this.root;
     this.root = undefined;
-    if (root) await rm(await root, { recursive: true, force: true });
+    if (root) {
+      liveRoots.delete(root);
+      await rm(root, { recursive: true, force: true });
+    }
   }
+}
+
+/** Socket directories of gateways not closed yet, removed when the process exits without stop() (as the CLI does). */
+const liveRoots = new Set<string>();
+
+function removeAtExit(root: string): void {
+  if (liveRoots.size === 0 && !process.listeners("exit").includes(removeLiveRoots))
+    process.on("exit", removeLiveRoots);
+  liveRoots.add(root);
+}
+
+function removeLiveRoots(): void {
+  for (const root of liveRoots) rmSync(root, { recursive: true, force: true });
 }
 
 /** One sandbox's way out: a proxy on a unix socket, with the policy of the current run. */
@@ -194,6 +219,8 @@ export class EgressChannel {
     if (!target) return this.refuse(client, entry, "not a host:port destination", 400);
     const address = await this.resolve(target.host, target.port);
     if (!address.allow) return this.refuse(client, entry, address.reason, 403);
+    // The sandbox may have hung up during the lookup: nothing to connect for.
+    if (client.destroyed) return;
     this.open++;
     const upstream = connect({
       host: address.address,
@@ -251,6 +278,7 @@ export class EgressChannel {
     const entry = this.entry(method, url.hostname, port, url.pathname + url.search, started);
     const address = await this.resolve(url.hostname, port);
     if (!address.allow) return this.refuseResponse(res, entry, address.reason, 403);
+    if (req.destroyed || res.destroyed) return;
     this.open++;
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(req.headers))

@@ -31,6 +31,8 @@ const ALLOWED: Decision = { allow: true };
 const PORT_SUFFIX = /^(.+):(\d{1,5})$/;
 /** `[v6]:PORT` (brackets possibly escaped, as a regex would have them). */
 const IPV6_PORT = /^\\?\[(.+?)\\?\]:(\d{1,5})$/;
+/** Unbounded quantifiers a rule may have: matching stays at most quadratic in the name's length. */
+const MAX_REPEATS = 2;
 /** Longest host name DNS allows; longer names are refused before any pattern runs. */
 const MAX_HOST_LENGTH = 253;
 
@@ -86,6 +88,10 @@ function compileRule(source: string, field: string): Rule {
       `${field}: "${source}" is not a valid regular expression (${(error as Error).message})`,
     );
   }
+  if (repeatCount(text) > MAX_REPEATS)
+    throw new InvalidOptionError(
+      `${field}: "${source}" has more than ${MAX_REPEATS} repeats (*, +, {n,}); each one multiplies matching time, so write the name out (e.g. "(.+\\.)?example\\.com")`,
+    );
   if (hasNestedRepetition(text))
     throw new InvalidOptionError(
       `${field}: "${source}" repeats a group that itself repeats or alternates (e.g. "(a+)*"), which can take exponential time; write it without the outer repetition (e.g. "(.+\\.)?example\\.com")`,
@@ -107,6 +113,40 @@ function compileRule(source: string, field: string): Rule {
  */
 export function hasNestedRepetition(pattern: string): boolean {
   const groups: { repeats: boolean }[] = [];
+  for (const i of syntaxPositions(pattern)) {
+    const c = pattern[i];
+    if (c === "(") {
+      groups.push({ repeats: false });
+      continue;
+    }
+    const inner = groups.at(-1);
+    if (c === "|" && inner) inner.repeats = true;
+    else if (c === ")") {
+      const group = groups.pop();
+      if (group?.repeats && unboundedQuantifierAt(pattern, i + 1)) return true;
+      // A group that repeats inside makes its enclosing group repeat, too.
+      if (group?.repeats) {
+        const outer = groups.at(-1);
+        if (outer) outer.repeats = true;
+      }
+    } else if (inner && unboundedQuantifierAt(pattern, i)) inner.repeats = true;
+  }
+  return false;
+}
+
+/**
+ * How many unbounded quantifiers a pattern has. Each one multiplies the
+ * ways a failing match can be tried (`a*a*a*b` is cubic in the name's
+ * length), so a rule may have at most MAX_REPEATS.
+ */
+export function repeatCount(pattern: string): number {
+  let count = 0;
+  for (const i of syntaxPositions(pattern)) if (unboundedQuantifierAt(pattern, i)) count++;
+  return count;
+}
+
+/** Positions of a pattern's syntax: escaped characters and character classes are skipped whole. */
+function* syntaxPositions(pattern: string): Generator<number> {
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
     if (c === "\\") {
@@ -114,28 +154,11 @@ export function hasNestedRepetition(pattern: string): boolean {
       continue;
     }
     if (c === "[") {
-      // A character class: skip to its end; nothing inside is a quantifier.
       for (i++; i < pattern.length && pattern[i] !== "]"; i++) if (pattern[i] === "\\") i++;
       continue;
     }
-    if (c === "(") {
-      groups.push({ repeats: false });
-      continue;
-    }
-    const inner = groups.at(-1);
-    if (c === "|" && inner) inner.repeats = true;
-    const quantifier = unboundedQuantifierAt(pattern, i + 1);
-    if (c === ")") {
-      const group = groups.pop();
-      if (group?.repeats && quantifier) return true;
-      // A group that repeats makes its enclosing group repeat, too.
-      if ((group?.repeats || quantifier) && groups.length)
-        (groups.at(-1) as { repeats: boolean }).repeats = true;
-      continue;
-    }
-    if (quantifier && inner) inner.repeats = true;
+    yield i;
   }
-  return false;
 }
 
 /** Whether an unbounded (or more-than-once) quantifier starts at `i`. */

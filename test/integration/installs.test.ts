@@ -129,6 +129,30 @@ describe("installPackages", () => {
     }
   });
 
+  test("after a failed install the container's next user is back on the engine's own filter", async () => {
+    // One container for every run: the one the failed install widened.
+    const isol8 = closedEngine({ registries: { pip: pypi.url }, mode: "persistent" });
+    try {
+      const failed = await isol8.execute({
+        runtime: "python",
+        code: "print('never')",
+        installPackages: ["isol8-no-such-package"],
+      });
+      assert.equal(failed.installFailed, true);
+      const code = `import urllib.request\ntry:\n    urllib.request.urlopen(${JSON.stringify(pypi.url)}, timeout=5)\n    print("reached")\nexcept Exception as e:\n    print("refused", e)`;
+      for (let i = 0; i < 3; i++) {
+        const next = await isol8.execute({ runtime: "python", code });
+        assert.match(next.stdout, /^refused .*403/, next.stdout);
+        assert.match(
+          next.networkLogs?.[0]?.reason ?? "",
+          /not on the allow list|IP-address destinations/,
+        );
+      }
+    } finally {
+      await isol8.stop();
+    }
+  });
+
   test("an unreachable registry is an install failure, not a hang", async () => {
     const gone = await startNpmRegistry([NPM_PACKAGE]);
     await gone.close();

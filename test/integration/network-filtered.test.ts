@@ -114,6 +114,22 @@ describe("filtered network", () => {
     }
   });
 
+  test("a code context gets the trusted CA and the gateway too", async () => {
+    const context = await isol8.createContext({ runtime: "python" });
+    try {
+      const url = `https://localhost:${https.port}/from-context`;
+      const result = await isol8.execute({
+        runtime: "python",
+        contextId: context.id,
+        code: `import urllib.request\nurllib.request.urlopen(${JSON.stringify(url)}, timeout=10).read().decode()`,
+      });
+      assert.equal(result.exitCode, 0, result.stderr);
+      assert.equal(result.value, "'upstream says GET /from-context body=0'");
+    } finally {
+      await isol8.closeContext(context.id);
+    }
+  });
+
   test("without the CA the HTTPS upstream is not trusted: the tunnel does not break TLS", async () => {
     const { caCertificates: _, ...withoutCa } = options;
     const plain = new DockerIsol8(withoutCa);

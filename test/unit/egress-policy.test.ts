@@ -165,6 +165,12 @@ describe("rules that could run away", () => {
       "api\\.example\\.com",
     ])
       assert.equal(hasNestedRepetition(good), false, good);
+    assert.equal(hasNestedRepetition("(\\.+)*x"), true, "a repeat after an escape counts");
+    assert.equal(hasNestedRepetition("((a+)b)*"), true, "a repeat two groups down counts");
+    assert.throws(() => compilePolicy({ whitelist: ["a*a*a*b"] }), /has more than 2 repeats/);
+    assert.doesNotThrow(() =>
+      compilePolicy({ whitelist: ["(.+\\.)?api\\.(.+\\.)?example\\.com"] }),
+    );
     assert.throws(
       () => compilePolicy({ whitelist: ["(.*\\.)*example\\.com"] }),
       /can take exponential time/,

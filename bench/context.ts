@@ -8,10 +8,8 @@
  *   node --import tsx bench/context.ts [paced calls, default 100] [back-to-back calls, default 500]
  */
 
-import { execFileSync } from "node:child_process";
 import { DockerIsol8 } from "../src/engine/docker-isol8.js";
-import type { Runtime } from "../src/types.js";
-import { percentile, printTable, timeCommand } from "./stats.js";
+import { dockerExecSamples, percentile, printTable, timeCommand } from "./stats.js";
 
 const paced = Number(process.argv[2] ?? 100);
 const backToBack = Number(process.argv[3] ?? 500);
@@ -38,21 +36,6 @@ async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
   const started = performance.now();
   const result = await work();
   return [performance.now() - started, result];
-}
-
-function dockerExecSamples(runtime: Runtime, runs: number): number[] {
-  const id = execFileSync(
-    "docker",
-    ["run", "-d", "--rm", "--network", "none", `isol8:${runtime}`, "sleep", "600"],
-    { encoding: "utf8" },
-  ).trim();
-  try {
-    return Array.from({ length: runs }, () =>
-      timeCommand(["docker", "exec", id, ...PLAIN[runtime as "python"].argv], "hi\n"),
-    );
-  } finally {
-    execFileSync("docker", ["rm", "-f", id]);
-  }
 }
 
 const latency: (string | number)[][] = [];
@@ -96,7 +79,7 @@ for (const runtime of ["python", "node"] as const) {
     plain.push(ms);
   }
   await isol8.stop();
-  const exec = dockerExecSamples(runtime, 15);
+  const exec = dockerExecSamples(`isol8:${runtime}`, PLAIN[runtime as "python"].argv, 15);
   const host = Array.from({ length: 15 }, () => timeCommand(PLAIN[runtime].host, "hi\n"));
   latency.push([
     runtime,

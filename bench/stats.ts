@@ -1,5 +1,5 @@
 /** Small helpers shared by the benchmarks: timing, percentiles, a plain-text table. */
-import { spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 
 export function percentile(samples: number[], p: number): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -36,4 +36,21 @@ export function printTable(header: string[], rows: (string | number)[][]): strin
   ].join("\n");
   console.log(text);
   return text;
+}
+
+/**
+ * `docker exec` of `argv` into a running container of `image`, `runs` times:
+ * the baseline for a warm run. The container is removed afterwards.
+ */
+export function dockerExecSamples(image: string, argv: string[], runs: number): number[] {
+  const id = execFileSync(
+    "docker",
+    ["run", "-d", "--rm", "--network", "none", image, "sleep", "600"],
+    { encoding: "utf8" },
+  ).trim();
+  try {
+    return Array.from({ length: runs }, () => timeCommand(["docker", "exec", id, ...argv], "hi\n"));
+  } finally {
+    execFileSync("docker", ["rm", "-f", id]);
+  }
 }

@@ -6,12 +6,11 @@
  *   node --import tsx bench/warm.ts [paced runs, default 60] [back-to-back runs, default 200]
  */
 
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import Docker from "dockerode";
 import { DockerIsol8 } from "../src/engine/docker-isol8.js";
 import type { Runtime } from "../src/types.js";
-import { percentile, printTable, timeCommand } from "./stats.js";
+import { dockerExecSamples, percentile, printTable, timeCommand } from "./stats.js";
 
 const paced = Number(process.argv[2] ?? 60);
 const backToBack = Number(process.argv[3] ?? 200);
@@ -38,23 +37,6 @@ async function timeRun(isol8: DockerIsol8, runtime: Runtime): Promise<number> {
   return elapsed;
 }
 
-/** `docker exec` into a running container of the same image: the baseline for a warm run. */
-function dockerExecSamples(runtime: Runtime, runs: number): number[] {
-  const id = execFileSync(
-    "docker",
-    ["run", "-d", "--rm", "--network", "none", `isol8:${runtime}`, "sleep", "600"],
-    { encoding: "utf8" },
-  ).trim();
-  try {
-    const samples: number[] = [];
-    for (let i = 0; i < runs; i++)
-      samples.push(timeCommand(["docker", "exec", id, ...PROGRAMS[runtime].argv], "hi\n"));
-    return samples;
-  } finally {
-    execFileSync("docker", ["rm", "-f", id]);
-  }
-}
-
 const latencyRows: (string | number)[][] = [];
 const coldRows: (string | number)[][] = [];
 for (const runtime of Object.keys(PROGRAMS) as Runtime[]) {
@@ -70,7 +52,7 @@ for (const runtime of Object.keys(PROGRAMS) as Runtime[]) {
   const b2bSamples: number[] = [];
   for (let i = 0; i < backToBack; i++) b2bSamples.push(await timeRun(isol8, runtime));
   await isol8.stop();
-  const exec = dockerExecSamples(runtime, 15);
+  const exec = dockerExecSamples(`isol8:${runtime}`, PROGRAMS[runtime].argv, 15);
   const hostArgv = HOST[runtime];
   const host = hostArgv ? Array.from({ length: 15 }, () => timeCommand(hostArgv, "hi\n")) : [];
   latencyRows.push([

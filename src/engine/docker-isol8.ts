@@ -43,6 +43,7 @@ import {
   sandboxPath,
   writeSandboxFile,
 } from "./session-files.js";
+import { shownPhase } from "./shown-phase.js";
 import { type SandboxSignal, SIGNALS, signalNumber } from "./signals.js";
 
 export type { SandboxSignal };
@@ -170,11 +171,7 @@ export class DockerIsol8 {
     const result = await this.run(request, (event) =>
       output[event.phase ?? "code"][event.type].push(event.data),
     );
-    const shown = result.installFailed
-      ? output.install
-      : result.setupFailed
-        ? output.setup
-        : output.code;
+    const shown = output[shownPhase(result)];
     return { ...result, stdout: shown.stdout.join(""), stderr: shown.stderr.join("") };
   }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { DockerIsol8 } from "../engine/docker-isol8.js";
+import { shownPhase } from "../engine/shown-phase.js";
 import type {
   ContextInfo,
   DockerIsol8Options,
@@ -220,6 +221,6 @@ async function collect(
     else held[event.phase ?? "code"][event.type] += event.data;
   }
   if (!result) throw new ToolError("the run ended without an exit status");
-  const shown = result.installFailed ? held.install : result.setupFailed ? held.setup : held.code;
+  const shown = held[shownPhase(result)];
   return { ...shown, notices, result };
 }

@@ -8,6 +8,7 @@ import { configEngineOptions, type Isol8Config, loadConfig } from "../../config/
 import { DockerIsol8 } from "../../engine/docker-isol8.js";
 import { registryRules } from "../../engine/installs.js";
 import { InvalidOptionError } from "../../engine/options.js";
+import { shownPhase } from "../../engine/shown-phase.js";
 import type {
   DockerIsol8Options,
   ExecutionRequest,
@@ -498,11 +499,7 @@ async function printRun(
         else if (!stdout.write(event.data)) await once(stdout, "drain");
       } else {
         const { result } = event;
-        const shown = result.installFailed
-          ? held.install
-          : result.setupFailed
-            ? held.setup
-            : held.code;
+        const shown = held[shownPhase(result)];
         if (flags.json) {
           process.stdout.write(`${JSON.stringify({ ...event.result, ...shown }, null, 2)}\n`);
           out?.write(shown.stdout);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -10,7 +10,7 @@ import {
   startHttpUpstream,
   type Upstream,
 } from "../fixtures/upstreams.js";
-import { isol8 } from "./cli-helpers.js";
+import { cleanEnv, isol8 } from "./cli-helpers.js";
 
 describe("isol8 run: network flags", () => {
   let http: Upstream;
@@ -129,6 +129,15 @@ describe("isol8 run: network flags", () => {
       result.stderr,
       /^isol8: installing packages failed \(exit \d+\); the program did not run$/m,
     );
+  });
+
+  test("a filtered run leaves no gateway socket directory behind", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "isol8-cli-tmp-"));
+    const result = await isol8(["run", "--allow", "example\\.test", "--cmd", "true"], {
+      env: cleanEnv({ TMPDIR: tmp }),
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(readdirSync(tmp), []);
   });
 
   test("bad network input is one line and exit 2", async () => {

@@ -416,6 +416,22 @@ ${PRINT_AGE_JS}`,
   });
 });
 
+describe("prestarted interpreters: networked engines", () => {
+  test("a filtered engine's node runs use the prestarted interpreter, with the proxy variables it read at start-up", async () => {
+    const isol8 = engine({ network: "filtered", networkFilter: { whitelist: [] } });
+    await isol8.execute({ runtime: "node", code: "// the pool's first container" });
+    const run = await runIdle(isol8, {
+      runtime: "node",
+      code: `${AGE_JS}
+console.log(JSON.stringify([process.env.NODE_USE_ENV_PROXY, process.env.HTTPS_PROXY]));
+${PRINT_AGE_JS}`,
+    });
+    assert.equal(run.exitCode, 0, run.stderr);
+    assertPrestarted(run);
+    assert.deepEqual(JSON.parse(run.lines[0] ?? ""), ["1", "http://127.0.0.1:3128"]);
+  });
+});
+
 describe("prestarted interpreters: persistent sessions", () => {
   test("a FIFO left at the program's path times the run out, as before, and hangs nothing", async () => {
     const isol8 = engine({ mode: "persistent" });

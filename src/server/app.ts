@@ -32,10 +32,14 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
     "*",
     bodyLimit({
       maxSize: ctx.config.maxBodyBytes,
+      // The rest of the body is never read, so the connection cannot carry
+      // another request: tell the client, or it may reuse a socket the server
+      // is about to close.
       onError: () => {
         throw new HttpError(
           413,
           `body: larger than this server's limit of ${ctx.config.maxBodyBytes} bytes`,
+          { Connection: "close" },
         );
       },
     }),

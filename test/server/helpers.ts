@@ -55,6 +55,14 @@ export async function startServer(config: ServerConfigInput = {}): Promise<TestS
     return fetch(`${url}${path}`, {
       ...rest,
       headers: { ...base, ...(rest.headers as Record<string, string>) },
+    }).catch((error: unknown) => {
+      // fetch says only "fetch failed"; the socket-level cause is what tells
+      // a reset connection from a refused one when a run fails.
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw new Error(
+        `${rest.method ?? "GET"} ${path}: fetch failed: ${cause?.code ?? ""} ${cause?.message ?? error}`,
+        { cause: error },
+      );
     });
   };
   return {

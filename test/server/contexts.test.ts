@@ -6,7 +6,7 @@ import { RemoteError } from "../../src/client/remote-error.js";
 import { RemoteIsol8 } from "../../src/client/remote-isol8.js";
 import type { ContextInfo, ExecutionResult, StreamEvent } from "../../src/types.js";
 import { docker } from "../e2e/cli-helpers.js";
-import { startServer } from "./helpers.js";
+import { eventually, startServer } from "./helpers.js";
 import { readSse } from "./sse-client.js";
 
 const srv = await startServer();
@@ -196,6 +196,47 @@ describe("context routes", () => {
     assert.ok(doc.components.schemas.ExecutionResult.properties.contextRestarted);
     const execute = JSON.stringify(doc.paths["/execute"]);
     assert.match(execute, /contextId/);
+  });
+});
+
+describe("a full server", () => {
+  test("making or resetting a context takes an execution slot: 429 when none is free", async () => {
+    const small = await startServer({ maxConcurrent: 1, maxQueue: 0 });
+    const key = (await small.createKey("tenant-full")).key;
+    const postTo = (path: string, body: unknown, signal?: AbortSignal) =>
+      small.call(path, { method: "POST", key, body: JSON.stringify(body), signal });
+    const made = await postTo("/session/full/context", { runtime: "python" });
+    assert.equal(made.status, 201);
+    const { id } = (await made.json()) as ContextInfo;
+
+    const abort = new AbortController();
+    const long = await postTo(
+      "/execute/stream",
+      {
+        request: {
+          runtime: "python",
+          code: "import time\nprint('go', flush=True)\ntime.sleep(30)",
+        },
+      },
+      abort.signal,
+    );
+    await readSse(long, (e) => e.type === "stdout");
+    const another = await postTo("/session/full/context", { runtime: "python" });
+    assert.equal(another.status, 429, await another.clone().text());
+    assert.match(await errorOf(another), /busy/);
+    const reset = await postTo(`/session/full/context/${id}/reset`, {});
+    assert.equal(reset.status, 429);
+    await reset.body?.cancel();
+    const listed = await small.call("/session/full/context", { key });
+    assert.deepEqual(await listed.json(), { contexts: [{ id, runtime: "python" }] });
+
+    abort.abort();
+    assert.ok(await eventually(() => small.server.context.admission.running === 0));
+    assert.equal((await postTo(`/session/full/context/${id}/reset`, {})).status, 200);
+    const second = await postTo("/session/full/context", { runtime: "node" });
+    assert.equal(second.status, 201);
+    await second.body?.cancel();
+    assert.equal(small.server.context.admission.running, 0);
   });
 });
 

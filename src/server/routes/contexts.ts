@@ -16,6 +16,10 @@ import { jsonBody, parse } from "../validate.js";
  * /execute/stream and /execute/ws with `request.contextId` and the
  * session's `sessionId`. Contexts are the session engine's own, so another
  * session's (or tenant's) context id is unknown here (404).
+ *
+ * Making or resetting a context starts an interpreter in a container: that
+ * work takes an execution slot like a run does (429 when the server is full),
+ * so a burst of context requests cannot get around `maxConcurrent`.
  */
 export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -34,6 +38,16 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
     }
   };
 
+  /** `work` in an execution slot, given up if the client goes away while queued. */
+  const admitted = async <T>(request: Request, work: () => Promise<T>): Promise<T> => {
+    const release = await ctx.admission.enter(request.signal);
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  };
+
   const knownContext = (engine: DockerIsol8, sessionId: string, contextId: string) => {
     if (!engine.listContexts().some((context) => context.id === contextId))
       throw new HttpError(404, `no context "${contextId}" in session "${sessionId}"`);
@@ -43,17 +57,20 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
     const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
     const body = await jsonBody(c, createContextBodySchema);
     const options = engineOptions(ctx.config, applyPolicy(ctx.config.policy, body.options));
-    const session = await ctx.sessions.forExecution(
-      c.get("principal").tenantId,
-      sessionId,
-      options,
-      body.options !== undefined,
-    );
-    try {
-      return c.json(await session.engine.createContext({ runtime: body.runtime }), 201);
-    } finally {
-      session.release();
-    }
+    const made = await admitted(c.req.raw, async () => {
+      const session = await ctx.sessions.forExecution(
+        c.get("principal").tenantId,
+        sessionId,
+        options,
+        body.options !== undefined,
+      );
+      try {
+        return await session.engine.createContext({ runtime: body.runtime });
+      } finally {
+        session.release();
+      }
+    });
+    return c.json(made, 201);
   });
 
   app.get("/session/:id/context", async (c) => {
@@ -69,7 +86,7 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
     const contextId = c.req.param("cid");
     await inSession(c.get("principal").tenantId, sessionId, async (engine) => {
       knownContext(engine, sessionId, contextId);
-      await engine.resetContext(contextId);
+      await admitted(c.req.raw, () => engine.resetContext(contextId));
     });
     return c.json({ ok: true });
   });

@@ -1,3 +1,4 @@
+import { denoSpecifier } from "../runtimes/package-specs.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import type { PackageRegistries } from "../types.js";
 
@@ -112,7 +113,7 @@ export function installPlan(
         registryRules: registryRulesForRun,
       };
     case "deno": {
-      const specifiers = packages.map((p) => (/^(npm|jsr):/.test(p) ? p : `npm:${p}`));
+      const specifiers = packages.map(denoSpecifier);
       return {
         argv: ["deno", "cache", "--quiet", ...specifiers],
         env: npmEnv,

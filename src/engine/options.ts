@@ -1,5 +1,6 @@
 import { parseSize } from "../config/sizes.js";
 import { compilePolicy, type EgressPolicy } from "../network/policy.js";
+import { registryUrlProblem } from "../runtimes/package-specs.js";
 import type { DockerIsol8Options, NetworkMode, PackageRegistries } from "../types.js";
 import { InvalidOptionError } from "./errors.js";
 import type { PoolSize, PoolStrategy } from "./pool.js";
@@ -159,7 +160,8 @@ function networkOptions(
   for (const key of ["pip", "npm"] as const) {
     const url = registries[key];
     const problem = url === undefined ? undefined : registryUrlProblem(url);
-    if (problem) throw new InvalidOptionError(`registries.${key}: "${url}" ${problem}`);
+    if (problem)
+      throw new InvalidOptionError(`registries.${key}: ${JSON.stringify(url)} ${problem}`);
   }
   return {
     egressPolicy: network === "filtered" ? compilePolicy(options.networkFilter) : undefined,
@@ -167,18 +169,6 @@ function networkOptions(
     caCertificates,
     registries,
   };
-}
-
-/** Checks registry URLs given as engine options. */
-export function registryUrlProblem(url: string): string | undefined {
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
-      return "must be an http(s) URL";
-    return undefined;
-  } catch {
-    return "is not a URL";
-  }
 }
 
 function seccompMode(options: DockerIsol8Options): SeccompMode {

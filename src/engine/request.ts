@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import { runtimeAdapter } from "../runtimes/index.js";
+import { packageSpecProblem } from "../runtimes/package-specs.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import { isRuntime } from "../runtimes/runtime.js";
 import type { ExecutionRequest } from "../types.js";
@@ -128,21 +129,21 @@ function inSandbox(field: string, path: unknown): void {
     fail(`${field}: "${path}" is outside /sandbox`);
 }
 
-/** A package name or specifier: no installer flags, no paths, no URLs with spaces. */
-const PACKAGE = /^[A-Za-z0-9@_.][A-Za-z0-9@_.\-/:=<>!~^*+,[\]]*$/;
-
 /** Checks `installPackages` of a request (field names in messages are the request's). */
 function validatePackages(runtime: Runtime, packages: unknown): void {
   if (!Array.isArray(packages))
     throw new InvalidRequestError("installPackages: must be an array of package names");
+  // Only here: bash has no run-time installer (Debian packages are baked into images).
   if (packages.length > 0 && runtime === "bash")
     throw new InvalidRequestError(
       "installPackages: bash has no package installer at run time; bake Debian packages with `isol8 setup --bash PKG` or `isol8 build`",
     );
-  for (const [i, name] of packages.entries()) {
-    if (typeof name !== "string" || !PACKAGE.test(name))
+  for (const [i, spec] of packages.entries()) {
+    const problem =
+      typeof spec === "string" ? packageSpecProblem(runtime, spec) : "must be a string";
+    if (problem)
       throw new InvalidRequestError(
-        `installPackages[${i}]: ${JSON.stringify(name)} is not a package name (installer options are not accepted)`,
+        `installPackages[${i}]: ${JSON.stringify(spec)} is not a package name (${problem})`,
       );
   }
 }

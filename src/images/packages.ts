@@ -1,3 +1,9 @@
+import {
+  denoScheme,
+  denoSpecifier,
+  packageSpecProblem,
+  registryUrlProblem,
+} from "../runtimes/package-specs.js";
 import { RUNTIMES, type Runtime } from "../runtimes/runtime.js";
 import type { PackageRegistries } from "../types.js";
 import { type BuildStepError, ImageInputError } from "./errors.js";
@@ -103,47 +109,24 @@ function marker(runtime: Runtime): string {
   return `isol8-install-${runtime}`;
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: refuses control characters
-const CONTROL = /[\u0000-\u001f\u007f]/;
-/** A Debian package name, optionally with `=version` or `/release`. */
-const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:-]+|\/[a-z0-9-]+)?$/;
-/** A URL scheme such as `npm:`, `jsr:` or `https:`. */
-const SCHEME = /^[a-z][a-z0-9+.-]*:/i;
-
 /**
- * Checks a runtime's package specs and returns them trimmed (deno's bare
- * names prefixed with `npm:`). Throws ImageInputError for an empty name, a
- * name starting with `-` (an installer would read it as an option), control
- * characters, or what the runtime's installer cannot take.
+ * Checks a runtime's package specs (the rule is `packageSpecProblem`'s) and
+ * returns them as the install step takes them; throws ImageInputError naming
+ * the package and the problem. Only here: specs are trimmed (they come from
+ * comma lists and config files), and deno bakes `npm:` packages only (no
+ * jsr: or https: modules, which live in DENO_DIR, empty in every sandbox).
  */
 export function normalizePackages(runtime: Runtime, specs: readonly string[]): string[] {
   return specs.map((raw) => {
     const spec = raw.trim();
-    const refuse = (why: string): never => {
-      throw new ImageInputError(`${runtime} package "${spec}": ${why}`);
-    };
-    if (spec.length === 0) throw new ImageInputError(`${runtime} packages: empty package name`);
-    if (spec.startsWith("-")) {
-      refuse("starts with '-' and would be read as an installer option; give package names only");
-    }
-    if (CONTROL.test(spec)) refuse("contains control characters");
-    if (spec.length > 1000) refuse("is longer than 1000 characters");
-    if (runtime === "bash" && !DEBIAN_PACKAGE.test(spec)) {
-      refuse("is not a Debian package name (such as jq, jq=1.6-2.1 or jq/bookworm-backports)");
-    }
-    if (runtime === "deno") {
-      if (!SCHEME.test(spec)) return `npm:${spec}`;
-      if (!/^npm:/i.test(spec)) {
-        refuse(
-          "only npm: packages can be baked for deno (jsr: and https: modules live in DENO_DIR, which is empty in every sandbox)",
-        );
-      }
-      const name = spec.slice(4);
-      if (name.length === 0 || name.startsWith("-")) refuse("names no npm package");
-      return `npm:${name}`;
-    }
-    if (runtime !== "python" && /\s/.test(spec)) refuse("contains white space");
-    return spec;
+    const scheme = runtime === "deno" ? denoScheme(spec) : undefined;
+    const problem =
+      scheme !== undefined && scheme !== "npm:"
+        ? "only npm: packages can be baked for deno (jsr: and https: modules live in DENO_DIR, which is empty in every sandbox)"
+        : packageSpecProblem(runtime, spec);
+    if (problem)
+      throw new ImageInputError(`${runtime} package ${JSON.stringify(spec)}: ${problem}`);
+    return runtime === "deno" ? denoSpecifier(spec) : spec;
   });
 }
 
@@ -172,17 +155,10 @@ export function splitPackageList(value: string): string[] {
   return parts;
 }
 
-/** Checks an index URL (http or https); returns it unchanged. */
+/** Checks an index URL (the rule is `registryUrlProblem`'s); returns it unchanged. */
 export function checkRegistryUrl(kind: keyof PackageRegistries, url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new ImageInputError(`${kind} index "${url}" is not a URL`);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new ImageInputError(`${kind} index "${url}" is not an http or https URL`);
-  }
+  const problem = registryUrlProblem(url);
+  if (problem) throw new ImageInputError(`${kind} index ${JSON.stringify(url)} ${problem}`);
   return url;
 }
 

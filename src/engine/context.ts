@@ -172,22 +172,24 @@ class Cell {
 
   /**
    * A part of rich output `index`; its first part names the type and size.
-   * False when the record is not valid (a protocol error). All of a cell's
-   * outputs share the output limit; one that does not fit is dropped whole.
+   * Returns why the kernel must be restarted (an invalid record, or too many
+   * outputs), else undefined. All of a cell's outputs share the output
+   * limit; one that does not fit is dropped whole.
    */
-  addOutput(index: number, type: unknown, size: unknown, bytes: Buffer): boolean {
+  addOutput(index: number, type: unknown, size: unknown, bytes: Buffer): string | undefined {
     let output = this.rich.get(index);
     if (!output) {
       if (
         !RICH_TYPES.includes(type as RichOutput["type"]) ||
         typeof size !== "number" ||
         !Number.isSafeInteger(size) ||
-        size < 0 ||
-        // Every output costs the engine memory even when dropped: a cell
-        // announcing thousands is abusing the protocol, not plotting.
-        this.rich.size >= MAX_ANNOUNCED_OUTPUTS
+        size < 0
       )
-        return false;
+        return "broke the context protocol (bad output record)";
+      // Every output costs the engine memory even when dropped: a cell
+      // announcing thousands is abusing the protocol, not plotting.
+      if (this.rich.size >= MAX_ANNOUNCED_OUTPUTS)
+        return `showed more than ${MAX_ANNOUNCED_OUTPUTS} rich outputs in one cell`;
       const dropped = this.rich.size >= MAX_RICH_OUTPUTS || size > this.limit - this.richBytes;
       if (dropped) this.truncated = true;
       else this.richBytes += size;
@@ -201,11 +203,11 @@ class Cell {
       };
       this.rich.set(index, output);
     }
-    if (output.dropped) return true;
+    if (output.dropped) return undefined;
     output.bytes += bytes.length;
     if (output.bytes > output.size) output.dropped = true;
     else output.parts.push(bytes);
-    return true;
+    return undefined;
   }
 
   /** The complete rich outputs in order (after close()): PNG as base64, text masked. */
@@ -678,8 +680,8 @@ class CodeContext {
         kernel.kill("broke the context protocol (bad output record)");
         return;
       }
-      if (current && !cell.addOutput(index, record.mime, record.size, bytes))
-        kernel.kill("broke the context protocol (bad output record)");
+      const problem = current ? cell.addOutput(index, record.mime, record.size, bytes) : undefined;
+      if (problem) kernel.kill(problem);
       return;
     }
     if (type === "done") {

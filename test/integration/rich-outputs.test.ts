@@ -1,8 +1,9 @@
 // Rich outputs of python code contexts (ExecutionResult.outputs): matplotlib
 // figures as PNG, last values' _repr_png_/_repr_svg_/_repr_html_, their place
-// in the text output, and the output limit. Runs in isol8:python-data, which
-// the `before` hook builds when it is missing or out of date (as `isol8 setup
-// --data-science` does); a failed build fails these tests.
+// in the text output, the output limit and the caps on outputs per cell. Runs
+// in isol8:python-data, which the `before` hook builds when it is missing or
+// out of date (as `isol8 setup --data-science` does); a failed build fails
+// these tests.
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import type { DockerIsol8 } from "../../src/engine/docker-isol8.js";
@@ -23,6 +24,34 @@ function png(output: RichOutput | undefined): Buffer {
   assert.ok(bytes.readUInt32BE(16) > 100 && bytes.readUInt32BE(20) > 100, "width and height");
   assert.ok(bytes.length > 2000, `a real plot, not ${bytes.length} bytes`);
   return bytes;
+}
+
+/**
+ * Python defining show(n): plt.show() of a figure whose "PNG" is the bytes
+ * "figure n" (a line without axes, and no rendering, so a cell shows a
+ * thousand in well under a second). The engine does not decode the images.
+ */
+const NUMBERED_FIGURES = [
+  "import matplotlib.pyplot as plt",
+  "from matplotlib.figure import Figure",
+  "from matplotlib.lines import Line2D",
+  "class Numbered(Figure):",
+  "    def savefig(self, file, **kwargs):",
+  "        file.write(b'figure %d' % self.n)",
+  "def show(n):",
+  "    figure = plt.figure(FigureClass=Numbered)",
+  "    figure.n = n",
+  "    figure.lines.append(Line2D([0], [1]))",
+  "    plt.show()",
+].join("\n");
+
+/** The outputs of show(0) ... show(count - 1), each after `offset(i)` characters of stdout. */
+function numbered(count: number, offset: (i: number) => number): RichOutput[] {
+  return Array.from({ length: count }, (_, i) => ({
+    type: "image/png",
+    data: Buffer.from(`figure ${i}`).toString("base64"),
+    stdoutOffset: offset(i),
+  }));
 }
 
 describe("rich outputs of python contexts (isol8:python-data)", () => {
@@ -211,6 +240,90 @@ describe("rich outputs of python contexts (isol8:python-data)", () => {
     assert.equal(cut.truncated, true);
     assert.deepEqual(cut.outputs, [{ type: "text/html", data: "<p>fits</p>", stdoutOffset: 2 }]);
     await small.close();
+  });
+
+  test("a cell keeps its first 256 rich outputs, in order, marks itself truncated, and the context goes on", async () => {
+    const { call, close } = await context();
+    const setup = await call(`${NUMBERED_FIGURES}\nkept = 'still here'`);
+    assert.equal(setup.exitCode, 0, setup.stderr);
+    // Output i comes after the lines "0\n" ... "i\n".
+    const lines = (count: number) => Array.from({ length: count }, (_, i) => `${i}\n`).join("");
+    const after = (i: number) => lines(i + 1).length;
+
+    const full = await call("for i in range(256):\n    print(i)\n    show(i)");
+    assert.equal(full.exitCode, 0, full.stderr);
+    assert.equal(full.truncated, false, "256 is not over the cap");
+    assert.deepEqual(full.outputs, numbered(256, after));
+
+    const over = await call("for i in range(300):\n    print(i)\n    show(i)");
+    assert.equal(over.exitCode, 0, over.stderr);
+    assert.equal(over.stderr, "");
+    assert.equal(over.stdout, lines(300), "the text is all there");
+    assert.equal(over.truncated, true);
+    assert.equal(over.contextRestarted, undefined);
+    assert.deepEqual(over.outputs, numbered(256, after), "the first 256, in order");
+
+    // The cap is per cell; the interpreter and its state are the same.
+    const next = await call("show(7)\nkept");
+    assert.equal(next.exitCode, 0, next.stderr);
+    assert.equal(next.value, "'still here'");
+    assert.equal(next.truncated, false);
+    assert.equal(next.contextRestarted, undefined);
+    assert.deepEqual(next.outputs, [
+      { type: "image/png", data: Buffer.from("figure 7").toString("base64"), stdoutOffset: 0 },
+    ]);
+    await close();
+  });
+
+  test("a cell announcing more than 1024 rich outputs has its interpreter restarted, and is told its state is lost", async () => {
+    const engine = isol8();
+    const { id } = await engine.createContext({ runtime: "python" });
+    const call = (code: string) => engine.execute({ runtime: "python", code, contextId: id });
+    const setup = await call(`${NUMBERED_FIGURES}\nkept = 'still here'`);
+    assert.equal(setup.exitCode, 0, setup.stderr);
+
+    const events: StreamEvent[] = [];
+    for await (const event of engine.executeStream({
+      runtime: "python",
+      contextId: id,
+      code: "for i in range(1100):\n    show(i)\nprint('all shown')",
+    }))
+      events.push(event);
+    const exit = events.at(-1);
+    assert.equal(exit?.type, "exit");
+    const result = exit?.type === "exit" ? exit.result : undefined;
+    assert.equal(result?.contextRestarted, true);
+    assert.equal(result?.exitCode, 137, "killed");
+    assert.equal(result?.truncated, true);
+    assert.equal(result?.value, undefined);
+    // What came before the kill is kept, up to the cap; the cell never printed.
+    assert.deepEqual(
+      result?.outputs,
+      numbered(256, () => 0),
+    );
+    const told = events.slice(0, -1);
+    assert.equal(told.length, 2, JSON.stringify(told));
+    assert.deepEqual(told[0], {
+      type: "error",
+      data: "the context's interpreter showed more than 1024 rich outputs in one cell; it was restarted and its state is lost",
+    });
+    assert.equal(told[1]?.type, "error");
+    assert.match(told[1]?.type === "error" ? told[1].data : "", /^output truncated at \d+ bytes$/);
+
+    // A fresh interpreter: the state is gone, the notice is not repeated, calls work.
+    const lost = await call("kept");
+    assert.equal(lost.exitCode, 1);
+    assert.match(lost.stderr, /NameError: name 'kept' is not defined\n$/);
+    assert.equal(lost.contextRestarted, undefined);
+    const next = await call(`${NUMBERED_FIGURES}\nshow(3)\n6 * 7`);
+    assert.equal(next.exitCode, 0, next.stderr);
+    assert.equal(next.value, "42");
+    assert.equal(next.truncated, false);
+    assert.equal(next.contextRestarted, undefined);
+    assert.deepEqual(next.outputs, [
+      { type: "image/png", data: Buffer.from("figure 3").toString("base64"), stdoutOffset: 0 },
+    ]);
+    await engine.closeContext(id);
   });
 
   test("plain runs use the image too (matplotlib draws with Agg; no rich outputs)", async () => {

@@ -153,6 +153,11 @@ export class EgressChannel {
     this.server.on("clientError", (_error, socket) => socket.destroy());
   }
 
+  /** Connections the channel has accepted and not yet closed. */
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
   /** The Docker bind mount that puts this channel's socket in the sandbox. */
   get bind(): string {
     return `${this.directory}:${GATEWAY_MOUNT}:ro`;

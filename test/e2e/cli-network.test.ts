@@ -162,7 +162,7 @@ describe("isol8 run: network flags", () => {
       ],
       [
         ["--install", "x", "--pip-index-url", "ftp://x"],
-        /^isol8: --pip-index-url: "ftp:\/\/x" must be an http\(s\) URL$/,
+        /^isol8: --pip-index-url: "ftp:\/\/x" is not an http or https URL$/,
       ],
     ];
     for (const [flags, expected] of cases) {

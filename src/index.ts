@@ -28,6 +28,7 @@ export type {
   ExecutionRequest,
   ExecutionResult,
   ExecutionSummary,
+  FileOptions,
   NetworkFilter,
   NetworkLogEntry,
   NetworkMode,

@@ -294,6 +294,15 @@ export interface CreateContextOptions {
   runtime: Runtime;
 }
 
+/** Where `putFile` and `getFile` act. */
+export interface FileOptions {
+  /**
+   * A code context's /sandbox instead of the session's: a context runs in a
+   * sandbox of its own, so files its cells read or write are there.
+   */
+  contextId?: string;
+}
+
 /** How system calls of sandboxed code are filtered. */
 export interface SecurityOptions {
   /**

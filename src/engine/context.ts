@@ -17,6 +17,7 @@ import type { ResolvedOptions } from "./options.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
 import { InvalidRequestError, validateRequest } from "./request.js";
 import { type SandboxContainer, SandboxFailure } from "./sandbox-container.js";
+import { readContextFile, writeContextFile } from "./session-files.js";
 import { type SandboxSignal, signalNumber } from "./signals.js";
 
 /**
@@ -421,6 +422,11 @@ class CodeContext {
     });
   }
 
+  /** Runs `work` on the context's container after the calls before it (starting it if need be). */
+  withContainer<T>(work: (container: SandboxContainer) => Promise<T>): Promise<T> {
+    return this.turn(async () => work((await this.ensureKernel()).container));
+  }
+
   /** Removes the container at once; a running cell ends, queued ones are refused. */
   async close(): Promise<void> {
     this.closed = true;
@@ -753,6 +759,22 @@ export class ContextManager {
     const context = this.get(id);
     this.contexts.delete(id);
     await context.close();
+  }
+
+  /** Writes a file into a context's /sandbox, after its running and queued cells. */
+  async putFile(id: string, path: string, content: Buffer): Promise<void> {
+    const context = this.get(id);
+    await context.withContainer((container) =>
+      writeContextFile(container, path, content, this.host.options.timeoutMs),
+    );
+  }
+
+  /** Reads a file of a context's /sandbox, after its running and queued cells. */
+  async getFile(id: string, path: string): Promise<Buffer> {
+    const context = this.get(id);
+    return context.withContainer((container) =>
+      readContextFile(container, path, this.host.options.sandboxBytes, this.host.options.timeoutMs),
+    );
   }
 
   /** Closes every context (the engine stops). */

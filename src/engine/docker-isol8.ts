@@ -19,6 +19,7 @@ import type {
   ExecutionRequest,
   ExecutionResult,
   ExecutionSummary,
+  FileOptions,
   ResourceUsage,
   Runtime,
   StreamEvent,
@@ -336,12 +337,16 @@ export class DockerIsol8 {
 
   /**
    * Writes a file (text or bytes) into the session's /sandbox (persistent
-   * mode). Paths outside /sandbox, also through symlinks, are refused. Files
-   * put before the first execution are placed when its container starts.
+   * mode), or with `contextId` into that code context's /sandbox (any mode;
+   * after the context's running and queued cells). Paths outside /sandbox,
+   * also through symlinks, are refused. Files put before the session's first
+   * execution are placed when its container starts.
    */
-  async putFile(path: string, content: Buffer | string): Promise<void> {
+  async putFile(path: string, content: Buffer | string, options: FileOptions = {}): Promise<void> {
     const target = sandboxPath(path);
     const bytes = typeof content === "string" ? Buffer.from(content) : content;
+    if (options.contextId !== undefined)
+      return this.contexts.putFile(options.contextId, target, bytes);
     this.assertPersistent("putFile");
     if (!this.persistentImage) {
       this.pendingFiles.set(target, bytes);
@@ -352,9 +357,13 @@ export class DockerIsol8 {
     );
   }
 
-  /** Reads a file of the session's /sandbox (persistent mode), up to the sandbox's size. */
-  async getFile(path: string): Promise<Buffer> {
+  /**
+   * Reads a file of the session's /sandbox (persistent mode), or with
+   * `contextId` of that code context's /sandbox, up to the sandbox's size.
+   */
+  async getFile(path: string, options: FileOptions = {}): Promise<Buffer> {
     const target = sandboxPath(path);
+    if (options.contextId !== undefined) return this.contexts.getFile(options.contextId, target);
     this.assertPersistent("getFile");
     if (!this.persistentImage) {
       const pending = this.pendingFiles.get(target);

@@ -1,5 +1,6 @@
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
+import { SANDBOX_UID } from "./container-spec.js";
 import type { DebugLog } from "./debug-log.js";
 import { DockerStdioDemuxer } from "./docker-stdio.js";
 import {
@@ -184,6 +185,79 @@ export class SandboxContainer {
   signal(signal: number): void {
     if (this.pending?.kind === "run")
       this.channel.write(encodeFrame(TO_SUPERVISOR.signal, String(signal)));
+  }
+
+  /**
+   * Runs `argv` beside the supervisor's run, through `docker exec`, as the
+   * sandbox user with nothing but `stdin` as input: for a code context's
+   * files, whose supervisor is busy with the kernel for the context's whole
+   * life. The container's seccomp profile, cgroup limits and
+   * no-new-privileges apply as to any of its processes; `timeout` kills the
+   * program after `timeoutMs`, and stdout past `maxBytes` is cut off
+   * (`truncated`).
+   */
+  async exec(
+    argv: string[],
+    options: { stdin?: Buffer; maxBytes: number; timeoutMs: number },
+  ): Promise<{ exitCode: number; stdout: Buffer; stderr: string; truncated: boolean }> {
+    const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
+    const exec = await this.container.exec({
+      Cmd: ["timeout", "-s", "KILL", String(seconds), ...argv],
+      User: `${SANDBOX_UID}:${SANDBOX_UID}`,
+      WorkingDir: "/sandbox",
+      Env: ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
+      AttachStdin: options.stdin !== undefined,
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const stream = (await exec.start({
+      hijack: true,
+      stdin: options.stdin !== undefined,
+    })) as unknown as Duplex;
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    const demuxer = new DockerStdioDemuxer(
+      (chunk) => {
+        if (truncated) return;
+        if (size + chunk.length > options.maxBytes) {
+          truncated = true;
+          stdout.push(chunk.subarray(0, options.maxBytes - size));
+          stream.destroy();
+          return;
+        }
+        size += chunk.length;
+        stdout.push(chunk);
+      },
+      (chunk) => {
+        if (stderr.length < 64) stderr.push(chunk);
+      },
+    );
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on("data", (chunk: Buffer) => demuxer.push(chunk));
+      stream.on("end", resolve);
+      stream.on("close", resolve);
+      stream.on("error", (error) => (truncated ? resolve() : reject(error)));
+    });
+    if (options.stdin !== undefined) stream.end(options.stdin);
+    await ended;
+    let exitCode = truncated ? -1 : 0;
+    // The stream can end a moment before Docker records the exit code.
+    for (let tries = 0; !truncated && tries < 50; tries++) {
+      const state = await exec.inspect();
+      if (!state.Running) {
+        exitCode = state.ExitCode ?? -1;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return {
+      exitCode,
+      stdout: Buffer.concat(stdout),
+      stderr: Buffer.concat(stderr).toString().trim(),
+      truncated,
+    };
   }
 
   /** Kills every sandbox process and empties /sandbox and /tmp; false if that could not be verified. */

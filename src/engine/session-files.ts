@@ -34,7 +34,7 @@ export function sandboxPath(path: string): string {
  * operation that follows.
  */
 const RESOLVE_INSIDE = `
-p=$(realpath $1 -- "$2") || { echo "no such file" >&2; exit 4; }
+p=$(realpath $1 -- "$2" 2>/dev/null) || { echo "no such file" >&2; exit 4; }
 case "$p/" in /sandbox/*) ;; *) echo "resolves outside /sandbox (to $p)" >&2; exit 3;; esac
 `;
 
@@ -94,6 +94,9 @@ export async function writeSandboxFile(
 }
 
 /** Reads a file of the sandbox, refusing anything that resolves outside /sandbox. */
+const READ_INSIDE = `${RESOLVE_INSIDE}\n[ -f "$p" ] || { echo "not a regular file" >&2; exit 5; }\nexec cat -- "$p"`;
+
+/** Reads a file of the sandbox, refusing anything that resolves outside /sandbox. */
 export async function readSandboxFile(
   container: SandboxContainer,
   path: string,
@@ -104,14 +107,7 @@ export async function readSandboxFile(
   const read = await runQuiet(
     container,
     {
-      argv: [
-        "bash",
-        "-c",
-        `${RESOLVE_INSIDE}\n[ -f "$p" ] || { echo "not a regular file" >&2; exit 5; }\nexec cat -- "$p"`,
-        "isol8",
-        "-e",
-        target,
-      ],
+      argv: ["bash", "-c", READ_INSIDE, "isol8", "-e", target],
       files: [],
       timeoutMs,
     },
@@ -120,5 +116,51 @@ export async function readSandboxFile(
   if (read.report.exitCode !== 0) fail(target, read.stderr);
   if (read.report.stdoutTruncated)
     throw new SandboxFileError(`${target}: larger than ${maxBytes} bytes`);
+  return read.stdout;
+}
+
+/**
+ * A code context's files: its container's supervisor is running the kernel,
+ * so these go through `docker exec` as the sandbox user instead of the
+ * supervisor's channel. Cells do not run meanwhile (the context's calls take
+ * turns), but a cell's background threads might: whatever they change, the
+ * file is read or written with the sandbox user's own permissions, as the
+ * cell itself could.
+ */
+export async function writeContextFile(
+  container: SandboxContainer,
+  path: string,
+  content: Buffer,
+  timeoutMs: number,
+): Promise<void> {
+  const target = sandboxPath(path);
+  const written = await container.exec(
+    [
+      "bash",
+      "-c",
+      `mkdir -p -- "$(dirname -- "$2")" 2>/dev/null; ${RESOLVE_INSIDE}\n[ -d "$p" ] && { echo "is a directory" >&2; exit 5; }\nexec cat > "$p"`,
+      "isol8",
+      "-m",
+      target,
+    ],
+    { stdin: content, maxBytes: 4096, timeoutMs },
+  );
+  if (written.exitCode !== 0) fail(target, written.stderr);
+}
+
+/** Reads a code context's file (see writeContextFile), up to `maxBytes`. */
+export async function readContextFile(
+  container: SandboxContainer,
+  path: string,
+  maxBytes: number,
+  timeoutMs: number,
+): Promise<Buffer> {
+  const target = sandboxPath(path);
+  const read = await container.exec(["bash", "-c", READ_INSIDE, "isol8", "-e", target], {
+    maxBytes,
+    timeoutMs,
+  });
+  if (read.truncated) throw new SandboxFileError(`${target}: larger than ${maxBytes} bytes`);
+  if (read.exitCode !== 0) fail(target, read.stderr);
   return read.stdout;
 }

@@ -441,3 +441,96 @@ describe("code contexts: engines", () => {
     assert.equal(small.truncated, false);
   });
 });
+
+describe("code contexts: files", () => {
+  test("putFile and getFile with contextId reach the context's /sandbox, bytes intact", async () => {
+    const isol8 = engine();
+    const { id } = await isol8.createContext({ runtime: "python" });
+    const call = (code: string) => isol8.execute({ runtime: "python", code, contextId: id });
+    await isol8.putFile("/sandbox/data/in.csv", "a,b\n1,2\n3,4\n", { contextId: id });
+    const sum = await call(
+      "import csv\nrows = list(csv.DictReader(open('/sandbox/data/in.csv')))\nsum(int(r['b']) for r in rows)",
+    );
+    assert.equal(sum.value, "6", sum.stderr);
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await isol8.putFile("/sandbox/all.bin", bytes, { contextId: id });
+    assert.equal(
+      (await call("list(open('/sandbox/all.bin', 'rb').read()) == list(range(256))")).value,
+      "True",
+    );
+    await call("open('/sandbox/out.bin', 'wb').write(bytes(reversed(range(256))))\nx = 1");
+    assert.deepEqual(
+      await isol8.getFile("/sandbox/out.bin", { contextId: id }),
+      Buffer.from(bytes).reverse(),
+    );
+    // The interpreter's state is untouched by file operations.
+    assert.equal((await call("x + len(rows)")).value, "3");
+    const node = await isol8.createContext({ runtime: "node" });
+    await isol8.putFile("/sandbox/n.json", '{"n": 41}', { contextId: node.id });
+    const read = await isol8.execute({
+      runtime: "node",
+      contextId: node.id,
+      code: "JSON.parse(require('fs').readFileSync('/sandbox/n.json', 'utf8')).n + 1",
+    });
+    assert.equal(read.value, "42", read.stderr);
+    // Contexts do not share files.
+    await assert.rejects(
+      isol8.getFile("/sandbox/n.json", { contextId: id }),
+      /\/sandbox\/n\.json: no such file/,
+    );
+  });
+
+  test("a file operation waits for the running cell, and sees what it wrote", async () => {
+    const isol8 = engine();
+    const { id } = await isol8.createContext({ runtime: "python" });
+    const cell = isol8.execute({
+      runtime: "python",
+      contextId: id,
+      code: "import time\ntime.sleep(1)\nopen('/sandbox/late.txt', 'w').write('done')",
+    });
+    const read = await isol8.getFile("/sandbox/late.txt", { contextId: id });
+    assert.equal(read.toString(), "done");
+    assert.equal((await cell).exitCode, 0);
+  });
+
+  test("escapes are refused: paths outside /sandbox, symlinks out, directories, unknown contexts; nothing lands outside", async () => {
+    const isol8 = engine();
+    const { id } = await isol8.createContext({ runtime: "python" });
+    const call = (code: string) => isol8.execute({ runtime: "python", code, contextId: id });
+    await assert.rejects(isol8.putFile("/tmp/x", "x", { contextId: id }), InvalidRequestError);
+    await assert.rejects(
+      isol8.getFile("/sandbox/../etc/passwd", { contextId: id }),
+      /outside \/sandbox/,
+    );
+    await call(
+      "import os\nos.symlink('/etc/passwd', '/sandbox/pw')\nos.symlink('/tmp', '/sandbox/tmpdir')\nos.mkdir('/sandbox/dir')",
+    );
+    await assert.rejects(
+      isol8.getFile("/sandbox/pw", { contextId: id }),
+      /resolves outside \/sandbox \(to \/etc\/passwd\)/,
+    );
+    await assert.rejects(
+      isol8.putFile("/sandbox/pw", "root::0:0::/:/bin/sh", { contextId: id }),
+      /resolves outside \/sandbox/,
+    );
+    await assert.rejects(
+      isol8.putFile("/sandbox/tmpdir/planted", "x", { contextId: id }),
+      /resolves outside \/sandbox/,
+    );
+    await assert.rejects(isol8.putFile("/sandbox/dir", "x", { contextId: id }), /is a directory/);
+    await assert.rejects(isol8.getFile("/sandbox/dir", { contextId: id }), /not a regular file/);
+    const after = await call(
+      "import os\n[open('/etc/passwd').read().startswith('root::'), os.path.exists('/tmp/planted')]",
+    );
+    assert.equal(after.value, "[False, False]");
+    await assert.rejects(
+      isol8.getFile("/sandbox/x", { contextId: "no-such-context" }),
+      /contextId: no context "no-such-context"/,
+    );
+    await isol8.closeContext(id);
+    await assert.rejects(
+      isol8.putFile("/sandbox/x", "x", { contextId: id }),
+      /contextId: no context/,
+    );
+  });
+});

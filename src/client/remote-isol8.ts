@@ -1,6 +1,12 @@
 import type { ExecutionOptions, WireExecutionRequest } from "../server/schemas.js";
 import type { SessionInfo } from "../server/sessions.js";
-import type { ContextInfo, CreateContextOptions, ExecutionResult, StreamEvent } from "../types.js";
+import type {
+  ContextInfo,
+  CreateContextOptions,
+  ExecutionResult,
+  FileOptions,
+  StreamEvent,
+} from "../types.js";
 import { RemoteError, remoteErrorFrom } from "./remote-error.js";
 import { sseStream } from "./sse-stream.js";
 import { openWebSocketRun } from "./ws-stream.js";
@@ -91,17 +97,29 @@ export class RemoteIsol8 {
     });
   }
 
-  /** Writes a file into the session's /sandbox (needs a sessionId). */
-  async putFile(path: string, content: Buffer | string): Promise<void> {
+  /**
+   * Writes a file into the session's /sandbox (needs a sessionId), or with
+   * `contextId` into that code context's /sandbox.
+   */
+  async putFile(path: string, content: Buffer | string, options: FileOptions = {}): Promise<void> {
     const sessionId = this.session("putFile");
     const bytes = typeof content === "string" ? Buffer.from(content) : content;
-    await this.request("POST", "/file", { sessionId, path, content: bytes.toString("base64") });
+    await this.request("POST", "/file", {
+      sessionId,
+      path,
+      content: bytes.toString("base64"),
+      ...(options.contextId !== undefined ? { contextId: options.contextId } : {}),
+    });
   }
 
-  /** Reads a file of the session's /sandbox (needs a sessionId). */
-  async getFile(path: string): Promise<Buffer> {
+  /**
+   * Reads a file of the session's /sandbox (needs a sessionId), or with
+   * `contextId` of that code context's /sandbox.
+   */
+  async getFile(path: string, options: FileOptions = {}): Promise<Buffer> {
     const sessionId = this.session("getFile");
     const query = new URLSearchParams({ sessionId, path });
+    if (options.contextId !== undefined) query.set("contextId", options.contextId);
     const { content } = await this.request<{ content: string }>("GET", `/file?${query}`);
     return Buffer.from(content, "base64");
   }

@@ -42,8 +42,9 @@ export interface Sandboxes {
   /** The session's runtime; a ToolError for an unknown id. */
   session(id: string): SessionInfo;
   runInSession(id: string, request: ExecutionRequest, signal?: AbortSignal): Promise<RunOutput>;
-  writeFile(id: string, path: string, content: Buffer): Promise<void>;
-  readFile(id: string, path: string): Promise<Buffer>;
+  /** With `contextId`, the file is that context's (its own /sandbox). */
+  writeFile(id: string, path: string, content: Buffer, contextId?: string): Promise<void>;
+  readFile(id: string, path: string, contextId?: string): Promise<Buffer>;
   /** A code context (a live interpreter, in a container of its own) owned by the session. */
   createContext(id: string, runtime: Runtime): Promise<ContextInfo>;
   closeContext(id: string, contextId: string): Promise<void>;
@@ -127,12 +128,14 @@ export class EngineSandboxes implements Sandboxes {
     return collect(this.find(id).engine, request, signal);
   }
 
-  writeFile(id: string, path: string, content: Buffer): Promise<void> {
-    return this.find(id).engine.putFile(path, content);
+  async writeFile(id: string, path: string, content: Buffer, contextId?: string): Promise<void> {
+    if (contextId !== undefined) this.context(id, contextId);
+    await this.find(id).engine.putFile(path, content, { contextId });
   }
 
-  readFile(id: string, path: string): Promise<Buffer> {
-    return this.find(id).engine.getFile(path);
+  async readFile(id: string, path: string, contextId?: string): Promise<Buffer> {
+    if (contextId !== undefined) this.context(id, contextId);
+    return this.find(id).engine.getFile(path, { contextId });
   }
 
   async createContext(id: string, runtime: Runtime): Promise<ContextInfo> {

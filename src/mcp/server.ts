@@ -54,6 +54,11 @@ const filePath = z
   .string()
   .min(1)
   .describe("A path in the session's /sandbox directory, absolute or relative to /sandbox");
+const contextFiles = z
+  .string()
+  .min(1)
+  .optional()
+  .describe("A context id from create_context: the file is in that context's own /sandbox");
 
 /**
  * The MCP server for one client: the tools, over `sandboxes`, with limits
@@ -157,7 +162,7 @@ export function createMcpServer(
     "create_context",
     {
       title: "Create a code context",
-      description: `Start a code context in a session: a live ${CONTEXT_RUNTIMES.join(" or ")} interpreter, like a notebook kernel, whose variables, imports and functions persist between run_in_session calls that pass its contextId; each call returns the cell's output and the value of its last expression. A context runs in a sandbox of its own: its files are not the session's /sandbox (write_file, read_file and list_files act on the session's). It is closed with close_context, with its session, or when this MCP connection ends. ${limits}`,
+      description: `Start a code context in a session: a live ${CONTEXT_RUNTIMES.join(" or ")} interpreter, like a notebook kernel, whose variables, imports and functions persist between run_in_session calls that pass its contextId; each call returns the cell's output and the value of its last expression. A context runs in a sandbox of its own: its files are not the session's /sandbox (write_file and read_file reach a context's files when given its contextId; list_files lists the session's). It is closed with close_context, with its session, or when this MCP connection ends. ${limits}`,
       inputSchema: z.strictObject({
         sessionId,
         runtime: z.enum(CONTEXT_RUNTIMES).describe("The interpreter: python or node"),
@@ -272,12 +277,13 @@ export function createMcpServer(
     {
       title: "Write a file into a session",
       description:
-        "Create or replace a file in a session's /sandbox (parent directories are created). Give the content as text in `content`, or as base64 in `contentBase64` for binary files - exactly one of the two.",
+        "Create or replace a file in a session's /sandbox (parent directories are created), or with contextId in that code context's own /sandbox, where its cells read files. Give the content as text in `content`, or as base64 in `contentBase64` for binary files - exactly one of the two.",
       inputSchema: z.strictObject({
         sessionId,
         path: filePath,
         content: z.string().optional().describe("The file's text (UTF-8)"),
         contentBase64: z.string().optional().describe("The file's bytes, base64-encoded"),
+        contextId: contextFiles,
       }),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
     },
@@ -295,7 +301,7 @@ export function createMcpServer(
         }
         const path = inSandbox(args.path);
         sandboxes.session(args.sessionId);
-        await sandboxes.writeFile(args.sessionId, path, bytes);
+        await sandboxes.writeFile(args.sessionId, path, bytes, args.contextId);
         return text(`wrote ${bytes.length} bytes to ${path}`);
       }),
   );
@@ -304,15 +310,15 @@ export function createMcpServer(
     "read_file",
     {
       title: "Read a file from a session",
-      description: `Read a file from a session's /sandbox. Text comes back as text; a PNG, JPEG, GIF or WebP image as an image; other binary files as base64. Files over ${policy.maxOutputBytes} bytes are cut (text) or refused (binary): read parts with run_in_session (head, tail, grep).`,
-      inputSchema: z.strictObject({ sessionId, path: filePath }),
+      description: `Read a file from a session's /sandbox, or with contextId from that code context's own /sandbox (files its cells wrote). Text comes back as text; a PNG, JPEG, GIF or WebP image as an image; other binary files as base64. Files over ${policy.maxOutputBytes} bytes are cut (text) or refused (binary): read parts with run_in_session (head, tail, grep).`,
+      inputSchema: z.strictObject({ sessionId, path: filePath, contextId: contextFiles }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args) =>
       guarded(async () => {
         const path = inSandbox(args.path);
         sandboxes.session(args.sessionId);
-        const bytes = await sandboxes.readFile(args.sessionId, path);
+        const bytes = await sandboxes.readFile(args.sessionId, path, args.contextId);
         return fileResult(path, bytes, policy.maxOutputBytes);
       }),
   );

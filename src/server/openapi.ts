@@ -139,7 +139,7 @@ const query = (...names: string[]) => ({
   parameters: names.map((name) => ({
     name,
     in: "query",
-    required: name !== "tenantId",
+    required: name !== "tenantId" && name !== "contextId",
     schema: str,
   })),
 });
@@ -196,14 +196,14 @@ export function openApiDocument(version: string): Schema {
       },
       "/file": {
         post: op(
-          "Upload a file into a session (base64)",
+          "Upload a file into a session, or with contextId into that code context's own /sandbox (base64)",
           ok(obj({ ok: bool })),
           body(putFileBodySchema),
         ),
         get: op(
-          "Download a file of a session (base64)",
+          "Download a file of a session, or with contextId of that code context's own /sandbox (base64)",
           ok(obj({ content: str })),
-          query("sessionId", "path"),
+          query("sessionId", "path", "contextId"),
         ),
       },
       "/sessions": {

@@ -112,11 +112,14 @@ export const putFileBodySchema = z.strictObject({
   sessionId: sessionIdSchema,
   path: z.string().min(1),
   content: z.base64(),
+  /** A code context of the session: its /sandbox instead of the session's. */
+  contextId: z.string().min(1).optional(),
 });
 
 export const getFileQuerySchema = z.strictObject({
   sessionId: sessionIdSchema,
   path: z.string().min(1),
+  contextId: z.string().min(1).optional(),
 });
 
 export const cleanupBodySchema = z.strictObject({ images: z.boolean().optional() });

@@ -333,6 +333,46 @@ describe("isol8 mcp over stdio", () => {
     );
   });
 
+  test("write_file and read_file with contextId reach the context's own /sandbox", async () => {
+    const id = await openSession(mcp.client, "python");
+    const py = /context (\S+) created/.exec(
+      await ok(mcp.client, "create_context", { sessionId: id, runtime: "python" }),
+    )?.[1];
+    assert.ok(py);
+    await ok(mcp.client, "write_file", { sessionId: id, path: "data.csv", content: "in session" });
+    assert.match(
+      await ok(mcp.client, "write_file", {
+        sessionId: id,
+        contextId: py,
+        path: "data.csv",
+        content: "n\n20\n22\n",
+      }),
+      /^wrote 8 bytes to \/sandbox\/data\.csv$/,
+    );
+    assert.match(
+      await ok(mcp.client, "run_in_session", {
+        sessionId: id,
+        contextId: py,
+        code: "import csv\nrows = list(csv.DictReader(open('data.csv')))\nopen('sum.txt', 'w').write(str(sum(int(r['n']) for r in rows)))\nlen(rows)",
+      }),
+      /--- value ---\n2$/,
+    );
+    assert.match(
+      await ok(mcp.client, "read_file", { sessionId: id, contextId: py, path: "sum.txt" }),
+      /42/,
+    );
+    assert.match(
+      await ok(mcp.client, "read_file", { sessionId: id, path: "data.csv" }),
+      /in session/,
+      "the session's file is its own",
+    );
+    assert.match(
+      await refused(mcp.client, "read_file", { sessionId: id, contextId: "nope", path: "x" }),
+      /^no context "nope"/,
+    );
+    await ok(mcp.client, "close_session", { sessionId: id });
+  });
+
   test("a context's matplotlib plot comes back as image content, between its stdout (--image isol8:python-data)", async () => {
     const data = await stdio(undefined, ["--image", await ensureDataImage()]);
     try {

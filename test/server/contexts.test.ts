@@ -275,3 +275,76 @@ describe("RemoteIsol8 contexts", () => {
     );
   });
 });
+
+describe("context files", () => {
+  test("POST and GET /file with contextId reach the context's /sandbox; other tenants and unknown ids get 404", async () => {
+    const { id } = await createContext("ctx-files");
+    const upload = await post("/file", {
+      sessionId: "ctx-files",
+      contextId: id,
+      path: "/sandbox/in.txt",
+      content: Buffer.from("uploaded").toString("base64"),
+    });
+    assert.equal(upload.status, 200, await upload.clone().text());
+    const read = await post(
+      "/execute",
+      cell("ctx-files", id, "open('/sandbox/in.txt').read().upper()"),
+    );
+    assert.equal(((await read.json()) as ExecutionResult).value, "'UPLOADED'");
+    await post(
+      "/execute",
+      cell("ctx-files", id, "open('/sandbox/out.txt', 'w').write('made in a cell')"),
+    );
+    const query = (extra: Record<string, string>) =>
+      `/file?${new URLSearchParams({ sessionId: "ctx-files", path: "/sandbox/out.txt", ...extra })}`;
+    const download = await srv.call(query({ contextId: id }), { key: keyA });
+    assert.equal(download.status, 200);
+    const { content } = (await download.json()) as { content: string };
+    assert.equal(Buffer.from(content, "base64").toString(), "made in a cell");
+    // The session's own /sandbox is another place.
+    const session = await srv.call(query({}), { key: keyA });
+    assert.equal(session.status, 404);
+    assert.match(await errorOf(session), /\/sandbox\/out\.txt: no such file/);
+
+    const unknown = await srv.call(query({ contextId: "nope" }), { key: keyA });
+    assert.equal(unknown.status, 404);
+    assert.match(await errorOf(unknown), /no context "nope" in session "ctx-files"/);
+    assert.equal((await srv.call(query({ contextId: id }), { key: keyB })).status, 404);
+    const noSession = await post("/file", {
+      sessionId: "ctx-files-none",
+      contextId: id,
+      path: "/sandbox/x",
+      content: "",
+    });
+    assert.equal(noSession.status, 404);
+    await noSession.body?.cancel();
+    const outside = await srv.call(
+      query({ contextId: id }).replace("out.txt", "..%2F..%2Fetc%2Fpasswd"),
+      { key: keyA },
+    );
+    assert.equal(outside.status, 400);
+    assert.match(await errorOf(outside), /outside \/sandbox/);
+  });
+
+  test("RemoteIsol8 putFile and getFile take a contextId", async () => {
+    const remote = new RemoteIsol8({ host: srv.url, apiKey: keyA, sessionId: "ctx-remote-files" });
+    const { id } = await remote.createContext({ runtime: "node" });
+    await remote.putFile("/sandbox/n.txt", "41", { contextId: id });
+    const sum = await remote.execute({
+      runtime: "node",
+      contextId: id,
+      code: "Number(require('fs').readFileSync('/sandbox/n.txt', 'utf8')) + 1",
+    });
+    assert.equal(sum.value, "42");
+    await remote.execute({
+      runtime: "node",
+      contextId: id,
+      code: "require('fs').writeFileSync('/sandbox/m.bin', Buffer.from([0, 255, 1]))",
+    });
+    assert.deepEqual(
+      await remote.getFile("/sandbox/m.bin", { contextId: id }),
+      Buffer.from([0, 255, 1]),
+    );
+    await remote.stop();
+  });
+});

@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { DockerIsol8 } from "../../engine/docker-isol8.js";
 import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
@@ -7,22 +8,36 @@ import { applyPolicy } from "../policy.js";
 import { getFileQuerySchema, putFileBodySchema } from "../schemas.js";
 import { jsonBody, queryOf } from "../validate.js";
 
-/** POST /file and GET /file: files of the caller's persistent sessions, base64 on the wire. */
+/**
+ * POST /file and GET /file: files of the caller's persistent sessions, or
+ * with `contextId` of one of a session's code contexts, base64 on the wire.
+ */
 export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+
+  /** A context id the session's engine has (404 otherwise, as on the context routes). */
+  const knownContext = (engine: DockerIsol8, sessionId: string, contextId: string | undefined) => {
+    if (contextId !== undefined && !engine.listContexts().some((c) => c.id === contextId))
+      throw new HttpError(404, `no context "${contextId}" in session "${sessionId}"`);
+  };
 
   app.post("/file", async (c) => {
     const body = await jsonBody(c, putFileBodySchema);
     const { tenantId } = c.get("principal");
-    // An upload may come before the first execution; the session then starts with the server's defaults.
+    // An upload may come before the first execution; the session then starts
+    // with the server's defaults. A context's file needs its session to exist.
     const session = ctx.sessions.forFile(
       tenantId,
       body.sessionId,
-      engineOptions(ctx.config, applyPolicy(ctx.config.policy)),
+      body.contextId === undefined
+        ? engineOptions(ctx.config, applyPolicy(ctx.config.policy))
+        : undefined,
     );
     try {
-      await session.engine.putFile(body.path, Buffer.from(body.content, "base64"));
-      session.notePut(body.path);
+      knownContext(session.engine, body.sessionId, body.contextId);
+      const content = Buffer.from(body.content, "base64");
+      await session.engine.putFile(body.path, content, { contextId: body.contextId });
+      if (body.contextId === undefined) session.notePut(body.path);
     } finally {
       session.release();
     }
@@ -34,7 +49,8 @@ export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
     const session = ctx.sessions.forFile(c.get("principal").tenantId, query.sessionId, undefined);
     let content: Buffer;
     try {
-      content = await session.engine.getFile(query.path);
+      knownContext(session.engine, query.sessionId, query.contextId);
+      content = await session.engine.getFile(query.path, { contextId: query.contextId });
     } finally {
       session.release();
     }

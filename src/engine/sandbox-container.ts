@@ -41,6 +41,23 @@ type Pending =
  * A started sandbox container and the channel to its supervisor. One run at
  * a time; after a run it can be wiped and reused, or removed.
  */
+/** How long past its own timeout the engine waits for an exec'd process. */
+const EXEC_GRACE_MS = 2_000;
+/** Stderr of an exec'd process kept for error messages. */
+const EXEC_STDERR_CHARS = 4096;
+
+/** What `SandboxContainer.exec` saw of the process. */
+export interface ExecResult {
+  /** -1 when Docker did not report an exit (the stream broke, or a deadline passed). */
+  exitCode: number;
+  stdout: Buffer;
+  stderr: string;
+  /** Stdout went past `maxBytes`; none of it is kept. */
+  truncated: boolean;
+  /** The engine stopped waiting at its deadline. */
+  timedOut: boolean;
+}
+
 export class SandboxContainer {
   private pending: Pending | undefined;
   private closedReason: string | undefined;
@@ -191,18 +208,21 @@ export class SandboxContainer {
    * Runs `argv` beside the supervisor's run, through `docker exec`, as the
    * sandbox user with nothing but `stdin` as input: for a code context's
    * files, whose supervisor is busy with the kernel for the context's whole
-   * life. The container's seccomp profile, cgroup limits and
-   * no-new-privileges apply as to any of its processes; `timeout` kills the
-   * program after `timeoutMs`, and stdout past `maxBytes` is cut off
-   * (`truncated`).
+   * life. The container's seccomp profile and cgroup limits apply, and
+   * `setpriv --no-new-privs` sets what the supervisor sets for its programs
+   * whatever Docker's version does for exec. The process runs as the same
+   * user as the context's code, which can signal it: the engine's own
+   * deadline (`timeoutMs` and a grace) ends the wait whatever happens
+   * inside. Stdout past `maxBytes` is not kept (`truncated`); the exit code
+   * is -1 unless Docker reports the process exited.
    */
   async exec(
     argv: string[],
     options: { stdin?: Buffer; maxBytes: number; timeoutMs: number },
-  ): Promise<{ exitCode: number; stdout: Buffer; stderr: string; truncated: boolean }> {
+  ): Promise<ExecResult> {
     const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
     const exec = await this.container.exec({
-      Cmd: ["timeout", "-s", "KILL", String(seconds), ...argv],
+      Cmd: ["setpriv", "--no-new-privs", "timeout", "-s", "KILL", String(seconds), ...argv],
       User: `${SANDBOX_UID}:${SANDBOX_UID}`,
       WorkingDir: "/sandbox",
       Env: ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
@@ -215,38 +235,46 @@ export class SandboxContainer {
       stdin: options.stdin !== undefined,
     })) as unknown as Duplex;
     const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    let size = 0;
+    let stdoutBytes = 0;
+    let stderr = "";
     let truncated = false;
     const demuxer = new DockerStdioDemuxer(
       (chunk) => {
         if (truncated) return;
-        if (size + chunk.length > options.maxBytes) {
+        stdoutBytes += chunk.length;
+        if (stdoutBytes <= options.maxBytes) stdout.push(chunk);
+        else {
           truncated = true;
-          stdout.push(chunk.subarray(0, options.maxBytes - size));
+          stdout.length = 0;
           stream.destroy();
-          return;
         }
-        size += chunk.length;
-        stdout.push(chunk);
       },
       (chunk) => {
-        if (stderr.length < 64) stderr.push(chunk);
+        if (stderr.length < EXEC_STDERR_CHARS) stderr += chunk.toString();
       },
     );
-    const ended = new Promise<void>((resolve, reject) => {
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    // A stream error (the process left without reading all of stdin) still
+    // has an exit code and stderr that say why; they are looked at below.
+    await new Promise<void>((resolve) => {
       stream.on("data", (chunk: Buffer) => demuxer.push(chunk));
       stream.on("end", resolve);
       stream.on("close", resolve);
-      stream.on("error", (error) => (truncated ? resolve() : reject(error)));
+      stream.on("error", () => resolve());
+      timer = setTimeout(() => {
+        timedOut = true;
+        stream.destroy();
+        resolve();
+      }, options.timeoutMs + EXEC_GRACE_MS);
+      if (options.stdin !== undefined) stream.end(options.stdin);
     });
-    if (options.stdin !== undefined) stream.end(options.stdin);
-    await ended;
-    let exitCode = truncated ? -1 : 0;
+    clearTimeout(timer);
+    let exitCode = -1;
     // The stream can end a moment before Docker records the exit code.
-    for (let tries = 0; !truncated && tries < 50; tries++) {
-      const state = await exec.inspect();
-      if (!state.Running) {
+    for (let tries = 0; !timedOut && !truncated && tries < 50; tries++) {
+      const state = await exec.inspect().catch(() => undefined);
+      if (state && !state.Running) {
         exitCode = state.ExitCode ?? -1;
         break;
       }
@@ -255,8 +283,9 @@ export class SandboxContainer {
     return {
       exitCode,
       stdout: Buffer.concat(stdout),
-      stderr: Buffer.concat(stderr).toString().trim(),
+      stderr: stderr.slice(0, EXEC_STDERR_CHARS).trim(),
       truncated,
+      timedOut,
     };
   }
 

@@ -1,7 +1,7 @@
 import { posix } from "node:path";
 import type { ExitReport, RunSpec } from "./protocol.js";
 import { InvalidRequestError } from "./request.js";
-import type { SandboxContainer } from "./sandbox-container.js";
+import type { ExecResult, SandboxContainer } from "./sandbox-container.js";
 
 /** Files cross the channel in parts of this size, so no frame grows without bound. */
 const PART_BYTES = 8 * 1024 * 1024;
@@ -30,8 +30,9 @@ export function sandboxPath(path: string): string {
 /**
  * Resolves symlinks in the sandbox (as the sandbox user) and fails unless the
  * result stays inside /sandbox; `mustExist` also requires the file itself.
- * Nothing else runs in the container meanwhile, so the answer holds for the
- * operation that follows.
+ * In a session's container nothing else runs meanwhile, so the answer holds
+ * for the operation that follows (a context's is another matter: see
+ * writeContextFile).
  */
 const RESOLVE_INSIDE = `
 p=$(realpath $1 -- "$2" 2>/dev/null) || { echo "no such file" >&2; exit 4; }
@@ -123,9 +124,10 @@ export async function readSandboxFile(
  * A code context's files: its container's supervisor is running the kernel,
  * so these go through `docker exec` as the sandbox user instead of the
  * supervisor's channel. Cells do not run meanwhile (the context's calls take
- * turns), but a cell's background threads might: whatever they change, the
- * file is read or written with the sandbox user's own permissions, as the
- * cell itself could.
+ * turns), but a cell's background threads might, and could swap a path for
+ * a symlink between the check and the open: the check is then only
+ * best-effort - but whatever is read or written, it is with the sandbox
+ * user's own permissions, as the cell itself could.
  */
 export async function writeContextFile(
   container: SandboxContainer,
@@ -134,18 +136,21 @@ export async function writeContextFile(
   timeoutMs: number,
 ): Promise<void> {
   const target = sandboxPath(path);
-  const written = await container.exec(
-    [
-      "bash",
-      "-c",
-      `mkdir -p -- "$(dirname -- "$2")" 2>/dev/null; ${RESOLVE_INSIDE}\n[ -d "$p" ] && { echo "is a directory" >&2; exit 5; }\nexec cat > "$p"`,
-      "isol8",
-      "-m",
-      target,
-    ],
-    { stdin: content, maxBytes: 4096, timeoutMs },
-  );
-  if (written.exitCode !== 0) fail(target, written.stderr);
+  const script = (before: string, then: string) => [
+    "bash",
+    "-c",
+    `${before}\n${RESOLVE_INSIDE}\n[ -e "$p" ] && [ ! -f "$p" ] && { [ -d "$p" ] && echo "is a directory" >&2 || echo "not a regular file" >&2; exit 5; }\n${then}`,
+    "isol8",
+    "-m",
+    target,
+  ];
+  // Checked first, so a refusal is said before the content is sent (a
+  // process that leaves without reading it breaks the stream); checked
+  // again by the writer.
+  const check = script('mkdir -p -- "$(dirname -- "$2")" 2>/dev/null', "exit 0");
+  assertExecOk(target, await container.exec(check, { maxBytes: 4096, timeoutMs }));
+  const write = script("", 'exec cat > "$p"');
+  assertExecOk(target, await container.exec(write, { stdin: content, maxBytes: 4096, timeoutMs }));
 }
 
 /** Reads a code context's file (see writeContextFile), up to `maxBytes`. */
@@ -161,6 +166,14 @@ export async function readContextFile(
     timeoutMs,
   });
   if (read.truncated) throw new SandboxFileError(`${target}: larger than ${maxBytes} bytes`);
-  if (read.exitCode !== 0) fail(target, read.stderr);
+  assertExecOk(target, read);
   return read.stdout;
+}
+
+function assertExecOk(target: string, result: ExecResult): void {
+  if (result.timedOut || result.exitCode === 137)
+    throw new SandboxFileError(`${target}: timed out`);
+  if (result.exitCode === -1)
+    throw new SandboxFileError(`${target}: the sandbox did not report the result`);
+  if (result.exitCode !== 0) fail(target, result.stderr);
 }

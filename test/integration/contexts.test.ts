@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
 import Docker from "dockerode";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
@@ -532,5 +533,69 @@ describe("code contexts: files", () => {
       isol8.putFile("/sandbox/x", "x", { contextId: id }),
       /contextId: no context/,
     );
+  });
+
+  test("megabytes go through whole; a refusal says why before the content is sent", async () => {
+    const isol8 = engine();
+    const { id } = await isol8.createContext({ runtime: "python" });
+    const big = Buffer.alloc(6 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+    await isol8.putFile("/sandbox/big.bin", big, { contextId: id });
+    const digest = await isol8.execute({
+      runtime: "python",
+      contextId: id,
+      code: "import hashlib\nhashlib.sha256(open('/sandbox/big.bin', 'rb').read()).hexdigest()",
+    });
+    assert.equal(digest.value, `'${createHash("sha256").update(big).digest("hex")}'`);
+    assert.deepEqual(await isol8.getFile("/sandbox/big.bin", { contextId: id }), big);
+    await isol8.execute({
+      runtime: "python",
+      contextId: id,
+      code: "import os\nos.mkdir('/sandbox/d')\nos.mkfifo('/sandbox/pipe')",
+    });
+    await assert.rejects(
+      isol8.putFile("/sandbox/d", big, { contextId: id }),
+      /\/sandbox\/d: is a directory$/,
+    );
+    await assert.rejects(
+      isol8.putFile("/sandbox/pipe", big, { contextId: id }),
+      /\/sandbox\/pipe: not a regular file$/,
+    );
+  });
+
+  test("code that stops the file operation's processes costs it a timeout, not a hang", async () => {
+    const isol8 = engine({ timeoutMs: 2000 });
+    const { id } = await isol8.createContext({ runtime: "python" });
+    const call = (code: string) => isol8.execute({ runtime: "python", code, contextId: id });
+    await call("open('/sandbox/f.txt', 'w').write('x')\nkept = 7");
+    // A background thread stops every process the engine's docker exec starts.
+    const started = await call(
+      [
+        "import os, signal, threading",
+        "def stopper():",
+        "    while True:",
+        "        for pid in os.listdir('/proc'):",
+        "            try:",
+        "                if open(f'/proc/{pid}/comm').read().strip() in ('setpriv', 'timeout', 'bash', 'cat'):",
+        "                    os.kill(int(pid), signal.SIGSTOP)",
+        "            except (OSError, ValueError):",
+        "                pass",
+        "threading.Thread(target=stopper, daemon=True).start()",
+      ].join("\n"),
+    );
+    assert.equal(started.exitCode, 0, started.stderr);
+    const began = Date.now();
+    await assert.rejects(
+      isol8.getFile("/sandbox/f.txt", { contextId: id }),
+      /\/sandbox\/f\.txt: timed out$/,
+    );
+    assert.ok(Date.now() - began < 15_000, "ended by the engine's deadline");
+    // The context is not stuck behind the operation.
+    assert.equal((await call("kept")).value, "7");
+    await isol8.resetContext(id);
+    const gone = await isol8
+      .getFile("/sandbox/f.txt", { contextId: id })
+      .catch((e: Error) => e.message);
+    assert.equal(gone, "/sandbox/f.txt: no such file");
   });
 });

@@ -310,6 +310,25 @@ describe("context files", () => {
     assert.equal(unknown.status, 404);
     assert.match(await errorOf(unknown), /no context "nope" in session "ctx-files"/);
     assert.equal((await srv.call(query({ contextId: id }), { key: keyB })).status, 404);
+    // Neither another tenant's session of the same name nor another session of the same tenant knows it.
+    await createContext("ctx-files", "python", keyB);
+    const otherTenant = await srv.call(query({ contextId: id }), { key: keyB });
+    assert.equal(otherTenant.status, 404);
+    assert.match(await errorOf(otherTenant), /no context/);
+    const putByB = await post(
+      "/file",
+      { sessionId: "ctx-files", contextId: id, path: "/sandbox/x", content: "" },
+      keyB,
+    );
+    assert.equal(putByB.status, 404);
+    await putByB.body?.cancel();
+    await createContext("ctx-files-2");
+    const otherSession = await srv.call(
+      `/file?${new URLSearchParams({ sessionId: "ctx-files-2", path: "/sandbox/out.txt", contextId: id })}`,
+      { key: keyA },
+    );
+    assert.equal(otherSession.status, 404);
+    await otherSession.body?.cancel();
     const noSession = await post("/file", {
       sessionId: "ctx-files-none",
       contextId: id,

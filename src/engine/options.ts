@@ -126,7 +126,11 @@ export function resolveOptions(options: DockerIsol8Options = {}): ResolvedOption
     image: options.image,
     persist: options.persist ?? false,
     debug: options.debug ?? false,
-    seccompOpt: seccompSecurityOpt(seccompMode(options), options.security?.customProfilePath),
+    seccompOpt: seccompSecurityOpt(
+      seccompMode(options),
+      options.security?.customProfilePath,
+      options.ociRuntime,
+    ),
     ociRuntime: options.ociRuntime,
     poolStrategy: poolStrategy(options.poolStrategy),
     poolSize: {

@@ -71,8 +71,16 @@ interface SeccompRule {
   args?: { index: number; value: number; valueTwo?: number; op: string }[];
 }
 
-/** The strict profile as Docker's JSON profile format. */
-export function strictSeccompProfile(): object {
+/**
+ * The strict profile as Docker's JSON profile format. `forGvisor`: for
+ * runsc, whose OCI seccomp support ignores `errnoRet` (clone3 got EPERM
+ * there, so glibc never fell back to clone, and no thread could start: node
+ * aborted at start-up). There clone3 is let through to gVisor's own kernel,
+ * which does not implement it and answers ENOSYS itself; a clone3 gVisor
+ * did implement would create its namespaces inside gVisor's kernel, not
+ * the host's.
+ */
+export function strictSeccompProfile(forGvisor = false): object {
   const personality = (value: number): SeccompRule => ({
     names: ["personality"],
     action: "SCMP_ACT_ALLOW",
@@ -93,7 +101,9 @@ export function strictSeccompProfile(): object {
       args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }],
     },
     // clone3's flags are behind a pointer seccomp cannot read; ENOSYS makes libc fall back to clone.
-    { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS },
+    forGvisor
+      ? { names: ["clone3"], action: "SCMP_ACT_ALLOW" }
+      : { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS },
     // Only the default and Linux-compatible personalities (no ASLR switch-off).
     ...[0, 8, 0x20000, 0x20008, 0xffffffff].map(personality),
   ];
@@ -116,10 +126,14 @@ export type SeccompMode = "strict" | "unconfined" | "custom";
  * read or is not a JSON object is an error: isol8 never runs a sandbox
  * without the profile it was asked for.
  */
-export function seccompSecurityOpt(mode: SeccompMode, customProfilePath?: string): string {
+export function seccompSecurityOpt(
+  mode: SeccompMode,
+  customProfilePath?: string,
+  ociRuntime?: string,
+): string {
   switch (mode) {
     case "strict":
-      return `seccomp=${JSON.stringify(strictSeccompProfile())}`;
+      return `seccomp=${JSON.stringify(strictSeccompProfile(ociRuntime === "runsc"))}`;
     case "unconfined":
       return "seccomp=unconfined";
     case "custom":

@@ -318,6 +318,54 @@ describe("gVisor: where it differs from the normal tier", () => {
   });
 });
 
+describe("gVisor: threads", () => {
+  // runsc ignores a seccomp rule's errnoRet: a clone3 refused with EPERM
+  // instead of ENOSYS left glibc no fallback, so no thread could start.
+  test("python starts threads, node (which needs them) runs, and clone3 is ENOSYS, so libc uses clone", async () => {
+    const isol8 = engine(GVISOR);
+    const python = await isol8.execute({
+      runtime: "python",
+      code: [
+        "import ctypes, os, threading",
+        "libc = ctypes.CDLL(None, use_errno=True)",
+        "print(libc.syscall(435, None, 0), os.strerror(ctypes.get_errno()))",
+        "seen = []",
+        "threads = [threading.Thread(target=seen.append, args=(i,)) for i in range(4)]",
+        "[t.start() for t in threads]; [t.join() for t in threads]",
+        "print(sorted(seen))",
+      ].join("\n"),
+    });
+    assert.equal(python.stdout, "-1 Function not implemented\n[0, 1, 2, 3]\n", python.stderr);
+    const node = await engine(GVISOR).execute({
+      runtime: "node",
+      code: "import { Worker } from 'node:worker_threads';\nnew Worker(\"require('node:worker_threads').parentPort.postMessage(6 * 7)\", { eval: true }).on('message', (n) => console.log(n));",
+    });
+    assert.equal(node.stdout, "42\n", node.stderr);
+    assert.equal(node.exitCode, 0);
+    // Namespaces stay refused: clone with a namespace flag is EPERM under runsc too.
+    const unshared = await isol8.execute({
+      runtime: "python",
+      code: "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nprint(libc.unshare(0x10000000), os.strerror(ctypes.get_errno()))",
+    });
+    assert.equal(unshared.stdout, "-1 Operation not permitted\n", unshared.stderr);
+  });
+});
+
+describe("gVisor: code contexts", () => {
+  test("a context keeps its state, and its files are reached with docker exec under runsc", async () => {
+    const isol8 = engine(GVISOR);
+    const { id } = await isol8.createContext({ runtime: "python" });
+    const call = (code: string) => isol8.execute({ runtime: "python", code, contextId: id });
+    await isol8.putFile("/sandbox/in.txt", "20", { contextId: id });
+    await call("n = int(open('/sandbox/in.txt').read())");
+    const value = await call("open('/sandbox/out.txt', 'w').write(str(n + 22))\nn + 1");
+    assert.equal(value.value, "21", value.stderr);
+    assert.equal((await isol8.getFile("/sandbox/out.txt", { contextId: id })).toString(), "42");
+    const kernel = await call("open('/proc/version').read().strip()");
+    assert.match(kernel.value?.slice(1, -1) ?? "", GVISOR_KERNEL);
+  });
+});
+
 describe("gVisor: filtered network", () => {
   test("the egress gateway works under runsc: allowed hosts answer, raw sockets reach nothing", async () => {
     // On every interface: the direct attempt would reach it if the sandbox had a route.

@@ -321,7 +321,7 @@ describe("gVisor: where it differs from the normal tier", () => {
 describe("gVisor: threads", () => {
   // runsc ignores a seccomp rule's errnoRet: a clone3 refused with EPERM
   // instead of ENOSYS left glibc no fallback, so no thread could start.
-  test("python starts threads, node (which needs them) runs, and clone3 is ENOSYS, so libc uses clone", async () => {
+  test("python starts threads, node, bun and deno (which need them) run, and clone3 is ENOSYS, so libc uses clone", async () => {
     const isol8 = engine(GVISOR);
     const python = await isol8.execute({
       runtime: "python",
@@ -342,6 +342,10 @@ describe("gVisor: threads", () => {
     });
     assert.equal(node.stdout, "42\n", node.stderr);
     assert.equal(node.exitCode, 0);
+    for (const runtime of ["bun", "deno"] as const) {
+      const hello = await isol8.execute({ runtime, code: "console.log(6 * 7)" });
+      assert.equal(hello.stdout, "42\n", `${runtime}: ${hello.stderr}`);
+    }
     // Namespaces stay refused: clone with a namespace flag is EPERM under runsc too.
     const unshared = await isol8.execute({
       runtime: "python",

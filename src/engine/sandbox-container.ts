@@ -37,10 +37,6 @@ type Pending =
   | { kind: "run"; sink: OutputSink; resolve: (r: ExitReport) => void; reject: (e: Error) => void }
   | { kind: "wipe"; resolve: (clean: boolean) => void; reject: (e: Error) => void };
 
-/**
- * A started sandbox container and the channel to its supervisor. One run at
- * a time; after a run it can be wiped and reused, or removed.
- */
 /** How long past its own timeout the engine waits for an exec'd process. */
 const EXEC_GRACE_MS = 2_000;
 /** Stderr of an exec'd process kept for error messages. */
@@ -58,6 +54,11 @@ export interface ExecResult {
   timedOut: boolean;
 }
 
+/**
+ * A started sandbox container and the channel to its supervisor. One run at
+ * a time (`exec` runs beside it); after a run it can be wiped and reused, or
+ * removed.
+ */
 export class SandboxContainer {
   private pending: Pending | undefined;
   private closedReason: string | undefined;

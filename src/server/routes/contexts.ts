@@ -8,6 +8,16 @@ import { applyPolicy } from "../policy.js";
 import { createContextBodySchema, sessionIdSchema } from "../schemas.js";
 import { jsonBody, parse } from "../validate.js";
 
+/** 404 unless the session's engine has a context `contextId`. */
+export function assertKnownContext(
+  engine: DockerIsol8,
+  sessionId: string,
+  contextId: string,
+): void {
+  if (!engine.listContexts().some((context) => context.id === contextId))
+    throw new HttpError(404, `no context "${contextId}" in session "${sessionId}"`);
+}
+
 /**
  * Code contexts of the caller's sessions: POST /session/:id/context (the
  * session is made on first use, like an execution's), GET
@@ -48,11 +58,6 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
     }
   };
 
-  const knownContext = (engine: DockerIsol8, sessionId: string, contextId: string) => {
-    if (!engine.listContexts().some((context) => context.id === contextId))
-      throw new HttpError(404, `no context "${contextId}" in session "${sessionId}"`);
-  };
-
   app.post("/session/:id/context", async (c) => {
     const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
     const body = await jsonBody(c, createContextBodySchema);
@@ -85,7 +90,7 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
     const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
     const contextId = c.req.param("cid");
     await inSession(c.get("principal").tenantId, sessionId, async (engine) => {
-      knownContext(engine, sessionId, contextId);
+      assertKnownContext(engine, sessionId, contextId);
       await admitted(c.req.raw, () => engine.resetContext(contextId));
     });
     return c.json({ ok: true });
@@ -95,7 +100,7 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
     const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
     const contextId = c.req.param("cid");
     await inSession(c.get("principal").tenantId, sessionId, async (engine) => {
-      knownContext(engine, sessionId, contextId);
+      assertKnownContext(engine, sessionId, contextId);
       await engine.closeContext(contextId);
     });
     return c.json({ ok: true });

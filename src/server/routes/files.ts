@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import type { DockerIsol8 } from "../../engine/docker-isol8.js";
 import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
@@ -7,6 +6,7 @@ import { engineOptions } from "../execution.js";
 import { applyPolicy } from "../policy.js";
 import { getFileQuerySchema, putFileBodySchema } from "../schemas.js";
 import { jsonBody, queryOf } from "../validate.js";
+import { assertKnownContext } from "./contexts.js";
 
 /**
  * POST /file and GET /file: files of the caller's persistent sessions, or
@@ -14,12 +14,6 @@ import { jsonBody, queryOf } from "../validate.js";
  */
 export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-
-  /** A context id the session's engine has (404 otherwise, as on the context routes). */
-  const knownContext = (engine: DockerIsol8, sessionId: string, contextId: string | undefined) => {
-    if (contextId !== undefined && !engine.listContexts().some((c) => c.id === contextId))
-      throw new HttpError(404, `no context "${contextId}" in session "${sessionId}"`);
-  };
 
   app.post("/file", async (c) => {
     const body = await jsonBody(c, putFileBodySchema);
@@ -34,7 +28,8 @@ export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
         : undefined,
     );
     try {
-      knownContext(session.engine, body.sessionId, body.contextId);
+      if (body.contextId !== undefined)
+        assertKnownContext(session.engine, body.sessionId, body.contextId);
       const content = Buffer.from(body.content, "base64");
       await session.engine.putFile(body.path, content, { contextId: body.contextId });
       if (body.contextId === undefined) session.notePut(body.path);
@@ -49,7 +44,8 @@ export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
     const session = ctx.sessions.forFile(c.get("principal").tenantId, query.sessionId, undefined);
     let content: Buffer;
     try {
-      knownContext(session.engine, query.sessionId, query.contextId);
+      if (query.contextId !== undefined)
+        assertKnownContext(session.engine, query.sessionId, query.contextId);
       content = await session.engine.getFile(query.path, { contextId: query.contextId });
     } finally {
       session.release();

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, then integration and end-to-end tests
 # against the real Docker engine, then a check that nothing was left behind.
-# Needs a running Docker engine and the images (`isol8 setup`); the README's
-# set-up command provides both.
+# Needs a running Docker engine, the images and gVisor (scripts/setup.sh sets
+# up all three) and a build (`npm run check` typechecks, lints and builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-npm run --silent typecheck
-npm run --silent lint
-npm run --silent build
+if [ ! -f dist/cli/isol8.mjs ]; then
+  echo "isol8: no build in dist/; run 'npm run check' (or 'npm run build') first." >&2
+  exit 2
+fi
 
 # Containers that already existed are not the suite's leftovers.
 ISOL8_PREEXISTING=$(docker ps -aq --no-trunc --filter label=isol8.managed=true | cut -c1-12 | paste -sd, -)

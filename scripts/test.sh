@@ -16,7 +16,8 @@ ISOL8_PREEXISTING=$(docker ps -aq --no-trunc --filter label=isol8.managed=true |
 export ISOL8_PREEXISTING
 
 # One file at a time: the machine has two cores and the suites start many containers.
-exec node --import tsx --test --test-concurrency=1 \
+# A test that hangs fails after 5 minutes instead of hanging the suite.
+exec node --import tsx --test --test-concurrency=1 --test-timeout=300000 \
   test/unit/*.test.ts \
   test/integration/*.test.ts \
   test/e2e/*.test.ts \

@@ -15,7 +15,9 @@ describe("setupScript", () => {
     assert.equal(result.setupFailed, undefined);
     const events = await collectStream(isol8, request);
     // Chunk boundaries are the pipe's business: compare what each phase printed, in order.
-    const output = events.map((e) => e.event).filter((e) => e.type === "stdout");
+    const output = events
+      .map((e) => e.event)
+      .flatMap((e) => (e.type === "stdout" ? [{ data: e.data, phase: e.phase }] : []));
     const phases = output.map((e) => e.phase);
     assert.deepEqual(
       phases.filter((phase, i) => phase !== phases[i - 1]),

@@ -36,7 +36,11 @@
  *         prestarted child is alive) the run forks and execs its argv as usual.
  *     'I' stdin bytes for the running program   'E' end of its stdin
  *     'K' signal number (decimal) for the running program's process group
- *     'W' wipe: kill every sandbox process, empty /sandbox and /tmp, verify
+ *     'W' wipe: kill every sandbox process, remove every SysV IPC object, empty
+ *         /sandbox, /tmp, /dev/shm and /dev/mqueue, put those mount points' mode,
+ *         times and extended attributes back as they were at start-up, give the
+ *         supervisor's spare memory back, and verify all of it, and that the
+ *         memory charged to the container is back to its start-up level
  *     'L' linger: when the engine goes away, keep the container running (debugging)
  *     'Q' quit
  *   supervisor -> engine
@@ -69,6 +73,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -78,9 +83,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -90,6 +99,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,6 +127,10 @@
 #define EGRESS_BUF 16384
 
 extern char **environ;
+
+/* Channel input not yet handled (see "channel input" below). */
+static unsigned char *in_buf;
+static size_t in_len, in_cap;
 
 /* ---------- small helpers ---------- */
 
@@ -649,9 +663,255 @@ static int dir_is_empty(const char *path) {
   return empty;
 }
 
-/* Leaves no process, file or folder of one run for the next. */
+/* ---------- what a fresh container looks like ---------- */
+
+/* Every place the sandbox user can write to (the root is read-only; see
+ * SECURITY.md). A wipe empties each one, and puts the mount point itself
+ * back as it was when the container started: mode, times and extended
+ * attributes (POSIX ACLs are attributes too). Owners need no record: no
+ * process in the container can chown (no CAP_CHOWN), and the check after
+ * the wipe compares them anyway. */
+static const char *const WRITABLE[] = {"/sandbox", "/tmp", "/dev/shm", "/dev/mqueue"};
+#define WRITABLE_COUNT (sizeof WRITABLE / sizeof *WRITABLE)
+/* Extended attributes of one mount point: a fresh tmpfs has none, or an
+ * LSM's label; more than this cannot be recorded, and the container is
+ * then never reused (its wipe cannot be verified). */
+#define XATTR_MAX 8
+#define XATTR_NAME_MAX_LEN 256
+#define XATTR_VALUE_MAX_LEN 512
+/* How far above its idle baseline the memory charged to the container
+ * (resident plus shared) may be after a wipe: the supervisor's own buffers
+ * and the pages a first run makes it touch. */
+#define MEMORY_SLACK_BYTES (4ll * 1024 * 1024)
+
+struct xattr_entry {
+  char name[XATTR_NAME_MAX_LEN];
+  char value[XATTR_VALUE_MAX_LEN];
+  ssize_t len;
+};
+
+struct mount_record {
+  int present; /* 0: not in this container (a runtime without /dev/mqueue) */
+  int valid;   /* 0: could not be recorded, so never restored: the wipe fails */
+  struct stat st;
+  struct xattr_entry xattrs[XATTR_MAX];
+  int xattr_count;
+};
+
+static struct mount_record fresh_mounts[WRITABLE_COUNT];
+/* Resident plus shared memory charged to the container before any run; -1: unknown. */
+static long long fresh_memory = -1;
+
+/* Memory charged to the container's cgroup by its processes and its shared
+ * memory (tmpfs files, SysV and POSIX segments): cgroup v2 anon + shmem, v1
+ * rss + shmem. Page cache does not count: the kernel reclaims it. -1 when
+ * there is no memory cgroup to read (gVisor shows none). */
+static long long charged_memory_bytes(void) {
+  long long anon = read_keyed_file("/sys/fs/cgroup/memory.stat", "anon");
+  long long shmem = read_keyed_file("/sys/fs/cgroup/memory.stat", "shmem");
+  if (anon < 0 || shmem < 0) {
+    anon = read_keyed_file("/sys/fs/cgroup/memory/memory.stat", "rss");
+    shmem = read_keyed_file("/sys/fs/cgroup/memory/memory.stat", "shmem");
+  }
+  return anon < 0 || shmem < 0 ? -1 : anon + shmem;
+}
+
+/* Reads a path's extended attributes into `out`; -1 if there are more, or
+ * larger ones, than a record holds. */
+static int read_xattrs(const char *path, struct xattr_entry *out, int *count) {
+  char names[XATTR_MAX * XATTR_NAME_MAX_LEN];
+  ssize_t len = llistxattr(path, names, sizeof names);
+  *count = 0;
+  if (len < 0) return errno == ENOTSUP ? 0 : -1;
+  for (ssize_t off = 0; off < len; off += (ssize_t)strlen(names + off) + 1) {
+    if (*count == XATTR_MAX || strlen(names + off) >= XATTR_NAME_MAX_LEN) return -1;
+    struct xattr_entry *e = &out[(*count)++];
+    strcpy(e->name, names + off);
+    e->len = lgetxattr(path, e->name, e->value, sizeof e->value);
+    if (e->len < 0) return -1;
+  }
+  return 0;
+}
+
+/* Acts with the file access rights of a mount point's owner (root, or the
+ * sandbox user for /sandbox): only an owner may set a file's mode, explicit
+ * times and, on a sticky folder, its user attributes, and the supervisor
+ * has no CAP_FOWNER to do it for others. */
+static void act_as_owner(const struct stat *st) {
+  if (setresgid(-1, st->st_gid, -1) != 0 || setresuid(-1, st->st_uid, -1) != 0) die_errno("act as owner");
+}
+
+/* Taken once, at start-up, before any program runs. /dev/mqueue is made
+ * read-only for the sandbox user first: no program it runs needs POSIX
+ * message queues (as owner, the supervisor may change the mode). */
+static void record_fresh_state(void) {
+  chmod("/dev/mqueue", 0755);
+  for (size_t i = 0; i < WRITABLE_COUNT; i++) {
+    struct mount_record *r = &fresh_mounts[i];
+    if (lstat(WRITABLE[i], &r->st) != 0) continue;
+    r->present = 1;
+    act_as_owner(&r->st);
+    r->valid = read_xattrs(WRITABLE[i], r->xattrs, &r->xattr_count) == 0;
+    become_root_effective();
+  }
+  fresh_memory = charged_memory_bytes();
+}
+
+static const struct xattr_entry *find_xattr(const struct xattr_entry *list, int count, const char *name) {
+  for (int i = 0; i < count; i++)
+    if (strcmp(list[i].name, name) == 0) return &list[i];
+  return NULL;
+}
+
+/* Puts a mount point's attributes, mode and times back as recorded. Errors
+ * are left to verify_mount() to find. */
+static void restore_mount(const char *path, const struct mount_record *r) {
+  act_as_owner(&r->st);
+  struct xattr_entry now[XATTR_MAX];
+  int count;
+  /* More attributes than a record holds: remove them in rounds. */
+  for (int round = 0; round < 64; round++) {
+    int complete = read_xattrs(path, now, &count) == 0;
+    int removed = 0;
+    for (int i = 0; i < count; i++)
+      if (!find_xattr(r->xattrs, r->xattr_count, now[i].name)) removed += lremovexattr(path, now[i].name) == 0;
+    if (complete || !removed) break;
+  }
+  for (int i = 0; i < r->xattr_count; i++) {
+    const struct xattr_entry *e = &r->xattrs[i];
+    const struct xattr_entry *cur = find_xattr(now, count, e->name);
+    if (!cur || cur->len != e->len || memcmp(cur->value, e->value, (size_t)e->len) != 0)
+      lsetxattr(path, e->name, e->value, (size_t)e->len, 0);
+  }
+  /* After the attributes: removing an ACL may change the mode. */
+  chmod(path, r->st.st_mode & 07777);
+  struct timespec times[2] = {r->st.st_atim, r->st.st_mtim};
+  utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW);
+  become_root_effective();
+}
+
+static int same_time(struct timespec a, struct timespec b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; }
+
+/* 0 if a mount point is as recorded: owner, mode, times, attributes. */
+static int verify_mount(const char *path, const struct mount_record *r) {
+  struct stat st;
+  if (!r->valid || lstat(path, &st) != 0) return -1;
+  if (st.st_uid != r->st.st_uid || st.st_gid != r->st.st_gid || st.st_mode != r->st.st_mode ||
+      st.st_dev != r->st.st_dev || st.st_ino != r->st.st_ino || !same_time(st.st_atim, r->st.st_atim) ||
+      !same_time(st.st_mtim, r->st.st_mtim))
+    return -1;
+  struct xattr_entry now[XATTR_MAX];
+  int count;
+  act_as_owner(&r->st);
+  int readable = read_xattrs(path, now, &count) == 0;
+  become_root_effective();
+  if (!readable || count != r->xattr_count) return -1;
+  for (int i = 0; i < count; i++) {
+    const struct xattr_entry *e = find_xattr(r->xattrs, r->xattr_count, now[i].name);
+    if (!e || e->len != now[i].len || memcmp(e->value, now[i].value, (size_t)e->len) != 0) return -1;
+  }
+  return 0;
+}
+
+/* The kernel's lists of SysV IPC objects of this container's IPC namespace
+ * (Docker gives each container its own): a header line, then one object a
+ * line, its id in the second column. */
+static const char *const SYSV_LISTS[] = {"/proc/sysvipc/shm", "/proc/sysvipc/msg", "/proc/sysvipc/sem"};
+
+/* Removes every object in one list (as its creator, the sandbox user: no
+ * other user in the container makes any); returns how many were listed, or
+ * -1 if the list cannot be read. A segment still attached is destroyed
+ * when the last process detaches, and none is left alive by now. */
+static int remove_sysv_objects(int kind) {
+  FILE *f = fopen(SYSV_LISTS[kind], "r");
+  if (!f) return -1;
+  char line[512];
+  int listed = 0;
+  if (fgets(line, sizeof line, f)) {
+    while (fgets(line, sizeof line, f)) {
+      long long key;
+      int id;
+      if (sscanf(line, "%lld %d", &key, &id) != 2) continue;
+      listed++;
+      if (kind == 0) shmctl(id, IPC_RMID, NULL);
+      else if (kind == 1) msgctl(id, IPC_RMID, NULL);
+      else semctl(id, 0, IPC_RMID);
+    }
+  }
+  fclose(f);
+  return listed;
+}
+
+/* Removes every SysV shared memory segment, message queue and semaphore
+ * set; 0 once none is left. */
+static int remove_ipc_objects(void) {
+  int left = 0;
+  for (int kind = 0; kind < 3; kind++) {
+    become_sandbox_effective();
+    int listed = remove_sysv_objects(kind);
+    become_root_effective();
+    if (listed < 0) return -1; /* cannot see them, so cannot say they are gone */
+    if (listed > 0) left |= remove_sysv_objects(kind) != 0; /* listed again: still there */
+  }
+  return left ? -1 : 0;
+}
+
+/* Gives memory the supervisor holds for finished requests back to the
+ * kernel, so that what is charged to the container is its idle baseline. */
+static void trim_own_memory(void) {
+  size_t keep = in_len > 4 * CHUNK ? in_len : 4 * CHUNK;
+  if (in_cap > keep) {
+    unsigned char *smaller = realloc(in_buf, keep);
+    if (smaller) {
+      in_buf = smaller;
+      in_cap = keep;
+    }
+  }
+  malloc_trim(0);
+}
+
+/* 0 once the memory charged to the container is back within a few MB of
+ * its baseline. Freeing can lag a moment behind the last process's exit
+ * (the forwarder closing connections its clients dropped), so it is read
+ * a few times before the wipe is declared failed. */
+static int verify_memory(void) {
+  if (fresh_memory < 0) return -1;
+  for (int tries = 0; tries < 100; tries++) {
+    long long now = charged_memory_bytes();
+    if (now < 0) return -1;
+    if (now <= fresh_memory + MEMORY_SLACK_BYTES) return 0;
+    usleep(2000);
+  }
+  return -1;
+}
+
+/* Empties every writable place: as the sandbox user (the owner of all it
+ * made), then what is left as root, owner of the other mount points. */
+static int empty_writable_places(void) {
+  int left = 1;
+  for (int as_root = 0; as_root < 2 && left; as_root++) {
+    if (!as_root) become_sandbox_effective();
+    /* Folders without search permission hide their contents from one pass. */
+    for (int pass = 0; pass < 8 && left; pass++) {
+      left = 0;
+      for (size_t i = 0; i < WRITABLE_COUNT; i++) {
+        if (!fresh_mounts[i].present) continue;
+        nftw(WRITABLE[i], make_traversable, 32, FTW_PHYS);
+        nftw(WRITABLE[i], remove_entry, 32, FTW_PHYS | FTW_DEPTH);
+        left |= !dir_is_empty(WRITABLE[i]); /* as the sandbox user: /sandbox is 0700 */
+      }
+    }
+    if (!as_root) become_root_effective();
+  }
+  return left ? -1 : 0;
+}
+
+/* Returns the container to the state it started in, for everything a
+ * program can make: processes, files and folders in every writable place,
+ * the mount points' metadata, SysV IPC objects (POSIX ones live in
+ * /dev/shm and /dev/mqueue), and the memory they held. Then checks each of
+ * these; anything it cannot check counts as dirty. */
 static int wipe(void) {
-  static const char *const dirs[] = {"/sandbox", "/tmp"};
   kill_sandbox_processes();
   int dummy_status;
   struct rusage dummy_usage;
@@ -662,21 +922,19 @@ static int wipe(void) {
     usleep(2000);
   }
   if (count_sandbox_processes() != 0) return -1;
-  become_sandbox_effective();
-  /* Folders without search permission hide their contents from one pass. */
-  int left = 1;
-  for (int pass = 0; pass < 8 && left; pass++) {
-    left = 0;
-    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
-      nftw(dirs[i], make_traversable, 32, FTW_PHYS);
-      nftw(dirs[i], remove_entry, 32, FTW_PHYS | FTW_DEPTH);
-      left |= !dir_is_empty(dirs[i]); /* as the sandbox user: /sandbox is 0700 */
-    }
-  }
-  become_root_effective();
+  int dirty = remove_ipc_objects() != 0;
+  dirty |= empty_writable_places() != 0;
+  /* Emptying a folder changes its times: restored after, and checked by
+   * stat() alone (reading a folder may change its access time). */
+  for (size_t i = 0; i < WRITABLE_COUNT; i++)
+    if (fresh_mounts[i].present) restore_mount(WRITABLE[i], &fresh_mounts[i]);
+  for (size_t i = 0; i < WRITABLE_COUNT; i++)
+    if (fresh_mounts[i].present) dirty |= verify_mount(WRITABLE[i], &fresh_mounts[i]) != 0;
+  trim_own_memory();
+  dirty |= verify_memory() != 0;
   /* Nothing restarts a dead forwarder (its port may already be someone
    * else's): a container without one is not fit for another run. */
-  return left || egress_pid < 0 ? -1 : 0;
+  return dirty || egress_pid < 0 ? -1 : 0;
 }
 
 /* ---------- the egress forwarder (filtered network) ---------- */
@@ -917,8 +1175,6 @@ static void egress_start(void) {
 
 /* ---------- channel input ---------- */
 
-static unsigned char *in_buf;
-static size_t in_len, in_cap;
 static int channel_open = 1;
 static int linger;
 
@@ -1242,7 +1498,11 @@ int main(void) {
   if (sigfd < 0) die_errno("signalfd");
   if (getuid() != 0) fatal("%s", "the supervisor must start as root (it drops to uid 100 for every program)");
 
+  /* Large buffers (a run's files arrive in frames of up to 96 MB) are
+   * mapped on their own and unmapped when freed, not kept in the heap. */
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   egress_start(); /* before the hello: no program runs before the port is taken */
+  record_fresh_state(); /* with the forwarder: part of the idle baseline */
   send_frame('H', VERSION, sizeof VERSION - 1);
   for (;;) {
     char type;

@@ -58,6 +58,13 @@ export interface StreamControl {
    * through `write()` until `end()` (interactive programs).
    */
   openStdin?: boolean;
+  /**
+   * Who the run is for, on an engine that serves several parties (the HTTP
+   * server passes the caller's tenant): a pooled container that ran one
+   * tenant's code is reused for that tenant only. Runs without it count as
+   * one party.
+   */
+  tenant?: string;
 }
 
 /** A streamed run: its events, and a way to signal the program while it runs. */
@@ -250,6 +257,7 @@ export class DockerIsol8 {
         }
       },
       control.openStdin ?? false,
+      control.tenant,
     )
       .then((result) => {
         const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
@@ -388,6 +396,7 @@ export class DockerIsol8 {
     emit: (event: OutputEvent) => void,
     onContainer?: (container: SandboxContainer) => void,
     keepStdinOpen = false,
+    tenant?: string,
   ): Promise<ExecutionSummary> {
     validateRequest(request);
     if (request.installPackages?.length && this.options.network === "none") {
@@ -423,7 +432,7 @@ export class DockerIsol8 {
     const image = this.options.image ?? runtimeImage(request.runtime);
     const stdin = request.stdin === undefined ? undefined : Buffer.from(request.stdin);
     const outcome = await this.slots.run(() =>
-      this.onContainer(image, async (container) => {
+      this.onContainer(image, tenant, async (container) => {
         const fresh = container.runCount === 0;
         const channel = this.egress.get(container);
         channel?.takeLog(); // what an earlier run left behind is not this run's
@@ -572,9 +581,13 @@ export class DockerIsol8 {
     return this.options.caCertificates.length > 0 && this.options.network !== "none";
   }
 
-  /** Gives `use` a container for one run: a fresh one, or the session's own in persistent mode. */
+  /**
+   * Gives `use` a container for one run of `tenant`'s: a pooled one, or the
+   * session's own in persistent mode.
+   */
   private async onContainer<T>(
     image: string,
+    tenant: string | undefined,
     use: (container: SandboxContainer) => Promise<T>,
   ): Promise<T> {
     if (this.options.mode === "persistent") return this.inSession(image, use);
@@ -587,7 +600,7 @@ export class DockerIsol8 {
       }
     }
     const pool = this.poolFor(image);
-    const container = await pool.acquire();
+    const container = await pool.acquire(tenant);
     try {
       return await use(container);
     } finally {

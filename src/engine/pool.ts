@@ -2,8 +2,8 @@ import type { DebugLog } from "./debug-log.js";
 import type { SandboxContainer } from "./sandbox-container.js";
 
 /**
- * `fast`: a container is wiped (every process killed, /sandbox and /tmp
- * emptied, both verified by the supervisor) after a run and reused.
+ * `fast`: a container is wiped after a run (the supervisor returns it to its
+ * start-up state and verifies that; see `wipe()` in supervisor.c) and reused.
  * `secure`: a container runs one execution only; fresh ones are started
  * ahead of time so that nobody waits for them.
  */
@@ -16,9 +16,19 @@ export interface PoolSize {
   dirty: number;
 }
 
+/** The caller of runs that name no tenant (a library user): one caller, as far as the pool knows. */
+const ANY_CALLER = "";
+
 /**
  * Pre-started sandbox containers of one image and one set of limits, so an
  * execution starts without any Docker API call. Refilled in the background.
+ *
+ * A ready container that has run nothing belongs to no one. The first run
+ * binds it to its tenant, and after its wipe it serves that tenant only:
+ * the wipe is verified, but a container never carries one tenant's leftovers
+ * to another even if it missed something. The pool holds `clean` ready
+ * containers in all, whoever they are bound to: when a tenant finds none it
+ * may use, the longest-waiting one bound to someone else gives up its place.
  */
 export class ContainerPool {
   private readonly ready: SandboxContainer[] = [];
@@ -28,6 +38,8 @@ export class ContainerPool {
   private closed = false;
   /** Background work (starts, wipes, removals) that `drain()` waits for. */
   private readonly pending = new Set<Promise<unknown>>();
+  /** The tenant each container has run code for; absent: it has run nothing. */
+  private readonly boundTo = new WeakMap<SandboxContainer, string>();
 
   constructor(
     private readonly startContainer: () => Promise<SandboxContainer>,
@@ -36,33 +48,51 @@ export class ContainerPool {
     private readonly log: DebugLog,
   ) {}
 
-  /** A started container for one execution: a waiting one, or a new one. */
-  async acquire(): Promise<SandboxContainer> {
-    let container = this.ready.shift();
-    while (container && !container.usable) {
-      this.background(container.remove());
-      container = this.ready.shift();
-    }
+  /**
+   * A started container for one execution of `tenant`'s: a waiting one
+   * bound to it or to no one, or a new one; it is bound to `tenant` from now on.
+   */
+  async acquire(tenant = ANY_CALLER): Promise<SandboxContainer> {
+    const container = this.takeReady(tenant);
     this.inUse++;
     this.refill();
     if (container) {
       this.log(`pool: warm container ${container.id.slice(0, 12)}`);
+      this.boundTo.set(container, tenant);
       return container;
     }
     try {
-      return await this.startContainer();
+      const started = await this.startContainer();
+      this.boundTo.set(started, tenant);
+      return started;
     } catch (error) {
       this.inUse--;
       throw error;
     }
   }
 
+  /** The ready container `tenant` may use: its own first, then one nobody has used. */
+  private takeReady(tenant: string): SandboxContainer | undefined {
+    for (const gone of this.ready.filter((c) => !c.usable)) {
+      this.ready.splice(this.ready.indexOf(gone), 1);
+      this.background(gone.remove());
+    }
+    let index = this.ready.findIndex((c) => this.boundTo.get(c) === tenant);
+    if (index < 0) index = this.ready.findIndex((c) => !this.boundTo.has(c));
+    if (index >= 0) return this.ready.splice(index, 1)[0];
+    // Only other tenants' containers wait: the oldest makes room, and the
+    // refill replaces it with one nobody has used.
+    const evicted = this.ready.shift();
+    if (evicted) this.background(evicted.remove());
+    return undefined;
+  }
+
   /**
    * A started container that never comes back (a code context keeps it for
    * its life and removes it): the pool refills as if it had been removed.
    */
-  async take(): Promise<SandboxContainer> {
-    const container = await this.acquire();
+  async take(tenant = ANY_CALLER): Promise<SandboxContainer> {
+    const container = await this.acquire(tenant);
     this.inUse--;
     this.refill();
     return container;

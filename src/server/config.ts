@@ -85,6 +85,12 @@ export const serverConfigSchema = z.strictObject({
       idleTimeoutMs: ms.default(5 * 60_000),
       poolStrategy: z.enum(["fast", "secure"]).default("fast"),
       /**
+       * Whether a pooled container that ran one tenant's code may, after its
+       * wipe, run another tenant's. Off: it serves the tenant that first ran
+       * code in it, and no one else.
+       */
+      shareAcrossTenants: z.boolean().default(false),
+      /**
        * Ready containers kept per image (`clean`) and used ones wiped for reuse
        * at once (`dirty`). Under load every running execution needs one, so
        * both default to maxConcurrent's default: smaller pools make most runs

@@ -100,7 +100,11 @@ export class Executions {
         : this.deps.engines.acquire(options);
       const engine = held;
       const run = contextChecked(() =>
-        engine.engine.executeStream(request, { signal: abort, openStdin }),
+        engine.engine.executeStream(request, {
+          signal: abort,
+          openStdin,
+          ...(config.engines.shareAcrossTenants ? {} : { tenant: principal.tenantId }),
+        }),
       );
       const done = (outcome: Outcome, exit?: StreamExit) => {
         engine.release();

@@ -13,6 +13,7 @@ import type {
 import type { DebugLog } from "./debug-log.js";
 import type { StreamControl, StreamRun } from "./docker-isol8.js";
 import { EventQueue } from "./event-queue.js";
+import { type KernelRecord, KernelRecordReader } from "./kernel-records.js";
 import type { ResolvedOptions } from "./options.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
 import { InvalidRequestError, validateRequest } from "./request.js";
@@ -52,6 +53,20 @@ const KILL_GRACE_MS = 5_000;
 export const MAX_CONTEXTS = 16;
 /** Longest protocol line accepted from a kernel; its lines are at most 4096 bytes. */
 const MAX_LINE = 64 * 1024;
+/**
+ * Protocol bytes a kernel may send for one cell, whatever its output limit:
+ * a cell that prints its limit's worth in one-byte writes, as separate
+ * records, stays well inside it; a thread that floods the channel does not.
+ */
+const MIN_PROTOCOL_BYTES_PER_CELL = 64 * 1024 * 1024;
+/**
+ * Between cells a context's processes are stopped (SIGSTOP to the kernel's
+ * process group; SIGCONT just before the next cell is sent), so work a cell
+ * left behind - a thread, a child process - uses no CPU while no cell, and so
+ * no execution slot, is running.
+ */
+const SIGSTOP = 19;
+const SIGCONT = 18;
 
 /** Request fields a context call cannot honour: a cell is code for a live interpreter. */
 const UNSUPPORTED: (keyof ExecutionRequest)[] = [
@@ -270,16 +285,24 @@ class Kernel {
   killReason: string | undefined;
   /** The context ends it on purpose (reset, close): no restart, no notice. */
   expected = false;
-  private pending = "";
+  private readonly records: KernelRecordReader;
   private diagnostics = "";
+  private frozen = false;
 
   constructor(
     readonly container: SandboxContainer,
     spec: RunSpec,
-    private readonly onRecord: (kernel: Kernel, record: Record<string, unknown>) => void,
+    maxOutputBytes: number,
+    private readonly onRecord: (kernel: Kernel, record: KernelRecord) => void,
     private readonly onBroken: (kernel: Kernel, reason: string) => void,
     private readonly log: DebugLog,
   ) {
+    this.records = new KernelRecordReader({
+      maxLineBytes: MAX_LINE,
+      // Two output streams, the value and the rich outputs each up to the
+      // limit, as base64 in records: well under 8 times the limit.
+      maxBytesPerCell: Math.max(MIN_PROTOCOL_BYTES_PER_CELL, 8 * maxOutputBytes),
+    });
     const run = container.run(
       spec,
       {
@@ -311,8 +334,21 @@ class Kernel {
       : "the context's interpreter did not start";
   }
 
+  /** Sends a cell, waking the kernel's processes first. */
   send(cell: number, code: string): void {
+    this.records.startCell();
+    if (this.frozen) {
+      this.container.signal(SIGCONT);
+      this.frozen = false;
+    }
     this.container.writeStdin(Buffer.from(`${JSON.stringify({ cell, code })}\n`));
+  }
+
+  /** Stops every process of the kernel's group until the next cell. */
+  freeze(): void {
+    if (!this.alive || this.frozen) return;
+    this.container.signal(SIGSTOP);
+    this.frozen = true;
   }
 
   /** Kills the kernel's process group; removes the container if even that does not end the run. */
@@ -327,33 +363,10 @@ class Kernel {
   }
 
   private onStdout(chunk: Buffer): void {
-    this.pending += chunk.toString("latin1");
-    let newline = this.pending.indexOf("\n");
-    while (newline >= 0) {
-      const line = this.pending.slice(0, newline);
-      this.pending = this.pending.slice(newline + 1);
-      let record: unknown;
-      try {
-        record = JSON.parse(line);
-      } catch {
-        record = undefined;
-      }
-      if (typeof record !== "object" || record === null || Array.isArray(record)) {
-        this.onBroken(this, "it wrote something that is not a protocol record");
-        return;
-      }
-      this.onRecord(this, record as Record<string, unknown>);
-      newline = this.pending.indexOf("\n");
-    }
-    if (this.pending.length > MAX_LINE)
-      this.onBroken(this, "it wrote a protocol line longer than allowed");
+    const { records, violation } = this.records.feed(chunk);
+    for (const record of records) this.onRecord(this, record);
+    if (violation) this.onBroken(this, violation);
   }
-}
-
-/** Base64 record data as bytes; undefined when it is not base64 text. */
-function recordBytes(data: unknown): Buffer | undefined {
-  if (typeof data !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(data)) return undefined;
-  return Buffer.from(data, "base64");
 }
 
 /** The notices a cell's stream gives before `exit`, and the result flags behind them. */
@@ -516,6 +529,7 @@ class CodeContext {
     const end = await cell.ended.promise;
     clearTimeout(timer);
     this.cell = undefined;
+    if (this.kernel === kernel) kernel.freeze();
     const value = cell.close();
     const outputs = cell.outputs();
     let exitCode: number;
@@ -593,6 +607,7 @@ class CodeContext {
         timeoutMs: KERNEL_TIMEOUT_MS,
         outputLimit: Number.MAX_SAFE_INTEGER,
       },
+      this.host.options.maxOutputBytes,
       (k, record) => this.onRecord(k, record),
       (k, reason) => k.kill(`broke the context protocol (${reason})`),
       this.host.log,
@@ -605,6 +620,7 @@ class CodeContext {
     );
     try {
       await kernel.ready.promise;
+      kernel.freeze();
     } catch (error) {
       const container = this.container;
       this.container = undefined;
@@ -647,63 +663,43 @@ class CodeContext {
     );
   }
 
-  private onRecord(kernel: Kernel, record: Record<string, unknown>): void {
+  private onRecord(kernel: Kernel, record: KernelRecord): void {
     if (this.kernel !== kernel) return;
-    const { type } = record;
-    if (type === "ready") {
+    if (record.type === "ready") {
       kernel.started = true;
       kernel.ready.resolve();
       return;
     }
     const cell = this.cell;
+    // Records name their cell; one for another cell (an earlier one's, or a
+    // forged number) is not this cell's value, output or end.
     const current = cell !== undefined && record.cell === cell.number;
-    if (type === "stdout" || type === "stderr") {
-      const bytes = recordBytes(record.data);
-      if (!bytes) {
-        kernel.kill("broke the context protocol (bad output record)");
+    switch (record.type) {
+      case "stdout":
+      case "stderr":
+        if (cell) cell.output(record.type, record.data);
+        else if (this.stashBytes < this.host.options.maxOutputBytes) {
+          this.stash.push({ type: record.type, bytes: record.data });
+          this.stashBytes += record.data.length;
+        }
+        return;
+      case "value":
+        if (current) cell.addValue(record.data);
+        return;
+      case "output": {
+        const problem = current
+          ? cell.addOutput(record.index, record.mime, record.size, record.data)
+          : undefined;
+        if (problem) kernel.kill(problem);
         return;
       }
-      if (cell) cell.output(type, bytes);
-      else if (this.stashBytes < this.host.options.maxOutputBytes) {
-        this.stash.push({ type, bytes });
-        this.stashBytes += bytes.length;
-      }
-      return;
-    }
-    if (type === "value") {
-      const bytes = recordBytes(record.data);
-      if (!bytes) {
-        kernel.kill("broke the context protocol (bad value record)");
+      case "done":
+        if (current) {
+          const { status, exitCode, cpuMs, rssKb } = record;
+          cell.finish({ kind: "done", status, exitCode, cpuMs, rssKb });
+        }
         return;
-      }
-      if (current) cell.addValue(bytes);
-      return;
     }
-    if (type === "output") {
-      const bytes = recordBytes(record.data);
-      const { index } = record;
-      if (!bytes || typeof index !== "number" || !Number.isSafeInteger(index) || index < 1) {
-        kernel.kill("broke the context protocol (bad output record)");
-        return;
-      }
-      const problem = current ? cell.addOutput(index, record.mime, record.size, bytes) : undefined;
-      if (problem) kernel.kill(problem);
-      return;
-    }
-    if (type === "done") {
-      if (!current) return;
-      const number = (value: unknown) =>
-        typeof value === "number" && Number.isFinite(value) ? value : 0;
-      cell.finish({
-        kind: "done",
-        status: typeof record.status === "string" ? record.status : "error",
-        exitCode: number(record.exitCode),
-        cpuMs: number(record.cpuMs),
-        rssKb: number(record.rssKb),
-      });
-      return;
-    }
-    kernel.kill("broke the context protocol (unknown record)");
   }
 }
 

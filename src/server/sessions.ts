@@ -98,6 +98,17 @@ export class SessionManager {
     };
   }
 
+  /**
+   * Reads the tenant's session without using it: looking does not count as
+   * use, so a client that only lists a session's contexts does not keep it
+   * (and its containers) alive past its idle timeout. 404 when absent.
+   */
+  inspect<T>(tenantId: string, id: string, read: (engine: DockerIsol8) => T): T {
+    const session = this.find(tenantId, id);
+    if (!session) throw new HttpError(404, `no session "${id}"`);
+    return read(session.engine);
+  }
+
   /** Whether the tenant has a session by this id. */
   has(tenantId: string, id: string): boolean {
     return this.find(tenantId, id) !== undefined;

@@ -194,14 +194,20 @@ describe("code contexts: python", () => {
     const exit = streamed.at(-1);
     assert.equal(exit?.event.type, "exit");
     assert.ok(four && exit && exit.at - four.at >= 150, "four arrived before the sleep");
-    // A thread printing after its cell ended shows up in the next call, not lost.
+    // A thread left running by its cell is stopped between cells (see
+    // context-freeze.test.ts) and goes on in the next one: what it prints
+    // then shows up in that call, not lost.
     await isol8.execute({
       runtime: "python",
       code: "import threading, time\nthreading.Timer(0.2, lambda: print('late')).start()",
       contextId: id,
     });
     await new Promise((r) => setTimeout(r, 400));
-    const next = await isol8.execute({ runtime: "python", code: "print('now')", contextId: id });
+    const next = await isol8.execute({
+      runtime: "python",
+      code: "import time\ntime.sleep(0.5)\nprint('now')",
+      contextId: id,
+    });
     assert.equal(next.stdout, "late\nnow\n");
     await isol8.closeContext(id);
   });
@@ -568,20 +574,21 @@ describe("code contexts: files", () => {
     const { id } = await isol8.createContext({ runtime: "python" });
     const call = (code: string) => isol8.execute({ runtime: "python", code, contextId: id });
     await call("open('/sandbox/f.txt', 'w').write('x')\nkept = 7");
-    // A background thread stops every process the engine's docker exec starts.
+    // A process of its own session (out of the kernel's process group, so
+    // not stopped between cells) stops every process the engine's docker
+    // exec starts.
+    const stopper = [
+      "import os, signal",
+      "while True:",
+      "    for pid in os.listdir('/proc'):",
+      "        try:",
+      "            if open(f'/proc/{pid}/comm').read().strip() in ('setpriv', 'timeout', 'bash', 'cat'):",
+      "                os.kill(int(pid), signal.SIGSTOP)",
+      "        except (OSError, ValueError):",
+      "            pass",
+    ].join("\n");
     const started = await call(
-      [
-        "import os, signal, threading",
-        "def stopper():",
-        "    while True:",
-        "        for pid in os.listdir('/proc'):",
-        "            try:",
-        "                if open(f'/proc/{pid}/comm').read().strip() in ('setpriv', 'timeout', 'bash', 'cat'):",
-        "                    os.kill(int(pid), signal.SIGSTOP)",
-        "            except (OSError, ValueError):",
-        "                pass",
-        "threading.Thread(target=stopper, daemon=True).start()",
-      ].join("\n"),
+      `import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', ${JSON.stringify(stopper)}], start_new_session=True)`,
     );
     assert.equal(started.exitCode, 0, started.stderr);
     const began = Date.now();

@@ -209,6 +209,23 @@ describe("expiry and cleanup", () => {
     assert.ok(await eventually(async () => !(await containerExists(host))));
   });
 
+  test("listing a session's contexts does not keep it alive", async () => {
+    const quick = await startServer({ sessions: { idleTimeoutMs: 1500, sweepIntervalMs: 100 } });
+    const remote = new RemoteIsol8({ host: quick.url, apiKey: MASTER, sessionId: "watched" });
+    const { id } = await remote.createContext({ runtime: "python" });
+    const listed = async () => {
+      try {
+        return (await remote.listContexts()).some((context) => context.id === id);
+      } catch (error) {
+        if (error instanceof RemoteError && error.status === 404) return false;
+        throw error;
+      }
+    };
+    // Listed every 100 ms, the session still ends at its idle timeout.
+    assert.ok(await eventually(async () => !(await listed()), 10_000));
+    assert.deepEqual(await remote.listSessions(), []);
+  });
+
   test("POST /cleanup stops sessions and idle engines and touches no other owner's container", async () => {
     const own = await startServer();
     const foreign = await docker.createContainer({

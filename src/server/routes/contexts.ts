@@ -80,7 +80,7 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
 
   app.get("/session/:id/context", async (c) => {
     const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
-    const contexts = await inSession(c.get("principal").tenantId, sessionId, (engine) =>
+    const contexts = ctx.sessions.inspect(c.get("principal").tenantId, sessionId, (engine) =>
       engine.listContexts(),
     );
     return c.json({ contexts });

@@ -20,6 +20,7 @@ import type {
   StreamEvent,
 } from "../../types.js";
 import { resolveCodeInput } from "../code-input.js";
+import { exitWhenFlushed } from "../exit.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { readFilesDir } from "../files-dir.js";
 import { type RemoteCodeFlags, remoteCodeSource } from "../remote-code.js";
@@ -440,7 +441,7 @@ async function runCommand(
   let engine: DockerIsol8 | undefined;
   const interrupt = () => {
     // Ctrl-C: remove what this run created, then leave with the shell's convention.
-    void (engine?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    void (engine?.stop() ?? Promise.resolve()).finally(() => exitWhenFlushed(130));
   };
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
@@ -495,8 +496,8 @@ async function printRun(
         if (buffered) held[event.phase ?? "code"][event.type] += event.data;
         // The installer's chatter is isol8's, not the program's: it never lands in stdout.
         else if (event.type === "stderr" || event.phase === "install")
-          process.stderr.write(event.data);
-        else if (!stdout.write(event.data)) await once(stdout, "drain");
+          await writeOut(process.stderr, event.data);
+        else await writeOut(stdout, event.data);
       } else {
         const { result } = event;
         const shown = held[shownPhase(result)];
@@ -521,6 +522,11 @@ async function printRun(
       await once(out, "close").catch(() => undefined);
     }
   }
+}
+
+/** Writes a chunk, waiting when the reader is behind so that output never piles up in memory. */
+async function writeOut(stream: NodeJS.WritableStream, data: string): Promise<void> {
+  if (!stream.write(data)) await once(stream, "drain");
 }
 
 /** One line of `--net-log`: `isol8 net: ALLOW CONNECT pypi.org:443 120 ms 5120 B in 812 B out`. */
@@ -584,7 +590,7 @@ async function remoteRunCommand(
   command: Command,
 ): Promise<number> {
   // Ctrl-C closes the connection, and the server kills the run.
-  const interrupt = () => process.exit(130);
+  const interrupt = () => void exitWhenFlushed(130);
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
   try {

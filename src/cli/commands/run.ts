@@ -4,7 +4,7 @@ import { readFile, stat } from "node:fs/promises";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import type { RemoteIsol8Options } from "../../client/remote-isol8.js";
-import { configEngineOptions, type Isol8Config, loadConfig } from "../../config/file.js";
+import { configEngineOptions, type Isol8Config } from "../../config/file.js";
 import { DockerIsol8 } from "../../engine/docker-isol8.js";
 import { registryRules } from "../../engine/installs.js";
 import { InvalidOptionError } from "../../engine/options.js";
@@ -20,6 +20,7 @@ import type {
   StreamEvent,
 } from "../../types.js";
 import { resolveCodeInput } from "../code-input.js";
+import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
 import { exitWhenFlushed } from "../exit.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { readFilesDir } from "../files-dir.js";
@@ -173,6 +174,7 @@ export function registerRun(program: Command): void {
     .option("--seccomp <mode>", "system call filter: strict, unconfined or custom", "strict")
     .option("--seccomp-profile <file>", "seccomp profile (JSON) for --seccomp custom")
     .option("--oci-runtime <name>", "OCI runtime registered with Docker, e.g. runsc (gVisor)")
+    .option("--config <file>", CONFIG_FLAG_HELP)
     .option("--host <url>", "run on this isol8 server (`isol8 serve`) instead of local Docker")
     .option(
       "--key <key>",
@@ -251,7 +253,7 @@ const CONFIGURABLE: [keyof DockerIsol8Options, keyof RunFlags][] = [
 /** Flags the user typed win, then the configuration file, then the flags' defaults. */
 function localOptions(flags: RunFlags, command: Command, runtime: Runtime): DockerIsol8Options {
   const fromFlags = engineOptions(flags);
-  const { config } = loadConfig();
+  const { config } = cliConfig(flags.config);
   const fromConfig = configEngineOptions(config);
   const given = (flag: keyof RunFlags) => command.getOptionValueSource(flag) === "cli";
   const merged: Record<string, unknown> = { ...fromFlags };

@@ -1,8 +1,8 @@
-import { cliConfig } from "./config-files.js";
 import { fetchCode } from "../remote-code/fetch-code.js";
 import { RemoteCodeError, remoteCodePolicy } from "../remote-code/policy.js";
 import { gistRawUrl, githubRawUrl } from "../remote-code/url.js";
 import type { RemoteCodeSource } from "./code-input.js";
+import { cliConfig } from "./config-files.js";
 import { CliError, EXIT } from "./exit-codes.js";
 
 /** The `isol8 run` flags of remote code. */

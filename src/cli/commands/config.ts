@@ -8,9 +8,9 @@ import {
   readConfigFile,
   userConfigPath,
 } from "../../config/file.js";
+import { formatSize } from "../../config/sizes.js";
 import { recordTrust } from "../../config/trust.js";
 import { describeWidening, wideningKeys } from "../../config/widening.js";
-import { formatSize } from "../../config/sizes.js";
 import { resolveOptions } from "../../engine/options.js";
 import { REMOTE_CODE_DEFAULTS } from "../../remote-code/config.js";
 import { RUNTIMES } from "../../runtimes/runtime.js";

@@ -85,7 +85,7 @@ describe("isol8.config.json", () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(
       r.stderr,
-      /^isol8: configuration read from .*\n.*cannot read \/nonexistent\.json\n$/,
+      /^isol8: configuration read from .*\n.*cannot read \/nonexistent\.json \(ENOENT\)\n$/,
     );
   });
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { registerBuild } from "./commands/build.js";
 import { registerCleanup } from "./commands/cleanup.js";
 import { registerConfig } from "./commands/config.js";
@@ -9,6 +9,7 @@ import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSession } from "./commands/session.js";
 import { registerSetup } from "./commands/setup.js";
+import { exitWhenFlushed } from "./exit.js";
 import { EXIT } from "./exit-codes.js";
 import { VERSION } from "./version.js";
 
@@ -17,8 +18,8 @@ const program = new Command("isol8")
   .version(VERSION)
   .showSuggestionAfterError(true)
   .exitOverride((error) => {
-    // Help and version are successes; every other parse failure is a usage error.
-    process.exit(error.exitCode === 0 ? 0 : EXIT.usage);
+    // Thrown to the catch below, so that help and error texts are flushed before the exit.
+    throw error;
   })
   .configureOutput({ outputError: (text, write) => write(oneLine(text)) });
 
@@ -40,7 +41,13 @@ registerSession(program);
 registerLogin(program);
 registerMcp(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (!(error instanceof CommanderError)) throw error;
+  // Help and version are successes; every other parse failure is a usage error.
+  process.exitCode = error.exitCode === 0 ? 0 : EXIT.usage;
+}
 // Exit as soon as output is written; nothing left in flight (such as the wait
 // for Docker to finish removing a container) needs this process.
-process.stdout.write("", () => process.exit());
+await exitWhenFlushed();

@@ -1,8 +1,8 @@
-import { loadConfig } from "../config/file.js";
 import { fetchCode } from "../remote-code/fetch-code.js";
 import { RemoteCodeError, remoteCodePolicy } from "../remote-code/policy.js";
 import { gistRawUrl, githubRawUrl } from "../remote-code/url.js";
 import type { RemoteCodeSource } from "./code-input.js";
+import { cliConfig } from "./config-files.js";
 import { CliError, EXIT } from "./exit-codes.js";
 
 /** The `isol8 run` flags of remote code. */
@@ -12,6 +12,8 @@ export interface RemoteCodeFlags {
   gist?: string;
   hash?: string;
   allowInsecureCodeUrl?: boolean;
+  /** `--config FILE`: where `remoteCode` is read from instead of ./isol8.config.json. */
+  config?: string;
 }
 
 const SOURCES = ["url", "github", "gist"] as const;
@@ -47,7 +49,8 @@ export function remoteCodeSource(flags: RemoteCodeFlags): RemoteCodeSource | und
   const key = given[0] as (typeof SOURCES)[number];
   const flag = `--${key}`;
   const spec = flags[key] as string;
-  const { config, path } = loadConfig();
+  const { config, sources } = cliConfig(flags.config);
+  const path = sources.at(-1)?.path;
   const settings = config.remoteCode ?? {};
   if (settings.enabled !== true)
     throw new CliError(

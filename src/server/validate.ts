@@ -1,16 +1,12 @@
 import type { Context } from "hono";
 import type { z } from "zod";
-import { HttpError, validationError } from "./errors.js";
+import { parseBoundedJson } from "./bounded-json.js";
+import { validationError } from "./errors.js";
 
-/** The JSON body parsed with `schema`; 400 naming the field for anything else. */
+/** The JSON body parsed with `schema`; 400 naming the field for anything else, or the size or depth problem. */
 export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
   const text = await c.req.text();
-  let value: unknown;
-  try {
-    value = text.trim() === "" ? {} : JSON.parse(text);
-  } catch {
-    throw new HttpError(400, "body: not valid JSON");
-  }
+  const value = text.trim() === "" ? {} : parseBoundedJson(text, "body");
   return parse(schema, value);
 }
 

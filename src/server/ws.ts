@@ -5,6 +5,7 @@ import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import type { SandboxSignal } from "../engine/docker-isol8.js";
 import type { StreamEvent } from "../types.js";
 import type { Principal } from "./auth/authenticator.js";
+import { parseBoundedJson } from "./bounded-json.js";
 import type { ServerContext } from "./context.js";
 import { HttpError, toHttpError } from "./errors.js";
 import type { ServerRun } from "./execution.js";
@@ -111,11 +112,7 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
     let message: unknown;
     try {
       if (isBinary) throw new HttpError(400, "message: send JSON text, not binary");
-      try {
-        message = JSON.parse(data.toString());
-      } catch {
-        throw new HttpError(400, "message: not valid JSON");
-      }
+      message = parseBoundedJson(data.toString(), "message");
       if (!started) {
         started = true;
         execute(message).catch((error: unknown) => {

@@ -268,10 +268,12 @@ describe("isol8 setup: package flags and config are checked before anything is b
     const configure = (config: unknown) =>
       writeFileSync(join(dir, "isol8.config.json"), JSON.stringify(config));
 
+    // Packages widen what a project's file may ask for: --config says the user chose this file.
+    const chosen = ["--config", join(dir, "isol8.config.json")];
     configure({ dependencies: { python: ["-rrequirements.txt"] } });
-    let r = await isol8(["setup"], { cwd: dir });
+    let r = await isol8(["setup", ...chosen], { cwd: dir });
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /^isol8: python package "-rrequirements.txt": starts with '-'/);
+    assert.match(r.stderr, /^isol8: python package "-rrequirements.txt": starts with '-'/m);
 
     configure({ dependencies: { ruby: ["x"] } });
     r = await isol8(["setup"], { cwd: dir });
@@ -288,7 +290,7 @@ describe("isol8 setup: package flags and config are checked before anything is b
 
     // A flag wins over the file: the file's bad list is never looked at.
     configure({ dependencies: { python: ["-e"] } });
-    r = await isol8(["setup", "--python", ""], { cwd: dir });
+    r = await isol8(["setup", "--python", "", ...chosen], { cwd: dir });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /empty package name/);
   });

@@ -20,7 +20,7 @@ import {
   startHttpUpstream,
   type Upstream,
 } from "../fixtures/upstreams.js";
-import { type CliResult, cleanEnv, isol8 } from "./cli-helpers.js";
+import { type CliResult, cleanEnv, envTrusting, isol8 } from "./cli-helpers.js";
 
 /** Keys a test below exercises, filled as the tests are declared. */
 const covered = new Set<string>();
@@ -50,9 +50,10 @@ function scratchFile(name: string, content: string): string {
   return path;
 }
 
-/** `isol8 run ARGS` in a folder configured with `config` (HOME is a fresh folder). */
-function runWith(config: unknown, args: string[]): Promise<CliResult> {
-  return isol8(["run", ...args], { cwd: project(config) });
+/** `isol8 run ARGS` in a folder configured with `config`, trusted by the user (HOME is a fresh folder). */
+async function runWith(config: unknown, args: string[]): Promise<CliResult> {
+  const cwd = project(config);
+  return isol8(["run", ...args], { cwd, env: await envTrusting(cwd) });
 }
 
 function ok(result: CliResult): CliResult {
@@ -417,16 +418,18 @@ describe("every isol8.config.json key takes effect in isol8 run, and its flag wi
       "isol8 config shows it and isol8 setup reads it (an invalid name is refused before building); the flag wins",
       async () => {
         const cwd = project({ dependencies: { [runtime]: ["-from-the-file"] } });
-        const shown = JSON.parse(ok(await isol8(["config", "--json"], { cwd })).stdout);
+        const env = await envTrusting(cwd);
+        const shown = JSON.parse(ok(await isol8(["config", "--json"], { cwd, env })).stdout);
         assert.deepEqual(shown.effective[`dependencies.${runtime}`], ["-from-the-file"]);
-        const setup = await isol8(["setup", "--runtime", runtime], { cwd });
+        const setup = await isol8(["setup", "--runtime", runtime], { cwd, env });
         assert.equal(setup.code, 2, setup.stderr);
-        assert.match(setup.stderr, new RegExp(`^isol8: ${runtime} package "-from-the-file": `));
+        assert.match(
+          setup.stderr,
+          new RegExp(`^isol8: ${runtime} package "-from-the-file": `, "m"),
+        );
         const flag = await isol8(
           ["setup", "--runtime", runtime, `--${runtime}`, "-from-the-flag"],
-          {
-            cwd,
-          },
+          { cwd, env },
         );
         assert.equal(flag.code, 2, flag.stderr);
         assert.match(flag.stderr, /"-from-the-flag"/);
@@ -434,23 +437,27 @@ describe("every isol8.config.json key takes effect in isol8 run, and its flag wi
     );
   }
 
-  test("./isol8.config.json wins over ~/.isol8/config.json (the first found is used whole)", async () => {
+  test("./isol8.config.json is layered over ~/.isol8/config.json key by key, and may narrow it without trust", async () => {
     const env = cleanEnv();
     mkdirSync(join(env.HOME ?? "", ".isol8"));
     writeFileSync(
       join(env.HOME ?? "", ".isol8", "config.json"),
-      JSON.stringify({ defaults: { cpuLimit: 0.25, pidsLimit: 20 } }),
+      JSON.stringify({ defaults: { cpuLimit: 0.5, pidsLimit: 20 } }),
     );
-    const cwd = project({ defaults: { cpuLimit: 0.5 } });
+    const cwd = project({ defaults: { cpuLimit: 0.25 } });
     const both = ok(await isol8(["run", "--cmd", `${CPU_MAX}; ${PIDS_MAX}`], { env, cwd }));
-    assert.equal(both.stdout, "50000 100000\n64\n");
+    assert.equal(both.stdout, "25000 100000\n20\n");
+    assert.match(
+      both.stderr,
+      /^isol8: configuration read from .*\.isol8\/config\.json \(user\), .*isol8\.config\.json \(project, narrows only\)$/m,
+    );
     const homeOnly = ok(
       await isol8(["run", "--cmd", `${CPU_MAX}; ${PIDS_MAX}`], {
         env,
         cwd: mkdtempSync(join(tmpdir(), "isol8-no-config-")),
       }),
     );
-    assert.equal(homeOnly.stdout, "25000 100000\n20\n");
+    assert.equal(homeOnly.stdout, "50000 100000\n20\n");
   });
 
   test("every key of the configuration schema has a test above", () => {

@@ -90,3 +90,15 @@ export async function eventually(check: () => Promise<boolean>, ms = 10_000): Pr
 }
 
 export { docker };
+
+/**
+ * A fresh environment (see cleanEnv) whose user has trusted the
+ * isol8.config.json in `cwd` with `isol8 config trust`, as a project file
+ * that widens what isol8 allows needs.
+ */
+export async function envTrusting(cwd: string, extra: Record<string, string> = {}) {
+  const env = cleanEnv(extra);
+  const trusted = await isol8(["config", "trust"], { cwd, env });
+  if (trusted.code !== 0) throw new Error(`isol8 config trust: ${trusted.stderr}`);
+  return env;
+}

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type CodeServer, makeTestCa, startCodeServer } from "../fixtures/upstreams.js";
-import { type CliResult, cleanEnv, isol8 } from "./cli-helpers.js";
+import { CLI, type CliResult, cleanEnv, isol8 } from "./cli-helpers.js";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const PYTHON = "import sys\nprint('python from afar', sys.argv[0])\n";
@@ -41,11 +42,22 @@ describe("isol8 run --url / --github / --gist", () => {
     await plain.close();
   });
 
-  /** A working directory whose isol8.config.json has this `remoteCode`. */
-  function project(remoteCode?: Record<string, unknown>): string {
+  /**
+   * A working directory whose isol8.config.json has this `remoteCode`, and an
+   * environment whose user trusted it (enabling remote code widens what isol8 allows).
+   */
+  function project(remoteCode?: Record<string, unknown>): {
+    cwd: string;
+    env: Record<string, string>;
+  } {
     const cwd = mkdtempSync(join(dir, "project-"));
-    if (remoteCode) writeFileSync(join(cwd, "isol8.config.json"), JSON.stringify({ remoteCode }));
-    return cwd;
+    const env = cleanEnv();
+    if (remoteCode) {
+      writeFileSync(join(cwd, "isol8.config.json"), JSON.stringify({ remoteCode }));
+      const trust = spawnSync(process.execPath, [CLI, "config", "trust"], { cwd, env });
+      assert.equal(trust.status, 0, String(trust.stderr));
+    }
+    return { cwd, env };
   }
   const trusted = (extra: Record<string, unknown> = {}) =>
     project({
@@ -59,9 +71,11 @@ describe("isol8 run --url / --github / --gist", () => {
   function refusedWith(r: CliResult, code: number, message: RegExp): void {
     assert.equal(r.code, code, r.stderr);
     assert.equal(r.stdout, "");
-    assert.equal(r.stderr.split("\n").length, 2, r.stderr);
-    assert.match(r.stderr, /^isol8: /);
-    assert.match(r.stderr, message);
+    // The line naming the configuration file read comes first; then the one error line.
+    const stderr = r.stderr.replace(/^isol8: configuration read from [^\n]*\n/, "");
+    assert.equal(stderr.split("\n").length, 2, r.stderr);
+    assert.match(stderr, /^isol8: /);
+    assert.match(stderr, message);
   }
 
   test("disabled by default: one line saying how to enable it, and no request", async () => {
@@ -70,7 +84,7 @@ describe("isol8 run --url / --github / --gist", () => {
       ["--url", `${server.origin}/hello.py`],
       ["--github", "octocat/hello/main/x.py"],
     ]) {
-      const r = await isol8(["run", ...flag], { cwd: project() });
+      const r = await isol8(["run", ...flag], project());
       refusedWith(
         r,
         2,
@@ -83,11 +97,11 @@ describe("isol8 run --url / --github / --gist", () => {
   });
 
   test("fetches and runs python and node, the runtime from the URL's extension", async () => {
-    const py = await isol8(["run", "--url", `${server.origin}/hello.py`], { cwd: trusted() });
+    const py = await isol8(["run", "--url", `${server.origin}/hello.py`], trusted());
     assert.equal(py.code, 0, py.stderr);
     assert.equal(py.stdout, "python from afar /sandbox/main.py\n");
     const js = await isol8(["run", "--url", `${server.origin}/hello.mjs`, "--json"], {
-      cwd: trusted(),
+      ...trusted(),
     });
     assert.equal(js.code, 0, js.stderr);
     assert.equal(JSON.parse(js.stdout).stdout, "node from afar string\n");
@@ -95,32 +109,32 @@ describe("isol8 run --url / --github / --gist", () => {
 
   test("--hash: a match runs, a mismatch is refused before running", async () => {
     const url = `${server.origin}/hello.py`;
-    const ok = await isol8(["run", "--url", url, "--hash", sha256(PYTHON)], { cwd: trusted() });
+    const ok = await isol8(["run", "--url", url, "--hash", sha256(PYTHON)], trusted());
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /python from afar/);
-    const bad = await isol8(["run", "--url", url, "--hash", "f".repeat(64)], { cwd: trusted() });
+    const bad = await isol8(["run", "--url", url, "--hash", "f".repeat(64)], trusted());
     refusedWith(bad, 2, new RegExp(`hello\\.py has SHA-256 ${sha256(PYTHON)}, not the f{64}`));
-    const malformed = await isol8(["run", "--url", url, "--hash", "xyz"], { cwd: trusted() });
+    const malformed = await isol8(["run", "--url", url, "--hash", "xyz"], trusted());
     refusedWith(malformed, 2, /^isol8: --hash: "xyz" is not a SHA-256 digest/);
   });
 
   test("requireHash refuses a URL given without --hash", async () => {
     const r = await isol8(["run", "--url", `${server.origin}/hello.py`], {
-      cwd: trusted({ requireHash: true }),
+      ...trusted({ requireHash: true }),
     });
     refusedWith(r, 2, /remoteCode\.requireHash is set: give the code's SHA-256 with --hash/);
   });
 
   test("http:// is refused without --allow-insecure-code-url", async () => {
     const url = `${plain.origin}/hello.py`;
-    const cwd = trusted({ allowedSchemes: ["https", "http"] });
+    const at = trusted({ allowedSchemes: ["https", "http"] });
     refusedWith(
-      await isol8(["run", "--url", url], { cwd }),
+      await isol8(["run", "--url", url], at),
       2,
       /is plain http, which needs --allow-insecure-code-url; refused$/m,
     );
     assert.equal(plain.requests.length, 0);
-    const ok = await isol8(["run", "--url", url, "--allow-insecure-code-url"], { cwd });
+    const ok = await isol8(["run", "--url", url, "--allow-insecure-code-url"], at);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /python from afar/);
   });
@@ -129,18 +143,18 @@ describe("isol8 run --url / --github / --gist", () => {
     const url = `${server.origin}/hello.py`;
     const seen = server.requests.length;
     refusedWith(
-      await isol8(["run", "--url", url], { cwd: trusted({ blockedHosts: ["127\\..*"] }) }),
+      await isol8(["run", "--url", url], trusted({ blockedHosts: ["127\\..*"] })),
       2,
       /blocked by remoteCode\.blockedHosts rule/,
     );
     refusedWith(
-      await isol8(["run", "--github", "octocat/hello/main/x.py"], { cwd: trusted() }),
+      await isol8(["run", "--github", "octocat/hello/main/x.py"], trusted()),
       2,
       /^isol8: --github: https:\/\/raw\.githubusercontent\.com\/octocat\/hello\/main\/x\.py is on raw\.githubusercontent\.com, which is not in remoteCode\.allowedHosts; refused$/m,
     );
     refusedWith(
       await isol8(["run", "--url", url], {
-        cwd: project({ enabled: true, caCertificates: [caFile] }),
+        ...project({ enabled: true, caCertificates: [caFile] }),
       }),
       2,
       new RegExp(
@@ -149,7 +163,7 @@ describe("isol8 run --url / --github / --gist", () => {
       ),
     );
     refusedWith(
-      await isol8(["run", "--url", `${server.origin}/to-loopback.py`], { cwd: trusted() }),
+      await isol8(["run", "--url", `${server.origin}/to-loopback.py`], trusted()),
       2,
       /\(redirected to https:\/\/127\.0\.0\.2\/hello\.py\) is on the address 127\.0\.0\.2, which no remoteCode\.allowedHosts entry names/,
     );
@@ -159,24 +173,24 @@ describe("isol8 run --url / --github / --gist", () => {
 
   test("redirect loops, too many redirects, timeouts and 404 fail the fetch (125)", async () => {
     refusedWith(
-      await isol8(["run", "--url", `${server.origin}/loop.py`], { cwd: trusted() }),
+      await isol8(["run", "--url", `${server.origin}/loop.py`], trusted()),
       125,
       /loop\.py redirects in a loop/,
     );
     refusedWith(
-      await isol8(["run", "--url", `${server.origin}/r0.py`], { cwd: trusted() }),
+      await isol8(["run", "--url", `${server.origin}/r0.py`], trusted()),
       125,
       /r0\.py \(redirected to .*\/r5\.py\) redirects more than 5 times$/m,
     );
     refusedWith(
       await isol8(["run", "--url", `${server.origin}/hang.py`], {
-        cwd: trusted({ fetchTimeoutMs: 500 }),
+        ...trusted({ fetchTimeoutMs: 500 }),
       }),
       125,
       /hang\.py did not arrive within 500 ms \(remoteCode\.fetchTimeoutMs\)$/m,
     );
     refusedWith(
-      await isol8(["run", "--url", `${server.origin}/missing.py`], { cwd: trusted() }),
+      await isol8(["run", "--url", `${server.origin}/missing.py`], trusted()),
       125,
       /missing\.py answered 404 Not Found$/m,
     );
@@ -185,7 +199,7 @@ describe("isol8 run --url / --github / --gist", () => {
   test("code above maxCodeSize is refused", async () => {
     refusedWith(
       await isol8(["run", "--url", `${server.origin}/big.py`], {
-        cwd: trusted({ maxCodeSize: 1000 }),
+        ...trusted({ maxCodeSize: 1000 }),
       }),
       2,
       /big\.py is 5003 bytes, larger than remoteCode\.maxCodeSize \(1000 bytes\); refused$/m,
@@ -193,23 +207,23 @@ describe("isol8 run --url / --github / --gist", () => {
   });
 
   test("NODE_EXTRA_CA_CERTS is trusted as Node trusts it; without a CA the certificate is refused", async () => {
-    const cwd = project({ enabled: true, allowedHosts: ["127\\.0\\.0\\.1"] });
+    const at = project({ enabled: true, allowedHosts: ["127\\.0\\.0\\.1"] });
     const url = `${server.origin}/hello.py`;
     refusedWith(
-      await isol8(["run", "--url", url], { cwd }),
+      await isol8(["run", "--url", url], at),
       125,
       /trust its CA with remoteCode\.caCertificates or NODE_EXTRA_CA_CERTS$/m,
     );
     const ok = await isol8(["run", "--url", url], {
-      cwd,
-      env: cleanEnv({ NODE_EXTRA_CA_CERTS: caFile }),
+      ...at,
+      env: { ...at.env, NODE_EXTRA_CA_CERTS: caFile },
     });
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(ok.stdout, /python from afar/);
   });
 
   test("one code source only; bad shorthands; --hash alone", async () => {
-    const cwd = trusted();
+    const at = trusted();
     const url = `${server.origin}/hello.py`;
     const cases: [string[], RegExp][] = [
       [["-e", "print(1)", "--url", url], /give only one code source, not --url and --eval/],
@@ -221,12 +235,11 @@ describe("isol8 run --url / --github / --gist", () => {
       [["--gist", "not-hex/x.py"], /--gist: "not-hex\/x\.py" is not GIST_ID\/FILE/],
       [["--url", `${server.origin}/hello.txt`], /cannot tell the runtime .*use --runtime/],
     ];
-    for (const [args, message] of cases)
-      refusedWith(await isol8(["run", ...args], { cwd }), 2, message);
+    for (const [args, message] of cases) refusedWith(await isol8(["run", ...args], at), 2, message);
   });
 
   test("isol8 config shows the remoteCode values", async () => {
-    const r = await isol8(["config", "--json"], { cwd: trusted({ requireHash: true }) });
+    const r = await isol8(["config", "--json"], trusted({ requireHash: true }));
     const { effective } = JSON.parse(r.stdout);
     assert.equal(effective["remoteCode.enabled"], true);
     assert.equal(effective["remoteCode.requireHash"], true);

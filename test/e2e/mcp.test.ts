@@ -11,7 +11,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { ensureDataImage } from "../fixtures/data-image.js";
 import { type PackageIndex, startPythonIndex } from "../fixtures/package-index.js";
-import { CLI, cleanEnv, containersOf, eventually } from "./cli-helpers.js";
+import { CLI, cleanEnv, containersOf, envTrusting, eventually } from "./cli-helpers.js";
 
 const TOOLS = [
   "close_context",
@@ -39,13 +39,16 @@ interface Connected {
   close(): Promise<void>;
 }
 
-/** `isol8 mcp` on stdio, spawned by the SDK's own client transport, with a clean env and HOME. */
+/** `isol8 mcp` on stdio, spawned by the SDK's own client transport, with a clean env and HOME (that trusts `config`). */
 async function stdio(config?: object, flags: string[] = []): Promise<Connected> {
+  const cwd = workdir(config);
+  // The user trusts the folder's file: some of these widen what isol8 allows.
+  const env = config ? await envTrusting(cwd) : cleanEnv();
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, "mcp", ...flags],
-    env: cleanEnv(),
-    cwd: workdir(config),
+    env,
+    cwd,
     stderr: "pipe",
   });
   let stderr = "";

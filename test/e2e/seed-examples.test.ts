@@ -3,7 +3,7 @@
 // built CLI. What the lines need around them is made here:
 // - `script.py` is a file in the working directory;
 // - `--install numpy` installs from a local index serving a wheel named
-//   numpy (no network), named by `registries.pip` in ./isol8.config.json;
+//   numpy (no network), named by `registries.pip` in the user's ~/.isol8/config.json;
 // - `--host http://server:3000` is the one substitution: the address of an
 //   `isol8 serve --key my-api-key` this test starts (no host "server" here);
 // - `isol8 cleanup` without a terminal must refuse and remove nothing; the
@@ -11,7 +11,7 @@
 //   machine (other runs' included), so they run against a stand-in Docker
 //   engine on a unix socket (DOCKER_HOST) that records what was removed.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,8 +43,11 @@ const EXAMPLES = {
 
 const project = mkdtempSync(join(tmpdir(), "isol8-seed-"));
 
+/** The environment of the examples' user, whose ~/.isol8/config.json names the test's package index. */
+const user = cleanEnv();
+
 /** Runs one line with bash in the example project, `isol8` being the built CLI; stdin is not a terminal. */
-function shell(line: string, env: Record<string, string> = cleanEnv()): Promise<CliResult> {
+function shell(line: string, env: Record<string, string> = user): Promise<CliResult> {
   return spawnCollect(
     "bash",
     ["-c", `isol8() { "$ISOL8_TEST_NODE" "$ISOL8_TEST_CLI" "$@"; }\n${line}`],
@@ -126,8 +129,10 @@ describe("the spec's CLI examples, run as written", () => {
         modules: { "numpy/__init__.py": "__version__ = '1.26.4'\n" },
       },
     ]);
+    // The user's own configuration (trusted, unlike a project's file that widens where packages come from).
+    mkdirSync(join(user.HOME ?? "", ".isol8"));
     writeFileSync(
-      join(project, "isol8.config.json"),
+      join(user.HOME ?? "", ".isol8", "config.json"),
       JSON.stringify({ registries: { pip: index.url } }),
     );
   });

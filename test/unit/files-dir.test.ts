@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -151,4 +152,104 @@ test("a dangling symlink inside, a symlink loop and a missing directory are refu
   );
   const file = join(tree({ "f.txt": "f" }), "f.txt");
   await refused(file, /is not a directory$/);
+});
+
+/** A folder outside the listed directory, holding a file the sandbox must never get. */
+function outsideSecret(): { dir: string; file: string } {
+  const dir = tree({ "a.txt": "SECRET from outside\n", "sub/a.txt": "SECRET from outside\n" });
+  return { dir, file: join(dir, "a.txt") };
+}
+
+/** Replaces `path` (file or folder) with a symlink to `target`, as a process writing into the directory could. */
+function swapForSymlink(path: string, target: string): void {
+  renameSync(path, `${path}.moved`);
+  symlinkSync(target, path);
+}
+
+test("a file swapped for a symlink to an outside file after it was listed is refused", async () => {
+  const secret = outsideSecret();
+  const root = tree({ "a.txt": "ok\n", "b.txt": "b\n" });
+  const hooks = {
+    beforeOpen: (rel: string) => {
+      if (rel === "a.txt") swapForSymlink(join(root, "a.txt"), secret.file);
+    },
+  };
+  await assert.rejects(readFilesDir(root, "--files", hooks), (error: unknown) => {
+    assert.ok(error instanceof CliError, String(error));
+    assert.equal(error.exitCode, 2);
+    assert.match(
+      error.message,
+      /^--files: .*a\.txt changed while it was being read; nothing was sent$/,
+    );
+    return true;
+  });
+});
+
+test("a folder swapped for a symlink to an outside folder after it was listed is refused", async () => {
+  const secret = outsideSecret();
+  const root = tree({ "sub/a.txt": "ok\n" });
+  const hooks = {
+    beforeOpen: (rel: string) => {
+      if (rel === "sub") swapForSymlink(join(root, "sub"), join(secret.dir, "sub"));
+    },
+  };
+  await assert.rejects(readFilesDir(root, "--files", hooks), (error: unknown) => {
+    assert.ok(error instanceof CliError, String(error));
+    assert.match(
+      error.message,
+      /^--files: .*sub changed while it was being read; nothing was sent$/,
+    );
+    return true;
+  });
+});
+
+test("a parent folder swapped after its file was listed never leads outside", async () => {
+  const secret = outsideSecret();
+  const root = tree({ "sub/a.txt": "ok\n" });
+  const hooks = {
+    beforeOpen: (rel: string) => {
+      if (rel === "sub/a.txt") swapForSymlink(join(root, "sub"), secret.dir);
+    },
+  };
+  // Read through the folder already opened (the moved original), or refused: never the outside file.
+  const outcome = await readFilesDir(root, "--files", hooks).then(
+    (result) => JSON.stringify(result),
+    (error: unknown) => String(error),
+  );
+  assert.doesNotMatch(outcome, /SECRET/);
+  assert.ok(
+    outcome.includes('"/sandbox/sub/a.txt":"ok\\n"') || /sub\/a\.txt changed/.test(outcome),
+    outcome,
+  );
+});
+
+test("another process swapping a file and a symlink to an outside file in a loop never gets it through", async () => {
+  const secret = outsideSecret();
+  const root = tree({ "a.txt": "ok\n" });
+  // Swaps a.txt between a regular file and a symlink to the secret, atomically (rename), without pause.
+  const swap = `
+    const { renameSync, symlinkSync, writeFileSync } = require("node:fs");
+    const [root, secret] = process.argv.slice(1);
+    process.chdir(root);
+    for (;;) {
+      symlinkSync(secret, "l"); renameSync("l", "a.txt");
+      writeFileSync("f", "ok\\n"); renameSync("f", "a.txt");
+    }`;
+  const swapper = spawn(process.execPath, ["-e", swap, root, secret.file], { stdio: "ignore" });
+  try {
+    let read = 0;
+    let refused = 0;
+    for (let i = 0; i < 400; i += 1) {
+      const outcome = await readFilesDir(root).then(
+        (result) => JSON.stringify(result),
+        (error: unknown) => String(error),
+      );
+      assert.doesNotMatch(outcome, /SECRET/, `attempt ${i}`);
+      if (outcome.startsWith("{")) read += 1;
+      else refused += 1;
+    }
+    assert.equal(read + refused, 400);
+  } finally {
+    swapper.kill();
+  }
 });

@@ -1,9 +1,9 @@
 import type { Command } from "commander";
-import { loadConfig } from "../../config/file.js";
 import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
 import { ImageInputError } from "../../images/errors.js";
 import type { PackageRegistries } from "../../images/packages.js";
 import { isRuntime } from "../../runtimes/index.js";
+import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 
@@ -14,6 +14,7 @@ interface BuildFlags {
   tag?: string;
   force?: boolean;
   json?: boolean;
+  config?: string;
   pipIndexUrl?: string;
   npmRegistry?: string;
 }
@@ -54,6 +55,7 @@ export function registerBuild(program: Command): void {
       "print {image, runtime, status, sizeBytes, seconds, packages} as JSON instead of the tag",
       false,
     )
+    .option("--config <file>", CONFIG_FLAG_HELP)
     .action(async (flags: BuildFlags) => {
       process.exitCode = await buildCommand(flags);
     });
@@ -66,7 +68,7 @@ async function buildCommand(flags: BuildFlags): Promise<number> {
       throw new CliError(`--base: "${runtime}" is not one of python, node, bun, deno, bash`);
     }
     const images = await import("../../images/index.js");
-    const { config } = loadConfig();
+    const { config } = cliConfig(flags.config);
     const registries: PackageRegistries = {};
     const pip = flags.pipIndexUrl ?? config.registries?.pip;
     const npm = flags.npmRegistry ?? config.registries?.npm;

@@ -1,21 +1,62 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
-import { configEngineOptions, type Isol8Config, loadConfig } from "../../config/file.js";
+import {
+  configEngineOptions,
+  describeSources,
+  type Isol8Config,
+  projectConfigPath,
+  readConfigFile,
+  userConfigPath,
+} from "../../config/file.js";
 import { formatSize } from "../../config/sizes.js";
+import { recordTrust } from "../../config/trust.js";
+import { describeWidening, wideningKeys } from "../../config/widening.js";
 import { resolveOptions } from "../../engine/options.js";
 import { REMOTE_CODE_DEFAULTS } from "../../remote-code/config.js";
 import { RUNTIMES } from "../../runtimes/runtime.js";
+import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
+import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 
 export function registerConfig(program: Command): void {
-  program
+  const config = program
     .command("config")
     .description(
-      "Show the configuration `isol8 run` uses: the file it came from and every resolved value",
+      "Show the configuration `isol8 run` uses: the files it came from and every resolved value",
     )
     .option("--json", "print it as JSON", false)
-    .action((flags: { json?: boolean }) => {
-      process.exitCode = configCommand(flags.json ?? false);
+    .option("--config <file>", CONFIG_FLAG_HELP)
+    .action((flags: { json?: boolean; config?: string }) => {
+      process.exitCode = configCommand(flags.json ?? false, flags.config);
     });
+  config
+    .command("trust")
+    .description(
+      "Trust a project's isol8.config.json with its current content, so that it may widen what isol8 allows (asked again when it changes)",
+    )
+    .argument("[file]", "the file to trust", "./isol8.config.json")
+    .action((file: string) => {
+      process.exitCode = trustCommand(file);
+    });
+}
+
+/** `isol8 config trust FILE`: records the file's content hash and says what it widens. */
+function trustCommand(file: string): number {
+  try {
+    const path = resolve(file);
+    const read = readConfigFile(path);
+    if (!read) throw new CliError(`${file} does not exist`);
+    const user = readConfigFile(userConfigPath())?.config ?? {};
+    const widenings = wideningKeys(user, read.config);
+    const sha256 = recordTrust(path, read.text);
+    const what = widenings.length
+      ? `it may now widen: ${widenings.map(describeWidening).join(", ")}`
+      : "it widens nothing (it applies without trust too)";
+    process.stdout.write(`trusted ${path} (sha256 ${sha256}); ${what}\n`);
+    return 0;
+  } catch (error) {
+    return reportError(error);
+  }
 }
 
 /** The `remoteCode` keys with their defaults; allowedHosts `null` means any host. */
@@ -32,9 +73,9 @@ function remoteCodeValues(remote: NonNullable<Isol8Config["remoteCode"]>): Recor
   };
 }
 
-function configCommand(json: boolean): number {
+function configCommand(json: boolean, explicit: string | undefined): number {
   try {
-    const { config, path } = loadConfig();
+    const { config, sources } = cliConfig(explicit);
     const resolved = resolveOptions(configEngineOptions(config));
     const effective = {
       network: resolved.network,
@@ -68,12 +109,12 @@ function configCommand(json: boolean): number {
     };
     if (json) {
       process.stdout.write(
-        `${JSON.stringify({ file: path ?? null, config, effective }, null, 2)}\n`,
+        `${JSON.stringify({ file: sources.at(-1)?.path ?? null, sources, config, effective }, null, 2)}\n`,
       );
       return 0;
     }
     process.stdout.write(
-      `config file: ${path ?? "none (./isol8.config.json and ~/.isol8/config.json do not exist); built-in defaults"}\n\n`,
+      `config files: ${sources.length ? describeSources(sources) : `none (${projectConfigPath()} and ${userConfigPath()} do not exist); built-in defaults`}\n\n`,
     );
     const width = Math.max(...Object.keys(effective).map((k) => k.length));
     for (const [key, value] of Object.entries(effective)) {

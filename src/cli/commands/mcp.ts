@@ -1,7 +1,7 @@
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { loadConfig } from "../../config/file.js";
+import { describeSources } from "../../config/file.js";
 import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
+import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 import { untilSignalled } from "../until-signalled.js";
@@ -34,10 +34,7 @@ export function registerMcp(program: Command): void {
       "with --port: bearer key clients must send (default: $ISOL8_API_KEY)",
     )
     .option("--insecure-no-auth", "with --port: serve without a key (trusted machines only)", false)
-    .option(
-      "--config <file>",
-      "isol8 config file (default: ./isol8.config.json, else ~/.isol8/config.json)",
-    )
+    .option("--config <file>", CONFIG_FLAG_HELP)
     .option(
       "--idle-timeout <seconds>",
       "with --port: end a client's session (and its sandboxes) after this long without a request",
@@ -65,9 +62,7 @@ async function mcpCommand(flags: McpFlags, command: Command): Promise<number> {
           `${needPort.map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}: need --port (stdio needs no listener)`,
         );
     }
-    if (flags.config !== undefined && !existsSync(flags.config))
-      throw new CliError(`--config: ${flags.config} does not exist`);
-    const { config, path } = loadConfig(flags.config === undefined ? undefined : [flags.config]);
+    const { config, sources } = cliConfig(flags.config);
     // The MCP modules (and the SDK) load only for this command.
     const { mcpPolicy } = await import("../../mcp/policy.js");
     const policy = mcpPolicy(config);
@@ -85,7 +80,9 @@ async function mcpCommand(flags: McpFlags, command: Command): Promise<number> {
       };
     };
     const log = (line: string) => process.stderr.write(`${line}\n`);
-    const where = path ? `config ${path}` : "no config file (built-in defaults)";
+    const where = sources.length
+      ? `config ${describeSources(sources)}`
+      : "no config file (built-in defaults)";
     if (!http) {
       log(`isol8 mcp ${VERSION}: serving on stdio; ${where}; network ${policy.network}`);
       await serveStdio(newScope(), stop);

@@ -4,7 +4,7 @@ import { readFile, stat } from "node:fs/promises";
 import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import type { RemoteIsol8Options } from "../../client/remote-isol8.js";
-import { configEngineOptions, type Isol8Config, loadConfig } from "../../config/file.js";
+import { configEngineOptions, type Isol8Config } from "../../config/file.js";
 import { DockerIsol8 } from "../../engine/docker-isol8.js";
 import { registryRules } from "../../engine/installs.js";
 import { InvalidOptionError } from "../../engine/options.js";
@@ -20,6 +20,8 @@ import type {
   StreamEvent,
 } from "../../types.js";
 import { resolveCodeInput } from "../code-input.js";
+import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
+import { exitWhenFlushed } from "../exit.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { readFilesDir } from "../files-dir.js";
 import { type RemoteCodeFlags, remoteCodeSource } from "../remote-code.js";
@@ -172,6 +174,7 @@ export function registerRun(program: Command): void {
     .option("--seccomp <mode>", "system call filter: strict, unconfined or custom", "strict")
     .option("--seccomp-profile <file>", "seccomp profile (JSON) for --seccomp custom")
     .option("--oci-runtime <name>", "OCI runtime registered with Docker, e.g. runsc (gVisor)")
+    .option("--config <file>", CONFIG_FLAG_HELP)
     .option("--host <url>", "run on this isol8 server (`isol8 serve`) instead of local Docker")
     .option(
       "--key <key>",
@@ -250,7 +253,7 @@ const CONFIGURABLE: [keyof DockerIsol8Options, keyof RunFlags][] = [
 /** Flags the user typed win, then the configuration file, then the flags' defaults. */
 function localOptions(flags: RunFlags, command: Command, runtime: Runtime): DockerIsol8Options {
   const fromFlags = engineOptions(flags);
-  const { config } = loadConfig();
+  const { config } = cliConfig(flags.config);
   const fromConfig = configEngineOptions(config);
   const given = (flag: keyof RunFlags) => command.getOptionValueSource(flag) === "cli";
   const merged: Record<string, unknown> = { ...fromFlags };
@@ -440,7 +443,7 @@ async function runCommand(
   let engine: DockerIsol8 | undefined;
   const interrupt = () => {
     // Ctrl-C: remove what this run created, then leave with the shell's convention.
-    void (engine?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    void (engine?.stop() ?? Promise.resolve()).finally(() => exitWhenFlushed(130));
   };
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
@@ -495,8 +498,8 @@ async function printRun(
         if (buffered) held[event.phase ?? "code"][event.type] += event.data;
         // The installer's chatter is isol8's, not the program's: it never lands in stdout.
         else if (event.type === "stderr" || event.phase === "install")
-          process.stderr.write(event.data);
-        else if (!stdout.write(event.data)) await once(stdout, "drain");
+          await writeOut(process.stderr, event.data);
+        else await writeOut(stdout, event.data);
       } else {
         const { result } = event;
         const shown = held[shownPhase(result)];
@@ -521,6 +524,11 @@ async function printRun(
       await once(out, "close").catch(() => undefined);
     }
   }
+}
+
+/** Writes a chunk, waiting when the reader is behind so that output never piles up in memory. */
+async function writeOut(stream: NodeJS.WritableStream, data: string): Promise<void> {
+  if (!stream.write(data)) await once(stream, "drain");
 }
 
 /** One line of `--net-log`: `isol8 net: ALLOW CONNECT pypi.org:443 120 ms 5120 B in 812 B out`. */
@@ -584,7 +592,7 @@ async function remoteRunCommand(
   command: Command,
 ): Promise<number> {
   // Ctrl-C closes the connection, and the server kills the run.
-  const interrupt = () => process.exit(130);
+  const interrupt = () => void exitWhenFlushed(130);
   process.once("SIGINT", interrupt);
   process.once("SIGTERM", interrupt);
   try {

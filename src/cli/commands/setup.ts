@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { type Isol8Config, loadConfig } from "../../config/file.js";
+import type { Isol8Config } from "../../config/file.js";
 import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
 import { ImageInputError } from "../../images/errors.js";
 import {
@@ -8,6 +8,7 @@ import {
   splitPackageList,
 } from "../../images/packages.js";
 import { isRuntime, RUNTIMES, type Runtime } from "../../runtimes/index.js";
+import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 
@@ -17,6 +18,7 @@ interface SetupFlags {
   force?: boolean;
   caCert: string[];
   json?: boolean;
+  config?: string;
   python?: string[];
   node?: string[];
   bun?: string[];
@@ -80,6 +82,7 @@ export function registerSetup(program: Command): void {
       "install node, bun and deno packages from this npm registry (default: the config file's registries.npm, else npmjs)",
     )
     .option("--json", "print the report as JSON", false)
+    .option("--config <file>", CONFIG_FLAG_HELP)
     .action(async (flags: SetupFlags) => {
       process.exitCode = await setupCommand(flags);
     });
@@ -127,7 +130,7 @@ async function setupCommand(flags: SetupFlags): Promise<number> {
       }
     }
     const images = await import("../../images/index.js");
-    const { config } = loadConfig();
+    const { config } = cliConfig(flags.config);
     const { packages, registries } = bakeRequest(flags, config);
     for (const kind of ["pip", "npm"] as const) {
       const url = registries[kind];

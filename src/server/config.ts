@@ -5,6 +5,7 @@ import { z } from "zod";
 import { parseSize } from "../config/sizes.js";
 import { remoteCodeConfigSchema } from "../remote-code/config.js";
 import { validationError } from "./errors.js";
+import { checkSeccompProfiles } from "./seccomp-profiles.js";
 
 const size = z.string().refine((v) => parseSize(v) !== undefined, "not a size such as 512m or 2g");
 const ms = z.number().int().positive();
@@ -45,7 +46,6 @@ const allowSchema = z.strictObject({
   /** Filter rules naming a loopback, private, link-local or metadata address (reaching the server's own networks). */
   internalAddresses: z.boolean().default(false),
   unconfinedSeccomp: z.boolean().default(false),
-  customSeccomp: z.boolean().default(false),
   writableRootFs: z.boolean().default(false),
   customImage: z.boolean().default(false),
 });
@@ -116,6 +116,19 @@ export const serverConfigSchema = z.strictObject({
       defaults: defaultsSchema.prefault({}),
       limits: limitsSchema.prefault({}),
       allow: allowSchema.prefault({}),
+      /**
+       * Seccomp profiles a client may pick by name (`options.security:
+       * { seccomp: "custom", customProfile: name }`): name -> profile file.
+       * None by default, so no client can run under a custom profile.
+       */
+      seccompProfiles: z
+        .record(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a profile name: letters, digits, . _ -"),
+          z.string().min(1),
+        )
+        .default({}),
     })
     .prefault({}),
 });
@@ -128,10 +141,15 @@ export type ServerPolicy = ServerConfig["policy"];
 
 /** Fills in defaults and checks the config; the error names the bad field. */
 export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig {
+  if ((input.policy?.allow as Record<string, unknown> | undefined)?.customSeccomp !== undefined)
+    throw new Error(
+      "server config: policy.allow.customSeccomp: replaced by policy.seccompProfiles (name -> profile file); clients pick a registered profile by name",
+    );
   const parsed = serverConfigSchema.safeParse(input);
   if (!parsed.success) throw new Error(`server config: ${validationError(parsed.error).message}`);
   const config = parsed.data;
   assertDefaultsWithinLimits(config.policy);
+  checkSeccompProfiles(config.policy.seccompProfiles);
   return config;
 }
 

@@ -81,6 +81,9 @@ export const executionOptionsSchema = z.strictObject({
   security: z
     .strictObject({
       seccomp: z.enum(["strict", "unconfined", "custom"]).optional(),
+      /** With `custom`: the name of a profile the server registers (policy.seccompProfiles). */
+      customProfile: z.string().min(1).max(64).optional(),
+      /** Refused with a message saying what to send instead: a server reads no file a client names. */
       customProfilePath: z.string().optional(),
     })
     .optional(),

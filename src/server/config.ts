@@ -51,6 +51,11 @@ const allowSchema = z.strictObject({
 });
 
 export const serverConfigSchema = z.strictObject({
+  /**
+   * Address `isol8 serve` listens on when `--bind` is not given: loopback, so
+   * that reaching the server from elsewhere is a choice (`0.0.0.0`).
+   */
+  bind: z.string().min(1).default("127.0.0.1"),
   /** SQLite file holding API keys (hashed) and login tokens. */
   dbPath: z.string().default(join(homedir(), ".isol8", "server.db")),
   /** JSON-lines audit log of executions; none when unset. */

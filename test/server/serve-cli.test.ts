@@ -26,28 +26,25 @@ interface Served {
   exited: Promise<number | null>;
 }
 
-/** Starts `isol8 serve` on 127.0.0.1 and waits for the URL it prints. */
+/**
+ * Starts `isol8 serve` and waits for the URL it prints. No `--bind`: where
+ * it listens is its default (or what `args` or `extraConfig` say).
+ */
 async function serve(
   args: string[] = [],
   env: Record<string, string> = cleanEnv(),
+  extraConfig: Record<string, unknown> = {},
 ): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), "isol8-serve-"));
   // Small pools: the machine has two cores and the suite starts many servers.
   const config = join(dir, "config.json");
-  writeFileSync(config, JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } } }));
+  writeFileSync(
+    config,
+    JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } }, ...extraConfig }),
+  );
   const child = spawn(
     process.execPath,
-    [
-      CLI,
-      "serve",
-      "--bind",
-      "127.0.0.1",
-      "--db",
-      join(dir, "server.db"),
-      "--config",
-      config,
-      ...args,
-    ],
+    [CLI, "serve", "--db", join(dir, "server.db"), "--config", config, ...args],
     { env, stdio: ["pipe", "pipe", "pipe"] },
   );
   let out = "";
@@ -86,6 +83,32 @@ describe("isol8 serve", () => {
     assert.match(insecure.stderr(), /WITHOUT AUTHENTICATION/);
     const health = await fetch(`${insecure.url}/sessions`);
     assert.equal(health.status, 200, "no key needed");
+  });
+
+  test("with a key it listens on 127.0.0.1 by default, silently", async () => {
+    const served = await serve(["--port", "0", "--key", KEY]);
+    assert.match(served.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.doesNotMatch(served.stderr(), /WARNING/);
+  });
+
+  test("--bind or the config's bind listens beyond loopback, with a warning", async () => {
+    const flagged = await serve(["--port", "0", "--key", KEY, "--bind", "0.0.0.0"], cleanEnv(), {
+      bind: "127.0.0.1",
+    });
+    assert.match(flagged.url, /^http:\/\/0\.0\.0\.0:\d+$/, "--bind wins over the config");
+    assert.match(
+      flagged.stderr(),
+      /isol8 serve: WARNING: listening on 0\.0\.0\.0, beyond loopback: other machines can reach this server\n/,
+    );
+    const configured = await serve(["--port", "0", "--key", KEY], cleanEnv(), {
+      bind: "0.0.0.0",
+    });
+    assert.match(configured.url, /^http:\/\/0\.0\.0\.0:\d+$/);
+    assert.match(configured.stderr(), /WARNING: listening on 0\.0\.0\.0, beyond loopback/);
+    const port = new URL(configured.url).port;
+    assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
+    const open = await serve(["--port", "0", "--insecure-no-auth", "--bind", "0.0.0.0"]);
+    assert.match(open.stderr(), /beyond loopback: .* without authentication, run code on it/);
   });
 
   test("a busy port: without a terminal it takes a free one and says which", async () => {

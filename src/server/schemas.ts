@@ -142,6 +142,11 @@ export const loginBodySchema = z.strictObject({
 });
 
 export const listKeysQuerySchema = z.strictObject({ tenantId: z.string().min(1).optional() });
+export const moveKeyBodySchema = z.strictObject({ tenantId: z.string().min(1).max(200) });
+
+export const deleteSessionQuerySchema = z.strictObject({
+  tenantId: z.string().min(1).max(200).optional(),
+});
 
 export type ExecuteBody = z.infer<typeof executeBodySchema>;
 /** What a client may send as `options`. */

@@ -357,6 +357,7 @@ describe("documents", () => {
       "POST /cleanup",
       "POST /auth/keys",
       "GET /auth/keys",
+      "PATCH /auth/keys/{id}",
       "DELETE /auth/keys/{id}",
       "POST /auth/login",
       "GET /metrics",

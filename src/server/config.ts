@@ -60,6 +60,20 @@ export const serverConfigSchema = z.strictObject({
   dbPath: z.string().default(join(homedir(), ".isol8", "server.db")),
   /** JSON-lines audit log of executions; none when unset. */
   auditLog: z.string().optional(),
+  /**
+   * How large the audit log may grow: a file of at most `maxBytes`, and
+   * `keep` rotated files beside it (`auditLog.1` newest).
+   */
+  auditLogRotation: z
+    .strictObject({
+      maxBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .default(16 * 1024 * 1024),
+      keep: z.number().int().min(1).max(100).default(4),
+    })
+    .prefault({}),
   /** Largest request body, in bytes; bigger ones get 413. */
   maxBodyBytes: z
     .number()

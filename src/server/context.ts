@@ -74,7 +74,9 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
     sessions: () => sessions.size,
     engines: () => engines.size,
   });
-  const audit = config.auditLog ? new AuditLog(config.auditLog) : undefined;
+  const audit = config.auditLog
+    ? new AuditLog(config.auditLog, config.auditLogRotation)
+    : undefined;
   const executions = new Executions({
     config,
     admission,

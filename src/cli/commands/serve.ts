@@ -32,7 +32,10 @@ export function registerServe(program: Command): void {
     )
     .option("--config <file>", "server configuration (JSON): limits, policy, sessions, pools")
     .option("--db <file>", "SQLite file for API keys (default: ~/.isol8/server.db)")
-    .option("--audit-log <file>", "append one JSON line per execution to this file")
+    .option(
+      "--audit-log <file>",
+      "append one JSON line per execution to this file (rotated: see auditLogRotation)",
+    )
     .option("--debug", "log every request to stderr", false)
     .action(async (flags: ServeFlags) => {
       process.exitCode = await serveCommand(flags);

@@ -201,7 +201,7 @@ describe("a client that hangs up", () => {
     const running = send("/execute", sleepy);
     assert.ok(await eventually(async () => (await containersOf(pid)).length > 0));
     running.destroy();
-    assert.ok(await eventually(() => lines(/POST \/execute: /).length === 1, 15_000));
+    assert.ok(await eventually(async () => lines(/POST \/execute: /).length === 1, 15_000));
     // Before its body is complete.
     await cutShort("/execute", sleepy);
     await cutShort(
@@ -234,7 +234,10 @@ describe("a client that hangs up", () => {
       `every abandoned run was cancelled:\n${await metrics()}`,
     );
     assert.match(await metrics(), /^isol8_executions_running 0$/m);
-    assert.ok(await eventually(() => lines(/POST \/file: /).length === 1, 5000), served.stderr());
+    assert.ok(
+      await eventually(async () => lines(/POST \/file: /).length === 1, 5000),
+      served.stderr(),
+    );
     assert.deepEqual(lines(/POST \/execute: /), [
       "isol8 serve: POST /execute: the client went away before its answer",
       "isol8 serve: POST /execute: the client went away before its answer",

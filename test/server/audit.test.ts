@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { resolveServerConfig } from "../../src/server/config.js";
 import { METADATA_LIMITS } from "../../src/server/schemas.js";
 import { run, startServer } from "./helpers.js";
 
@@ -63,5 +64,22 @@ describe("request.metadata", () => {
     const lines = readFileSync(path, "utf8").trim().split("\n");
     const entry = JSON.parse(lines.at(-1) ?? "{}") as { metadata: unknown };
     assert.deepEqual(entry.metadata, largest);
+  });
+});
+
+describe("auditLogRotation", () => {
+  test("defaults to 16 MiB a file and 4 older files; a file under 64 KiB or no older file is refused", () => {
+    assert.deepEqual(resolveServerConfig().auditLogRotation, {
+      maxBytes: 16 * 1024 * 1024,
+      keep: 4,
+    });
+    assert.throws(
+      () => resolveServerConfig({ auditLogRotation: { maxBytes: 1000 } }),
+      /^Error: server config: auditLogRotation\.maxBytes: /,
+    );
+    assert.throws(
+      () => resolveServerConfig({ auditLogRotation: { keep: 0 } }),
+      /^Error: server config: auditLogRotation\.keep: /,
+    );
   });
 });

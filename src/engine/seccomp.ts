@@ -157,10 +157,9 @@ function readCustomProfile(path: string | undefined): object {
   let profile: unknown;
   try {
     profile = JSON.parse(text);
-  } catch (error) {
-    throw new InvalidOptionError(
-      `security.customProfilePath: ${path} is not valid JSON (${(error as Error).message})`,
-    );
+  } catch {
+    // The parser's message quotes the file's first bytes: never repeat a file's content.
+    throw new InvalidOptionError(`security.customProfilePath: ${path} is not valid JSON`);
   }
   if (typeof profile !== "object" || profile === null || !("defaultAction" in profile)) {
     throw new InvalidOptionError(

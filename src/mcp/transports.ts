@@ -5,6 +5,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { isLoopbackAddress, isLoopbackRequest } from "../network/loopback.js";
 
 /** What one MCP client gets: a server with its tools, and the end of everything it made. */
 export interface ClientScope {
@@ -68,15 +69,14 @@ interface Entry {
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** Largest initialize request read here, before the SDK's transport takes over. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
-const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
 /**
  * Serves the streamable HTTP transport at `/mcp`: one MCP session (and one
  * scope) per client, ended by the client's DELETE, by `close()`, or after
  * `idleMs` without an open request. Every request needs `Authorization:
  * Bearer <key>` (401 without, 403 wrong), compared in constant time. Bound to
- * a loopback address, it also refuses a Host or Origin that is not loopback
- * (DNS rebinding).
+ * a loopback address, it also refuses a Host or Origin that is not an exact
+ * loopback name or address with the listening port (DNS rebinding).
  */
 export async function serveHttp(
   newScope: () => ClientScope,
@@ -84,7 +84,7 @@ export async function serveHttp(
 ): Promise<HttpMcp> {
   const sessions = new Map<string, Entry>();
   const keyDigest = options.key === undefined ? undefined : digest(options.key);
-  const loopback = isLoopback(options.host);
+  const loopback = isLoopbackAddress(options.host);
   let closing = false;
 
   const end = async (id: string, why: string) => {
@@ -99,8 +99,8 @@ export async function serveHttp(
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname !== "/mcp") return refuse(res, 404, "not found: the MCP endpoint is /mcp");
-    if (loopback && !loopbackRequest(req))
-      return refuse(res, 403, "Host or Origin is not a loopback address");
+    if (loopback && !isLoopbackRequest(req.headers, listeningPort()))
+      return refuse(res, 403, "Host or Origin is not a loopback address with this server's port");
     if (keyDigest) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
       if (!match?.[1]) {
@@ -148,6 +148,7 @@ export async function serveHttp(
     }
   };
 
+  const listeningPort = () => (server.address() as AddressInfo).port;
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       options.log(`isol8 mcp: ${error instanceof Error ? error.message : String(error)}`);
@@ -207,28 +208,6 @@ function digest(key: string): Buffer {
 function refuse(res: ServerResponse, status: number, message: string): void {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
-}
-
-function isLoopback(host: string): boolean {
-  return LOOPBACK_NAMES.has(host) || /^127\./.test(host);
-}
-
-function hostnameOf(value: string): string | undefined {
-  try {
-    return new URL(value.includes("://") ? value : `http://${value}`).hostname;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Host (and Origin, when sent) name this machine's loopback, not some other name resolving to it. */
-function loopbackRequest(req: IncomingMessage): boolean {
-  const host = hostnameOf(req.headers.host ?? "");
-  if (!host || !isLoopback(host)) return false;
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  const name = hostnameOf(origin);
-  return name !== undefined && isLoopback(name);
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

@@ -4,7 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./app-env.js";
 import type { ServerContext } from "./context.js";
-import { HttpError, toHttpError } from "./errors.js";
+import { ClientGoneError, HttpError, toHttpError } from "./errors.js";
 import { observeRequests, requireAuth } from "./middleware.js";
 import { adminRoutes } from "./routes/admin.js";
 import { contextRoutes } from "./routes/contexts.js";
@@ -55,10 +55,15 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
 
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => {
-    const http =
-      error instanceof HTTPException && !(error instanceof HttpError)
+    // Whatever failed once the client hung up (its run aborted, its wait for
+    // a slot given up, its body cut short) follows from the hang-up.
+    const http = c.req.raw.signal.aborted
+      ? toHttpError(new ClientGoneError())
+      : error instanceof HTTPException && !(error instanceof HttpError)
         ? new HttpError(error.status as HttpError["status"], error.message)
         : toHttpError(error);
+    if (http.status === 499)
+      ctx.log(`isol8 serve: ${c.req.method} ${c.req.path}: ${http.message} before its answer`);
     if (http.status === 500)
       ctx.log(`isol8 serve: ${c.req.method} ${c.req.path}: ${error.stack ?? error}`);
     return c.json({ error: http.message }, http.status as ContentfulStatusCode, http.headers);

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { parseSize } from "../config/sizes.js";
 import { remoteCodeConfigSchema } from "../remote-code/config.js";
 import { validationError } from "./errors.js";
+import { checkSeccompProfiles } from "./seccomp-profiles.js";
 
 const size = z.string().refine((v) => parseSize(v) !== undefined, "not a size such as 512m or 2g");
 const ms = z.number().int().positive();
@@ -45,16 +46,34 @@ const allowSchema = z.strictObject({
   /** Filter rules naming a loopback, private, link-local or metadata address (reaching the server's own networks). */
   internalAddresses: z.boolean().default(false),
   unconfinedSeccomp: z.boolean().default(false),
-  customSeccomp: z.boolean().default(false),
   writableRootFs: z.boolean().default(false),
   customImage: z.boolean().default(false),
 });
 
 export const serverConfigSchema = z.strictObject({
+  /**
+   * Address `isol8 serve` listens on when `--bind` is not given: loopback, so
+   * that reaching the server from elsewhere is a choice (`0.0.0.0`).
+   */
+  bind: z.string().min(1).default("127.0.0.1"),
   /** SQLite file holding API keys (hashed) and login tokens. */
   dbPath: z.string().default(join(homedir(), ".isol8", "server.db")),
   /** JSON-lines audit log of executions; none when unset. */
   auditLog: z.string().optional(),
+  /**
+   * How large the audit log may grow: a file of at most `maxBytes`, and
+   * `keep` rotated files beside it (`auditLog.1` newest).
+   */
+  auditLogRotation: z
+    .strictObject({
+      maxBytes: z
+        .number()
+        .int()
+        .min(64 * 1024)
+        .default(16 * 1024 * 1024),
+      keep: z.number().int().min(1).max(100).default(4),
+    })
+    .prefault({}),
   /** Largest request body, in bytes; bigger ones get 413. */
   maxBodyBytes: z
     .number()
@@ -122,6 +141,19 @@ export const serverConfigSchema = z.strictObject({
       defaults: defaultsSchema.prefault({}),
       limits: limitsSchema.prefault({}),
       allow: allowSchema.prefault({}),
+      /**
+       * Seccomp profiles a client may pick by name (`options.security:
+       * { seccomp: "custom", customProfile: name }`): name -> profile file.
+       * None by default, so no client can run under a custom profile.
+       */
+      seccompProfiles: z
+        .record(
+          z
+            .string()
+            .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "a profile name: letters, digits, . _ -"),
+          z.string().min(1),
+        )
+        .default({}),
     })
     .prefault({}),
 });
@@ -134,10 +166,15 @@ export type ServerPolicy = ServerConfig["policy"];
 
 /** Fills in defaults and checks the config; the error names the bad field. */
 export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig {
+  if ((input.policy?.allow as Record<string, unknown> | undefined)?.customSeccomp !== undefined)
+    throw new Error(
+      "server config: policy.allow.customSeccomp: replaced by policy.seccompProfiles (name -> profile file); clients pick a registered profile by name",
+    );
   const parsed = serverConfigSchema.safeParse(input);
   if (!parsed.success) throw new Error(`server config: ${validationError(parsed.error).message}`);
   const config = parsed.data;
   assertDefaultsWithinLimits(config.policy);
+  checkSeccompProfiles(config.policy.seccompProfiles);
   return config;
 }
 

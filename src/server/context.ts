@@ -4,7 +4,7 @@ import { remoteCodePolicy } from "../remote-code/policy.js";
 import type { DockerIsol8Options } from "../types.js";
 import { Admission } from "./admission.js";
 import { AuditLog } from "./audit.js";
-import { Authenticator } from "./auth/authenticator.js";
+import { Authenticator, DEFAULT_TENANT } from "./auth/authenticator.js";
 import { KeyStore } from "./auth/key-store.js";
 import type { ServerConfig } from "./config.js";
 import { EnginePool } from "./engine-pool.js";
@@ -60,6 +60,7 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const createEngine = options.createEngine ?? ((o: DockerIsol8Options) => new DockerIsol8(o));
   const store = await KeyStore.open(config.dbPath);
+  if (options.masterKey !== undefined) reportSharedKeys(store, log);
   const admission = new Admission(config.maxConcurrent, config.maxQueue);
   const engines = new EnginePool(
     createEngine,
@@ -73,7 +74,9 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
     sessions: () => sessions.size,
     engines: () => engines.size,
   });
-  const audit = config.auditLog ? new AuditLog(config.auditLog) : undefined;
+  const audit = config.auditLog
+    ? new AuditLog(config.auditLog, config.auditLogRotation)
+    : undefined;
   const executions = new Executions({
     config,
     admission,
@@ -117,4 +120,20 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
       return closing;
     },
   };
+}
+
+/**
+ * Keys made before each key got a tenant of its own sit in the master key's
+ * tenant and see each other's (and the master key's) sessions. They keep
+ * working; the operator is told which they are and how to move them.
+ */
+function reportSharedKeys(store: KeyStore, log: ServerLog): void {
+  const shared = store.usable(DEFAULT_TENANT);
+  if (shared.length === 0) return;
+  const named = shared
+    .map((key) => `${key.id} (${key.kind} ${JSON.stringify(key.name)})`)
+    .join(", ");
+  log(
+    `isol8 serve: ${shared.length} key(s) share the tenant "${DEFAULT_TENANT}" with the master key and see each other's sessions: ${named}; move each to a tenant of its own with PATCH /auth/keys/<id> {"tenantId": ...}`,
+  );
 }

@@ -9,12 +9,23 @@ import { SandboxFileError } from "../engine/session-files.js";
  */
 export class HttpError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 426 | 429 | 500 | 502 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 426 | 429 | 499 | 500 | 502 | 503,
     message: string,
     /** Extra response headers, e.g. Retry-After on 429. */
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
+  }
+}
+
+/**
+ * The client disconnected before its answer: what a run or a wait is
+ * aborted with. Not a fault of the server; it is logged as one line and
+ * counted as 499 (as proxies name a request the client closed).
+ */
+export class ClientGoneError extends Error {
+  constructor() {
+    super("the client went away");
   }
 }
 
@@ -36,6 +47,7 @@ export function validationError(error: z.ZodError, root = ""): HttpError {
  */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  if (error instanceof ClientGoneError) return new HttpError(499, error.message);
   if (error instanceof InvalidOptionError) return new HttpError(400, error.message);
   if (error instanceof SandboxFileError) {
     // The sandbox's stderr may span lines; an answer's message is one.

@@ -5,6 +5,7 @@ import {
   createKeyBodySchema,
   executeBodySchema,
   loginBodySchema,
+  moveKeyBodySchema,
   putFileBodySchema,
   wsControlSchema,
   wsExecuteSchema,
@@ -85,7 +86,7 @@ const responses: Record<string, Schema> = {
     },
     ["type", "data"],
   ),
-  Session: obj({ id: str, isActive: bool, lastAccessedAt: str }),
+  Session: obj({ id: str, tenantId: str, isActive: bool, lastAccessedAt: str }),
   Context: obj({ id: str, runtime: str }),
   ApiKey: obj({
     id: str,
@@ -208,15 +209,15 @@ export function openApiDocument(version: string): Schema {
       },
       "/sessions": {
         get: op(
-          "The caller's tenant's sessions",
+          "The caller's tenant's sessions; with the master key, every tenant's",
           ok(obj({ sessions: { type: "array", items: ref("Session") } })),
         ),
       },
       "/session/{id}": {
         delete: op(
-          "Stop a session of the caller's tenant and remove its container",
+          "Stop a session of the caller's tenant (the master key: of the tenant tenantId names) and remove its container",
           ok(obj({ ok: bool })),
-          pathId,
+          { parameters: [...pathId.parameters, ...query("tenantId").parameters] },
         ),
       },
       "/session/{id}/context": {
@@ -277,6 +278,11 @@ export function openApiDocument(version: string): Schema {
         ),
       },
       "/auth/keys/{id}": {
+        patch: op(
+          "Master key: move a key to another tenant (its secret stays the same)",
+          ok(obj({ ok: bool, id: str, tenantId: str })),
+          { ...pathId, ...body(moveKeyBodySchema) },
+        ),
         delete: op("Master key: revoke a key", ok(obj({ ok: bool, id: str })), pathId),
       },
       "/auth/login": {

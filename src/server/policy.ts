@@ -5,6 +5,7 @@ import type { DockerIsol8Options, NetworkFilter } from "../types.js";
 import type { ServerPolicy } from "./config.js";
 import { HttpError } from "./errors.js";
 import type { ExecutionOptions, WireExecutionRequest } from "./schemas.js";
+import { chooseSeccomp } from "./seccomp-profiles.js";
 
 /** The option values that decide an engine, after the policy's defaults and checks. */
 export type PolicyOptions = Pick<
@@ -53,11 +54,9 @@ export function applyPolicy(
   if (network.networkFilter && !allow.internalAddresses) refuseInternalRules(network.networkFilter);
   if (options.network === "host" && !allow.hostNetwork)
     refuse("options.network: host networking is not allowed by this server's policy");
-  const seccomp = options.security?.seccomp ?? "strict";
-  if (seccomp === "unconfined" && !allow.unconfinedSeccomp)
+  const security = chooseSeccomp(options.security, policy.seccompProfiles);
+  if (security.seccomp === "unconfined" && !allow.unconfinedSeccomp)
     refuse("options.security.seccomp: unconfined is not allowed by this server's policy");
-  if (seccomp === "custom" && !allow.customSeccomp)
-    refuse("options.security.seccomp: custom profiles are not allowed by this server's policy");
   if (options.readonlyRootFs === false && !allow.writableRootFs)
     refuse(
       "options.readonlyRootFs: a writable root filesystem is not allowed by this server's policy",
@@ -70,7 +69,7 @@ export function applyPolicy(
     ...(options.logNetwork ? { logNetwork: true } : {}),
     readonlyRootFs: options.readonlyRootFs ?? true,
     secrets: options.secrets ?? {},
-    security: options.security ?? { seccomp: "strict" },
+    security,
     ...(options.image !== undefined ? { image: options.image } : {}),
   };
   for (const key of SIZES) {

@@ -16,6 +16,50 @@ const sandboxFile = z
   .regex(/^\/sandbox(\/|$)/, "must be an absolute path under /sandbox")
   .refine((path) => !path.split("/").includes(".."), "must not contain ..");
 
+/** Bounds of `request.metadata`, which each run copies into the audit log. */
+export const METADATA_LIMITS = {
+  entries: 32,
+  /** Characters of a key: letters, digits, '.', '_', ':' or '-'. */
+  keyLength: 64,
+  /** UTF-8 bytes of one value. */
+  valueBytes: 1024,
+  /** UTF-8 bytes of all keys and values together. */
+  totalBytes: 4096,
+} as const;
+
+const utf8Bytes = (value: string) => Buffer.byteLength(value, "utf8");
+
+/**
+ * Labels a client attaches to a run for the audit log: a small flat map of
+ * short names to short strings, so that no client can make each audit line
+ * as large as a request body.
+ */
+const metadataSchema = z
+  .record(
+    z
+      .string()
+      .regex(
+        new RegExp(`^[A-Za-z0-9._:-]{1,${METADATA_LIMITS.keyLength}}$`),
+        `a key must be 1-${METADATA_LIMITS.keyLength} letters, digits, '.', '_', ':' or '-'`,
+      ),
+    z
+      .string()
+      .refine(
+        (value) => utf8Bytes(value) <= METADATA_LIMITS.valueBytes,
+        `longer than ${METADATA_LIMITS.valueBytes} bytes`,
+      ),
+  )
+  .refine(
+    (map) => Object.keys(map).length <= METADATA_LIMITS.entries,
+    `more than ${METADATA_LIMITS.entries} entries`,
+  )
+  .refine(
+    (map) =>
+      Object.entries(map).reduce((sum, [k, v]) => sum + utf8Bytes(k) + utf8Bytes(v), 0) <=
+      METADATA_LIMITS.totalBytes,
+    `keys and values together are longer than ${METADATA_LIMITS.totalBytes} bytes`,
+  );
+
 /** A session id: chosen by the client, scoped to its tenant. */
 export const sessionIdSchema = z
   .string()
@@ -48,7 +92,7 @@ export const executionRequestSchema = z
     installPackages: z.array(z.string().min(1)).optional(),
     setupScript: text.optional(),
     workdir: z.string().optional(),
-    metadata: z.record(z.string(), text).optional(),
+    metadata: metadataSchema.optional(),
     contextId: z.string().min(1).max(128).optional(),
   })
   .refine(
@@ -81,6 +125,9 @@ export const executionOptionsSchema = z.strictObject({
   security: z
     .strictObject({
       seccomp: z.enum(["strict", "unconfined", "custom"]).optional(),
+      /** With `custom`: the name of a profile the server registers (policy.seccompProfiles). */
+      customProfile: z.string().min(1).max(64).optional(),
+      /** Refused with a message saying what to send instead: a server reads no file a client names. */
       customProfilePath: z.string().optional(),
     })
     .optional(),
@@ -139,6 +186,11 @@ export const loginBodySchema = z.strictObject({
 });
 
 export const listKeysQuerySchema = z.strictObject({ tenantId: z.string().min(1).optional() });
+export const moveKeyBodySchema = z.strictObject({ tenantId: z.string().min(1).max(200) });
+
+export const deleteSessionQuerySchema = z.strictObject({
+  tenantId: z.string().min(1).max(200).optional(),
+});
 
 export type ExecuteBody = z.infer<typeof executeBodySchema>;
 /** What a client may send as `options`. */

@@ -30,7 +30,7 @@ export interface Isol8Server {
   app: Hono<AppEnv>;
   context: ServerContext;
   /** Listens on `port` (0: any free port); rejects with the socket error (EADDRINUSE...). */
-  listen(port: number, host: string): Promise<{ url: string; port: number }>;
+  listen(port: number, host: string): Promise<{ url: string; port: number; address: string }>;
   /**
    * Graceful stop: refuses new requests (503), lets running executions
    * finish for up to `graceMs` (the config's shutdownGraceMs by default),
@@ -70,7 +70,11 @@ export async function createIsol8Server(options: Isol8ServerOptions): Promise<Is
           server.off("error", onError);
           const address = server.address() as AddressInfo;
           const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
-          resolve({ url: `http://${shown}:${address.port}`, port: address.port });
+          resolve({
+            url: `http://${shown}:${address.port}`,
+            port: address.port,
+            address: address.address,
+          });
         });
       });
     },

@@ -6,6 +6,8 @@ import { HttpError } from "./errors.js";
 /** A session as GET /sessions lists it. */
 export interface SessionInfo {
   id: string;
+  /** The tenant it belongs to (the master key lists every tenant's). */
+  tenantId: string;
   /** True while an execution or file transfer is using it. */
   isActive: boolean;
   /** ISO 8601. */
@@ -114,12 +116,22 @@ export class SessionManager {
     return this.find(tenantId, id) !== undefined;
   }
 
-  list(tenantId: string): SessionInfo[] {
-    return [...(this.tenants.get(tenantId)?.values() ?? [])].map((s) => ({
-      id: s.id,
-      isActive: s.users > 0,
-      lastAccessedAt: new Date(s.lastAccessed).toISOString(),
-    }));
+  /** The tenant's sessions; with no tenant, every tenant's. */
+  list(tenantId?: string): SessionInfo[] {
+    const tenants =
+      tenantId === undefined
+        ? [...this.tenants.keys()]
+        : this.tenants.has(tenantId)
+          ? [tenantId]
+          : [];
+    return tenants.flatMap((tenant) =>
+      [...(this.tenants.get(tenant)?.values() ?? [])].map((s) => ({
+        id: s.id,
+        tenantId: tenant,
+        isActive: s.users > 0,
+        lastAccessedAt: new Date(s.lastAccessed).toISOString(),
+      })),
+    );
   }
 
   /** Stops and removes the tenant's session; false if it has none by this id. */

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { StreamEvent } from "../types.js";
-import { toHttpError } from "./errors.js";
+import { ClientGoneError, toHttpError } from "./errors.js";
 import type { ServerRun } from "./execution.js";
 
 /**
@@ -18,7 +18,7 @@ export function sseResponse(
   heartbeatMs: number,
 ): Response {
   return streamSSE(c, async (stream) => {
-    stream.onAbort(() => abort.abort(new Error("the client went away")));
+    stream.onAbort(() => abort.abort(new ClientGoneError()));
     let lastWrite = Date.now();
     const send = async (text: string) => {
       lastWrite = Date.now();

@@ -7,7 +7,7 @@ import type { StreamEvent } from "../types.js";
 import type { Principal } from "./auth/authenticator.js";
 import { parseBoundedJson } from "./bounded-json.js";
 import type { ServerContext } from "./context.js";
-import { HttpError, toHttpError } from "./errors.js";
+import { ClientGoneError, HttpError, toHttpError } from "./errors.js";
 import type { ServerRun } from "./execution.js";
 import { wsControlSchema, wsExecuteSchema } from "./schemas.js";
 import { parse } from "./validate.js";
@@ -72,7 +72,7 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
   const earlyStdin: (string | null)[] = [];
   /** Whether this run's stdin stays open for stdin messages (no request.stdin given). */
   let interactive = false;
-  ws.on("close", () => abort.abort(new Error("the client went away")));
+  ws.on("close", () => abort.abort(new ClientGoneError()));
   ws.on("error", () => abort.abort(new Error("the connection failed")));
 
   const send = (event: StreamEvent) =>

@@ -731,10 +731,20 @@ describe("isol8 mcp over streamable HTTP", () => {
         request.on("error", reject);
         request.end("{}");
       });
-    const port = new URL(url).port;
+    const port = Number(new URL(url).port);
     assert.equal(await status({ host: `attacker.example:${port}` }), 403);
     assert.equal(await status({ origin: "http://attacker.example" }), 403);
+    // Names that only start like a loopback address, and loopback on another port.
+    assert.equal(await status({ host: `127.0.0.1.attacker.example:${port}` }), 403);
+    assert.equal(await status({ origin: `http://127.0.0.1.attacker.example:${port}` }), 403);
+    assert.equal(await status({ host: `127.0.0.1:${port + 1}` }), 403);
+    assert.equal(await status({ origin: "http://localhost:8080" }), 403);
     assert.equal(await status({ host: `localhost:${port}` }), 400, "loopback names pass");
+    assert.equal(
+      await status({ host: `[::1]:${port}`, origin: `http://127.0.0.1:${port}` }),
+      400,
+      "loopback addresses with the port pass",
+    );
   });
 
   test("tools, a run and a session over HTTP; DELETE ends the session and removes its sandboxes", async () => {

@@ -150,7 +150,7 @@ describe("policy", () => {
         /^options\.security\.seccomp: unconfined is not allowed/,
       ],
       [
-        { security: { seccomp: "custom", customProfilePath: "/etc/x.json" } },
+        { security: { seccomp: "custom", customProfile: "strict-plus" } },
         /custom profiles are not allowed/,
       ],
       [{ memoryLimit: "64g" }, /^options\.memoryLimit: 64g is above this server's limit of 2g$/],
@@ -357,6 +357,7 @@ describe("documents", () => {
       "POST /cleanup",
       "POST /auth/keys",
       "GET /auth/keys",
+      "PATCH /auth/keys/{id}",
       "DELETE /auth/keys/{id}",
       "POST /auth/login",
       "GET /metrics",

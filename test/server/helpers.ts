@@ -14,8 +14,11 @@ export interface TestServer {
   /** Headers with `Authorization: Bearer <key>` (the master key by default) and JSON. */
   headers(key?: string): Record<string, string>;
   remote(key?: string, connection?: Partial<RemoteIsol8Connection>): RemoteIsol8;
-  /** Makes an API key with the master key. */
-  createKey(tenantId: string, ttlMs?: number): Promise<{ id: string; key: string }>;
+  /** Makes an API key with the master key; without a tenant, the key is a tenant of its own. */
+  createKey(
+    tenantId: string | undefined,
+    ttlMs?: number,
+  ): Promise<{ id: string; key: string; tenantId: string }>;
   /** fetch against the server. */
   call(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
 }
@@ -25,7 +28,10 @@ export interface TestServer {
  * a temporary folder. Closed (its engines stopped, containers removed) when
  * the test file ends.
  */
-export async function startServer(config: ServerConfigInput = {}): Promise<TestServer> {
+export async function startServer(
+  config: ServerConfigInput = {},
+  log: (line: string) => void = () => undefined,
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "isol8-server-test-"));
   const server = await createIsol8Server({
     masterKey: MASTER,
@@ -37,7 +43,7 @@ export async function startServer(config: ServerConfigInput = {}): Promise<TestS
       engines: { poolSize: { clean: 1, dirty: 1 } },
       ...config,
     },
-    log: () => undefined,
+    log,
   });
   const { url } = await server.listen(0, "127.0.0.1");
   after(async () => {
@@ -75,11 +81,11 @@ export async function startServer(config: ServerConfigInput = {}): Promise<TestS
     async createKey(tenantId, ttlMs) {
       const response = await call("/auth/keys", {
         method: "POST",
-        body: JSON.stringify({ name: `key of ${tenantId}`, tenantId, ttlMs }),
+        body: JSON.stringify({ name: `key of ${tenantId ?? "its own"}`, tenantId, ttlMs }),
       });
       if (response.status !== 201)
         throw new Error(`createKey: ${response.status} ${await response.text()}`);
-      return (await response.json()) as { id: string; key: string };
+      return (await response.json()) as { id: string; key: string; tenantId: string };
     },
   };
 }

@@ -3,10 +3,11 @@
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import WebSocket from "ws";
 import { CLI, cleanEnv, containersOf, eventually, isol8 } from "../e2e/cli-helpers.js";
 import { readSse } from "./sse-client.js";
 
@@ -26,28 +27,25 @@ interface Served {
   exited: Promise<number | null>;
 }
 
-/** Starts `isol8 serve` on 127.0.0.1 and waits for the URL it prints. */
+/**
+ * Starts `isol8 serve` and waits for the URL it prints. No `--bind`: where
+ * it listens is its default (or what `args` or `extraConfig` say).
+ */
 async function serve(
   args: string[] = [],
   env: Record<string, string> = cleanEnv(),
+  extraConfig: Record<string, unknown> = {},
 ): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), "isol8-serve-"));
   // Small pools: the machine has two cores and the suite starts many servers.
   const config = join(dir, "config.json");
-  writeFileSync(config, JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } } }));
+  writeFileSync(
+    config,
+    JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } }, ...extraConfig }),
+  );
   const child = spawn(
     process.execPath,
-    [
-      CLI,
-      "serve",
-      "--bind",
-      "127.0.0.1",
-      "--db",
-      join(dir, "server.db"),
-      "--config",
-      config,
-      ...args,
-    ],
+    [CLI, "serve", "--db", join(dir, "server.db"), "--config", config, ...args],
     { env, stdio: ["pipe", "pipe", "pipe"] },
   );
   let out = "";
@@ -86,6 +84,32 @@ describe("isol8 serve", () => {
     assert.match(insecure.stderr(), /WITHOUT AUTHENTICATION/);
     const health = await fetch(`${insecure.url}/sessions`);
     assert.equal(health.status, 200, "no key needed");
+  });
+
+  test("with a key it listens on 127.0.0.1 by default, silently", async () => {
+    const served = await serve(["--port", "0", "--key", KEY]);
+    assert.match(served.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.doesNotMatch(served.stderr(), /WARNING/);
+  });
+
+  test("--bind or the config's bind listens beyond loopback, with a warning", async () => {
+    const flagged = await serve(["--port", "0", "--key", KEY, "--bind", "0.0.0.0"], cleanEnv(), {
+      bind: "127.0.0.1",
+    });
+    assert.match(flagged.url, /^http:\/\/0\.0\.0\.0:\d+$/, "--bind wins over the config");
+    assert.match(
+      flagged.stderr(),
+      /isol8 serve: WARNING: listening on 0\.0\.0\.0, beyond loopback: other machines can reach this server\n/,
+    );
+    const configured = await serve(["--port", "0", "--key", KEY], cleanEnv(), {
+      bind: "0.0.0.0",
+    });
+    assert.match(configured.url, /^http:\/\/0\.0\.0\.0:\d+$/);
+    assert.match(configured.stderr(), /WARNING: listening on 0\.0\.0\.0, beyond loopback/);
+    const port = new URL(configured.url).port;
+    assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
+    const open = await serve(["--port", "0", "--insecure-no-auth", "--bind", "0.0.0.0"]);
+    assert.match(open.stderr(), /beyond loopback: .* without authentication, run code on it/);
   });
 
   test("a busy port: without a terminal it takes a free one and says which", async () => {
@@ -134,6 +158,97 @@ describe("isol8 serve", () => {
       ),
       `containers of isol8.owner=${hostname()}:${served.child.pid} remain`,
     );
+  });
+});
+
+describe("a client that hangs up", () => {
+  test("mid-run, mid-body or mid-stream: one line on the server's stderr, never a stack trace", async () => {
+    const served = await serve(["--port", "0", "--key", KEY]);
+    const { port } = new URL(served.url);
+    const pid = served.child.pid ?? 0;
+    const sleepy = JSON.stringify({
+      request: { runtime: "python", code: "import time\nprint('up', flush=True)\ntime.sleep(30)" },
+    });
+    const head = (path: string, body: string, extra = "") =>
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${KEY}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n`;
+    /** A raw connection that sends a whole request. */
+    const send = (path: string, body: string) => {
+      const socket = connect(Number(port), "127.0.0.1");
+      socket.on("error", () => undefined);
+      socket.write(head(path, body) + body);
+      return socket;
+    };
+    /**
+     * Sends a request's head, waits for the server's 100 Continue (it is
+     * handling the request), sends all of the body but its last bytes, hangs up.
+     */
+    const cutShort = async (path: string, body: string) => {
+      const socket = connect(Number(port), "127.0.0.1");
+      socket.on("error", () => undefined);
+      socket.write(head(path, body, "Expect: 100-continue\r\n"));
+      await new Promise<void>((resolve) => socket.once("data", () => resolve()));
+      await new Promise<void>((resolve) => socket.write(body.slice(0, -10), () => resolve()));
+      socket.destroy();
+    };
+    const lines = (pattern: RegExp) =>
+      served
+        .stderr()
+        .split("\n")
+        .filter((l) => pattern.test(l));
+
+    // While the run is going on (its container exists), the client goes away.
+    const running = send("/execute", sleepy);
+    assert.ok(await eventually(async () => (await containersOf(pid)).length > 0));
+    running.destroy();
+    assert.ok(await eventually(async () => lines(/POST \/execute: /).length === 1, 15_000));
+    // Before its body is complete.
+    await cutShort("/execute", sleepy);
+    await cutShort(
+      "/file",
+      JSON.stringify({ sessionId: "s", path: "/sandbox/a", content: "AAAA" }),
+    );
+    // A stream once it has begun, and a WebSocket.
+    const stream = send("/execute/stream", sleepy);
+    await new Promise<void>((resolve) => stream.once("data", () => resolve()));
+    stream.destroy();
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/execute/ws`, {
+      headers: { Authorization: `Bearer ${KEY}` },
+    });
+    ws.on("error", () => undefined);
+    ws.on("open", () => ws.send(JSON.stringify({ type: "execute", ...JSON.parse(sleepy) })));
+    await new Promise<void>((resolve) => ws.once("message", () => resolve()));
+    ws.terminate();
+    const metrics = async () =>
+      (
+        await fetch(`${served.url}/metrics`, { headers: { Authorization: `Bearer ${KEY}` } })
+      ).text();
+    assert.ok(
+      await eventually(
+        async () =>
+          /^isol8_executions_total\{runtime="python",outcome="cancelled"\} 3$/m.test(
+            await metrics(),
+          ),
+        20_000,
+      ),
+      `every abandoned run was cancelled:\n${await metrics()}`,
+    );
+    assert.match(await metrics(), /^isol8_executions_running 0$/m);
+    assert.ok(
+      await eventually(async () => lines(/POST \/file: /).length === 1, 5000),
+      served.stderr(),
+    );
+    assert.deepEqual(lines(/POST \/execute: /), [
+      "isol8 serve: POST /execute: the client went away before its answer",
+      "isol8 serve: POST /execute: the client went away before its answer",
+    ]);
+    assert.deepEqual(lines(/POST \/file: /), [
+      "isol8 serve: POST /file: the client went away before its answer",
+    ]);
+    assert.doesNotMatch(served.stderr(), /^\s+at /m, "no stack trace");
+    assert.doesNotMatch(served.stderr(), /Error/);
+    // The server is still fine.
+    assert.equal((await fetch(`${served.url}/health`)).status, 200);
   });
 });
 

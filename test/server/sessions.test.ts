@@ -1,10 +1,15 @@
 // Persistent sessions through the server: files, tenancy, listing, deletion,
 // idle expiry, and POST /cleanup removing only this server's containers.
 import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { RemoteError } from "../../src/client/remote-error.js";
 import { RemoteIsol8 } from "../../src/client/remote-isol8.js";
 import { ownerLabelValue } from "../../src/engine/labels.js";
+import { DEFAULT_TENANT } from "../../src/server/auth/authenticator.js";
+import { KeyStore } from "../../src/server/auth/key-store.js";
 import { docker } from "../e2e/cli-helpers.js";
 import { eventually, MASTER, run, startServer } from "./helpers.js";
 import { readSse } from "./sse-client.js";
@@ -189,14 +194,139 @@ describe("tenancy", () => {
     await b.putFile("/sandbox/secret.txt", "B's own");
     assert.equal((await a.getFile("/sandbox/secret.txt")).toString(), "A's secret");
 
-    // The master key is the default tenant: it does not see either.
+    // The master key sees every tenant's sessions, each with its tenant.
     const masterList = (await (await srv.call("/sessions")).json()) as {
-      sessions: { id: string }[];
+      sessions: { id: string; tenantId: string }[];
     };
-    assert.ok(!masterList.sessions.some((s) => s.id === "private"));
+    const listed = masterList.sessions.filter((s) => s.id === "private").map((s) => s.tenantId);
+    assert.deepEqual(listed.sort(), ["tenant-a", "tenant-b"]);
     await a.stop();
     await b.stop();
     assert.ok(await eventually(async () => !(await containerExists(hostA))));
+  });
+});
+
+describe("tenants of keys and tokens made without one", () => {
+  test("each key and login token is a tenant of its own: none lists, reads or deletes another's session", async () => {
+    const one = await srv.createKey(undefined);
+    const two = await srv.createKey(undefined);
+    assert.equal(one.tenantId, one.id, "a key without a tenant is its own tenant");
+    const login = await srv.call("/auth/login", { method: "POST", body: "{}" });
+    const { token, keyId } = (await login.json()) as { token: string; keyId: string };
+
+    const first = session(one.key, "same-name");
+    await first.putFile("/sandbox/mine.txt", "one's data");
+    const hostOne = await hostOf(first);
+    const tenantsListing = async (key: string) => {
+      const list = (await (await srv.call("/sessions", { key })).json()) as {
+        sessions: { id: string; tenantId: string }[];
+      };
+      return list.sessions.filter((s) => s.id === "same-name").map((s) => s.tenantId);
+    };
+    for (const other of [two.key, token]) {
+      assert.deepEqual(await tenantsListing(other), [], "not one's session");
+      const read = await srv.call("/file?sessionId=same-name&path=/sandbox/mine.txt", {
+        key: other,
+      });
+      assert.equal(read.status, 404);
+      const del = await srv.call("/session/same-name", { method: "DELETE", key: other });
+      assert.equal(del.status, 404);
+      const inOther = await session(other, "same-name").execute({
+        runtime: "python",
+        code: "import os, socket; print(socket.gethostname(), os.path.exists('/sandbox/mine.txt'))",
+      });
+      const [host, exists] = inOther.stdout.trim().split(" ");
+      assert.notEqual(host, hostOne);
+      assert.equal(exists, "False");
+    }
+    // The master key sees every tenant's: one session of that name in each.
+    assert.deepEqual((await tenantsListing(MASTER)).sort(), [one.id, two.id, keyId].sort());
+    const keys = (await (await srv.call("/auth/keys")).json()) as {
+      keys: { id: string; tenantId: string }[];
+    };
+    assert.equal(keys.keys.find((k) => k.id === keyId)?.tenantId, keyId, "the token's own tenant");
+    assert.equal((await first.getFile("/sandbox/mine.txt")).toString(), "one's data");
+    for (const key of [one.key, two.key, token]) await session(key, "same-name").stop();
+  });
+
+  test("the master key deletes another tenant's session by naming it; a key may not", async () => {
+    const owner = await srv.createKey(undefined);
+    const other = await srv.createKey(undefined);
+    await session(owner.key, "to-delete").execute({ runtime: "python", code: "print(1)" });
+    const own = await srv.call("/session/to-delete", { method: "DELETE" });
+    assert.equal(own.status, 404, "without tenantId: the master key's own tenant");
+    const named = `/session/to-delete?tenantId=${encodeURIComponent(owner.tenantId)}`;
+    const refused = await srv.call(named, { method: "DELETE", key: other.key });
+    assert.equal(refused.status, 403);
+    assert.match(
+      String(((await refused.json()) as { error: string }).error),
+      /^tenantId: only the master key/,
+    );
+    assert.equal((await srv.call(named, { method: "DELETE" })).status, 200);
+    assert.deepEqual(await session(owner.key, "x").listSessions(), []);
+  });
+});
+
+describe("keys stored in the shared default tenant", () => {
+  test("keep working, are named at start, and move to a tenant of their own with PATCH", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "isol8-legacy-keys-"));
+    const dbPath = join(dir, "server.db");
+    // A key as an earlier version made it without a tenant: in the master key's tenant.
+    const store = await KeyStore.open(dbPath);
+    const legacy = store.create({ name: "old ci", tenantId: DEFAULT_TENANT });
+    const revoked = store.create({ name: "gone", tenantId: DEFAULT_TENANT });
+    store.revoke(revoked.info.id);
+    store.close();
+
+    const lines: string[] = [];
+    const old = await startServer({ dbPath }, (line) => lines.push(line));
+    const report = lines.filter((line) => line.includes(`tenant "${DEFAULT_TENANT}"`));
+    assert.equal(report.length, 1, lines.join("\n"));
+    assert.match(
+      report[0] ?? "",
+      new RegExp(
+        `^isol8 serve: 1 key\\(s\\) share .*${legacy.info.id} \\(key "old ci"\\).*PATCH /auth/keys/<id>`,
+      ),
+    );
+    assert.ok(!report[0]?.includes(revoked.info.id), "a revoked key is not reported");
+
+    const legacySession = new RemoteIsol8({ host: old.url, apiKey: legacy.key, sessionId: "old" });
+    await legacySession.execute({ runtime: "python", code: "print(1)" });
+    assert.deepEqual(
+      (await legacySession.listSessions()).map((s) => [s.id, s.tenantId]),
+      [["old", DEFAULT_TENANT]],
+      "the key still works, in its tenant",
+    );
+    await legacySession.stop();
+
+    const moved = await old.call(`/auth/keys/${legacy.info.id}`, {
+      method: "PATCH",
+      body: JSON.stringify({ tenantId: "ci" }),
+    });
+    assert.deepEqual(await moved.json(), { ok: true, id: legacy.info.id, tenantId: "ci" });
+    const unknown = await old.call("/auth/keys/no-such-key", {
+      method: "PATCH",
+      body: JSON.stringify({ tenantId: "ci" }),
+    });
+    assert.equal(unknown.status, 404);
+    const asKey = await old.call(`/auth/keys/${legacy.info.id}`, {
+      method: "PATCH",
+      key: legacy.key,
+      body: JSON.stringify({ tenantId: DEFAULT_TENANT }),
+    });
+    assert.equal(asKey.status, 403, "only the master key moves keys");
+    const after = new RemoteIsol8({ host: old.url, apiKey: legacy.key, sessionId: "new" });
+    await after.execute({ runtime: "python", code: "print(1)" });
+    assert.deepEqual(
+      (await after.listSessions()).map((s) => s.tenantId),
+      ["ci"],
+      "the same secret, now in its own tenant",
+    );
+    await after.stop();
+
+    lines.length = 0;
+    await startServer({ dbPath }, (line) => lines.push(line));
+    assert.ok(!lines.some((line) => line.includes(`tenant "${DEFAULT_TENANT}"`)), lines.join("\n"));
   });
 });
 

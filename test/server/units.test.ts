@@ -60,7 +60,6 @@ describe("server config and policy", () => {
       hostNetwork: false,
       internalAddresses: false,
       unconfinedSeccomp: false,
-      customSeccomp: false,
       writableRootFs: false,
       customImage: false,
     });

@@ -1,5 +1,6 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
+import { isLoopbackAddress } from "../../network/loopback.js";
 import type { ServerConfigInput } from "../../server/config.js";
 import type { Isol8Server } from "../../server/server.js";
 import { CliError } from "../exit-codes.js";
@@ -25,10 +26,16 @@ export function registerServe(program: Command): void {
     .option("-p, --port <port>", "port to listen on (default: $ISOL8_PORT, $PORT, else 3000)")
     .option("-k, --key <key>", "master API key (default: $ISOL8_API_KEY)")
     .option("--insecure-no-auth", "serve without any authentication (trusted machines only)", false)
-    .option("--bind <address>", "address to listen on (default: 0.0.0.0; 127.0.0.1 without auth)")
+    .option(
+      "--bind <address>",
+      "address to listen on (default: the config's bind, else 127.0.0.1; 0.0.0.0 for every interface)",
+    )
     .option("--config <file>", "server configuration (JSON): limits, policy, sessions, pools")
     .option("--db <file>", "SQLite file for API keys (default: ~/.isol8/server.db)")
-    .option("--audit-log <file>", "append one JSON line per execution to this file")
+    .option(
+      "--audit-log <file>",
+      "append one JSON line per execution to this file (rotated: see auditLogRotation)",
+    )
     .option("--debug", "log every request to stderr", false)
     .action(async (flags: ServeFlags) => {
       process.exitCode = await serveCommand(flags);
@@ -84,8 +91,13 @@ async function serveCommand(flags: ServeFlags): Promise<number> {
       debug: flags.debug,
       log: (line) => process.stderr.write(`${line}\n`),
     });
-    const host = flags.bind ?? (insecure ? "127.0.0.1" : "0.0.0.0");
-    const { url } = await listenOrPick(server, port, host);
+    const host = flags.bind ?? server.context.config.bind;
+    const { url, address } = await listenOrPick(server, port, host);
+    if (!isLoopbackAddress(address)) {
+      process.stderr.write(
+        `isol8 serve: WARNING: listening on ${address}, beyond loopback: other machines can reach this server${insecure ? " and, without authentication, run code on it" : ""}\n`,
+      );
+    }
     process.stdout.write(`isol8 server ${VERSION} listening on ${url}\n`);
     await untilSignalled();
     process.stderr.write("isol8 serve: shutting down; letting running executions finish\n");

@@ -4,12 +4,17 @@ import { hashKey, type KeyStore } from "./key-store.js";
 /** Who is calling: the tenant whose sessions it may use, and whether it holds the master key. */
 export interface Principal {
   tenantId: string;
+  /** The master key: besides its own tenant's, it lists and deletes every tenant's sessions. */
   master: boolean;
   /** The API key's id; none for the master key. */
   keyId?: string;
 }
 
-/** The tenant of the master key, of keys created without one, and of login tokens by default. */
+/**
+ * The master key's own tenant (its sessions). Keys and tokens made before
+ * each got a tenant of its own were put here too; they still work, and the
+ * server names them at start so that an operator can move them.
+ */
 export const DEFAULT_TENANT = "default";
 
 export type AuthOutcome =

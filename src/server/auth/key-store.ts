@@ -93,18 +93,23 @@ export class KeyStore {
     return new KeyStore(db, now);
   }
 
-  /** Makes a key; the secret is returned once and never stored. */
-  create(input: { name: string; tenantId: string; ttlMs?: number; kind?: "key" | "token" }): {
+  /**
+   * Makes a key; the secret is returned once and never stored. Without a
+   * `tenantId` the key is a tenant of its own, named by its id, so that keys
+   * made without thinking of tenants never see each other's sessions.
+   */
+  create(input: { name: string; tenantId?: string; ttlMs?: number; kind?: "key" | "token" }): {
     key: string;
     info: ApiKeyInfo;
   } {
     const key = `isol8_${randomBytes(32).toString("base64url")}`;
     const now = this.now();
+    const id = randomUUID();
     const row: Row = {
-      id: randomUUID(),
+      id,
       name: input.name,
       key_prefix: key.slice(0, 14),
-      tenant_id: input.tenantId,
+      tenant_id: input.tenantId ?? id,
       created_at: now,
       expires_at: input.ttlMs === undefined ? null : now + input.ttlMs,
       last_used_at: null,
@@ -148,6 +153,27 @@ export class KeyStore {
             .all(tenantId)
     ) as Row[];
     return rows.map(info);
+  }
+
+  /** Keys and tokens of `tenantId` that still work: neither revoked nor expired. */
+  usable(tenantId: string): ApiKeyInfo[] {
+    const now = this.now();
+    return (
+      this.db
+        .prepare(
+          `SELECT * FROM api_keys WHERE tenant_id = ? AND revoked = 0
+           AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, id`,
+        )
+        .all(tenantId, now) as Row[]
+    ).map(info);
+  }
+
+  /** Moves a key to another tenant (its secret stays the same); false if there is none with this id. */
+  move(id: string, tenantId: string): boolean {
+    return (
+      this.db.prepare("UPDATE api_keys SET tenant_id = ? WHERE id = ?").run(tenantId, id).changes >
+      0
+    );
   }
 
   /** Revokes a key; false if there is none with this id. */

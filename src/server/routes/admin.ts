@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { createDockerClient } from "../../engine/docker-client.js";
 import type { AppEnv } from "../app-env.js";
-import { DEFAULT_TENANT } from "../auth/authenticator.js";
 import { cleanup } from "../cleanup.js";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
@@ -11,6 +10,7 @@ import {
   createKeyBodySchema,
   listKeysQuerySchema,
   loginBodySchema,
+  moveKeyBodySchema,
 } from "../schemas.js";
 import { jsonBody, queryOf } from "../validate.js";
 
@@ -40,7 +40,7 @@ export function adminRoutes(ctx: ServerContext): Hono<AppEnv> {
     const body = await jsonBody(c, createKeyBodySchema);
     const { key, info } = ctx.store.create({
       name: body.name,
-      tenantId: body.tenantId ?? DEFAULT_TENANT,
+      tenantId: body.tenantId,
       ttlMs: ttl(body.ttlMs, undefined),
     });
     const { id, name, keyPrefix, tenantId, expiresAt } = info;
@@ -50,6 +50,15 @@ export function adminRoutes(ctx: ServerContext): Hono<AppEnv> {
   app.get("/auth/keys", (c) => {
     const { tenantId } = queryOf(c, listKeysQuerySchema);
     return c.json({ keys: ctx.store.list(tenantId) });
+  });
+
+  // Moves a key to another tenant without changing its secret: how an
+  // operator gives keys of the shared "default" tenant a tenant of their own.
+  app.patch("/auth/keys/:id", async (c) => {
+    const id = c.req.param("id");
+    const { tenantId } = await jsonBody(c, moveKeyBodySchema);
+    if (!ctx.store.move(id, tenantId)) throw new HttpError(404, `no key "${id}"`);
+    return c.json({ ok: true, id, tenantId });
   });
 
   app.delete("/auth/keys/:id", (c) => {
@@ -62,7 +71,7 @@ export function adminRoutes(ctx: ServerContext): Hono<AppEnv> {
     const body = await jsonBody(c, loginBodySchema);
     const { key, info } = ctx.store.create({
       name: body.name ?? "login",
-      tenantId: body.tenantId ?? DEFAULT_TENANT,
+      tenantId: body.tenantId,
       ttlMs: ttl(body.ttlMs, ctx.config.auth.loginTtlMs),
       kind: "token",
     });

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
-import { HttpError } from "../errors.js";
+import { ClientGoneError, HttpError } from "../errors.js";
 import { collect } from "../execution.js";
 import { executeBodySchema } from "../schemas.js";
 import { sseResponse } from "../sse.js";
@@ -10,7 +10,7 @@ import { jsonBody } from "../validate.js";
 /** An abort controller that fires when the client disconnects. */
 function clientAbort(request: Request): AbortController {
   const abort = new AbortController();
-  request.signal.addEventListener("abort", () => abort.abort(new Error("the client went away")), {
+  request.signal.addEventListener("abort", () => abort.abort(new ClientGoneError()), {
     once: true,
   });
   return abort;

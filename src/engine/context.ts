@@ -10,6 +10,7 @@ import type {
   RichOutput,
   StreamEvent,
 } from "../types.js";
+import { ResultCollector } from "./collect-result.js";
 import type { DebugLog } from "./debug-log.js";
 import type { StreamControl, StreamRun } from "./docker-isol8.js";
 import { EventQueue } from "./event-queue.js";
@@ -786,14 +787,13 @@ export class ContextManager {
 
   async execute(request: ExecutionRequest): Promise<ExecutionResult> {
     const context = this.contextOf(request);
-    const stdout: string[] = [];
-    const stderr: string[] = [];
+    const collector = new ResultCollector();
     const { summary } = await context.run(
       request.code as string,
       request.timeoutMs ?? this.host.options.timeoutMs,
-      (event) => (event.type === "stdout" ? stdout : stderr).push(event.data),
+      (event) => collector.add(event),
     );
-    return { ...summary, stdout: stdout.join(""), stderr: stderr.join("") };
+    return collector.result(summary);
   }
 
   /**

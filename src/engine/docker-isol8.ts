@@ -24,6 +24,7 @@ import type {
   Runtime,
   StreamEvent,
 } from "../types.js";
+import { ResultCollector } from "./collect-result.js";
 import { containerSpec } from "./container-spec.js";
 import { ContextManager } from "./context.js";
 import { createDebugLog, type DebugLog } from "./debug-log.js";
@@ -44,7 +45,6 @@ import {
   sandboxPath,
   writeSandboxFile,
 } from "./session-files.js";
-import { shownPhase } from "./shown-phase.js";
 import { type SandboxSignal, SIGNALS, signalNumber } from "./signals.js";
 
 export type { SandboxSignal };
@@ -163,17 +163,9 @@ export class DockerIsol8 {
   /** Runs a program to completion and returns its output and exit status. */
   async execute(request: ExecutionRequest): Promise<ExecutionResult> {
     if (request?.contextId !== undefined) return this.contexts.execute(request);
-    // An install's or setup's output is shown only when it failed; otherwise the result is the program's.
-    const output = {
-      install: { stdout: [] as string[], stderr: [] as string[] },
-      setup: { stdout: [] as string[], stderr: [] as string[] },
-      code: { stdout: [] as string[], stderr: [] as string[] },
-    };
-    const result = await this.run(request, (event) =>
-      output[event.phase ?? "code"][event.type].push(event.data),
-    );
-    const shown = output[shownPhase(result)];
-    return { ...result, stdout: shown.stdout.join(""), stderr: shown.stderr.join("") };
+    const collector = new ResultCollector();
+    const summary = await this.run(request, (event) => collector.add(event));
+    return collector.result(summary);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { collectResult } from "../engine/collect-result.js";
 import type { DockerIsol8, SandboxSignal } from "../engine/docker-isol8.js";
 import { InvalidOptionError } from "../engine/errors.js";
 import { validateRequest } from "../engine/request.js";
@@ -271,13 +272,5 @@ function contextChecked<T>(start: () => T): T {
 
 /** Collects a run into the ExecutionResult that POST /execute answers with. */
 export async function collect(run: ServerRun): Promise<ExecutionResult> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  for await (const event of run.events) {
-    if (event.type === "stdout") stdout.push(event.data);
-    else if (event.type === "stderr") stderr.push(event.data);
-    else if (event.type === "exit")
-      return { ...event.result, stdout: stdout.join(""), stderr: stderr.join("") };
-  }
-  throw new Error("the run ended without an exit event");
+  return (await collectResult(run.events)).result;
 }

@@ -99,10 +99,10 @@ interface PrepStep {
   policy?: EgressPolicy;
 }
 
-/** The files a run's `outputPaths` named: returned (base64), or withheld and why. */
+/** The files a run's `outputPaths` named: returned (path -> base64), or withheld for holding a secret. */
 interface OutputFiles {
   kept: Record<string, string>;
-  withheld: Record<string, string>;
+  withheld: string[];
 }
 
 /** Where extra CA certificates go in a sandbox, and the bundle made from them. */
@@ -404,7 +404,7 @@ export class DockerIsol8 {
     return this.unlessSecret(target, content);
   }
 
-  /** A file going back to the caller, refused (SandboxFileError naming it) when it holds a secret. */
+  /** A file going back to the caller, refused (WithheldFileError naming it) when it holds a secret. */
   private unlessSecret(path: string, content: Buffer): Buffer {
     const withheld = withheldReason(content, this.secrets);
     if (withheld) throw new WithheldFileError(`${path}: ${withheld}`);
@@ -436,11 +436,13 @@ export class DockerIsol8 {
     const executionId = randomUUID();
     const spec = this.runSpec(request);
     const steps = this.prepSteps(request, spec);
-    const secrets = this.secrets;
     const phased = steps.some((step) => step.phase !== "hidden");
     /** Masked, decoded output of one phase, emitted as it comes. */
     const phaseOutput = (phase: Phase | "hidden") => {
-      const streams = { stdout: new TextStream(secrets), stderr: new TextStream(secrets) };
+      const streams = {
+        stdout: new TextStream(this.secrets),
+        stderr: new TextStream(this.secrets),
+      };
       const send = (type: "stdout" | "stderr", data: string) => {
         if (!data || phase === "hidden") return;
         emit(phased ? { type, data, phase } : { type, data });
@@ -527,7 +529,6 @@ export class DockerIsol8 {
       }),
     );
     const { report, containerId, fresh, files, failedPhase, network } = outcome;
-    const withheld = files && Object.keys(files.withheld);
     const durationMs = Math.round(performance.now() - started);
     return {
       exitCode: report.exitCode,
@@ -541,7 +542,7 @@ export class DockerIsol8 {
       containerId,
       resourceUsage: resourceUsage(report, fresh, network),
       ...(files ? { files: files.kept } : {}),
-      ...(withheld?.length ? { withheldFiles: withheld } : {}),
+      ...(files?.withheld.length ? { withheldFiles: files.withheld } : {}),
       ...(failedPhase === "setup" ? { setupFailed: true } : {}),
       ...(failedPhase === "install" ? { installFailed: true } : {}),
       ...(this.options.logNetwork
@@ -717,7 +718,7 @@ export class DockerIsol8 {
 
   /** Reads the requested output files from the container the run used, before it is wiped. */
   private async collectOutputs(container: SandboxContainer, paths: string[]): Promise<OutputFiles> {
-    const files: OutputFiles = { kept: {}, withheld: {} };
+    const files: OutputFiles = { kept: {}, withheld: [] };
     for (const path of paths) {
       try {
         const content = await readSandboxFile(
@@ -726,8 +727,7 @@ export class DockerIsol8 {
           this.options.sandboxBytes,
           this.options.timeoutMs,
         );
-        const withheld = withheldReason(content, this.secrets);
-        if (withheld) files.withheld[posix.normalize(path)] = withheld;
+        if (withheldReason(content, this.secrets)) files.withheld.push(posix.normalize(path));
         else files.kept[posix.normalize(path)] = content.toString("base64");
       } catch (error) {
         if (!(error instanceof SandboxFileError)) throw error;

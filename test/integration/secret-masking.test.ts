@@ -199,6 +199,40 @@ describe("code contexts", () => {
     assertNoForm(result.stdout, "stdout");
     assert.match(result.value ?? "", /\*\*\*/);
     assertNoForm(result.value ?? "", "value");
+    // Rich outputs: an SVG is text (masked), a PNG holding the secret is left out, with a notice.
+    await isol8.execute({
+      runtime: "python",
+      contextId: context.id,
+      code: [
+        "class Svg:",
+        "    def _repr_svg_(self): return '<svg>' + urllib.parse.quote(s) + '</svg>'",
+        "class Png:",
+        "    def _repr_png_(self): return b'\\x89PNG\\r\\n\\x1a\\n' + base64.b64encode(s.encode())",
+        "class Plain:",
+        "    def _repr_png_(self): return b'\\x89PNG\\r\\n\\x1a\\n no secret'",
+      ].join("\n"),
+    });
+    const svg = await isol8.execute({ runtime: "python", contextId: context.id, code: "Svg()" });
+    assert.deepEqual(svg.outputs, [
+      { type: "image/svg+xml", data: "<svg>***</svg>", stdoutOffset: 0 },
+    ]);
+    const plain = await isol8.execute({
+      runtime: "python",
+      contextId: context.id,
+      code: "Plain()",
+    });
+    assert.equal(plain.outputs?.length, 1, "a PNG without the secret comes back");
+    const events = await collectStream(isol8, {
+      runtime: "python",
+      contextId: context.id,
+      code: "Png()",
+    });
+    const exit = events.at(-1)?.event as Extract<StreamEvent, { type: "exit" }>;
+    assert.equal(exit.result.outputs, undefined);
+    assert.ok(
+      events.some(({ event }) => event.type === "error" && /withheld/.test(event.data)),
+      JSON.stringify(events),
+    );
     await assert.rejects(
       isol8.getFile("/sandbox/out.txt", { contextId: context.id }),
       (error: Error) =>

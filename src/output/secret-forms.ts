@@ -1,7 +1,8 @@
 /**
  * The ways a program may write a secret's value: as it is, and in the
  * encodings programs commonly apply to text they print or send (JSON string
- * escapes, URL encoding, base64 at every alignment, hex). Each way is a
+ * escapes, URL encoding, base64 at every alignment and wrapped in lines when
+ * long, hex). Each way is a
  * `Form`: a sequence of units that must follow one another, a unit being one
  * character of the secret (or one run of base64/hex digits) with the
  * spellings it may take. A pattern of sets of characters, not a list of
@@ -33,6 +34,9 @@ export type Target = "text" | "bytes";
  */
 export const MIN_ENCODED_LENGTH = 6;
 
+/** Base64 forms longer than this may be wrapped across lines. */
+const WRAPPED_BASE64_LENGTH = 60;
+
 const JSON_SHORT_ESCAPES: Record<string, string> = {
   '"': '\\"',
   "\\": "\\\\",
@@ -55,8 +59,12 @@ export function secretForms(secret: string, target: Target): Form[] {
     encoded.add(digits);
     encoded.add(digits.replace(/\+/g, "-").replace(/\//g, "_"));
   }
-  for (const digits of encoded)
-    if (digits.length >= MIN_ENCODED_LENGTH) forms.push([...digits].map((c) => [[c]]));
+  for (const digits of encoded) {
+    if (digits.length < MIN_ENCODED_LENGTH) continue;
+    // Long base64 is often wrapped (PEM at 64 columns, MIME and coreutils at 76): a line break may come before any digit.
+    const wrapped = digits.length > WRAPPED_BASE64_LENGTH;
+    forms.push([...digits].map((c) => (wrapped ? [[c], ["\n", c], ["\r", "\n", c]] : [[c]])));
+  }
   const hex = bytes.toString("hex");
   if (hex.length >= MIN_ENCODED_LENGTH) forms.push([...hex].map((c) => [[hexDigit(c)]]));
   return forms;

@@ -22,33 +22,75 @@ function formSource(form: Form): string {
     .join("");
 }
 
-/** Whether `text` from `position` could be the beginning of a match of `form` that the end of `text` cut off. */
-function cutOff(form: Form, text: string, position: number, unit: number): boolean {
-  const spellings = form[unit];
-  if (!spellings) return false;
-  for (const spelling of spellings) {
+/** What `walk` looks for: where a whole match ends, or whether the text's end cut one off. */
+type Goal = "end" | "cut";
+
+/**
+ * Walks `form` over `text` from `start`, trying each unit's spellings in
+ * order and backtracking when one leads nowhere (without recursion: a form
+ * can be thousands of units long). For `end`, the end of the first whole
+ * match, else -1; for `cut`, `start` when the text ends inside a possible
+ * match, else -1.
+ */
+function walk(form: Form, text: string, start: number, goal: Goal): number {
+  const positions = [start];
+  const next = [0];
+  while (positions.length > 0) {
+    const unit = positions.length - 1;
+    const position = positions[unit] as number;
+    const spellings = form[unit];
+    if (!spellings) {
+      if (goal === "end") return position;
+      positions.pop();
+      next.pop();
+      continue;
+    }
+    const choice = next[unit] as number;
+    const spelling = spellings[choice];
+    if (!spelling) {
+      positions.pop();
+      next.pop();
+      continue;
+    }
+    next[unit] = choice + 1;
     let at = position;
-    let fits = true;
+    let state: "fits" | "mismatch" | "ran out" = "fits";
     for (const set of spelling) {
-      if (at === text.length) return true;
+      if (at === text.length) {
+        state = "ran out";
+        break;
+      }
       if (!set.includes(text[at] as string)) {
-        fits = false;
+        state = "mismatch";
         break;
       }
       at++;
     }
-    if (!fits) continue;
-    if (at === text.length) {
-      if (unit + 1 < form.length) return true;
-    } else if (cutOff(form, text, at, unit + 1)) return true;
+    // The text ends inside the form: a match may still be arriving.
+    if (state === "fits" && at === text.length && unit + 1 < form.length) state = "ran out";
+    if (state === "ran out") {
+      if (goal === "cut") return start;
+    } else if (state === "fits") {
+      positions.push(at);
+      next.push(0);
+    }
   }
-  return false;
+  return -1;
 }
 
-/** Every form of every secret against one target, as one regular expression and for partial matches. */
+/** Units of a form the regular expression looks for; the rest is checked by `walk`. */
+const PREFIX_UNITS = 12;
+
+/**
+ * Every form of every secret against one target: a regular expression that
+ * finds where a match may begin (each form's first units: the expression
+ * stays small however long the secrets), and the forms by first character
+ * for checking whole matches and matches the end of a text cut off.
+ */
 export class FormMatcher {
-  readonly pattern: RegExp;
-  /** The forms by a character they can start with: a position starting with another starts none. */
+  /** Finds candidates; `g`, used from one synchronous call at a time. */
+  private readonly candidates: RegExp;
+  /** The forms by a character they can start with, in priority order: a position starting with another starts none. */
   private readonly startingWith = new Map<string, Form[]>();
   /** The longest a match can be, in characters. */
   readonly longest: number;
@@ -70,7 +112,34 @@ export class FormMatcher {
         form.reduce((sum, unit) => sum + Math.max(...unit.map((s) => s.length)), 0),
       ),
     );
-    this.pattern = new RegExp(forms.map(formSource).join("|"), "g");
+    const prefixes = new Set(forms.map((form) => formSource(form.slice(0, PREFIX_UNITS))));
+    this.candidates = new RegExp([...prefixes].join("|"), "g");
+  }
+
+  /** The first whole match at or after `from`: where it starts and ends. */
+  find(text: string, from: number): { index: number; end: number } | undefined {
+    const { candidates } = this;
+    candidates.lastIndex = from;
+    for (let found = candidates.exec(text); found; found = candidates.exec(text)) {
+      const index = found.index;
+      for (const form of this.startingWith.get(text[index] as string) ?? []) {
+        const end = walk(form, text, index, "end");
+        if (end >= 0) return { index, end };
+      }
+      candidates.lastIndex = index + 1;
+    }
+    return undefined;
+  }
+
+  /** Every whole match replaced by the mask. */
+  replace(text: string): string {
+    let out = "";
+    let position = 0;
+    for (let match = this.find(text, 0); match; match = this.find(text, match.end)) {
+      out += text.slice(position, match.index) + MASK;
+      position = match.end;
+    }
+    return position === 0 ? text : out + text.slice(position);
   }
 
   /**
@@ -81,7 +150,7 @@ export class FormMatcher {
   cutOffStart(text: string, from: number): number {
     for (let at = Math.max(from, text.length - this.longest + 1); at < text.length; at++) {
       const forms = this.startingWith.get(text[at] as string);
-      if (forms?.some((form) => cutOff(form, text, at, 0))) return at;
+      if (forms?.some((form) => walk(form, text, at, "cut") >= 0)) return at;
     }
     return text.length;
   }
@@ -118,7 +187,7 @@ export class SecretSet {
   mask(text: string): string {
     const matcher = this.text;
     if (!matcher || text.length === 0) return text;
-    return text.replace(matcher.pattern, MASK);
+    return matcher.replace(text);
   }
 
   /**
@@ -129,14 +198,13 @@ export class SecretSet {
   foundIn(bytes: Uint8Array): boolean {
     if (this.empty || bytes.length === 0) return false;
     this.bytesMatcher ??= new FormMatcher(this.values, "bytes");
-    const { pattern, longest } = this.bytesMatcher;
+    const matcher = this.bytesMatcher;
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     const slice = 1 << 20;
     for (let start = 0; start < buffer.length; start += slice) {
-      const from = Math.max(0, start - longest + 1);
+      const from = Math.max(0, start - matcher.longest + 1);
       const text = buffer.toString("latin1", from, Math.min(buffer.length, start + slice));
-      pattern.lastIndex = 0;
-      if (pattern.test(text)) return true;
+      if (matcher.find(text, 0)) return true;
     }
     return false;
   }
@@ -163,15 +231,17 @@ export class SecretMasker {
     const matcher = this.secrets.text;
     if (!matcher) return piece;
     const text = this.carry + piece;
-    const { pattern } = matcher;
     let out = "";
     let position = 0;
     // From here on a match may still be arriving: matches there wait for the next piece.
     let hold = matcher.cutOffStart(text, 0);
-    pattern.lastIndex = 0;
-    for (let match = pattern.exec(text); match && match.index < hold; match = pattern.exec(text)) {
+    for (
+      let match = matcher.find(text, 0);
+      match && match.index < hold;
+      match = matcher.find(text, match.end)
+    ) {
       out += text.slice(position, match.index) + MASK;
-      position = match.index + match[0].length;
+      position = match.end;
       if (position > hold) hold = matcher.cutOffStart(text, position);
     }
     const cut = Math.max(position, hold);

@@ -194,3 +194,20 @@ test("error messages and stacks are masked in place, keeping their class", () =>
   assert.equal(error.message, "bad ***");
   assert.ok(!error.stack?.includes("s3cr3t"));
 });
+
+test("a long secret's base64 wrapped in lines (PEM 64, MIME 76 columns) is masked at every split", () => {
+  const long = "sk-live-".padEnd(90, "0123456789abcdef");
+  const secrets = new SecretSet([long]);
+  for (const width of [64, 76]) {
+    const encoded = Buffer.from(`a${long}`).toString("base64");
+    const lines = encoded.match(new RegExp(`.{1,${width}}`, "g")) ?? [];
+    for (const eol of ["\n", "\r\n"]) {
+      const text = `key:\n${lines.join(eol)}\nend`;
+      const whole = masked(secrets, [text]);
+      assert.ok(whole.startsWith("key:\nY") && whole.endsWith("\nend"), whole);
+      assert.equal(whole.split("***").length, 2, whole);
+      for (let cut = 0; cut <= text.length; cut++)
+        assert.equal(masked(secrets, [text.slice(0, cut), text.slice(cut)]), whole, `cut ${cut}`);
+    }
+  }
+});

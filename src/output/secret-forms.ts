@@ -32,7 +32,7 @@ export type Target = "text" | "bytes";
  * few bytes has base64 forms of two or three characters, which ordinary text
  * is full of. A secret of 5 bytes or more has every base64 form this long.
  */
-export const MIN_ENCODED_LENGTH = 6;
+const MIN_ENCODED_LENGTH = 6;
 
 /** Base64 forms longer than this may be wrapped across lines. */
 const WRAPPED_BASE64_LENGTH = 60;

@@ -96,7 +96,7 @@ export class FormMatcher {
   readonly longest: number;
 
   constructor(secrets: readonly string[], target: Target) {
-    // Longest secrets first, so a secret that contains another is masked whole.
+    // In the secrets' order (longest first): the first form that matches at a position wins.
     const forms = secrets.flatMap((secret) => secretForms(secret, target));
     for (const form of forms) {
       const first = new Set((form[0] ?? []).flatMap((spelling) => [...(spelling[0] ?? "")]));
@@ -162,7 +162,8 @@ export class FormMatcher {
  * through untouched at no cost.
  */
 export class SecretSet {
-  readonly values: readonly string[];
+  /** Longest first, so a secret that contains another is masked whole. */
+  private readonly values: readonly string[];
   private textMatcher: FormMatcher | undefined;
   private bytesMatcher: FormMatcher | undefined;
 
@@ -172,6 +173,7 @@ export class SecretSet {
       .sort((a, b) => b.length - a.length);
   }
 
+  /** True when there is no secret to mask. */
   get empty(): boolean {
     return this.values.length === 0;
   }

@@ -167,6 +167,13 @@ export interface ExecutionResult {
    */
   files?: Record<string, string>;
   /**
+   * `outputPaths` whose file was withheld (left out of `files`) because it
+   * holds the value of one of the engine's secrets, raw or in a common
+   * encoding: masking would corrupt a binary file. A stream also names each
+   * in an `error` event. Absent when none was.
+   */
+  withheldFiles?: string[];
+  /**
    * Code contexts: the value of the cell's last expression as text, as a
    * REPL shows it (Python `repr()`, Node `util.inspect()`); absent when the
    * last statement is not an expression or its value is None/undefined.

@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { redactError } from "../output/redact.js";
+import type { SecretSet } from "../output/secret-masker.js";
 import { TextStream } from "../output/text-stream.js";
 import { BOOTSTRAP_DIR } from "../runtimes/adapter.js";
 import type { Runtime } from "../runtimes/runtime.js";
@@ -10,6 +12,7 @@ import type {
   RichOutput,
   StreamEvent,
 } from "../types.js";
+import { ResultCollector } from "./collect-result.js";
 import type { DebugLog } from "./debug-log.js";
 import type { StreamControl, StreamRun } from "./docker-isol8.js";
 import { EventQueue } from "./event-queue.js";
@@ -85,6 +88,8 @@ const UNSUPPORTED: (keyof ExecutionRequest)[] = [
 /** What a context needs from its engine. */
 export interface ContextHost {
   options: ResolvedOptions;
+  /** The engine's secrets, masked in every cell's output, value, text outputs and errors. */
+  secrets: SecretSet;
   log: DebugLog;
   /** The image a runtime runs in. */
   image(runtime: Runtime): string;
@@ -154,11 +159,13 @@ class Cell {
   private richBytes = 0;
   /** Characters of stdout emitted so far: where a rich output arriving now goes. */
   private stdoutChars = 0;
+  /** PNG outputs left out because they hold a secret (after outputs()). */
+  withheldImages = 0;
 
   constructor(
     readonly number: number,
     private readonly emit: (event: Output) => void,
-    private readonly secrets: string[],
+    private readonly secrets: SecretSet,
     private readonly limit: number,
   ) {
     this.streams = {
@@ -235,8 +242,14 @@ class Cell {
       if (output.dropped || output.bytes !== output.size) continue;
       const bytes = Buffer.concat(output.parts);
       let data: string;
-      if (output.type === "image/png") data = bytes.toString("base64");
-      else {
+      if (output.type === "image/png") {
+        // An image cannot be masked without corrupting it: one holding a secret is left out.
+        if (this.secrets.foundIn(bytes)) {
+          this.withheldImages++;
+          continue;
+        }
+        data = bytes.toString("base64");
+      } else {
         const text = new TextStream(this.secrets);
         data = text.push(bytes) + text.end();
       }
@@ -506,12 +519,7 @@ class CodeContext {
     }
     const kernel = await this.ensureKernel();
     const { maxOutputBytes } = this.host.options;
-    const cell = new Cell(
-      ++this.cells,
-      emit,
-      Object.values(this.host.options.secrets),
-      maxOutputBytes,
-    );
+    const cell = new Cell(++this.cells, emit, this.host.secrets, maxOutputBytes);
     this.cell = cell;
     if (this.kernel !== kernel) {
       // It ended while this call waited for it (and said so in `lost`).
@@ -552,6 +560,10 @@ class CodeContext {
       notices.push("the context was closed while the cell ran");
     }
     if (cell.truncated) notices.push(`output truncated at ${maxOutputBytes} bytes`);
+    if (cell.withheldImages > 0)
+      notices.push(
+        `${cell.withheldImages} image output(s) withheld: they contain the value of a secret`,
+      );
     const durationMs = Math.round(performance.now() - started);
     const summary: ExecutionSummary = {
       exitCode,
@@ -782,14 +794,13 @@ export class ContextManager {
 
   async execute(request: ExecutionRequest): Promise<ExecutionResult> {
     const context = this.contextOf(request);
-    const stdout: string[] = [];
-    const stderr: string[] = [];
+    const collector = new ResultCollector();
     const { summary } = await context.run(
       request.code as string,
       request.timeoutMs ?? this.host.options.timeoutMs,
-      (event) => (event.type === "stdout" ? stdout : stderr).push(event.data),
+      (event) => collector.add(event),
     );
-    return { ...summary, stdout: stdout.join(""), stderr: stderr.join("") };
+    return collector.result(summary);
   }
 
   /**
@@ -855,7 +866,7 @@ export class ContextManager {
         queue.push({ type: "exit", data: String(summary.exitCode), result: summary });
       })
       .catch((error: unknown) => {
-        failure = error;
+        failure = redactError(error, this.host.secrets);
       })
       .finally(() => {
         finished = true;

@@ -10,6 +10,8 @@ import {
   type RunNetworkRecord,
 } from "../network/gateway.js";
 import { type EgressPolicy, widenPolicy } from "../network/policy.js";
+import { redactError, redactNetworkLog, withheldReason } from "../output/redact.js";
+import { SecretSet } from "../output/secret-masker.js";
 import { TextStream } from "../output/text-stream.js";
 import { RUNTIMES, runtimeAdapter } from "../runtimes/index.js";
 import type {
@@ -24,6 +26,7 @@ import type {
   Runtime,
   StreamEvent,
 } from "../types.js";
+import { ResultCollector } from "./collect-result.js";
 import { containerSpec } from "./container-spec.js";
 import { ContextManager } from "./context.js";
 import { createDebugLog, type DebugLog } from "./debug-log.js";
@@ -42,9 +45,9 @@ import {
   readSandboxFile,
   SandboxFileError,
   sandboxPath,
+  WithheldFileError,
   writeSandboxFile,
 } from "./session-files.js";
-import { shownPhase } from "./shown-phase.js";
 import { type SandboxSignal, SIGNALS, signalNumber } from "./signals.js";
 
 export type { SandboxSignal };
@@ -103,6 +106,12 @@ interface PrepStep {
   policy?: EgressPolicy;
 }
 
+/** The files a run's `outputPaths` named: returned (path -> base64), or withheld for holding a secret. */
+interface OutputFiles {
+  kept: Record<string, string>;
+  withheld: string[];
+}
+
 /** Where extra CA certificates go in a sandbox, and the bundle made from them. */
 const EXTRA_CA_FILE = "/sandbox/.isol8/extra-ca.pem";
 const CA_BUNDLE_FILE = "/sandbox/.isol8/ca-bundle.pem";
@@ -140,6 +149,8 @@ export class DockerIsol8 {
   private readonly prestartEnv: Record<string, string>;
   /** Code contexts (`createContext`), made on first use. */
   private contextManager: ContextManager | undefined;
+  /** The secrets' values, compiled once, masked in everything a run gives back. */
+  private readonly secrets: SecretSet;
 
   constructor(options: DockerIsol8Options = {}, docker: Docker = createDockerClient()) {
     this.options = resolveOptions(options);
@@ -156,9 +167,13 @@ export class DockerIsol8 {
       this.gateway = new EgressGateway();
     }
     this.docker = docker;
+    this.secrets = new SecretSet(Object.values(this.options.secrets));
     this.engineEnv = this.networkEnv();
     this.prestartEnv = this.withCaCertificates ? {} : this.engineEnv;
-    this.log = createDebugLog(this.options.debug);
+    // Debug lines can quote a sandbox (a kernel's stderr, a file's error): masked like output.
+    this.log = createDebugLog(this.options.debug, (line) =>
+      process.stderr.write(this.secrets.mask(line)),
+    );
     this.slots = new FifoSemaphore(this.options.maxConcurrent);
   }
 
@@ -169,18 +184,10 @@ export class DockerIsol8 {
 
   /** Runs a program to completion and returns its output and exit status. */
   async execute(request: ExecutionRequest): Promise<ExecutionResult> {
-    if (request?.contextId !== undefined) return this.contexts.execute(request);
-    // An install's or setup's output is shown only when it failed; otherwise the result is the program's.
-    const output = {
-      install: { stdout: [] as string[], stderr: [] as string[] },
-      setup: { stdout: [] as string[], stderr: [] as string[] },
-      code: { stdout: [] as string[], stderr: [] as string[] },
-    };
-    const result = await this.run(request, (event) =>
-      output[event.phase ?? "code"][event.type].push(event.data),
-    );
-    const shown = output[shownPhase(result)];
-    return { ...result, stdout: shown.stdout.join(""), stderr: shown.stderr.join("") };
+    if (request?.contextId !== undefined) return this.masked(this.contexts.execute(request));
+    const collector = new ResultCollector();
+    const summary = await this.masked(this.run(request, (event) => collector.add(event)));
+    return collector.result(summary);
   }
 
   /**
@@ -266,7 +273,7 @@ export class DockerIsol8 {
         queue.push({ type: "exit", data: String(result.exitCode), result });
       })
       .catch((error: unknown) => {
-        failure = error;
+        failure = redactError(error, this.secrets);
       })
       .finally(() => {
         finished = true;
@@ -297,7 +304,7 @@ export class DockerIsol8 {
    * `contextId`. Resolves once the interpreter is ready.
    */
   createContext(options: CreateContextOptions): Promise<ContextInfo> {
-    return this.contexts.create(options?.runtime);
+    return this.masked(this.contexts.create(options?.runtime));
   }
 
   /** This engine's code contexts. */
@@ -307,7 +314,7 @@ export class DockerIsol8 {
 
   /** Gives a context a fresh interpreter and empty /sandbox and /tmp (after its running cell). */
   resetContext(id: string): Promise<void> {
-    return this.contexts.reset(id);
+    return this.masked(this.contexts.reset(id));
   }
 
   /** Closes a context and removes its container; a running cell ends. */
@@ -318,6 +325,7 @@ export class DockerIsol8 {
   private get contexts(): ContextManager {
     this.contextManager ??= new ContextManager({
       options: this.options,
+      secrets: this.secrets,
       log: this.log,
       image: (runtime) => this.options.image ?? runtimeImage(runtime),
       // From the warm pool when there is one; never returned to it.
@@ -350,7 +358,15 @@ export class DockerIsol8 {
    * also through symlinks, are refused. Files put before the session's first
    * execution are placed when its container starts.
    */
-  async putFile(path: string, content: Buffer | string, options: FileOptions = {}): Promise<void> {
+  putFile(path: string, content: Buffer | string, options: FileOptions = {}): Promise<void> {
+    return this.masked(this.writeFile(path, content, options));
+  }
+
+  private async writeFile(
+    path: string,
+    content: Buffer | string,
+    options: FileOptions,
+  ): Promise<void> {
     const target = sandboxPath(path);
     const bytes = typeof content === "string" ? Buffer.from(content) : content;
     if (options.contextId !== undefined)
@@ -369,18 +385,38 @@ export class DockerIsol8 {
    * Reads a file of the session's /sandbox (persistent mode), or with
    * `contextId` of that code context's /sandbox, up to the sandbox's size.
    */
-  async getFile(path: string, options: FileOptions = {}): Promise<Buffer> {
+  getFile(path: string, options: FileOptions = {}): Promise<Buffer> {
+    return this.masked(this.readFile(path, options));
+  }
+
+  /** Errors of `work` with secrets masked in their messages (they may quote the sandbox). */
+  private masked<T>(work: Promise<T>): Promise<T> {
+    return work.catch((error: unknown) => {
+      throw redactError(error, this.secrets);
+    });
+  }
+
+  private async readFile(path: string, options: FileOptions): Promise<Buffer> {
     const target = sandboxPath(path);
-    if (options.contextId !== undefined) return this.contexts.getFile(options.contextId, target);
+    if (options.contextId !== undefined)
+      return this.unlessSecret(target, await this.contexts.getFile(options.contextId, target));
     this.assertPersistent("getFile");
     if (!this.persistentImage) {
       const pending = this.pendingFiles.get(target);
       if (!pending) throw new SandboxFileError(`${target}: no such file`);
-      return pending;
+      return this.unlessSecret(target, pending);
     }
-    return this.inSession(this.persistentImage, (c) =>
+    const content = await this.inSession(this.persistentImage, (c) =>
       readSandboxFile(c, target, this.options.sandboxBytes, this.options.timeoutMs),
     );
+    return this.unlessSecret(target, content);
+  }
+
+  /** A file going back to the caller, refused (WithheldFileError naming it) when it holds a secret. */
+  private unlessSecret(path: string, content: Buffer): Buffer {
+    const withheld = withheldReason(content, this.secrets);
+    if (withheld) throw new WithheldFileError(`${path}: ${withheld}`);
+    return content;
   }
 
   private assertPersistent(method: string): void {
@@ -409,11 +445,13 @@ export class DockerIsol8 {
     const executionId = randomUUID();
     const spec = this.runSpec(request);
     const steps = this.prepSteps(request, spec);
-    const secrets = Object.values(this.options.secrets);
     const phased = steps.some((step) => step.phase !== "hidden");
     /** Masked, decoded output of one phase, emitted as it comes. */
     const phaseOutput = (phase: Phase | "hidden") => {
-      const streams = { stdout: new TextStream(secrets), stderr: new TextStream(secrets) };
+      const streams = {
+        stdout: new TextStream(this.secrets),
+        stderr: new TextStream(this.secrets),
+      };
       const send = (type: "stdout" | "stderr", data: string) => {
         if (!data || phase === "hidden") return;
         emit(phased ? { type, data, phase } : { type, data });
@@ -468,7 +506,7 @@ export class DockerIsol8 {
         // Whatever happened, the program (and any later user of this container) gets the base policy.
         if (channel && this.options.egressPolicy) channel.policy = this.options.egressPolicy;
         let report: ExitReport;
-        let files: Record<string, string> | undefined;
+        let files: OutputFiles | undefined;
         if (failed) {
           report = failed.report;
           if (failed.phase === "hidden")
@@ -512,10 +550,17 @@ export class DockerIsol8 {
       timestamp,
       containerId,
       resourceUsage: resourceUsage(report, fresh, network),
-      ...(files ? { files } : {}),
+      ...(files ? { files: files.kept } : {}),
+      ...(files?.withheld.length ? { withheldFiles: files.withheld } : {}),
       ...(failedPhase === "setup" ? { setupFailed: true } : {}),
       ...(failedPhase === "install" ? { installFailed: true } : {}),
-      ...(this.options.logNetwork ? { networkLogs: network?.entries ?? [] } : {}),
+      ...(this.options.logNetwork
+        ? {
+            networkLogs: (network?.entries ?? []).map((entry) =>
+              redactNetworkLog(entry, this.secrets),
+            ),
+          }
+        : {}),
     };
   }
 
@@ -685,11 +730,8 @@ export class DockerIsol8 {
   }
 
   /** Reads the requested output files from the container the run used, before it is wiped. */
-  private async collectOutputs(
-    container: SandboxContainer,
-    paths: string[],
-  ): Promise<Record<string, string>> {
-    const files: Record<string, string> = {};
+  private async collectOutputs(container: SandboxContainer, paths: string[]): Promise<OutputFiles> {
+    const files: OutputFiles = { kept: {}, withheld: [] };
     for (const path of paths) {
       try {
         const content = await readSandboxFile(
@@ -698,7 +740,8 @@ export class DockerIsol8 {
           this.options.sandboxBytes,
           this.options.timeoutMs,
         );
-        files[posix.normalize(path)] = content.toString("base64");
+        if (withheldReason(content, this.secrets)) files.withheld.push(posix.normalize(path));
+        else files.kept[posix.normalize(path)] = content.toString("base64");
       } catch (error) {
         if (!(error instanceof SandboxFileError)) throw error;
         this.log(`output ${path} left out: ${error.message}`);
@@ -815,7 +858,13 @@ function resourceUsage(
 function noticesFor(
   result: Pick<
     ExecutionResult,
-    "timedOut" | "oomKilled" | "truncated" | "setupFailed" | "installFailed" | "exitCode"
+    | "timedOut"
+    | "oomKilled"
+    | "truncated"
+    | "setupFailed"
+    | "installFailed"
+    | "exitCode"
+    | "withheldFiles"
   >,
   options: Pick<ResolvedOptions, "memoryBytes" | "maxOutputBytes">,
   timeoutMs: number,
@@ -832,5 +881,7 @@ function noticesFor(
       `out of memory: a process was killed at the ${options.memoryBytes}-byte memory limit`,
     );
   if (result.truncated) notices.push(`output truncated at ${options.maxOutputBytes} bytes`);
+  for (const path of result.withheldFiles ?? [])
+    notices.push(`outputPaths: ${path} withheld: it contains the value of a secret`);
   return notices;
 }

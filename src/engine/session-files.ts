@@ -13,6 +13,9 @@ export class SandboxFileError extends Error {
   override readonly name = "SandboxFileError";
 }
 
+/** A file withheld because it holds the value of a secret (a file is never edited to mask it). */
+export class WithheldFileError extends SandboxFileError {}
+
 /** Checks that `path` is an absolute path inside /sandbox and returns it normalized. */
 export function sandboxPath(path: string): string {
   if (typeof path !== "string" || !path.startsWith("/")) {

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
+import { ResultCollector } from "../engine/collect-result.js";
 import { DockerIsol8 } from "../engine/docker-isol8.js";
-import { shownPhase } from "../engine/shown-phase.js";
 import type {
   ContextInfo,
   DockerIsol8Options,
   ExecutionRequest,
+  ExecutionResult,
   ExecutionSummary,
   Runtime,
   StreamEvent,
@@ -208,22 +209,18 @@ async function collect(
   request: ExecutionRequest,
   signal: AbortSignal | undefined,
 ): Promise<RunOutput> {
-  const held = {
-    install: { stdout: "", stderr: "" },
-    setup: { stdout: "", stderr: "" },
-    code: { stdout: "", stderr: "" },
-  };
-  const notices: string[] = [];
-  let result: ExecutionSummary | undefined;
+  const collector = new ResultCollector();
   for await (const event of engine.executeStream(
     request,
     signal ? { signal } : {},
-  ) as AsyncIterable<StreamEvent>) {
-    if (event.type === "error") notices.push(event.data);
-    else if (event.type === "exit") result = event.result;
-    else held[event.phase ?? "code"][event.type] += event.data;
+  ) as AsyncIterable<StreamEvent>)
+    collector.add(event);
+  let result: ExecutionResult;
+  try {
+    result = collector.result();
+  } catch {
+    throw new ToolError("the run ended without an exit status");
   }
-  if (!result) throw new ToolError("the run ended without an exit status");
-  const shown = held[shownPhase(result)];
-  return { ...shown, notices, result };
+  const { stdout, stderr, ...summary } = result;
+  return { stdout, stderr, notices: collector.notices, result: summary };
 }

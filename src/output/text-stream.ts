@@ -1,5 +1,5 @@
 import { StringDecoder } from "node:string_decoder";
-import { SecretMasker } from "./secret-masker.js";
+import { SecretMasker, type SecretSet } from "./secret-masker.js";
 
 /**
  * One output stream of a run, from raw bytes to text a caller may see:
@@ -10,7 +10,7 @@ export class TextStream {
   private readonly decoder = new StringDecoder("utf8");
   private readonly masker: SecretMasker;
 
-  constructor(secrets: Iterable<string>) {
+  constructor(secrets: SecretSet | Iterable<string>) {
     this.masker = new SecretMasker(secrets);
   }
 

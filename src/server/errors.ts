@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { DockerUnavailableError } from "../engine/docker-client.js";
 import { InvalidOptionError } from "../engine/errors.js";
-import { SandboxFileError } from "../engine/session-files.js";
+import { SandboxFileError, WithheldFileError } from "../engine/session-files.js";
 
 /**
  * An error the server answers with `status` and `{ error: message }`. Thrown
@@ -49,6 +49,7 @@ export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof ClientGoneError) return new HttpError(499, error.message);
   if (error instanceof InvalidOptionError) return new HttpError(400, error.message);
+  if (error instanceof WithheldFileError) return new HttpError(403, error.message);
   if (error instanceof SandboxFileError) {
     // The sandbox's stderr may span lines; an answer's message is one.
     const message = error.message.replace(/\s*\n\s*/g, "; ");

@@ -1,6 +1,8 @@
+import { collectResult } from "../engine/collect-result.js";
 import type { DockerIsol8, SandboxSignal } from "../engine/docker-isol8.js";
 import { InvalidOptionError } from "../engine/errors.js";
 import { validateRequest } from "../engine/request.js";
+import { SecretSet } from "../output/secret-masker.js";
 import { fetchCode } from "../remote-code/fetch-code.js";
 import { RemoteCodeError, type RemoteCodePolicy, remoteCodePolicy } from "../remote-code/policy.js";
 import { urlExtension } from "../remote-code/url.js";
@@ -79,6 +81,7 @@ export class Executions {
     const fetched = await this.fetchRemoteCode(body.request, abort);
     const request = engineRequest(body.request, fetched);
     const options = engineOptions(config, policyOptions);
+    const secrets = new SecretSet(Object.values(options.secrets ?? {}));
     if (request.contextId !== undefined) {
       // A context lives in a session's engine; a call never creates either.
       if (!body.sessionId)
@@ -109,7 +112,7 @@ export class Executions {
       const done = (outcome: Outcome, exit?: StreamExit) => {
         engine.release();
         release();
-        this.record(principal, body, request, outcome, started, exit);
+        this.record(principal, body, request, outcome, started, exit, secrets);
       };
       return {
         events: this.observe(run, abort, done),
@@ -188,6 +191,7 @@ export class Executions {
     outcome: Outcome,
     started: number,
     exit: StreamExit | undefined,
+    secrets: SecretSet,
   ): void {
     const { metrics, audit } = this.deps;
     const durationMs = Math.round(performance.now() - started);
@@ -204,7 +208,8 @@ export class Executions {
       outcome,
       durationMs: exit?.durationMs ?? durationMs,
       resourceUsage: exit?.resourceUsage ?? null,
-      metadata: body.request.metadata ?? null,
+      // The client's own words, but the audit log must not hold a secret either.
+      metadata: body.request.metadata ? maskedRecord(body.request.metadata, secrets) : null,
     });
   }
 }
@@ -218,6 +223,13 @@ export function engineOptions(config: ServerConfig, options: PolicyOptions): Doc
     // The server's admission is the real limit; an engine never queues behind it.
     maxConcurrent: config.maxConcurrent,
   };
+}
+
+function maskedRecord(record: Record<string, string>, secrets: SecretSet): Record<string, string> {
+  if (secrets.empty) return record;
+  return Object.fromEntries(
+    Object.entries(record).map(([key, value]) => [secrets.mask(key), secrets.mask(value)]),
+  );
 }
 
 type StreamExit = Extract<StreamEvent, { type: "exit" }>["result"];
@@ -275,13 +287,5 @@ function contextChecked<T>(start: () => T): T {
 
 /** Collects a run into the ExecutionResult that POST /execute answers with. */
 export async function collect(run: ServerRun): Promise<ExecutionResult> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  for await (const event of run.events) {
-    if (event.type === "stdout") stdout.push(event.data);
-    else if (event.type === "stderr") stderr.push(event.data);
-    else if (event.type === "exit")
-      return { ...event.result, stdout: stdout.join(""), stderr: stderr.join("") };
-  }
-  throw new Error("the run ended without an exit event");
+  return (await collectResult(run.events)).result;
 }

@@ -44,6 +44,12 @@ const responses: Record<string, Schema> = {
       runtime: str,
       timestamp: str,
       containerId: str,
+      withheldFiles: {
+        type: "array",
+        description:
+          "outputPaths left out of files because they hold the value of a secret (raw or encoded)",
+        items: str,
+      },
       value: { type: "string", description: "code contexts: the last expression's value as text" },
       contextRestarted: {
         type: "boolean",

@@ -77,6 +77,27 @@ describe("POST /execute", () => {
     assert.equal(masked.stdout, "***\n");
   });
 
+  test("a setup script's output stays out of the program's result; a failed setup's is the result", async () => {
+    const response = await srv.call("/execute", {
+      method: "POST",
+      body: run("print('from the program')", {
+        setupScript: "echo from-setup-out; echo from-setup-err >&2",
+      }),
+    });
+    assert.equal(response.status, 200);
+    const result = (await response.json()) as ExecutionResult;
+    assert.equal(result.stdout, "from the program\n");
+    assert.equal(result.stderr, "");
+    const failed = (await (
+      await srv.call("/execute", {
+        method: "POST",
+        body: run("print('never runs')", { setupScript: "echo setup-said; exit 4" }),
+      })
+    ).json()) as ExecutionResult;
+    assert.equal(failed.setupFailed, true);
+    assert.equal(failed.stdout, "setup-said\n");
+  });
+
   test("ephemeral requests share one warm engine per options set", async () => {
     const before = srv.server.context.engines.size;
     const ids = new Set<string>();

@@ -5,10 +5,10 @@ import { text } from "node:stream/consumers";
 import type { Command } from "commander";
 import type { RemoteIsol8Options } from "../../client/remote-isol8.js";
 import { configEngineOptions, type Isol8Config } from "../../config/file.js";
+import { ResultCollector } from "../../engine/collect-result.js";
 import { DockerIsol8 } from "../../engine/docker-isol8.js";
 import { registryRules } from "../../engine/installs.js";
 import { InvalidOptionError } from "../../engine/options.js";
-import { shownPhase } from "../../engine/shown-phase.js";
 import type {
   DockerIsol8Options,
   ExecutionRequest,
@@ -482,34 +482,25 @@ async function printRun(
     const stdout = out ?? process.stdout;
     const buffered = flags.json || !flags.stream;
     // Streamed, output is printed as it comes; buffered, it is held until the
-    // end - and a setup's output is shown only when the setup failed, as in
-    // `execute()`. Notices (timeout, OOM, truncation) arrive as error events either way.
-    const held = {
-      install: { stdout: "", stderr: "" },
-      setup: { stdout: "", stderr: "" },
-      code: { stdout: "", stderr: "" },
-    };
-    const notices: string[] = [];
+    // end and shown as `execute()` shows it (a setup's output only when the
+    // setup failed). Notices (timeout, OOM, truncation) arrive as error events either way.
+    const collector = new ResultCollector();
     for await (const event of executor.executeStream(request)) {
-      if (event.type === "error") {
-        if (buffered) notices.push(event.data);
-        else process.stderr.write(`isol8: ${event.data}\n`);
-      } else if (event.type !== "exit") {
-        if (buffered) held[event.phase ?? "code"][event.type] += event.data;
-        // The installer's chatter is isol8's, not the program's: it never lands in stdout.
-        else if (event.type === "stderr" || event.phase === "install")
-          await writeOut(process.stderr, event.data);
-        else await writeOut(stdout, event.data);
-      } else {
-        const { result } = event;
-        const shown = held[shownPhase(result)];
+      if (buffered || event.type === "exit") collector.add(event);
+      else if (event.type === "error") process.stderr.write(`isol8: ${event.data}\n`);
+      // The installer's chatter is isol8's, not the program's: it never lands in stdout.
+      else if (event.type === "stderr" || event.phase === "install")
+        await writeOut(process.stderr, event.data);
+      else await writeOut(stdout, event.data);
+      if (event.type === "exit") {
+        const result = collector.result();
         if (flags.json) {
-          process.stdout.write(`${JSON.stringify({ ...event.result, ...shown }, null, 2)}\n`);
-          out?.write(shown.stdout);
+          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+          out?.write(result.stdout);
         } else if (buffered) {
-          stdout.write(shown.stdout);
-          process.stderr.write(shown.stderr);
-          for (const notice of notices) process.stderr.write(`isol8: ${notice}\n`);
+          stdout.write(result.stdout);
+          process.stderr.write(result.stderr);
+          for (const notice of collector.notices) process.stderr.write(`isol8: ${notice}\n`);
         }
         if (!flags.json)
           for (const line of result.networkLogs ?? [])

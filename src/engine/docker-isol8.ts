@@ -20,6 +20,7 @@ import type {
   ExecutionResult,
   ExecutionSummary,
   FileOptions,
+  GetFileOptions,
   ResourceUsage,
   Runtime,
   StreamEvent,
@@ -41,6 +42,7 @@ import { type OutputSink, SandboxContainer, SandboxFailure } from "./sandbox-con
 import {
   readSandboxFile,
   SandboxFileError,
+  SandboxFileTooLargeError,
   sandboxPath,
   writeSandboxFile,
 } from "./session-files.js";
@@ -64,9 +66,16 @@ export interface StreamControl {
 export interface StreamRun extends AsyncGenerator<StreamEvent> {
   /** Sends `signal` to the program's process group; a no-op once the run has ended. */
   kill(signal: SandboxSignal): void;
-  /** Feeds the program's standard input (with `openStdin`); a no-op once the run has ended. */
-  write(data: string | Buffer): void;
-  /** Ends the program's standard input (with `openStdin`). */
+  /**
+   * Feeds the program's standard input (with `openStdin`); a no-op once the
+   * run has ended. Writes reach the program in call order. The promise
+   * resolves when the sandbox has taken this write: wait for it before the
+   * next, and the engine holds no more than one write of input however
+   * slowly the program reads (a program that never reads holds it until
+   * the run ends).
+   */
+  write(data: string | Buffer): Promise<void>;
+  /** Ends the program's standard input (with `openStdin`), after every write before it. */
   end(): void;
 }
 
@@ -74,8 +83,10 @@ export interface StreamRun extends AsyncGenerator<StreamEvent> {
 interface RunTarget {
   container?: SandboxContainer;
   pendingSignals: number[];
-  /** Standard input given before there was a container; `null` is its end. */
-  pendingStdin: (Buffer | null)[];
+  /** Settles once the run has its container (or ended without one): input waits for it. */
+  started: Promise<void>;
+  /** The last write or end of standard input; each one waits for the one before. */
+  stdin: Promise<void>;
   ended: boolean;
 }
 
@@ -187,14 +198,26 @@ export class DockerIsol8 {
    */
   executeStream(request: ExecutionRequest, control: StreamControl = {}): StreamRun {
     if (request?.contextId !== undefined) return this.contexts.executeStream(request, control);
-    const target: RunTarget = { pendingSignals: [], pendingStdin: [], ended: false };
-    const stdin = (chunk: Buffer | null) => {
-      if (target.ended) return;
-      if (!target.container) target.pendingStdin.push(chunk);
-      else if (chunk) target.container.writeStdin(chunk);
-      else target.container.endStdin();
+    let started = () => {};
+    const target: RunTarget = {
+      pendingSignals: [],
+      started: new Promise<void>((resolve) => {
+        started = resolve;
+      }),
+      stdin: Promise.resolve(),
+      ended: false,
     };
-    return Object.assign(this.streamEvents(request, control, target), {
+    const stdin = (chunk: Buffer | null): Promise<void> => {
+      target.stdin = target.stdin.then(async () => {
+        await target.started;
+        const container = target.container;
+        if (target.ended || !container) return;
+        if (chunk) await container.writeStdin(chunk);
+        else container.endStdin();
+      });
+      return target.stdin;
+    };
+    return Object.assign(this.streamEvents(request, control, target, started), {
       kill(signal: SandboxSignal): void {
         const number = signalNumber(signal);
         if (target.ended) return;
@@ -202,7 +225,7 @@ export class DockerIsol8 {
         else target.pendingSignals.push(number);
       },
       write: (data: string | Buffer) => stdin(typeof data === "string" ? Buffer.from(data) : data),
-      end: () => stdin(null),
+      end: () => void stdin(null),
     });
   }
 
@@ -210,10 +233,18 @@ export class DockerIsol8 {
     request: ExecutionRequest,
     control: StreamControl,
     target: RunTarget,
+    started: () => void,
   ): AsyncGenerator<StreamEvent> {
     const abort = control.signal;
-    validateRequest(request);
-    abort?.throwIfAborted();
+    try {
+      validateRequest(request);
+      abort?.throwIfAborted();
+    } catch (error) {
+      // No run: input written meanwhile has nowhere to go.
+      target.ended = true;
+      started();
+      throw error;
+    }
     let container: SandboxContainer | undefined;
     const flow = { pause: () => container?.pause(), resume: () => container?.resume() };
     const queue = new EventQueue<StreamEvent>(flow);
@@ -244,10 +275,7 @@ export class DockerIsol8 {
         // Signals asked for before the program had a container; the run has
         // been sent, so they reach it (the supervisor queues them behind it).
         for (const n of target.pendingSignals.splice(0)) c.signal(n);
-        for (const chunk of target.pendingStdin.splice(0)) {
-          if (chunk) c.writeStdin(chunk);
-          else c.endStdin();
-        }
+        started();
       },
       control.openStdin ?? false,
     )
@@ -263,6 +291,7 @@ export class DockerIsol8 {
       .finally(() => {
         finished = true;
         target.ended = true;
+        started();
         queue.end();
       });
     try {
@@ -359,19 +388,30 @@ export class DockerIsol8 {
 
   /**
    * Reads a file of the session's /sandbox (persistent mode), or with
-   * `contextId` of that code context's /sandbox, up to the sandbox's size.
+   * `contextId` of that code context's /sandbox. A file larger than
+   * `options.maxBytes` (default: the sandbox's size) is refused by its size
+   * before it is read (SandboxFileTooLargeError).
    */
-  async getFile(path: string, options: FileOptions = {}): Promise<Buffer> {
+  async getFile(path: string, options: GetFileOptions = {}): Promise<Buffer> {
     const target = sandboxPath(path);
-    if (options.contextId !== undefined) return this.contexts.getFile(options.contextId, target);
+    const maxBytes = options.maxBytes ?? this.options.sandboxBytes;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+      throw new InvalidOptionError(`maxBytes: ${String(maxBytes)} is not a whole number of bytes`);
+    if (options.contextId !== undefined)
+      return this.contexts.getFile(options.contextId, target, maxBytes);
     this.assertPersistent("getFile");
     if (!this.persistentImage) {
       const pending = this.pendingFiles.get(target);
-      if (!pending) throw new SandboxFileError(`${target}: no such file`);
+      if (!pending) throw new SandboxFileError(target, "no such file");
+      if (pending.length > maxBytes)
+        throw new SandboxFileTooLargeError(
+          target,
+          `${pending.length} bytes is larger than the limit of ${maxBytes} bytes`,
+        );
       return pending;
     }
     return this.inSession(this.persistentImage, (c) =>
-      readSandboxFile(c, target, this.options.sandboxBytes, this.options.timeoutMs),
+      readSandboxFile(c, target, maxBytes, this.options.timeoutMs),
     );
   }
 
@@ -459,7 +499,7 @@ export class DockerIsol8 {
         // Whatever happened, the program (and any later user of this container) gets the base policy.
         if (channel && this.options.egressPolicy) channel.policy = this.options.egressPolicy;
         let report: ExitReport;
-        let files: Record<string, string> | undefined;
+        let files: Pick<ExecutionSummary, "files" | "fileErrors"> = {};
         if (failed) {
           report = failed.report;
           if (failed.phase === "hidden")
@@ -474,9 +514,8 @@ export class DockerIsol8 {
           tell();
           report = await running;
           code.flush();
-          files = request.outputPaths
-            ? await this.collectOutputs(container, request.outputPaths)
-            : undefined;
+          if (request.outputPaths)
+            files = await this.collectOutputs(container, request.outputPaths);
         }
         const network = channel ? await channel.settledLog() : undefined;
         channel?.dropConnections();
@@ -503,7 +542,7 @@ export class DockerIsol8 {
       timestamp,
       containerId,
       resourceUsage: resourceUsage(report, fresh, network),
-      ...(files ? { files } : {}),
+      ...files,
       ...(failedPhase === "setup" ? { setupFailed: true } : {}),
       ...(failedPhase === "install" ? { installFailed: true } : {}),
       ...(this.options.logNetwork ? { networkLogs: network?.entries ?? [] } : {}),
@@ -671,27 +710,35 @@ export class DockerIsol8 {
     }
   }
 
-  /** Reads the requested output files from the container the run used, before it is wiped. */
+  /**
+   * Reads the requested output files from the container the run used,
+   * before it is wiped. Together they may hold `maxOutputSize` bytes: each
+   * file's size is reserved against what is left before it is read, so one
+   * that does not fit is refused by its size and none of it crosses the
+   * channel. What is left out is said in `errors`, by path.
+   */
   private async collectOutputs(
     container: SandboxContainer,
     paths: string[],
-  ): Promise<Record<string, string>> {
+  ): Promise<Pick<ExecutionSummary, "files" | "fileErrors">> {
     const files: Record<string, string> = {};
-    for (const path of paths) {
+    const errors: Record<string, string> = {};
+    let left = this.options.maxOutputBytes;
+    for (const path of new Set(paths.map((p) => posix.normalize(p)))) {
       try {
-        const content = await readSandboxFile(
-          container,
-          path,
-          this.options.sandboxBytes,
-          this.options.timeoutMs,
-        );
-        files[posix.normalize(path)] = content.toString("base64");
+        const content = await readSandboxFile(container, path, left, this.options.timeoutMs);
+        left -= content.length;
+        files[path] = content.toString("base64");
       } catch (error) {
         if (!(error instanceof SandboxFileError)) throw error;
+        errors[path] =
+          error instanceof SandboxFileTooLargeError
+            ? `${error.reason}: the files of outputPaths share maxOutputSize (${this.options.maxOutputBytes} bytes)`
+            : error.reason;
         this.log(`output ${path} left out: ${error.message}`);
       }
     }
-    return files;
+    return { files, ...(Object.keys(errors).length ? { fileErrors: errors } : {}) };
   }
 
   /**

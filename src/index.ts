@@ -17,6 +17,7 @@ export { DockerIsol8, ImageNotFoundError } from "./engine/docker-isol8.js";
 export { InvalidOptionError } from "./engine/options.js";
 export { InvalidRequestError } from "./engine/request.js";
 export { SandboxFailure } from "./engine/sandbox-container.js";
+export { SandboxFileError, SandboxFileTooLargeError } from "./engine/session-files.js";
 export { RUNTIMES } from "./runtimes/runtime.js";
 export type { ServerConfig, ServerConfigInput } from "./server/config.js";
 export type { Isol8Server, Isol8ServerOptions } from "./server/server.js";
@@ -29,6 +30,7 @@ export type {
   ExecutionResult,
   ExecutionSummary,
   FileOptions,
+  GetFileOptions,
   NetworkFilter,
   NetworkLogEntry,
   NetworkMode,

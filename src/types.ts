@@ -91,7 +91,10 @@ export interface ExecutionRequest {
    * installs still run in /sandbox.
    */
   workdir?: string;
-  /** Files under /sandbox returned (base64) in the result's `files` after the run. */
+  /**
+   * Files under /sandbox returned (base64) in the result's `files` after the
+   * run: at most 256 paths, sharing `maxOutputSize` bytes between them.
+   */
   outputPaths?: string[];
   /**
    * Bash run in the same sandbox before the program, sharing its timeout.
@@ -162,10 +165,15 @@ export interface ExecutionResult {
   networkLogs?: NetworkLogEntry[];
   /**
    * The request's `outputPaths` that the run left as regular files inside
-   * /sandbox, base64-encoded. A path that is missing, not a regular file or
-   * resolves outside /sandbox is left out.
+   * /sandbox, base64-encoded, keyed by normalized path. Together they hold at
+   * most `maxOutputSize` bytes: each file's size is reserved, in the order
+   * of `outputPaths`, before it is read. A path that is missing, not a
+   * regular file, resolves outside /sandbox or does not fit in what is left
+   * is left out, and named in `fileErrors`.
    */
   files?: Record<string, string>;
+  /** The `outputPaths` left out of `files`, each with the reason; absent when none was. */
+  fileErrors?: Record<string, string>;
   /**
    * `outputPaths` whose file was withheld (left out of `files`) because it
    * holds the value of one of the engine's secrets, raw or in a common
@@ -308,6 +316,16 @@ export interface FileOptions {
    * sandbox of its own, so files its cells read or write are there.
    */
   contextId?: string;
+}
+
+/** Where `getFile` reads, and how much it takes. */
+export interface GetFileOptions extends FileOptions {
+  /**
+   * Largest file returned, in bytes; a larger one is refused by its size
+   * (a SandboxFileTooLargeError) before any of it is read. Default: the
+   * sandbox's size (`sandboxSize`).
+   */
+  maxBytes?: number;
 }
 
 /** How system calls of sandboxed code are filtered. */

@@ -777,11 +777,11 @@ export class ContextManager {
     );
   }
 
-  /** Reads a file of a context's /sandbox, after its running and queued cells. */
-  async getFile(id: string, path: string): Promise<Buffer> {
+  /** Reads a file of a context's /sandbox (at most `maxBytes`), after its running and queued cells. */
+  async getFile(id: string, path: string, maxBytes: number): Promise<Buffer> {
     const context = this.get(id);
     return context.withContainer((container) =>
-      readContextFile(container, path, this.host.options.sandboxBytes, this.host.options.timeoutMs),
+      readContextFile(container, path, maxBytes, this.host.options.timeoutMs),
     );
   }
 

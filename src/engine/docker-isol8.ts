@@ -22,6 +22,7 @@ import type {
   ExecutionResult,
   ExecutionSummary,
   FileOptions,
+  GetFileOptions,
   ResourceUsage,
   Runtime,
   StreamEvent,
@@ -44,6 +45,7 @@ import { type OutputSink, SandboxContainer, SandboxFailure } from "./sandbox-con
 import {
   readSandboxFile,
   SandboxFileError,
+  SandboxFileTooLargeError,
   sandboxPath,
   WithheldFileError,
   writeSandboxFile,
@@ -74,9 +76,16 @@ export interface StreamControl {
 export interface StreamRun extends AsyncGenerator<StreamEvent> {
   /** Sends `signal` to the program's process group; a no-op once the run has ended. */
   kill(signal: SandboxSignal): void;
-  /** Feeds the program's standard input (with `openStdin`); a no-op once the run has ended. */
-  write(data: string | Buffer): void;
-  /** Ends the program's standard input (with `openStdin`). */
+  /**
+   * Feeds the program's standard input (with `openStdin`); a no-op once the
+   * run has ended. Writes reach the program in call order. The promise
+   * resolves when the sandbox has taken this write: wait for it before the
+   * next, and the engine holds no more than one write of input however
+   * slowly the program reads (a program that never reads holds it until
+   * the run ends).
+   */
+  write(data: string | Buffer): Promise<void>;
+  /** Ends the program's standard input (with `openStdin`), after every write before it. */
   end(): void;
 }
 
@@ -84,8 +93,10 @@ export interface StreamRun extends AsyncGenerator<StreamEvent> {
 interface RunTarget {
   container?: SandboxContainer;
   pendingSignals: number[];
-  /** Standard input given before there was a container; `null` is its end. */
-  pendingStdin: (Buffer | null)[];
+  /** Settles once the run has its container (or ended without one): input waits for it. */
+  started: Promise<void>;
+  /** The last write or end of standard input; each one waits for the one before. */
+  stdin: Promise<void>;
   ended: boolean;
 }
 
@@ -106,11 +117,8 @@ interface PrepStep {
   policy?: EgressPolicy;
 }
 
-/** The files a run's `outputPaths` named: returned (path -> base64), or withheld for holding a secret. */
-interface OutputFiles {
-  kept: Record<string, string>;
-  withheld: string[];
-}
+/** The files a run's `outputPaths` named: returned (path -> base64), left out by size or error, or withheld for holding a secret. */
+type OutputFiles = Pick<ExecutionSummary, "files" | "fileErrors" | "withheldFiles">;
 
 /** Where extra CA certificates go in a sandbox, and the bundle made from them. */
 const EXTRA_CA_FILE = "/sandbox/.isol8/extra-ca.pem";
@@ -201,14 +209,26 @@ export class DockerIsol8 {
    */
   executeStream(request: ExecutionRequest, control: StreamControl = {}): StreamRun {
     if (request?.contextId !== undefined) return this.contexts.executeStream(request, control);
-    const target: RunTarget = { pendingSignals: [], pendingStdin: [], ended: false };
-    const stdin = (chunk: Buffer | null) => {
-      if (target.ended) return;
-      if (!target.container) target.pendingStdin.push(chunk);
-      else if (chunk) target.container.writeStdin(chunk);
-      else target.container.endStdin();
+    let started = () => {};
+    const target: RunTarget = {
+      pendingSignals: [],
+      started: new Promise<void>((resolve) => {
+        started = resolve;
+      }),
+      stdin: Promise.resolve(),
+      ended: false,
     };
-    return Object.assign(this.streamEvents(request, control, target), {
+    const stdin = (chunk: Buffer | null): Promise<void> => {
+      target.stdin = target.stdin.then(async () => {
+        await target.started;
+        const container = target.container;
+        if (target.ended || !container) return;
+        if (chunk) await container.writeStdin(chunk);
+        else container.endStdin();
+      });
+      return target.stdin;
+    };
+    return Object.assign(this.streamEvents(request, control, target, started), {
       kill(signal: SandboxSignal): void {
         const number = signalNumber(signal);
         if (target.ended) return;
@@ -216,7 +236,7 @@ export class DockerIsol8 {
         else target.pendingSignals.push(number);
       },
       write: (data: string | Buffer) => stdin(typeof data === "string" ? Buffer.from(data) : data),
-      end: () => stdin(null),
+      end: () => void stdin(null),
     });
   }
 
@@ -224,10 +244,18 @@ export class DockerIsol8 {
     request: ExecutionRequest,
     control: StreamControl,
     target: RunTarget,
+    started: () => void,
   ): AsyncGenerator<StreamEvent> {
     const abort = control.signal;
-    validateRequest(request);
-    abort?.throwIfAborted();
+    try {
+      validateRequest(request);
+      abort?.throwIfAborted();
+    } catch (error) {
+      // No run: input written meanwhile has nowhere to go.
+      target.ended = true;
+      started();
+      throw error;
+    }
     let container: SandboxContainer | undefined;
     const flow = { pause: () => container?.pause(), resume: () => container?.resume() };
     const queue = new EventQueue<StreamEvent>(flow);
@@ -258,10 +286,7 @@ export class DockerIsol8 {
         // Signals asked for before the program had a container; the run has
         // been sent, so they reach it (the supervisor queues them behind it).
         for (const n of target.pendingSignals.splice(0)) c.signal(n);
-        for (const chunk of target.pendingStdin.splice(0)) {
-          if (chunk) c.writeStdin(chunk);
-          else c.endStdin();
-        }
+        started();
       },
       control.openStdin ?? false,
       control.tenant,
@@ -278,6 +303,7 @@ export class DockerIsol8 {
       .finally(() => {
         finished = true;
         target.ended = true;
+        started();
         queue.end();
       });
     try {
@@ -383,9 +409,11 @@ export class DockerIsol8 {
 
   /**
    * Reads a file of the session's /sandbox (persistent mode), or with
-   * `contextId` of that code context's /sandbox, up to the sandbox's size.
+   * `contextId` of that code context's /sandbox. A file larger than
+   * `options.maxBytes` (default: the sandbox's size) is refused by its size
+   * before it is read (SandboxFileTooLargeError).
    */
-  getFile(path: string, options: FileOptions = {}): Promise<Buffer> {
+  getFile(path: string, options: GetFileOptions = {}): Promise<Buffer> {
     return this.masked(this.readFile(path, options));
   }
 
@@ -396,18 +424,29 @@ export class DockerIsol8 {
     });
   }
 
-  private async readFile(path: string, options: FileOptions): Promise<Buffer> {
+  private async readFile(path: string, options: GetFileOptions): Promise<Buffer> {
     const target = sandboxPath(path);
+    const maxBytes = options.maxBytes ?? this.options.sandboxBytes;
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0)
+      throw new InvalidOptionError(`maxBytes: ${String(maxBytes)} is not a whole number of bytes`);
     if (options.contextId !== undefined)
-      return this.unlessSecret(target, await this.contexts.getFile(options.contextId, target));
+      return this.unlessSecret(
+        target,
+        await this.contexts.getFile(options.contextId, target, maxBytes),
+      );
     this.assertPersistent("getFile");
     if (!this.persistentImage) {
       const pending = this.pendingFiles.get(target);
-      if (!pending) throw new SandboxFileError(`${target}: no such file`);
+      if (!pending) throw new SandboxFileError(target, "no such file");
+      if (pending.length > maxBytes)
+        throw new SandboxFileTooLargeError(
+          target,
+          `${pending.length} bytes is larger than the limit of ${maxBytes} bytes`,
+        );
       return this.unlessSecret(target, pending);
     }
     const content = await this.inSession(this.persistentImage, (c) =>
-      readSandboxFile(c, target, this.options.sandboxBytes, this.options.timeoutMs),
+      readSandboxFile(c, target, maxBytes, this.options.timeoutMs),
     );
     return this.unlessSecret(target, content);
   }
@@ -415,7 +454,7 @@ export class DockerIsol8 {
   /** A file going back to the caller, refused (WithheldFileError naming it) when it holds a secret. */
   private unlessSecret(path: string, content: Buffer): Buffer {
     const withheld = withheldReason(content, this.secrets);
-    if (withheld) throw new WithheldFileError(`${path}: ${withheld}`);
+    if (withheld) throw new WithheldFileError(path, withheld);
     return content;
   }
 
@@ -506,7 +545,7 @@ export class DockerIsol8 {
         // Whatever happened, the program (and any later user of this container) gets the base policy.
         if (channel && this.options.egressPolicy) channel.policy = this.options.egressPolicy;
         let report: ExitReport;
-        let files: OutputFiles | undefined;
+        let files: OutputFiles = {};
         if (failed) {
           report = failed.report;
           if (failed.phase === "hidden")
@@ -521,9 +560,8 @@ export class DockerIsol8 {
           tell();
           report = await running;
           code.flush();
-          files = request.outputPaths
-            ? await this.collectOutputs(container, request.outputPaths)
-            : undefined;
+          if (request.outputPaths)
+            files = await this.collectOutputs(container, request.outputPaths);
         }
         const network = channel ? await channel.settledLog() : undefined;
         channel?.dropConnections();
@@ -550,8 +588,7 @@ export class DockerIsol8 {
       timestamp,
       containerId,
       resourceUsage: resourceUsage(report, fresh, network),
-      ...(files ? { files: files.kept } : {}),
-      ...(files?.withheld.length ? { withheldFiles: files.withheld } : {}),
+      ...files,
       ...(failedPhase === "setup" ? { setupFailed: true } : {}),
       ...(failedPhase === "install" ? { installFailed: true } : {}),
       ...(this.options.logNetwork
@@ -729,25 +766,39 @@ export class DockerIsol8 {
     }
   }
 
-  /** Reads the requested output files from the container the run used, before it is wiped. */
+  /**
+   * Reads the requested output files from the container the run used,
+   * before it is wiped. Together they may hold `maxOutputSize` bytes: each
+   * file's size is reserved against what is left before it is read, so one
+   * that does not fit is refused by its size and none of it crosses the
+   * channel. What is left out is said in `fileErrors`, by path; a file
+   * holding a secret is withheld whole (named in `withheldFiles`), never edited.
+   */
   private async collectOutputs(container: SandboxContainer, paths: string[]): Promise<OutputFiles> {
-    const files: OutputFiles = { kept: {}, withheld: [] };
-    for (const path of paths) {
+    const files: Record<string, string> = {};
+    const errors: Record<string, string> = {};
+    const withheld: string[] = [];
+    let left = this.options.maxOutputBytes;
+    for (const path of new Set(paths.map((p) => posix.normalize(p)))) {
       try {
-        const content = await readSandboxFile(
-          container,
-          path,
-          this.options.sandboxBytes,
-          this.options.timeoutMs,
-        );
-        if (withheldReason(content, this.secrets)) files.withheld.push(posix.normalize(path));
-        else files.kept[posix.normalize(path)] = content.toString("base64");
+        const content = await readSandboxFile(container, path, left, this.options.timeoutMs);
+        left -= content.length;
+        if (withheldReason(content, this.secrets)) withheld.push(path);
+        else files[path] = content.toString("base64");
       } catch (error) {
         if (!(error instanceof SandboxFileError)) throw error;
+        errors[path] =
+          error instanceof SandboxFileTooLargeError
+            ? `${error.reason}: the files of outputPaths share maxOutputSize (${this.options.maxOutputBytes} bytes)`
+            : error.reason;
         this.log(`output ${path} left out: ${error.message}`);
       }
     }
-    return files;
+    return {
+      files,
+      ...(Object.keys(errors).length ? { fileErrors: errors } : {}),
+      ...(withheld.length ? { withheldFiles: withheld } : {}),
+    };
   }
 
   /**

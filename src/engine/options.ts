@@ -82,6 +82,35 @@ function positive(
   return n;
 }
 
+/**
+ * Largest single argument or `NAME=value` the kernel passes to a program
+ * (MAX_ARG_STRLEN, 128 KiB with its terminating NUL): a `cmd` or
+ * `setupScript` (each is one argument of bash) or a variable past it could
+ * never start.
+ */
+export const MAX_ARG_BYTES = 128 * 1024 - 1;
+/**
+ * Largest environment a request's `env`, and an engine's `secrets`, may
+ * each add (`NAME=value` bytes added up): together they stay within the
+ * 2 MiB the kernel allows a program's arguments and environment, and far
+ * below the supervisor's frame limit.
+ */
+export const MAX_ENV_BYTES = 512 * 1024;
+
+/** Why `env` (the `field` of a request or options) is too large to start a program with; undefined if it is not. */
+export function envSizeProblem(field: string, env: Record<string, string>): string | undefined {
+  let total = 0;
+  for (const [name, value] of Object.entries(env)) {
+    const bytes = Buffer.byteLength(name) + 1 + Buffer.byteLength(value);
+    if (bytes > MAX_ARG_BYTES)
+      return `${field}.${name}: ${bytes} bytes (NAME=value) is larger than the limit of ${MAX_ARG_BYTES} bytes for one variable`;
+    total += bytes;
+  }
+  if (total > MAX_ENV_BYTES)
+    return `${field}: ${total} bytes in all is larger than the limit of ${MAX_ENV_BYTES} bytes`;
+  return undefined;
+}
+
 /** Checks an environment variable name (used for env and secrets alike). */
 export function assertEnvName(field: string, name: string): void {
   if (!ENV_NAME.test(name)) {
@@ -106,6 +135,8 @@ export function resolveOptions(options: DockerIsol8Options = {}): ResolvedOption
     if (typeof value !== "string")
       throw new InvalidOptionError(`secrets.${name}: must be a string`);
   }
+  const secretsProblem = envSizeProblem("secrets", secrets);
+  if (secretsProblem) throw new InvalidOptionError(secretsProblem);
   const memoryBytes = size("memoryLimit", options.memoryLimit, DEFAULTS.memoryLimit);
   if (memoryBytes < 6 * 1024 * 1024) {
     throw new InvalidOptionError("memoryLimit: Docker needs at least 6m");

@@ -27,6 +27,18 @@ export const FROM_SUPERVISOR = {
   error: "Z",
 } as const;
 
+/**
+ * Largest frame payload the supervisor accepts (its MAX_FRAME); a larger
+ * one makes it fail and its container go. Requests are validated to stay
+ * well below it (code, files and env limits in request.ts and options.ts).
+ */
+export const MAX_FRAME_BYTES = 96 * 1024 * 1024;
+
+/** A frame the supervisor would refuse; nothing was sent. */
+export class FrameTooLargeError extends Error {
+  override readonly name = "FrameTooLargeError";
+}
+
 export interface Frame {
   type: string;
   payload: Buffer;
@@ -34,6 +46,10 @@ export interface Frame {
 
 export function encodeFrame(type: string, payload: Buffer | string = Buffer.alloc(0)): Buffer {
   const body = typeof payload === "string" ? Buffer.from(payload) : payload;
+  if (body.length > MAX_FRAME_BYTES)
+    throw new FrameTooLargeError(
+      `the sandbox's request is ${body.length} bytes, larger than its limit of ${MAX_FRAME_BYTES} bytes`,
+    );
   const header = Buffer.alloc(5);
   header.write(type, 0, 1, "latin1");
   header.writeUInt32BE(body.length, 1);

@@ -4,7 +4,7 @@ import { packageSpecProblem } from "../runtimes/package-specs.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import { isRuntime } from "../runtimes/runtime.js";
 import type { ExecutionRequest } from "../types.js";
-import { assertEnvName, InvalidOptionError } from "./options.js";
+import { assertEnvName, envSizeProblem, InvalidOptionError, MAX_ARG_BYTES } from "./options.js";
 
 /** Largest program or stdin accepted (bytes); bigger ones are refused with a clear error. */
 export const MAX_CODE_BYTES = 16 * 1024 * 1024;
@@ -12,7 +12,8 @@ export const MAX_STDIN_BYTES = 64 * 1024 * 1024;
 /** Most files (`files` and `filesBase64` together) and their total bytes a request may place. */
 export const MAX_FILES = 4000;
 export const MAX_FILES_BYTES = 64 * 1024 * 1024;
-
+/** Most `outputPaths` a request may name (their bytes share `maxOutputSize`). */
+export const MAX_OUTPUT_PATHS = 256;
 /** Bad request; the message names the field and the problem. */
 export class InvalidRequestError extends InvalidOptionError {
   override readonly name: string = "InvalidRequestError";
@@ -57,7 +58,13 @@ export function validateRequest(request: ExecutionRequest): void {
       assertEnvName("env", name);
       if (typeof value !== "string") fail(`env.${name}: must be a string`);
     }
+    const problem = envSizeProblem("env", request.env);
+    if (problem) fail(problem);
   }
+  if (hasCmd && Buffer.byteLength(source) > MAX_ARG_BYTES)
+    fail(
+      `cmd: ${Buffer.byteLength(source)} bytes is larger than the limit of ${MAX_ARG_BYTES} bytes (one argument of bash); put a longer script in code with runtime bash`,
+    );
   validateFiles(request);
   if (request.workdir !== undefined) workdirPath(request.workdir);
   if (
@@ -66,8 +73,16 @@ export function validateRequest(request: ExecutionRequest): void {
   ) {
     fail("setupScript: must be a non-blank string of bash");
   }
+  if (request.setupScript !== undefined && Buffer.byteLength(request.setupScript) > MAX_ARG_BYTES)
+    fail(
+      `setupScript: ${Buffer.byteLength(request.setupScript)} bytes is larger than the limit of ${MAX_ARG_BYTES} bytes (one argument of bash)`,
+    );
   if (request.outputPaths !== undefined) {
     if (!Array.isArray(request.outputPaths)) fail("outputPaths: must be an array of paths");
+    if (request.outputPaths.length > MAX_OUTPUT_PATHS)
+      fail(
+        `outputPaths: ${request.outputPaths.length} paths is more than the limit of ${MAX_OUTPUT_PATHS}`,
+      );
     for (const path of request.outputPaths) inSandbox("outputPaths", path);
   }
   if (request.installPackages !== undefined)

@@ -158,9 +158,11 @@ export class SandboxContainer {
    */
   run(spec: RunSpec, sink: OutputSink, stdin?: Buffer, keepStdinOpen = false): Promise<ExitReport> {
     this.assertIdle();
-    this.runs++;
     // Only a supervisor that was sent 'P' hears of prestarted interpreters.
     if (spec.prestarted && !this.prestartSent) spec = { ...spec, prestarted: false };
+    // Encoded first: a request the supervisor would refuse is refused here, and the container stays usable.
+    const frame = encodeRun(spec);
+    this.runs++;
     const result = new Promise<ExitReport>((resolve, reject) => {
       const backstop = setTimeout(() => {
         this.fail(new SandboxFailure("the sandbox stopped answering; its container was removed"));
@@ -178,20 +180,47 @@ export class SandboxContainer {
         },
       };
     });
-    this.channel.write(encodeRun(spec));
-    if (stdin) this.writeStdin(stdin);
+    this.channel.write(frame);
+    if (stdin) this.sendStdin(stdin);
     if (!keepStdinOpen) this.endStdin();
     return result;
   }
 
-  /** Feeds more standard input to the running program (a run started with `keepStdinOpen`). */
-  writeStdin(data: Buffer): void {
+  /**
+   * Feeds more standard input to the running program (a run started with
+   * `keepStdinOpen`). Resolves once the channel has taken it: the
+   * supervisor reads the channel only as fast as the program reads its
+   * input, so a caller that waits for each write before the next keeps at
+   * most one write's bytes buffered here, whatever the program does. Also
+   * resolves when the run ends or the container goes.
+   */
+  async writeStdin(data: Buffer): Promise<void> {
     if (this.pending?.kind !== "run") return;
+    this.sendStdin(data);
+    await this.drained();
+  }
+
+  private sendStdin(data: Buffer): void {
     for (let offset = 0; offset < data.length; offset += STDIN_CHUNK) {
       this.channel.write(
         encodeFrame(TO_SUPERVISOR.stdin, data.subarray(offset, offset + STDIN_CHUNK)),
       );
     }
+  }
+
+  /** Resolves once the channel's write buffer has been flushed (or the channel is gone). */
+  private drained(): Promise<void> {
+    if (!this.channel.writableNeedDrain || this.closedReason !== undefined)
+      return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.channel.off("drain", done);
+        this.channel.off("close", done);
+        resolve();
+      };
+      this.channel.on("drain", done);
+      this.channel.on("close", done);
+    });
   }
 
   /** Ends the running program's standard input. */

@@ -8,13 +8,32 @@ const PART_BYTES = 8 * 1024 * 1024;
 
 const ENV = { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" };
 
-/** A file operation the sandbox refused; the message says why. */
+/** A file operation the sandbox refused; the message names the path and says why. */
 export class SandboxFileError extends Error {
-  override readonly name = "SandboxFileError";
+  override readonly name: string = "SandboxFileError";
+
+  constructor(
+    /** The file, inside /sandbox. */
+    readonly path: string,
+    /** Why, without the path. */
+    readonly reason: string,
+  ) {
+    super(`${path}: ${reason}`);
+  }
 }
 
+/** A file larger than the caller's limit: refused by its size before any of it was read. */
+export class SandboxFileTooLargeError extends SandboxFileError {
+  override readonly name = "SandboxFileTooLargeError";
+}
+
+/** The exit code READ_INSIDE gives a file over its limit; its stderr says the size. */
+const TOO_LARGE_EXIT = 6;
+
 /** A file withheld because it holds the value of a secret (a file is never edited to mask it). */
-export class WithheldFileError extends SandboxFileError {}
+export class WithheldFileError extends SandboxFileError {
+  override readonly name = "WithheldFileError";
+}
 
 /** Checks that `path` is an absolute path inside /sandbox and returns it normalized. */
 export function sandboxPath(path: string): string {
@@ -57,7 +76,7 @@ async function runQuiet(
 }
 
 function fail(path: string, stderr: string): never {
-  throw new SandboxFileError(`${path}: ${stderr.replace(/^isol8: /, "") || "refused"}`);
+  throw new SandboxFileError(path, stderr.replace(/^isol8: /, "") || "refused");
 }
 
 /** Writes a file into the sandbox, as the sandbox user, through the supervisor's channel. */
@@ -97,10 +116,32 @@ export async function writeSandboxFile(
   }
 }
 
-/** Reads a file of the sandbox, refusing anything that resolves outside /sandbox. */
-const READ_INSIDE = `${RESOLVE_INSIDE}\n[ -f "$p" ] || { echo "not a regular file" >&2; exit 5; }\nexec cat -- "$p"`;
+/**
+ * Reads a file of the sandbox, refusing anything that resolves outside
+ * /sandbox, and anything larger than $3 bytes by its size before reading a
+ * byte of it: the engine never takes in more than the caller can keep (a
+ * file that grows after the check is cut at the read's output limit, and
+ * refused as well).
+ */
+const READ_INSIDE = `${RESOLVE_INSIDE}
+[ -f "$p" ] || { echo "not a regular file" >&2; exit 5; }
+size=$(stat -L -c %s -- "$p") || exit 4
+[ "$size" -le "$3" ] || { echo "$size bytes is larger than the limit of $3 bytes" >&2; exit ${TOO_LARGE_EXIT}; }
+exec cat -- "$p"`;
 
-/** Reads a file of the sandbox, refusing anything that resolves outside /sandbox. */
+function readArgv(target: string, maxBytes: number): string[] {
+  return ["bash", "-c", READ_INSIDE, "isol8", "-e", target, String(maxBytes)];
+}
+
+function tooLarge(target: string, stderr: string): never {
+  throw new SandboxFileTooLargeError(target, stderr);
+}
+
+/**
+ * Reads a file of the sandbox, refusing anything that resolves outside
+ * /sandbox; one larger than `maxBytes` is a SandboxFileTooLargeError, and
+ * none of it crosses the channel.
+ */
 export async function readSandboxFile(
   container: SandboxContainer,
   path: string,
@@ -110,16 +151,14 @@ export async function readSandboxFile(
   const target = sandboxPath(path);
   const read = await runQuiet(
     container,
-    {
-      argv: ["bash", "-c", READ_INSIDE, "isol8", "-e", target],
-      files: [],
-      timeoutMs,
-    },
-    maxBytes,
+    { argv: readArgv(target, maxBytes), files: [], timeoutMs },
+    // The limit covers stderr too, which must have room to say why.
+    Math.max(maxBytes, 4096),
   );
+  if (read.report.exitCode === TOO_LARGE_EXIT) tooLarge(target, read.stderr);
   if (read.report.exitCode !== 0) fail(target, read.stderr);
-  if (read.report.stdoutTruncated)
-    throw new SandboxFileError(`${target}: larger than ${maxBytes} bytes`);
+  if (read.report.stdoutTruncated || read.stdout.length > maxBytes)
+    tooLarge(target, `larger than the limit of ${maxBytes} bytes (it grew while it was read)`);
   return read.stdout;
 }
 
@@ -164,19 +203,17 @@ export async function readContextFile(
   timeoutMs: number,
 ): Promise<Buffer> {
   const target = sandboxPath(path);
-  const read = await container.exec(["bash", "-c", READ_INSIDE, "isol8", "-e", target], {
-    maxBytes,
-    timeoutMs,
-  });
-  if (read.truncated) throw new SandboxFileError(`${target}: larger than ${maxBytes} bytes`);
+  const read = await container.exec(readArgv(target, maxBytes), { maxBytes, timeoutMs });
+  if (read.truncated)
+    tooLarge(target, `larger than the limit of ${maxBytes} bytes (it grew while it was read)`);
+  if (read.exitCode === TOO_LARGE_EXIT) tooLarge(target, read.stderr);
   assertExecOk(target, read);
   return read.stdout;
 }
 
 function assertExecOk(target: string, result: ExecResult): void {
-  if (result.timedOut || result.exitCode === 137)
-    throw new SandboxFileError(`${target}: timed out`);
+  if (result.timedOut || result.exitCode === 137) throw new SandboxFileError(target, "timed out");
   if (result.exitCode === -1)
-    throw new SandboxFileError(`${target}: the sandbox did not report the result`);
+    throw new SandboxFileError(target, "the sandbox did not report the result");
   if (result.exitCode !== 0) fail(target, result.stderr);
 }

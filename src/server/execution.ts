@@ -44,8 +44,8 @@ export interface ExecutionDeps {
 export interface ServerRun {
   events: AsyncGenerator<StreamEvent>;
   kill(signal: SandboxSignal): void;
-  /** More standard input, for a run started with `openStdin`. */
-  write(data: string): void;
+  /** More standard input, for a run started with `openStdin`; resolves once the sandbox has taken it (see StreamRun.write). */
+  write(data: string): Promise<void>;
   /** End of standard input. */
   end(): void;
 }

@@ -10,9 +10,16 @@ import type { ServerContext } from "./context.js";
 import { ClientGoneError, HttpError, toHttpError } from "./errors.js";
 import type { ServerRun } from "./execution.js";
 import { wsControlSchema, wsExecuteSchema } from "./schemas.js";
+import { StdinFeed } from "./stdin-feed.js";
 import { parse } from "./validate.js";
 
 export const WS_PATH = "/execute/ws";
+
+/**
+ * Standard input a connection may have waiting for its program before the
+ * server stops reading the connection (a client then sees back-pressure).
+ */
+const STDIN_HIGH_WATER_BYTES = 1024 * 1024;
 
 /**
  * Close code for a refusal: 4000 + the HTTP status the same refusal gets
@@ -68,11 +75,16 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
   let run: ServerRun | undefined;
   let started = false;
   const early: SandboxSignal[] = [];
-  /** Standard input sent before the run started; `null` is its end. */
-  const earlyStdin: (string | null)[] = [];
+  /** Standard input on its way to the program (sent before the run started too), flow-controlled. */
+  const stdin = new StdinFeed(ws, STDIN_HIGH_WATER_BYTES, (error) => {
+    void send({ type: "error", data: toHttpError(error).message });
+  });
   /** Whether this run's stdin stays open for stdin messages (no request.stdin given). */
   let interactive = false;
-  ws.on("close", () => abort.abort(new ClientGoneError()));
+  ws.on("close", () => {
+    stdin.close();
+    abort.abort(new ClientGoneError());
+  });
   ws.on("error", () => abort.abort(new Error("the connection failed")));
 
   const send = (event: StreamEvent) =>
@@ -100,11 +112,12 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
     interactive = rest.request.stdin === undefined;
     run = await ctx.executions.start(principal, rest, abort.signal, interactive);
     for (const signal of early.splice(0)) run.kill(signal);
-    for (const chunk of earlyStdin.splice(0)) {
-      if (chunk === null) run.end();
-      else run.write(chunk);
+    stdin.attach(run);
+    try {
+      for await (const event of run.events) await send(event);
+    } finally {
+      stdin.close();
     }
-    for await (const event of run.events) await send(event);
     ws.close(1000);
   };
 
@@ -130,12 +143,8 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
           data: "stdin: this run's input was given in request.stdin and has ended",
         });
       } else {
-        const chunks = [...(control.data ? [control.data] : []), ...(control.eof ? [null] : [])];
-        for (const chunk of chunks) {
-          if (!run) earlyStdin.push(chunk);
-          else if (chunk === null) run.end();
-          else run.write(chunk);
-        }
+        if (control.data) stdin.push(control.data);
+        if (control.eof) stdin.push(null);
       }
     } catch (error) {
       if (!started) void fail(error);

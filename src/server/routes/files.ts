@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { SandboxFileTooLargeError } from "../../engine/session-files.js";
 import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
@@ -42,20 +43,26 @@ export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
   app.get("/file", async (c) => {
     const query = queryOf(c, getFileQuerySchema);
     const session = ctx.sessions.forFile(c.get("principal").tenantId, query.sessionId, undefined);
+    // Base64 grows by a third; the answer stays within what the server
+    // accepts as a body. The engine refuses a larger file by its size, so
+    // none of it is read.
+    const maxBytes = Math.floor(ctx.config.maxBodyBytes / 4) * 3;
     let content: Buffer;
     try {
       if (query.contextId !== undefined)
         assertKnownContext(session.engine, query.sessionId, query.contextId);
-      content = await session.engine.getFile(query.path, { contextId: query.contextId });
-    } finally {
-      session.release();
-    }
-    // Base64 grows by a third; the answer stays within what the server accepts as a body.
-    if (Math.ceil(content.length / 3) * 4 > ctx.config.maxBodyBytes) {
+      content = await session.engine.getFile(query.path, {
+        contextId: query.contextId,
+        maxBytes,
+      });
+    } catch (error) {
+      if (!(error instanceof SandboxFileTooLargeError)) throw error;
       throw new HttpError(
         413,
-        `${query.path}: ${content.length} bytes is larger than this server sends (maxBodyBytes ${ctx.config.maxBodyBytes}, base64)`,
+        `${error.message} (this server sends at most ${maxBytes} bytes: maxBodyBytes ${ctx.config.maxBodyBytes}, base64)`,
       );
+    } finally {
+      session.release();
     }
     return c.json({ content: content.toString("base64") });
   });

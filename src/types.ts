@@ -339,4 +339,11 @@ export interface SecurityOptions {
   seccomp?: "strict" | "unconfined" | "custom";
   /** Path of a Docker seccomp profile (JSON), for `seccomp: "custom"`. */
   customProfilePath?: string;
+  /**
+   * With `strict`: also accept system calls made through the compatibility
+   * ABIs (32-bit x86 and x32 on x86-64 hosts, 32-bit ARM on arm64), for
+   * 32-bit programs. Default false: such calls fail with EPERM, since they
+   * are a second, less exercised way into the kernel.
+   */
+  compatAbis?: boolean;
 }

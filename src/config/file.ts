@@ -49,6 +49,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       seccomp: z.enum(["strict", "unconfined", "custom"]).optional(),
       customProfilePath: z.string().min(1).optional(),
+      /** The strict profile also accepts 32-bit system call ABIs (security.compatAbis). */
+      compatAbis: z.boolean().optional(),
     })
     .optional(),
   /** Packages `isol8 setup` bakes into each runtime's image when no flag names them. */

@@ -69,6 +69,7 @@ const RULES: Record<string, { fallback: unknown; widens: Rule }> = {
     widens: (allowed, value, trusted) =>
       trusted.security?.seccomp !== "unconfined" && differs(allowed, value, trusted),
   },
+  "security.compatAbis": { fallback: false, widens: turnsOn },
   // What images are built with: package code runs while an image is built.
   "dependencies.python": { fallback: [], widens: addsEntry },
   "dependencies.node": { fallback: [], widens: addsEntry },

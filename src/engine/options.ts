@@ -157,11 +157,12 @@ export function resolveOptions(options: DockerIsol8Options = {}): ResolvedOption
     image: options.image,
     persist: options.persist ?? false,
     debug: options.debug ?? false,
-    seccompOpt: seccompSecurityOpt(
-      seccompMode(options),
-      options.security?.customProfilePath,
-      options.ociRuntime,
-    ),
+    seccompOpt: seccompSecurityOpt({
+      mode: seccompMode(options),
+      customProfilePath: options.security?.customProfilePath,
+      ociRuntime: options.ociRuntime,
+      compatAbis: options.security?.compatAbis,
+    }),
     ociRuntime: options.ociRuntime,
     poolStrategy: poolStrategy(options.poolStrategy),
     poolSize: {
@@ -213,6 +214,14 @@ function seccompMode(options: DockerIsol8Options): SeccompMode {
       `security.seccomp: "${String(mode)}" is not one of strict, unconfined, custom`,
     );
   }
+  const compatAbis = options.security?.compatAbis;
+  if (compatAbis !== undefined && typeof compatAbis !== "boolean")
+    throw new InvalidOptionError(`security.compatAbis: must be true or false`);
+  // A custom profile names its own architectures; unconfined has none to widen.
+  if (compatAbis && mode !== "strict")
+    throw new InvalidOptionError(
+      `security.compatAbis: only the strict profile has it (security.seccomp is "${mode}")`,
+    );
   return mode;
 }
 

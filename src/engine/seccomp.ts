@@ -26,7 +26,7 @@ getpriority getrandom getresgid getresgid32 getresuid getresuid32 getrlimit
 get_robust_list getrusage getsid getsockname getsockopt get_thread_area gettid
 gettimeofday getuid getuid32 getxattr inotify_add_watch inotify_init inotify_init1
 inotify_rm_watch io_cancel ioctl io_destroy io_getevents io_pgetevents
-io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit ipc kill
+io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit kill
 landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown lchown32
 lgetxattr link linkat listen listxattr llistxattr _llseek lremovexattr lseek lsetxattr
 lstat lstat64 madvise membarrier memfd_create mincore mkdir mkdirat mknod mknodat mlock
@@ -48,7 +48,7 @@ setfsuid setfsuid32 setgid setgid32 setgroups setgroups32 setitimer setpgid setp
 setregid setregid32 setresgid setresgid32 setresuid setresuid32 setreuid setreuid32
 setrlimit set_robust_list setsid setsockopt set_thread_area set_tid_address setuid
 setuid32 setxattr shmat shmctl shmdt shmget shutdown sigaltstack signalfd signalfd4
-sigprocmask sigreturn socketcall socketpair splice stat stat64 statfs statfs64 statx
+sigprocmask sigreturn splice stat stat64 statfs statfs64 statx
 symlink symlinkat sync sync_file_range syncfs sysinfo tee tgkill time timer_create
 timer_delete timer_getoverrun timer_gettime timer_gettime64 timer_settime
 timer_settime64 timerfd_create timerfd_gettime timerfd_gettime64 timerfd_settime
@@ -60,9 +60,25 @@ utime utimensat utimensat_time64 utimes vfork vmsplice wait4 waitid waitpid writ
 
 /** CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET: clone may create no namespace. */
 const CLONE_NAMESPACE_FLAGS = 0x7e020000;
-const AF_VSOCK = 40;
 const ENOSYS = 38;
 const EPERM = 1;
+const EAFNOSUPPORT = 97;
+const EPROTONOSUPPORT = 93;
+
+/**
+ * Socket families sandboxed programs need: local sockets and IP. Every other
+ * family (AF_ALG, AF_VSOCK, AF_PACKET, AF_KEY, AF_BLUETOOTH, ...) reaches
+ * kernel code no sandboxed program needs, and kernel exploits keep coming
+ * through it (container escapes of 2026 went through AF_ALG).
+ */
+const AF_UNIX = 1;
+const AF_INET = 2;
+const AF_INET6 = 10;
+/** Allowed only with NETLINK_ROUTE: glibc's getaddrinfo and getifaddrs use it. */
+const AF_NETLINK = 16;
+const NETLINK_ROUTE = 0;
+/** The refused families below AF_NETLINK; one rule refuses every family above it. */
+const REFUSED_FAMILIES_BELOW_NETLINK = [0, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15];
 
 interface SeccompRule {
   names: string[];
@@ -71,16 +87,83 @@ interface SeccompRule {
   args?: { index: number; value: number; valueTwo?: number; op: string }[];
 }
 
+/** What the strict profile is built for. */
+export interface StrictProfileTarget {
+  /**
+   * For runsc, whose OCI seccomp support ignores `errnoRet` (clone3 got EPERM
+   * there, so glibc never fell back to clone, and no thread could start: node
+   * aborted at start-up). There clone3 is let through to gVisor's own kernel,
+   * which does not implement it and answers ENOSYS itself; a clone3 gVisor
+   * did implement would create its namespaces inside gVisor's kernel, not
+   * the host's.
+   */
+  forGvisor?: boolean;
+  /**
+   * Also accept the compatibility system call ABIs: 32-bit x86 and x32 on an
+   * x86-64 host, 32-bit ARM on an arm64 one. Off by default: they are a
+   * second, less exercised way into the kernel (through the multiplexed
+   * `socketcall`, for one, socket creation escapes the family rules).
+   */
+  compatAbis?: boolean;
+}
+
+const socketRule = (
+  action: SeccompRule["action"],
+  family: { op: string; value: number },
+  errnoRet?: number,
+  protocol?: { op: string; value: number },
+): SeccompRule => ({
+  names: ["socket"],
+  action,
+  ...(errnoRet === undefined ? {} : { errnoRet }),
+  args: [
+    { index: 0, value: family.value, op: family.op },
+    ...(protocol ? [{ index: 2, value: protocol.value, op: protocol.op }] : []),
+  ],
+});
+
 /**
- * The strict profile as Docker's JSON profile format. `forGvisor`: for
- * runsc, whose OCI seccomp support ignores `errnoRet` (clone3 got EPERM
- * there, so glibc never fell back to clone, and no thread could start: node
- * aborted at start-up). There clone3 is let through to gVisor's own kernel,
- * which does not implement it and answers ENOSYS itself; a clone3 gVisor
- * did implement would create its namespaces inside gVisor's kernel, not
- * the host's.
+ * Which sockets can be made. An allowed family passes; a refused one
+ * answers EAFNOSUPPORT, the error libraries expect from a kernel built
+ * without that family (and handle: Python's socket module, libuv, glibc's
+ * resolver), rather than the EPERM of the default action. Each rule
+ * compares one argument once, so no two rules can match the same call.
+ *
+ * With the compatibility ABIs, libseccomp also writes these rules for
+ * 32-bit x86's multiplexed `socketcall`, whose arguments sit behind a
+ * pointer: rules that differ only in their arguments collide there, so only
+ * the allowing ones are kept (other families then get the default EPERM),
+ * and a 32-bit program's socketcall creates a socket of any family. That
+ * hole is why the compatibility ABIs are off by default.
  */
-export function strictSeccompProfile(forGvisor = false): object {
+function socketRules(compatAbis: boolean): SeccompRule[] {
+  const eq = (value: number) => ({ op: "SCMP_CMP_EQ", value });
+  const rules: SeccompRule[] = [
+    ...[AF_UNIX, AF_INET, AF_INET6].map((family) => socketRule("SCMP_ACT_ALLOW", eq(family))),
+    socketRule("SCMP_ACT_ALLOW", eq(AF_NETLINK), undefined, eq(NETLINK_ROUTE)),
+    socketRule("SCMP_ACT_ERRNO", eq(AF_NETLINK), EPROTONOSUPPORT, {
+      op: "SCMP_CMP_NE",
+      value: NETLINK_ROUTE,
+    }),
+    ...REFUSED_FAMILIES_BELOW_NETLINK.map((family) =>
+      socketRule("SCMP_ACT_ERRNO", eq(family), EAFNOSUPPORT),
+    ),
+    socketRule("SCMP_ACT_ERRNO", { op: "SCMP_CMP_GT", value: AF_NETLINK }, EAFNOSUPPORT),
+    // A pair is made by the family's own code too; only local pairs exist.
+    { names: ["socketpair"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, ...eq(AF_UNIX) }] },
+    {
+      names: ["socketpair"],
+      action: "SCMP_ACT_ERRNO",
+      errnoRet: EAFNOSUPPORT,
+      args: [{ index: 0, value: AF_UNIX, op: "SCMP_CMP_NE" }],
+    },
+  ];
+  return compatAbis ? rules.filter((rule) => rule.action === "SCMP_ACT_ALLOW") : rules;
+}
+
+/** The strict profile as Docker's JSON profile format. */
+export function strictSeccompProfile(target: StrictProfileTarget = {}): object {
+  const compat = target.compatAbis ?? false;
   const personality = (value: number): SeccompRule => ({
     names: ["personality"],
     action: "SCMP_ACT_ALLOW",
@@ -89,11 +172,7 @@ export function strictSeccompProfile(forGvisor = false): object {
   const syscalls: SeccompRule[] = [
     { names: ALLOWED, action: "SCMP_ACT_ALLOW" },
     { names: ["arch_prctl", "modify_ldt"], action: "SCMP_ACT_ALLOW" },
-    {
-      names: ["socket"],
-      action: "SCMP_ACT_ALLOW",
-      args: [{ index: 0, value: AF_VSOCK, op: "SCMP_CMP_NE" }],
-    },
+    ...socketRules(compat),
     // Threads and processes, but no new namespaces.
     {
       names: ["clone"],
@@ -101,18 +180,24 @@ export function strictSeccompProfile(forGvisor = false): object {
       args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }],
     },
     // clone3's flags are behind a pointer seccomp cannot read; ENOSYS makes libc fall back to clone.
-    forGvisor
+    target.forGvisor
       ? { names: ["clone3"], action: "SCMP_ACT_ALLOW" }
       : { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS },
     // Only the default and Linux-compatible personalities (no ASLR switch-off).
     ...[0, 8, 0x20000, 0x20008, 0xffffffff].map(personality),
   ];
+  // Without sub-architectures, a system call made through another ABI
+  // (int 0x80 on x86-64, say) matches no architecture of the filter: the
+  // kernel kills the caller with SIGSYS before any rule is looked at.
   return {
     defaultAction: "SCMP_ACT_ERRNO",
     defaultErrnoRet: EPERM,
     archMap: [
-      { architecture: "SCMP_ARCH_X86_64", subArchitectures: ["SCMP_ARCH_X86", "SCMP_ARCH_X32"] },
-      { architecture: "SCMP_ARCH_AARCH64", subArchitectures: ["SCMP_ARCH_ARM"] },
+      {
+        architecture: "SCMP_ARCH_X86_64",
+        subArchitectures: compat ? ["SCMP_ARCH_X86", "SCMP_ARCH_X32"] : [],
+      },
+      { architecture: "SCMP_ARCH_AARCH64", subArchitectures: compat ? ["SCMP_ARCH_ARM"] : [] },
     ],
     syscalls,
   };
@@ -121,23 +206,32 @@ export function strictSeccompProfile(forGvisor = false): object {
 /** Which seccomp profile sandboxes run under. */
 export type SeccompMode = "strict" | "unconfined" | "custom";
 
+/** The seccomp profile a sandbox runs under, as options name it. */
+export interface SeccompChoice {
+  mode: SeccompMode;
+  /** The profile file, for `custom`. */
+  customProfilePath?: string;
+  /** The OCI runtime the profile is for (`runsc` gets gVisor's variant). */
+  ociRuntime?: string;
+  /** Whether the strict profile accepts the compatibility ABIs. */
+  compatAbis?: boolean;
+}
+
 /**
- * The Docker `SecurityOpt` entry for a mode. A custom profile that cannot be
- * read or is not a JSON object is an error: isol8 never runs a sandbox
+ * The Docker `SecurityOpt` entry for a choice. A custom profile that cannot
+ * be read or is not a JSON object is an error: isol8 never runs a sandbox
  * without the profile it was asked for.
  */
-export function seccompSecurityOpt(
-  mode: SeccompMode,
-  customProfilePath?: string,
-  ociRuntime?: string,
-): string {
-  switch (mode) {
-    case "strict":
-      return `seccomp=${JSON.stringify(strictSeccompProfile(ociRuntime === "runsc"))}`;
+export function seccompSecurityOpt(choice: SeccompChoice): string {
+  switch (choice.mode) {
+    case "strict": {
+      const target = { forGvisor: choice.ociRuntime === "runsc", compatAbis: choice.compatAbis };
+      return `seccomp=${JSON.stringify(strictSeccompProfile(target))}`;
+    }
     case "unconfined":
       return "seccomp=unconfined";
     case "custom":
-      return `seccomp=${JSON.stringify(readCustomProfile(customProfilePath))}`;
+      return `seccomp=${JSON.stringify(readCustomProfile(choice.customProfilePath))}`;
   }
 }
 

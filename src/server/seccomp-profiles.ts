@@ -14,7 +14,7 @@ export type SeccompProfiles = Record<string, string>;
 export function checkSeccompProfiles(profiles: SeccompProfiles): void {
   for (const [name, path] of Object.entries(profiles)) {
     try {
-      seccompSecurityOpt("custom", path);
+      seccompSecurityOpt({ mode: "custom", customProfilePath: path });
     } catch (error) {
       throw new Error(`server config: policy.seccompProfiles.${name}: ${(error as Error).message}`);
     }

@@ -49,7 +49,7 @@ test("against the built-in defaults: what widens and what narrows", () => {
       ociRuntime: "runsc",
     },
     network: { whitelist: ["a\\.example"], ports: [22], caCertificates: ["/ca.pem"] },
-    security: { seccomp: "custom", customProfilePath: "/p.json" },
+    security: { seccomp: "custom", customProfilePath: "/p.json", compatAbis: true },
     dependencies: { python: ["requests"], bash: ["jq"] },
     registries: { pip: "https://pypi.example/simple/" },
     remoteCode: {
@@ -78,7 +78,7 @@ test("against the built-in defaults: what widens and what narrows", () => {
       maxOutputSize: 1000,
     },
     network: { whitelist: [], blacklist: ["evil\\.example"], ports: [443] },
-    security: { seccomp: "strict" },
+    security: { seccomp: "strict", compatAbis: false },
     remoteCode: {
       enabled: false,
       allowedSchemes: ["https"],

@@ -272,6 +272,7 @@ function localOptions(flags: RunFlags, command: Command, runtime: Runtime): Dock
     customProfilePath: given("seccompProfile")
       ? flags.seccompProfile
       : config.security?.customProfilePath,
+    compatAbis: config.security?.compatAbis,
   };
   return merged as DockerIsol8Options;
 }

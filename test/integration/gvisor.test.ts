@@ -254,6 +254,69 @@ describe("gVisor: where it differs from the normal tier", () => {
   // "exe", uid 65534, the guest memory as shmem: the ptrace stub mirroring
   // the program): the sandbox dies and the run rejects with a SandboxFailure.
   // Either way the limit holds and the host is untouched.
+  // runc denies the sandbox user every /proc/1 file but cmdline and status
+  // (the supervisor is non-dumpable); gVisor's /proc lets it read PID 1's
+  // environ, maps, auxv and descriptor list. What they hold: the image's
+  // fixed variables, the supervisor's own layout, descriptor names. No
+  // descriptor opens, so the channel's bytes stay out of reach.
+  test("PID 1's environ, maps and descriptor list are readable, and hold nothing of the channel, a secret or another run", async () => {
+    const secret = "gv-secret-4f1c9a77e2";
+    const isol8 = engine({ ...GVISOR, secrets: { API_TOKEN: secret } });
+    const marker = ["earlier", "run", "marker", "93b1"].join("-");
+    const first = await isol8.execute({ runtime: "python", code: `x = "${marker}"` });
+    assert.equal(first.exitCode, 0, first.stderr);
+    const probe = await isol8.execute({
+      runtime: "python",
+      code: [
+        "import json, os",
+        "secret = os.environ['API_TOKEN'].encode()",
+        `marker = "-".join(${JSON.stringify(marker.split("-"))}).encode()`,
+        "environ = open('/proc/1/environ', 'rb').read().split(b'\\0')",
+        "keys = sorted(v.split(b'=')[0].decode() for v in environ if v)",
+        "opened, found = [], []",
+        "for fd in os.listdir('/proc/1/fd'):",
+        "    try:",
+        "        os.close(os.open(f'/proc/1/fd/{fd}', os.O_RDONLY | os.O_NONBLOCK))",
+        "        opened.append(fd)",
+        "    except OSError:",
+        "        pass",
+        "paths = [f'/proc/1/{n}' for n in os.listdir('/proc/1')]",
+        "paths += [f'/proc/1/fdinfo/{n}' for n in os.listdir('/proc/1/fdinfo')]",
+        "paths += [f'/proc/1/task/1/{n}' for n in os.listdir('/proc/1/task/1')]",
+        "readable = 0",
+        "for path in paths:",
+        "    try:",
+        "        data = open(path, 'rb').read(1 << 20)",
+        "    except OSError:",
+        "        continue",
+        "    readable += 1",
+        "    if secret in data or marker in data:",
+        "        found.append(path)",
+        "maps = open('/proc/1/maps').read()",
+        "print(json.dumps({'keys': keys, 'fds': len(os.listdir('/proc/1/fd')), 'opened': opened,",
+        "    'found': found, 'readable': readable, 'mapsSupervisor': 'isol8-supervisor' in maps}))",
+      ].join("\n"),
+    });
+    assert.equal(probe.exitCode, 0, probe.stderr);
+    const seen = JSON.parse(probe.stdout) as {
+      keys: string[];
+      fds: number;
+      opened: string[];
+      found: string[];
+      readable: number;
+      mapsSupervisor: boolean;
+    };
+    // What is readable, exactly: the image's fixed variables...
+    assert.deepEqual(seen.keys, ["HOME", "HOSTNAME", "LANG", "PATH"]);
+    // ...the supervisor's memory map and its descriptor list...
+    assert.equal(seen.mapsSupervisor, true);
+    assert.ok(seen.fds >= 3, `PID 1 lists ${seen.fds} descriptors`);
+    // ...but no descriptor opens, and no readable file holds the secret or the earlier run's code.
+    assert.deepEqual(seen.opened, []);
+    assert.ok(seen.readable > 5, `only ${seen.readable} files of /proc/1 were read`);
+    assert.deepEqual(seen.found, []);
+  });
+
   test("a program past the memory limit ends its sandbox; the engine goes on", async (t) => {
     const isol8 = engine({ ...GVISOR, memoryLimit: "128m" });
     const started = performance.now();

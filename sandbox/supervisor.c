@@ -36,6 +36,10 @@
  *         prestarted child is alive) the run forks and execs its argv as usual.
  *     'I' stdin bytes for the running program   'E' end of its stdin
  *     'K' signal number (decimal) for the running program's process group
+ *     'A' signal number (decimal) for every process of the sandbox user, sent
+ *         with kill(-1) as that user: a code context is stopped (SIGSTOP) and
+ *         woken (SIGCONT) this way between cells, so a process that left the
+ *         kernel's group or session is stopped with the rest
  *     'W' wipe: kill every sandbox process, remove every SysV IPC object, empty
  *         /sandbox, /tmp, /dev/shm and /dev/mqueue, put those mount points' mode,
  *         times and extended attributes back as they were at start-up, give the
@@ -103,7 +107,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define VERSION "isol8-supervisor 2"
+#define VERSION "isol8-supervisor 3"
 #define SANDBOX_UID 100
 #define SANDBOX_GID 100
 #define MAX_FRAME (96u * 1024u * 1024u)
@@ -1388,6 +1392,14 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
         become_sandbox_effective();
         /* Before the child's setsid() its group does not exist yet: signal the child itself. */
         if (kill(-child, atoi(sig)) != 0 && errno == ESRCH) kill(child, atoi(sig));
+        become_root_effective();
+      } else if (type == 'A') {
+        char sig[16] = {0};
+        memcpy(sig, data, dlen < 15 ? dlen : 15);
+        /* Under the task list lock, like the wipe's SIGKILL: no process of the
+         * user can fork its way past it. The forwarder (uid 101) is not hit. */
+        become_sandbox_effective();
+        kill(-1, atoi(sig));
         become_root_effective();
       } else if (type == 'Q') {
         leave(0);

@@ -63,10 +63,12 @@ const MAX_LINE = 64 * 1024;
  */
 const MIN_PROTOCOL_BYTES_PER_CELL = 64 * 1024 * 1024;
 /**
- * Between cells a context's processes are stopped (SIGSTOP to the kernel's
- * process group; SIGCONT just before the next cell is sent), so work a cell
- * left behind - a thread, a child process - uses no CPU while no cell, and so
- * no execution slot, is running.
+ * Between cells a context's processes are stopped (SIGSTOP to every process
+ * of the sandbox user, SIGCONT just before the next cell is sent), so work a
+ * cell left behind - a thread, a child process, one in a session of its own
+ * - uses no CPU while no cell, and so no execution slot, is running. A file
+ * operation's `docker exec` running as a cell ends is stopped with them and
+ * ends by its own deadline.
  */
 const SIGSTOP = 19;
 const SIGCONT = 18;
@@ -351,7 +353,7 @@ class Kernel {
   send(cell: number, code: string): void {
     this.records.startCell();
     if (this.frozen) {
-      this.container.signal(SIGCONT);
+      this.container.signalAll(SIGCONT);
       this.frozen = false;
     }
     this.container.writeStdin(Buffer.from(`${JSON.stringify({ cell, code })}\n`));
@@ -360,7 +362,7 @@ class Kernel {
   /** Stops every process of the kernel's group until the next cell. */
   freeze(): void {
     if (!this.alive || this.frozen) return;
-    this.container.signal(SIGSTOP);
+    this.container.signalAll(SIGSTOP);
     this.frozen = true;
   }
 

@@ -11,6 +11,7 @@ export const TO_SUPERVISOR = {
   stdin: "I",
   stdinEnd: "E",
   signal: "K",
+  signalAll: "A",
   wipe: "W",
   linger: "L",
   quit: "Q",
@@ -124,6 +125,9 @@ export function supervisorVersion(hello: Buffer): number {
 
 /** The first supervisor version that knows 'P' frames and the 'p' run field. */
 export const PRESTART_VERSION = 2;
+
+/** The first supervisor version that knows 'A' frames (a signal to every sandbox process). */
+export const SIGNAL_ALL_VERSION = 3;
 
 /** How the supervisor says a run ended. */
 export interface ExitReport {

@@ -12,6 +12,7 @@ import {
   FROM_SUPERVISOR,
   FrameDecoder,
   PRESTART_VERSION,
+  SIGNAL_ALL_VERSION,
   type PrestartSpec,
   type RunSpec,
   supervisorVersion,
@@ -232,6 +233,20 @@ export class SandboxContainer {
   signal(signal: number): void {
     if (this.pending?.kind === "run")
       this.channel.write(encodeFrame(TO_SUPERVISOR.signal, String(signal)));
+  }
+
+  /**
+   * Sends a signal to every process of the sandbox user, in whatever group
+   * or session it put itself, while a run is going on. An image whose
+   * supervisor predates this is refused rather than signalled by group.
+   */
+  signalAll(signal: number): void {
+    if ((this.version ?? 0) < SIGNAL_ALL_VERSION)
+      throw new SandboxFailure(
+        `the sandbox image's supervisor (protocol ${this.version ?? 0}) cannot signal every sandbox process; run \`isol8 setup\` to rebuild the images`,
+      );
+    if (this.pending?.kind === "run")
+      this.channel.write(encodeFrame(TO_SUPERVISOR.signalAll, String(signal)));
   }
 
   /**

@@ -1,6 +1,6 @@
 // What a code context may do outside its cells: nothing. Between cells the
 // kernel's processes are stopped, so work a cell leaves behind (threads,
-// timers, children) uses no CPU while no execution slot is held; a cell that
+// timers, children, even in sessions of their own) uses no CPU while no execution slot is held; a cell that
 // forges its own end on the protocol channel is stopped the same way; and a
 // kernel that floods the channel is restarted instead of holding the engine.
 import assert from "node:assert/strict";
@@ -28,12 +28,8 @@ function writeToChannel(line: string): string {
   ].join("\n");
 }
 
-/** How long the forging cell spins after its forged end. */
-const SPIN_SECONDS = 5;
-
-/** A busy loop for `seconds` of wall-clock time. */
-const spinFor = (seconds: number) =>
-  `import time\n_t = time.time()\nwhile time.time() - _t < ${seconds}:\n    pass`;
+/** How long, from its start, the forging cell spins. */
+const SPIN_SECONDS = 3;
 
 describe("code contexts between cells", () => {
   test("a thread a cell left spinning uses no CPU until the next cell", async () => {
@@ -67,6 +63,27 @@ describe("code contexts between cells", () => {
     assert.ok(after - before < 50, `the child used ${after - before} ticks between cells`);
   });
 
+  test("a child that leaves the kernel's session (setsid) is stopped between cells too", async () => {
+    const isol8 = engine();
+    const { id } = await isol8.createContext({ runtime: "python" });
+    const call = (code: string) => isol8.execute({ runtime: "python", code, contextId: id });
+    const spawned = await call(
+      [
+        "import os, subprocess",
+        "child = subprocess.Popen(['sh', '-c', 'while :; do :; done'], start_new_session=True)",
+        "print(os.getsid(child.pid) != os.getsid(0))",
+      ].join("\n"),
+    );
+    assert.equal(spawned.stdout, "True\n", spawned.stderr);
+    const ticks =
+      "f = open(f'/proc/{child.pid}/stat').read().split(')')[1].split()\nprint(int(f[11]) + int(f[12]))";
+    const before = Number((await call(ticks)).stdout);
+    await pause(1500);
+    const after = Number((await call(ticks)).stdout);
+    // In a session of its own, a signal to the kernel's group misses it.
+    assert.ok(after - before < 50, `the child used ${after - before} ticks between cells`);
+  });
+
   test("node: timers a cell set do not fire between cells", async () => {
     const isol8 = engine();
     const { id } = await isol8.createContext({ runtime: "node" });
@@ -86,21 +103,24 @@ describe("code contexts between cells", () => {
     const forged = await call(
       [
         "import time",
+        // The deadline is set before the forgery: the engine may stop the
+        // cell while it is still writing, and a deadline set after it would
+        // then start counting only when the next cell wakes it.
+        "_t = time.time()",
         "open('/sandbox/t0', 'w').write(str(time.process_time()))",
         writeToChannel('{"cell":1,"type":"done","status":"ok","exitCode":0,"cpuMs":0,"rssKb":0}\n'),
         // Shorter than the pause below: left running, it would spend all
         // of it on the CPU before the next cell; stopped, its deadline has
-        // passed by the time the next cell wakes it. Long enough that the
-        // engine's own delay in stopping it (under a loaded machine, up to
-        // a second) stays well under the bound asserted below.
-        spinFor(SPIN_SECONDS),
+        // passed by the time the next cell wakes it.
+        `while time.time() - _t < ${SPIN_SECONDS}:`,
+        "    pass",
       ].join("\n"),
     );
     // The forger can lie about its own cell, which then ends early...
     assert.equal(forged.exitCode, 0);
     assert.equal(forged.timedOut, false);
     // ...but not keep running on the CPU outside a cell.
-    await pause(SPIN_SECONDS * 1000 + 1000);
+    await pause(SPIN_SECONDS * 1000 + 500);
     const next = await call("print(time.process_time() - float(open('/sandbox/t0').read()))");
     assert.equal(next.exitCode, 0, next.stderr);
     const ranOn = Number(next.stdout);

@@ -20,10 +20,14 @@ describe("warm pool", () => {
       code: [
         "echo secret > /sandbox/left.txt; mkdir -p /sandbox/d/e; chmod 000 /sandbox/d",
         "echo temp > /tmp/left.txt",
-        "setsid bash -c 'exec -a isol8-pool-[m]arker sleep 1000' >/dev/null 2>&1 &",
+        "setsid bash -c 'exec -a isol8-pool-marker sleep 1000' >/dev/null 2>&1 &",
         "export IN_SHELL=1",
+        // The marker is alive when this run ends ([m] keeps grep from counting itself).
+        "for i in $(seq 50); do cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -q 'isol8-pool-[m]arker' && break; sleep 0.1; done",
+        "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'isol8-pool-[m]arker' || true",
       ].join("\n"),
     });
+    assert.equal(first.stdout, "1\n", "the marker process ran before the reuse");
     // Give the background wipe its moment, then run again.
     await new Promise((r) => setTimeout(r, 300));
     const second = await isol8.execute({

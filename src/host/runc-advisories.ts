@@ -260,7 +260,7 @@ function upstreamVerdict(
   if (sameLine) {
     return compareUpstreamVersions(v, sameLine) >= 0
       ? { fixed: true }
-      : { fixed: false, reason: `fixed upstream in ${formatUpstream(sameLine)}` };
+      : { fixed: false, reason: `first fixed upstream in ${formatUpstream(sameLine)}` };
   }
   const newest = fixes[fixes.length - 1] as UpstreamVersion;
   if (v.major > newest.major || (v.major === newest.major && v.minor > newest.minor))
@@ -291,7 +291,7 @@ export function missingRuncFixes(version: RuncVersion, host?: HostRelease): Miss
       reason =
         fixedIn === undefined
           ? `no fixed release known for ${release.name}`
-          : `fixed in ${release.name} by ${fixedIn}`;
+          : `first fixed in ${release.name} by ${fixedIn}`;
     }
     missing.push({ id: advisory.id, severity: advisory.severity, reason });
   }

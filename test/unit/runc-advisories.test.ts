@@ -134,7 +134,7 @@ describe("upstream builds are judged per release line", () => {
     assert.deepEqual(missing(upstream("1.3.0-rc.1")), OF_2025);
     assert.deepEqual(missing(upstream("1.1.15")), OF_2025);
     const fixes = missingRuncFixes(parsed(upstream("1.2.7")));
-    assert.equal(fixes[0]?.reason, "fixed upstream in 1.2.8");
+    assert.equal(fixes[0]?.reason, "first fixed upstream in 1.2.8");
     assert.equal(
       missingRuncFixes(parsed(upstream("1.1.15")))[0]?.reason,
       "no fixed 1.1 release upstream (fixed in 1.2.8, 1.3.3, 1.4.0-rc.3)",
@@ -170,7 +170,7 @@ describe("distribution packages are judged by their release's backports", () => 
     assert.deepEqual(fixes[0], {
       id: "CVE-2024-21626",
       severity: "high",
-      reason: "fixed in Debian 12 by 1.1.5+ds1-1+deb12u1",
+      reason: "first fixed in Debian 12 by 1.1.5+ds1-1+deb12u1",
     });
     assert.deepEqual(missing(debian("1.0.0~rc93+ds1-5+deb11u2")), ALL);
     assert.deepEqual(missing(debian("1.0.0~rc93+ds1-5+deb11u3")), ALL.slice(1));
@@ -190,8 +190,8 @@ describe("distribution packages are judged by their release's backports", () => 
     assert.deepEqual(
       fixes.map((fix) => [fix.id, fix.reason]),
       [
-        ["CVE-2024-45310", "fixed in Ubuntu 24.04 by 1.2.5-0ubuntu1~24.04.1"],
-        ...OF_2025.map((id) => [id, "fixed in Ubuntu 24.04 by 1.3.3-0ubuntu1~24.04.2"]),
+        ["CVE-2024-45310", "first fixed in Ubuntu 24.04 by 1.2.5-0ubuntu1~24.04.1"],
+        ...OF_2025.map((id) => [id, "first fixed in Ubuntu 24.04 by 1.3.3-0ubuntu1~24.04.2"]),
       ],
     );
     const trixie = { id: "debian", versionId: "13" };

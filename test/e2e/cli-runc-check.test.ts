@@ -2,6 +2,9 @@
 // without failing, when it lacks the fixes for runc's container breakouts.
 // A stand-in `runc` first on PATH prints the version under test.
 import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { cleanEnv, isol8, standInRunc } from "./cli-helpers.js";
 import { serveCli } from "./serve-helper.js";
@@ -61,13 +64,15 @@ describe("isol8 setup checks the host's runc", () => {
     assert.doesNotMatch(r.stderr, /runc|CVE-/);
   });
 
-  test("no runc on PATH, or one that fails: no warning", async () => {
-    const failing = standInRunc("");
-    const r = await isol8(["setup", "--runtime", "bash"], {
-      env: cleanEnv({ PATH: `${failing}:${process.env.PATH}`, ...NO_DOCKER }),
-    });
-    assert.equal(r.code, 125);
-    assert.doesNotMatch(r.stderr, /runc|CVE-/, "empty version output is no version");
+  test("no runc on PATH, or one that prints no version: no warning", async () => {
+    const nothing = mkdtempSync(join(tmpdir(), "isol8-no-runc-"));
+    for (const PATH of [nothing, `${standInRunc("")}:${process.env.PATH}`]) {
+      const r = await isol8(["setup", "--runtime", "bash"], {
+        env: cleanEnv({ PATH, ...NO_DOCKER }),
+      });
+      assert.equal(r.code, 125, r.stderr);
+      assert.doesNotMatch(r.stderr, /runc|CVE-/, PATH);
+    }
   });
 
   test("bad flags are still one line: the check runs after them", async () => {
@@ -89,6 +94,19 @@ describe("isol8 serve checks the host's runc at start-up", () => {
     }
     assertWarns(served.stderr(), "serve");
     assert.match(served.stderr(), /isol8 serve: isol8 serve has no runtime setting/);
+  });
+
+  test("with --debug, a runc that is missing is one debug line, not a warning", async () => {
+    const nothing = mkdtempSync(join(tmpdir(), "isol8-no-runc-"));
+    const served = await serveCli("runc-check-key-0123456789", cleanEnv({ PATH: nothing }), [
+      "--debug",
+    ]);
+    await served.stop();
+    assert.match(
+      served.stderr(),
+      /^isol8 serve: runc check skipped: `runc --version` failed \(.*ENOENT.*\)$/m,
+    );
+    assert.doesNotMatch(served.stderr(), /CVE-|WARNING/);
   });
 
   test("a fixed runc: no warning", async () => {

@@ -14,16 +14,20 @@ export interface ServedCli {
   stop(): Promise<void>;
 }
 
-/** Starts the built CLI's `isol8 serve` on 127.0.0.1 (a free port) with this master key and small pools. */
+/**
+ * Starts the built CLI's `isol8 serve` on 127.0.0.1 (a free port) with this
+ * master key and small pools, in `env`, with `extraArgs` after its own.
+ */
 export async function serveCli(
   key: string,
   env: Record<string, string> = cleanEnv(),
+  extraArgs: string[] = [],
 ): Promise<ServedCli> {
   const dir = mkdtempSync(join(tmpdir(), "isol8-e2e-serve-"));
   const config = join(dir, "config.json");
   writeFileSync(config, JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } } }));
   const args = ["serve", "--bind", "127.0.0.1", "--port", "0", "--key", key];
-  args.push("--db", join(dir, "server.db"), "--config", config);
+  args.push("--db", join(dir, "server.db"), "--config", config, ...extraArgs);
   const child = spawn(process.execPath, [CLI, ...args], {
     env,
     stdio: ["pipe", "pipe", "pipe"],

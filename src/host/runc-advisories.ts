@@ -247,7 +247,7 @@ export function describeRunc(version: RuncVersion, host?: HostRelease): string {
       : version.family === "ubuntu"
         ? "an Ubuntu package of a release isol8 has no backport list for"
         : "a distribution package isol8 does not recognise";
-  return `runc ${version.version} (${which}; judged by its upstream version ${upstream}, which misses any backport)`;
+  return `runc ${version.version} (${which}; judged by its upstream version ${upstream} alone, which cannot show a backport)`;
 }
 
 /** Whether an upstream version has a fix, and if not, a short reason. */

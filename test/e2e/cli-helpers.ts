@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import Docker from "dockerode";
@@ -22,6 +22,18 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
   };
   if (process.env.DOCKER_HOST) env.DOCKER_HOST = process.env.DOCKER_HOST;
   return { ...env, ...extra };
+}
+
+/**
+ * A directory holding a stand-in `runc` that prints `versionText` (whatever
+ * its arguments), to put first on PATH where a command checks the host's runc.
+ */
+export function standInRunc(versionText: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "isol8-runc-"));
+  writeFileSync(join(dir, "version.txt"), versionText);
+  writeFileSync(join(dir, "runc"), '#!/bin/sh\nexec cat "$(dirname "$0")/version.txt"\n');
+  chmodSync(join(dir, "runc"), 0o755);
+  return dir;
 }
 
 /** How a test starts a command: its input, environment and working directory. */

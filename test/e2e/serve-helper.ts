@@ -8,19 +8,28 @@ import { CLI, cleanEnv } from "./cli-helpers.js";
 export interface ServedCli {
   url: string;
   child: ChildProcessWithoutNullStreams;
+  /** What it has printed on stderr so far. */
+  stderr(): string;
   /** SIGTERM, and wait until it has exited. */
   stop(): Promise<void>;
 }
 
-/** Starts the built CLI's `isol8 serve` on 127.0.0.1 (a free port) with this master key and small pools. */
-export async function serveCli(key: string): Promise<ServedCli> {
+/**
+ * Starts the built CLI's `isol8 serve` on 127.0.0.1 (a free port) with this
+ * master key and small pools, in `env`, with `extraArgs` after its own.
+ */
+export async function serveCli(
+  key: string,
+  env: Record<string, string> = cleanEnv(),
+  extraArgs: string[] = [],
+): Promise<ServedCli> {
   const dir = mkdtempSync(join(tmpdir(), "isol8-e2e-serve-"));
   const config = join(dir, "config.json");
   writeFileSync(config, JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } } }));
   const args = ["serve", "--bind", "127.0.0.1", "--port", "0", "--key", key];
-  args.push("--db", join(dir, "server.db"), "--config", config);
+  args.push("--db", join(dir, "server.db"), "--config", config, ...extraArgs);
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: cleanEnv(),
+    env,
     stdio: ["pipe", "pipe", "pipe"],
   });
   let err = "";
@@ -40,6 +49,7 @@ export async function serveCli(key: string): Promise<ServedCli> {
   return {
     url,
     child,
+    stderr: () => err,
     stop: async () => {
       if (child.exitCode === null) {
         child.kill("SIGTERM");

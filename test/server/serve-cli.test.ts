@@ -8,7 +8,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
-import { CLI, cleanEnv, containersOf, eventually, isol8 } from "../e2e/cli-helpers.js";
+import { CLI, cleanEnv, containersOf, eventually, isol8, standInRunc } from "../e2e/cli-helpers.js";
 import { readSse } from "./sse-client.js";
 
 const KEY = "cli-master-key-0123456789";
@@ -87,7 +87,12 @@ describe("isol8 serve", () => {
   });
 
   test("with a key it listens on 127.0.0.1 by default, silently", async () => {
-    const served = await serve(["--port", "0", "--key", KEY]);
+    // A runc with every fix, so that this host's own runc cannot make it warn.
+    const runc = standInRunc("runc version 1.3.3\ncommit: v1.3.3-0-gd842d771\n");
+    const served = await serve(
+      ["--port", "0", "--key", KEY],
+      cleanEnv({ PATH: `${runc}:${process.env.PATH}` }),
+    );
     assert.match(served.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.doesNotMatch(served.stderr(), /WARNING/);
   });

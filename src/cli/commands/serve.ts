@@ -1,5 +1,6 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
+import { runcWarning } from "../../host/runc-check.js";
 import { isLoopbackAddress } from "../../network/loopback.js";
 import type { ServerConfigInput } from "../../server/config.js";
 import type { Isol8Server } from "../../server/server.js";
@@ -98,6 +99,12 @@ async function serveCommand(flags: ServeFlags): Promise<number> {
         `isol8 serve: WARNING: listening on ${address}, beyond loopback: other machines can reach this server${insecure ? " and, without authentication, run code on it" : ""}\n`,
       );
     }
+    // Before the URL line, so that whoever waits for it has seen any warning too.
+    const warning = await runcWarning(
+      "serve",
+      flags.debug ? (line) => process.stderr.write(`isol8 serve: ${line}\n`) : undefined,
+    );
+    if (warning) process.stderr.write(warning);
     process.stdout.write(`isol8 server ${VERSION} listening on ${url}\n`);
     await untilSignalled();
     process.stderr.write("isol8 serve: shutting down; letting running executions finish\n");

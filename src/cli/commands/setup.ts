@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { Isol8Config } from "../../config/file.js";
 import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
+import { runcWarning } from "../../host/runc-check.js";
 import { ImageInputError } from "../../images/errors.js";
 import {
   type PackageLists,
@@ -138,6 +139,9 @@ async function setupCommand(flags: SetupFlags): Promise<number> {
     }
     for (const runtime of RUNTIMES) images.normalizePackages(runtime, packages[runtime] ?? []);
 
+    // Setting up is when a host's weak runc is worth saying: stderr only, never a failure.
+    const warning = await runcWarning("setup");
+    if (warning) process.stderr.write(warning);
     const docker = createDockerClient();
     await assertDockerReachable(docker);
     const reports = await images.setupImages(docker, {

@@ -12,9 +12,9 @@ import {
   FROM_SUPERVISOR,
   FrameDecoder,
   PRESTART_VERSION,
-  SIGNAL_ALL_VERSION,
   type PrestartSpec,
   type RunSpec,
+  SIGNAL_ALL_VERSION,
   supervisorVersion,
   TO_SUPERVISOR,
 } from "./protocol.js";

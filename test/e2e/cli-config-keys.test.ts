@@ -5,7 +5,7 @@
 // (remoteCode.* belongs to another suite).
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { arch, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { configSchema } from "../../src/config/file.js";
@@ -26,10 +26,15 @@ import { type CliResult, cleanEnv, envTrusting, isol8 } from "./cli-helpers.js";
 const covered = new Set<string>();
 
 /** Declares the test of one (or more) configuration keys. */
-function keyTest(keys: string | string[], name: string, fn: () => Promise<void>): void {
+function keyTest(
+  keys: string | string[],
+  name: string,
+  fn: () => Promise<void>,
+  skip: string | false = false,
+): void {
   const list = typeof keys === "string" ? [keys] : keys;
   for (const key of list) covered.add(key);
-  test(`${list.join(", ")}: ${name}`, fn);
+  test(`${list.join(", ")}: ${name}`, { skip }, fn);
 }
 
 const scratch = mkdtempSync(join(tmpdir(), "isol8-config-keys-"));
@@ -84,6 +89,17 @@ const FORKS = [
   "print(n)",
 ].join("\n");
 const UNSHARE = "import ctypes; print(ctypes.CDLL(None, use_errno=True).unshare(0))";
+
+/** Python that makes getpid through int 0x80 in a child and prints "same" if it answered the child's pid. */
+const IA32_GETPID = [
+  "import subprocess, sys",
+  "child = 'import ctypes, mmap, os\\n' + \\",
+  "  'p = mmap.mmap(-1, 4096, prot=7); p.write(bytes([0xB8, 20, 0, 0, 0, 0xCD, 0x80, 0xC3]))\\n' + \\",
+  "  'f = ctypes.CFUNCTYPE(ctypes.c_int32)(ctypes.addressof(ctypes.c_char.from_buffer(p)))\\n' + \\",
+  "  'print(\"same\" if f() == os.getpid() else \"other\")'",
+  "run = subprocess.run([sys.executable, '-c', child], capture_output=True, text=True)",
+  "print(run.stdout.strip() or f'status {run.returncode}')",
+].join("\n");
 
 describe("every isol8.config.json key takes effect in isol8 run, and its flag wins", () => {
   let http: Upstream;
@@ -346,6 +362,18 @@ describe("every isol8.config.json key takes effect in isol8 run, and its flag wi
       const flag = ok(await runWith(unconfined, ["-e", UNSHARE, "--seccomp", "strict"]));
       assert.equal(flag.stdout, "-1\n");
     },
+  );
+
+  keyTest(
+    "security.compatAbis",
+    "true lets a 32-bit x86 system call through the strict profile; without it the caller is killed",
+    async () => {
+      const code = ["--runtime", "python", "-e", IA32_GETPID];
+      assert.equal(ok(await runWith({}, code)).stdout, "status -31\n");
+      const compat = { security: { compatAbis: true } };
+      assert.equal(ok(await runWith(compat, code)).stdout, "same\n");
+    },
+    arch() !== "x64" && "int 0x80 exists only on x86-64 hosts",
   );
 
   keyTest(

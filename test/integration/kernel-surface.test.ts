@@ -7,8 +7,10 @@
 // without the rule, so each assertion can fail.
 import assert from "node:assert/strict";
 import { arch } from "node:os";
-import { describe, test } from "node:test";
+import { before, describe, test } from "node:test";
+import { PYTHON_DATA_IMAGE } from "../../src/images/index.js";
 import type { DockerIsol8Options } from "../../src/types.js";
+import { ensureDataImage } from "../fixtures/data-image.js";
 import { engine } from "../helpers.js";
 
 /** Python that prints, per probe, `name errno` (0 when the socket was made). */
@@ -135,4 +137,40 @@ describe("kernel surface under the strict profile, with gVisor", () => {
     assert.equal(probes.getaddrinfo, "True");
     assert.equal(probes.interfaces, "True");
   });
+});
+
+/** NumPy (with its BLAS threads), pandas and matplotlib, and a subprocess: "ok" when all worked. */
+const DATA_SCIENCE = `
+import subprocess, sys, threading
+import numpy as np, pandas as pd, matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+a = np.random.default_rng(1).random((300, 300))
+assert np.allclose(a @ np.linalg.inv(a) @ a, a)
+frame = pd.DataFrame({"k": [1, 2, 1, 2], "v": [1.0, 2.0, 3.0, 4.0]})
+assert frame.groupby("k").v.sum().to_dict() == {1: 4.0, 2: 6.0}
+plt.plot([1, 2, 3]); plt.savefig("/tmp/plot.png")
+results = []
+threads = [threading.Thread(target=lambda: results.append(np.ones(1000).sum())) for _ in range(4)]
+[t.start() for t in threads]; [t.join() for t in threads]
+assert results == [1000.0] * 4
+assert subprocess.run([sys.executable, "-c", "import numpy"]).returncode == 0
+print("ok")
+`;
+
+describe("the strict profile breaks nothing real", () => {
+  before(() => ensureDataImage());
+  for (const [tier, options] of [
+    ["runc", {}],
+    ["gVisor", { ociRuntime: "runsc" }],
+  ] as const) {
+    test(`${tier}: NumPy, pandas and matplotlib with threads and a subprocess`, async () => {
+      const result = await engine({ ...options, image: PYTHON_DATA_IMAGE }).execute({
+        runtime: "python",
+        code: DATA_SCIENCE,
+      });
+      assert.equal(result.exitCode, 0, result.stderr);
+      assert.equal(result.stdout, "ok\n");
+    });
+  }
 });

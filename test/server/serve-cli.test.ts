@@ -177,7 +177,10 @@ describe("isol8 serve", () => {
       }),
     });
     const reading = readSse(response);
-    await eventually(async () => (await containersOf(served.child.pid ?? 0)).length > 0);
+    assert.ok(
+      await eventually(async () => (await containersOf(served.child.pid ?? 0)).length > 0),
+      "the run's container exists",
+    );
     await new Promise((r) => setTimeout(r, 300));
     served.child.kill("SIGTERM");
     const { events } = await reading;

@@ -187,6 +187,24 @@ describe("filtered network", () => {
       });
       assert.equal(result.exitCode, 0, result.stderr);
       assert.equal(result.value, "'upstream says GET /from-context body=0'");
+      // The cell's traffic is the cell's: logged, and counted in its resourceUsage.
+      const log = result.networkLogs ?? [];
+      assert.deepEqual(
+        log.map((e) => [e.action, e.method, e.port]),
+        [["ALLOW", "CONNECT", https.port]],
+      );
+      assert.ok((log[0]?.bytesIn ?? 0) > 1000, JSON.stringify(log));
+      assert.equal(result.resourceUsage?.networkBytesIn, log[0]?.bytesIn);
+      assert.equal(result.resourceUsage?.networkBytesOut, log[0]?.bytesOut);
+      const posted = await isol8.execute({
+        runtime: "python",
+        contextId: context.id,
+        code: `urllib.request.urlopen(urllib.request.Request(${JSON.stringify(url)}, data=b"x" * 100000), timeout=10).read().decode()`,
+      });
+      assert.equal(posted.value, "'upstream says POST /from-context body=100000'");
+      const sent = posted.resourceUsage?.networkBytesOut ?? 0;
+      assert.ok(sent >= 100_000 && sent < 110_000, JSON.stringify(posted.resourceUsage));
+      assert.equal(posted.networkLogs?.length, 1, "only this cell's request");
     } finally {
       await isol8.closeContext(context.id);
     }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { redactError } from "../output/redact.js";
+import type { EgressChannel } from "../network/gateway.js";
+import { redactError, redactNetworkLog } from "../output/redact.js";
 import type { SecretSet } from "../output/secret-masker.js";
 import { TextStream } from "../output/text-stream.js";
 import { BOOTSTRAP_DIR } from "../runtimes/adapter.js";
@@ -103,6 +104,8 @@ export interface ContextHost {
   prepare(container: SandboxContainer, runtime: Runtime): Promise<void>;
   /** Runs `work` in one of the engine's execution slots. */
   slot<T>(work: () => Promise<T>): Promise<T>;
+  /** The container's channel through the egress gateway (filtered network), if it has one. */
+  egress(container: SandboxContainer): EgressChannel | undefined;
 }
 
 type Output = { type: "stdout" | "stderr"; data: string };
@@ -531,6 +534,8 @@ class CodeContext {
     for (const { type, bytes } of this.stash.splice(0)) cell.output(type, bytes);
     this.stashBytes = 0;
     onCell?.(cell);
+    const channel = this.host.egress(kernel.container);
+    channel?.takeLog(); // what went before (an earlier cell's stragglers) is not this cell's
     kernel.send(cell.number, code);
     const timer = setTimeout(() => {
       cell.timedOut = true;
@@ -542,6 +547,7 @@ class CodeContext {
     if (this.kernel === kernel) kernel.freeze();
     const value = cell.close();
     const outputs = cell.outputs();
+    const network = channel ? await channel.settledLog() : undefined;
     let exitCode: number;
     let cpuMs = 0;
     let rssKb = 0;
@@ -581,9 +587,16 @@ class CodeContext {
         cpuPercent: durationMs > 0 ? Math.round((cpuMs / durationMs) * 1000) / 10 : 0,
         memoryMB: Math.round((rssKb / 1024) * 10) / 10,
         cpuTimeMs: cpuMs,
-        networkBytesIn: 0,
-        networkBytesOut: 0,
+        networkBytesIn: network?.bytesIn ?? 0,
+        networkBytesOut: network?.bytesOut ?? 0,
       },
+      ...(this.host.options.logNetwork
+        ? {
+            networkLogs: (network?.entries ?? []).map((entry) =>
+              redactNetworkLog(entry, this.host.secrets),
+            ),
+          }
+        : {}),
       ...(value !== undefined && end.kind === "done" ? { value } : {}),
       ...(outputs.length > 0 ? { outputs } : {}),
       ...(restarted ? { contextRestarted: true } : {}),

@@ -362,6 +362,7 @@ export class DockerIsol8 {
       runSpec: (runtime) => this.runSpec({ runtime, code: " " }),
       prepare: (container, runtime) => this.prepareContext(container, runtime),
       slot: (work) => this.slots.run(work),
+      egress: (container) => this.egress.get(container),
     });
     return this.contextManager;
   }

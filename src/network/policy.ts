@@ -304,19 +304,30 @@ export function isInternalAddress(address: string): boolean {
   return hostAddresses().has(canonicalAddress(address));
 }
 
+/**
+ * The IPv4 address an IPv4-mapped (::ffff:0:0/96) or NAT64 (64:ff9b::/96)
+ * address carries, judged on all 128 bits: written as text these take many
+ * forms (uncompressed, a dotted tail, a high group of zero that compression
+ * drops, as in 64:ff9b::1 for 0.0.0.1).
+ */
 function embeddedIPv4(address: string): string | undefined {
-  if (isIP(address) !== 6) return undefined;
-  const lower = address.toLowerCase();
-  const prefix = ["::ffff:", "64:ff9b::"].find((p) => lower.startsWith(p));
-  if (!prefix) return undefined;
-  const rest = lower.slice(prefix.length);
-  if (isIP(rest) === 4) return rest;
-  const groups = rest.split(":");
-  if (groups.length !== 2) return undefined;
-  const [high, low] = groups.map((g) => Number.parseInt(g, 16));
-  if (high === undefined || low === undefined || Number.isNaN(high) || Number.isNaN(low))
-    return undefined;
+  const groups = ipv6Groups(address);
+  if (groups === undefined) return undefined;
+  const prefix = groups.slice(0, 6).join(":");
+  if (prefix !== "0:0:0:0:0:ffff" && prefix !== "64:ff9b:0:0:0:0") return undefined;
+  const [high, low] = groups.slice(6).map((g) => Number.parseInt(g, 16)) as [number, number];
   return [high >> 8, high & 255, low >> 8, low & 255].join(".");
+}
+
+/** The eight groups of an IPv6 address, in lower-case hex without leading zeros. */
+function ipv6Groups(address: string): string[] | undefined {
+  if (isIP(address) !== 6) return undefined;
+  // The URL parser writes the tail in hex and compresses, so only "::" is left to expand.
+  const [head = "", tail] = canonicalAddress(address).split("::");
+  const front = head === "" ? [] : head.split(":");
+  if (tail === undefined) return front;
+  const back = tail === "" ? [] : tail.split(":");
+  return [...front, ...Array<string>(8 - front.length - back.length).fill("0"), ...back];
 }
 
 /** This machine's own addresses (every interface), which a sandbox must not reach. */

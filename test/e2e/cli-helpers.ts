@@ -85,6 +85,10 @@ const docker = new Docker();
 
 /** Containers (running or not) created by the CLI process with this pid. */
 export async function containersOf(pid: number): Promise<Docker.ContainerInfo[]> {
+  // A process that never got a pid (a `child.pid ?? 0`) owns nothing, which
+  // would make every "no container remains" check pass.
+  if (!Number.isInteger(pid) || pid <= 0)
+    throw new Error(`containersOf: no such process id ${pid}`);
   return docker.listContainers({
     all: true,
     filters: { label: [`isol8.owner=${hostname()}:${pid}`] },

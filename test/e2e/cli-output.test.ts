@@ -87,11 +87,12 @@ describe("isol8 run: nothing printed is lost when the CLI exits", () => {
     assert.equal(count(readFileSync(errPath, "utf8"), "e"), SIZE);
   });
 
-  test("a terminal (a pseudo-terminal from util-linux `script`) read late gets all of it", async (t) => {
-    if (spawnSync("script", ["--version"]).error) {
-      t.skip("util-linux `script` is not installed: it provides the pseudo-terminal for this test");
-      return;
-    }
+  const noScript =
+    spawnSync("script", ["--version"]).error !== undefined &&
+    "util-linux `script` is not installed: it provides the pseudo-terminal for this test";
+  test("a terminal (a pseudo-terminal from util-linux `script`) read late gets all of it", {
+    skip: noScript,
+  }, async () => {
     // `script` runs the CLI on a pseudo-terminal and copies what the terminal shows to its own stdout.
     const line = [process.execPath, CLI, ...RUN].map((arg) => `'${arg.replace(/'/g, "'\\''")}'`);
     const r = await slowPipes("script", ["-q", "-e", "-c", line.join(" "), "/dev/null"]);

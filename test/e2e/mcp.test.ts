@@ -788,6 +788,7 @@ describe("isol8 mcp over streamable HTTP", () => {
     const { client } = await connect();
     await openSession(client, "python");
     const pid = server.pid ?? 0;
+    assert.ok((await containersOf(pid)).length > 0, "the session's container exists");
     const exited = new Promise((resolve) => server.once("exit", resolve));
     server.kill("SIGTERM");
     assert.equal(await exited, 0);

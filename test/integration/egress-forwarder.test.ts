@@ -393,11 +393,11 @@ for attempt in range(3):
     }
   });
 
-  test("a forwarder that died leaves its port refusing, and the container unfit for reuse", async (t) => {
-    if (process.getuid?.() !== 0) {
-      t.skip("only root on this machine can kill the forwarder");
-      return;
-    }
+  test("a forwarder that died leaves its port refusing, and the container unfit for reuse", {
+    skip:
+      process.getuid?.() !== 0 &&
+      "only root on this machine can kill the forwarder (it runs as another user)",
+  }, async (t) => {
     const proxy = await fakeProxy(t, echo);
     const box = await sandbox(t, proxy.dir);
     assert.equal(await python(box, ECHO_ONCE), "echo ok\n");

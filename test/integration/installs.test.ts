@@ -72,7 +72,12 @@ describe("installPackages", () => {
       );
       const log = result.networkLogs ?? [];
       assert.equal(log.at(-1)?.action, "BLOCK", "the program's own request is refused");
-      assert.ok(log.slice(0, -1).every((e) => e.action === "ALLOW" && e.host === "127.0.0.1"));
+      const installs = log.slice(0, -1);
+      assert.ok(installs.length > 0, "the install's own requests went through the gateway");
+      assert.ok(
+        installs.every((e) => e.action === "ALLOW" && e.host === "127.0.0.1"),
+        JSON.stringify(log),
+      );
     } finally {
       await isol8.stop();
     }
@@ -186,10 +191,11 @@ describe("installPackages", () => {
       });
       assert.equal(result.exitCode, 0, result.stderr);
       assert.equal(result.stdout, "true false\n");
+      const log = result.networkLogs ?? [];
+      assert.ok(log.length > 0, "the install went through the gateway");
       assert.ok(
-        (result.networkLogs ?? []).every(
-          (e) => e.host === "registry.npmjs.org" && e.action === "ALLOW",
-        ),
+        log.every((e) => e.host === "registry.npmjs.org" && e.action === "ALLOW"),
+        JSON.stringify(log),
       );
     } finally {
       await isol8.stop();

@@ -95,6 +95,68 @@ describe("filtered network", () => {
     assert.equal(result.resourceUsage?.networkBytesIn, plain.bytesIn + tunnel.bytesIn);
   });
 
+  test("networkBytesOut counts what the program sent through the gateway, and grows with it", async () => {
+    /** Python POSTing `size` bytes to each URL through the gateway. */
+    const post = (urls: string[], size: number) =>
+      [
+        "import urllib.request",
+        `for url in ${JSON.stringify(urls)}:`,
+        `    answer = urllib.request.urlopen(urllib.request.Request(url, data=b"x" * ${size}), timeout=10)`,
+        "    print(answer.read().decode())",
+      ].join("\n");
+    const sent = async (urls: string[], size: number) => {
+      const result = await isol8.execute({ runtime: "python", code: post(urls, size) });
+      assert.equal(result.exitCode, 0, result.stderr);
+      assert.deepEqual(
+        lines(result.stdout),
+        urls.map((u) => `upstream says POST ${new URL(u).pathname} body=${size}`),
+      );
+      const usage = result.resourceUsage;
+      assert.ok(usage);
+      const log = result.networkLogs ?? [];
+      assert.equal(log.length, urls.length, JSON.stringify(log));
+      assert.equal(
+        usage.networkBytesOut,
+        log.reduce((n, e) => n + e.bytesOut, 0),
+      );
+      assert.equal(
+        usage.networkBytesIn,
+        log.reduce((n, e) => n + e.bytesIn, 0),
+      );
+      return usage;
+    };
+    const plainUrl = [`http://localhost:${http.port}/upload`];
+    const small = await sent(plainUrl, 1000);
+    const big = await sent(plainUrl, 300_000);
+    // The body and a request head (a few hundred bytes), no more.
+    assert.ok(
+      small.networkBytesOut >= 1000 && small.networkBytesOut < 1000 + 2000,
+      JSON.stringify(small),
+    );
+    assert.ok(
+      big.networkBytesOut >= 300_000 && big.networkBytesOut < 300_000 + 2000,
+      JSON.stringify(big),
+    );
+    assert.ok(big.networkBytesOut - small.networkBytesOut >= 299_000 - 500);
+    for (const u of [small, big])
+      assert.ok(u.networkBytesIn > 0 && u.networkBytesIn < 2000, JSON.stringify(u));
+    // Through a CONNECT tunnel the gateway counts the TLS bytes: the body and TLS's own.
+    const tunnelled = await sent([`https://localhost:${https.port}/upload`], 100_000);
+    assert.ok(
+      tunnelled.networkBytesOut >= 100_000 && tunnelled.networkBytesOut < 100_000 + 10_000,
+      JSON.stringify(tunnelled),
+    );
+    // Both kinds in one run add up.
+    const both = await sent(
+      [`http://localhost:${http.port}/a`, `https://localhost:${https.port}/b`],
+      50_000,
+    );
+    assert.ok(
+      both.networkBytesOut >= 100_000 && both.networkBytesOut < 100_000 + 12_000,
+      JSON.stringify(both),
+    );
+  });
+
   test("node, bun, deno and curl use the gateway and the trusted CA too", async () => {
     const url = `https://localhost:${https.port}/from-`;
     const fetchIt = (who: string) =>
@@ -125,6 +187,24 @@ describe("filtered network", () => {
       });
       assert.equal(result.exitCode, 0, result.stderr);
       assert.equal(result.value, "'upstream says GET /from-context body=0'");
+      // The cell's traffic is the cell's: logged, and counted in its resourceUsage.
+      const log = result.networkLogs ?? [];
+      assert.deepEqual(
+        log.map((e) => [e.action, e.method, e.port]),
+        [["ALLOW", "CONNECT", https.port]],
+      );
+      assert.ok((log[0]?.bytesIn ?? 0) > 1000, JSON.stringify(log));
+      assert.equal(result.resourceUsage?.networkBytesIn, log[0]?.bytesIn);
+      assert.equal(result.resourceUsage?.networkBytesOut, log[0]?.bytesOut);
+      const posted = await isol8.execute({
+        runtime: "python",
+        contextId: context.id,
+        code: `urllib.request.urlopen(urllib.request.Request(${JSON.stringify(url)}, data=b"x" * 100000), timeout=10).read().decode()`,
+      });
+      assert.equal(posted.value, "'upstream says POST /from-context body=100000'");
+      const sent = posted.resourceUsage?.networkBytesOut ?? 0;
+      assert.ok(sent >= 100_000 && sent < 110_000, JSON.stringify(posted.resourceUsage));
+      assert.equal(posted.networkLogs?.length, 1, "only this cell's request");
     } finally {
       await isol8.closeContext(context.id);
     }

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
-import { hostname, tmpdir } from "node:os";
+import { hostname, networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
@@ -71,6 +71,29 @@ async function serve(
   return { child, url, stderr: () => err, exited };
 }
 
+/** Whether a TCP connection to host:port is accepted (false when refused). */
+function accepts(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, host);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) =>
+      error.code === "ECONNREFUSED" ? resolve(false) : reject(error),
+    );
+  });
+}
+
+/** An IPv4 address of this host other than loopback: where a server beyond loopback is reached. */
+function ownOuterAddress(): string {
+  const address = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && a.family === "IPv4" && !a.internal)?.address;
+  assert.ok(address, "this host has an IPv4 address beyond loopback");
+  return address;
+}
+
 describe("isol8 serve", () => {
   test("refuses to start without a master key", async () => {
     const result = await isol8(["serve", "--port", "0"]);
@@ -95,6 +118,12 @@ describe("isol8 serve", () => {
     );
     assert.match(served.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.doesNotMatch(served.stderr(), /WARNING/);
+    // Not only the printed URL: the socket is on loopback alone, so this
+    // host's outer address refuses the port (the 0.0.0.0 test below shows
+    // that address accepts a server bound beyond loopback).
+    const port = Number(new URL(served.url).port);
+    assert.equal(await accepts("127.0.0.1", port), true);
+    assert.equal(await accepts(ownOuterAddress(), port), false);
   });
 
   test("--bind or the config's bind listens beyond loopback, with a warning", async () => {
@@ -113,6 +142,7 @@ describe("isol8 serve", () => {
     assert.match(configured.stderr(), /WARNING: listening on 0\.0\.0\.0, beyond loopback/);
     const port = new URL(configured.url).port;
     assert.equal((await fetch(`http://127.0.0.1:${port}/health`)).status, 200);
+    assert.equal(await accepts(ownOuterAddress(), Number(port)), true);
     const open = await serve(["--port", "0", "--insecure-no-auth", "--bind", "0.0.0.0"]);
     assert.match(open.stderr(), /beyond loopback: .* without authentication, run code on it/);
   });
@@ -147,7 +177,10 @@ describe("isol8 serve", () => {
       }),
     });
     const reading = readSse(response);
-    await eventually(async () => (await containersOf(served.child.pid ?? 0)).length > 0);
+    assert.ok(
+      await eventually(async () => (await containersOf(served.child.pid ?? 0)).length > 0),
+      "the run's container exists",
+    );
     await new Promise((r) => setTimeout(r, 300));
     served.child.kill("SIGTERM");
     const { events } = await reading;

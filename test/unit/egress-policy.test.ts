@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { networkInterfaces } from "node:os";
 import { describe, it } from "node:test";
 import { InvalidOptionError } from "../../src/engine/errors.js";
 import {
@@ -195,5 +196,121 @@ describe("rules that could run away", () => {
     assert.equal(decideDestination(policy, "fd00::5", 4873).allow, true);
     assert.equal(decideDestination(policy, "fd00::5", 443).allow, false);
     assert.equal(decideAddress(policy, "fd00::5", 4873).allow, true);
+  });
+});
+
+/**
+ * Every range the gateway refuses a resolved address in. Kept here rather
+ * than read from the source, so that a range dropped from the source fails
+ * the test instead of quietly leaving it.
+ */
+const INTERNAL_V4: readonly [string, number, string][] = [
+  ["0.0.0.0", 8, "this network"],
+  ["10.0.0.0", 8, "private"],
+  ["100.64.0.0", 10, "carrier-grade NAT"],
+  ["127.0.0.0", 8, "loopback"],
+  ["169.254.0.0", 16, "link-local and cloud metadata"],
+  ["172.16.0.0", 12, "private"],
+  ["192.0.0.0", 24, "IETF protocol assignments"],
+  ["192.168.0.0", 16, "private"],
+  ["198.18.0.0", 15, "benchmarking"],
+  ["224.0.0.0", 3, "multicast, reserved and broadcast"],
+];
+const INTERNAL_V6: readonly [string, number, string][] = [
+  ["::", 96, "unspecified, loopback, IPv4-compatible"],
+  ["64:ff9b:1::", 48, "local-use NAT64"],
+  ["2002::", 16, "6to4"],
+  ["fec0::", 10, "site-local"],
+  ["fc00::", 7, "unique local"],
+  ["fe80::", 10, "link-local"],
+  ["ff00::", 8, "multicast"],
+];
+
+const v4ToNumber = (a: string) => a.split(".").reduce((n, part) => n * 256 + Number(part), 0);
+const numberToV4 = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join(".");
+
+function v6ToBigInt(address: string): bigint {
+  const [head = "", tail] = address.split("::");
+  const front = head === "" ? [] : head.split(":");
+  const back = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups =
+    tail === undefined
+      ? front
+      : [...front, ...Array<string>(8 - front.length - back.length).fill("0"), ...back];
+  return groups.reduce((n, group) => (n << 16n) | BigInt(Number.parseInt(group, 16)), 0n);
+}
+/** Eight full groups, uncompressed: the checks must canonicalize for themselves. */
+const bigIntToV6 = (n: bigint) =>
+  Array.from({ length: 8 }, (_, i) => ((n >> BigInt(112 - 16 * i)) & 0xffffn).toString(16)).join(
+    ":",
+  );
+
+/** The first, a middle and the last address of each range. */
+function samplesV4(net: string, bits: number): string[] {
+  const first = v4ToNumber(net);
+  const size = 2 ** (32 - bits);
+  return [first, first + Math.floor(size / 2) + 1, first + size - 1].map(numberToV4);
+}
+function samplesV6(net: string, bits: number): string[] {
+  const first = v6ToBigInt(net);
+  const size = 1n << BigInt(128 - bits);
+  return [first, first + size / 2n + 1n, first + size - 1n].map(bigIntToV6);
+}
+
+describe("every internal range is refused, even when every name is allowed", () => {
+  const everything = compilePolicy({ whitelist: [".*"] });
+  const refused = (address: string) => {
+    const decision = decideAddress(everything, address, 443);
+    assert.equal(decision.allow, false, `${address} was let through`);
+    assert.match(
+      decision.allow ? "" : decision.reason,
+      /^resolves to the internal address /,
+      address,
+    );
+    assert.equal(isInternalAddress(address), true, address);
+  };
+  const through = (address: string) => {
+    assert.deepEqual(decideAddress(everything, address, 443), { allow: true }, address);
+    assert.equal(isInternalAddress(address), false, address);
+  };
+
+  for (const [net, bits, what] of INTERNAL_V4)
+    it(`${net}/${bits} (${what}): its first, middle and last address, also mapped into IPv6, NAT64 and 6to4`, () => {
+      for (const address of samplesV4(net, bits)) {
+        const [a, b, c, d] = address.split(".").map(Number) as [number, number, number, number];
+        const hex = (x: number, y: number) => ((x << 8) | y).toString(16);
+        refused(address);
+        refused(`::ffff:${address}`);
+        refused(`::ffff:${hex(a, b)}:${hex(c, d)}`);
+        refused(`64:ff9b::${hex(a, b)}:${hex(c, d)}`);
+        refused(`2002:${hex(a, b)}:${hex(c, d)}::1`);
+      }
+    });
+
+  for (const [net, bits, what] of INTERNAL_V6)
+    it(`${net}/${bits} (${what}): its first, middle and last address, uncompressed too`, () => {
+      for (const address of samplesV6(net, bits)) {
+        refused(address);
+        refused(address.replace(/(^|:)0(:0)+(:|$)/, "::").replace(/^::::?/, "::"));
+      }
+    });
+
+  it("the IPv4 ranges end where they should: the addresses either side of each are let through", () => {
+    for (const [net, bits] of INTERNAL_V4) {
+      const first = v4ToNumber(net);
+      const neighbours = [first - 1, first + 2 ** (32 - bits)].filter((n) => n >= 0 && n < 2 ** 32);
+      for (const n of neighbours.map(numberToV4))
+        if (!INTERNAL_V4.some(([other, b]) => samplesV4(other, b)[0] === n)) through(n);
+    }
+    for (const address of ["8.8.8.8", "93.184.216.34", "2606:2800:220:1::1", "64:ff9b::808:808"])
+      through(address);
+  });
+
+  it("this host's own addresses, on every interface, are refused", () => {
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .flatMap((entry) => (entry ? [entry.address.split("%")[0] as string] : []));
+    assert.ok(own.length > 0, "this host has addresses");
+    for (const address of own) refused(address);
   });
 });

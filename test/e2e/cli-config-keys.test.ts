@@ -96,7 +96,7 @@ const IA32_GETPID = [
   "child = 'import ctypes, mmap, os\\n' + \\",
   "  'p = mmap.mmap(-1, 4096, prot=7); p.write(bytes([0xB8, 20, 0, 0, 0, 0xCD, 0x80, 0xC3]))\\n' + \\",
   "  'f = ctypes.CFUNCTYPE(ctypes.c_int32)(ctypes.addressof(ctypes.c_char.from_buffer(p)))\\n' + \\",
-  "  'print(\"same\" if f() == os.getpid() else \"other\")'",
+  '  \'print("same" if f() == os.getpid() else "other")\'',
   "run = subprocess.run([sys.executable, '-c', child], capture_output=True, text=True)",
   "print(run.stdout.strip() or f'status {run.returncode}')",
 ].join("\n");

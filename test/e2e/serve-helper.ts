@@ -12,13 +12,22 @@ export interface ServedCli {
   stop(): Promise<void>;
 }
 
-/** Starts the built CLI's `isol8 serve` on 127.0.0.1 (a free port) with this master key and small pools. */
-export async function serveCli(key: string): Promise<ServedCli> {
+/**
+ * Starts the built CLI's `isol8 serve` on 127.0.0.1 (a free port) with this
+ * master key and small pools; `config` adds keys to its configuration file.
+ */
+export async function serveCli(
+  key: string,
+  config: Record<string, unknown> = {},
+): Promise<ServedCli> {
   const dir = mkdtempSync(join(tmpdir(), "isol8-e2e-serve-"));
-  const config = join(dir, "config.json");
-  writeFileSync(config, JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } } }));
+  const configFile = join(dir, "config.json");
+  writeFileSync(
+    configFile,
+    JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } }, ...config }),
+  );
   const args = ["serve", "--bind", "127.0.0.1", "--port", "0", "--key", key];
-  args.push("--db", join(dir, "server.db"), "--config", config);
+  args.push("--db", join(dir, "server.db"), "--config", configFile);
   const child = spawn(process.execPath, [CLI, ...args], {
     env: cleanEnv(),
     stdio: ["pipe", "pipe", "pipe"],

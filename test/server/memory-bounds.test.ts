@@ -98,6 +98,8 @@ async function measured<T>(
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   })();
+  // Its failure is reported once the push is over, below.
+  other.catch(() => undefined);
   let result: T;
   try {
     result = await push();

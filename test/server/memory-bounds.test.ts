@@ -473,7 +473,7 @@ describe("a gigabyte through each path leaves the engine's memory bounded", () =
     assertBounded(t, "bad messages, replies unread", { growth, before, answers });
   });
 
-  test("GET /file of a 1.1 GB file is refused by its size, before any of it is read", async (t) => {
+  test("GET /file of a 1.1 GB file, of the session or of a code context, is refused by its size, before any of it is read", async (t) => {
     const call = (path: string, init: RequestInit = {}) =>
       fetch(`${served.url}${path}`, {
         ...init,
@@ -494,11 +494,32 @@ describe("a gigabyte through each path leaves the engine's memory bounded", () =
     const madeText = await made.text();
     assert.equal(made.status, 200, madeText);
     assert.equal(JSON.parse(madeText).stdout, `${1100 * MIB}\n`);
+    // A code context's files are read through docker exec instead of the supervisor.
+    const context = await call("/session/big-file/context", {
+      method: "POST",
+      body: JSON.stringify({ runtime: "python" }),
+    });
+    const { id: contextId } = (await context.json()) as { id: string };
+    assert.equal(context.status, 201);
+    const cell = await call("/execute", {
+      method: "POST",
+      body: JSON.stringify({
+        sessionId: "big-file",
+        request: {
+          runtime: "python",
+          contextId,
+          code: "with open('/sandbox/big', 'wb') as f:\n    for _ in range(1100): f.write(bytes(1 << 20))\nimport os; os.path.getsize('/sandbox/big')",
+        },
+      }),
+    });
+    const cellText = await cell.text();
+    assert.equal(cell.status, 200, cellText);
+    assert.equal(JSON.parse(cellText).value, String(1100 * MIB));
     const { result, growth, before, answers } = await measured(pid, idle, served.url, async () => {
       const answers: { status: number; error: string }[] = [];
       // One after another: a session serves one caller at a time.
-      for (let i = 0; i < 4; i++) {
-        const got = await call("/file?sessionId=big-file&path=/sandbox/big");
+      for (const query of ["", `&contextId=${contextId}`, "", `&contextId=${contextId}`]) {
+        const got = await call(`/file?sessionId=big-file&path=/sandbox/big${query}`);
         answers.push({
           status: got.status,
           error: ((await got.json()) as { error: string }).error,

@@ -128,7 +128,7 @@ interface WsRun {
   ws: WebSocket;
   events: { type: string; data?: string }[];
   closed: Promise<number>;
-  /** Resolves with the first stdout event whose data holds `text`. */
+  /** Resolves once the program's stdout so far holds `text`. */
   stdoutHolds(text: string): Promise<void>;
 }
 
@@ -142,13 +142,11 @@ async function wsRun(url: string, request: object, options: object): Promise<WsR
   });
   const events: WsRun["events"] = [];
   const waiters: { text: string; resolve: () => void }[] = [];
+  let stdout = "";
   ws.on("message", (data: Buffer) => {
     const event = JSON.parse(data.toString()) as WsRun["events"][number];
     events.push(event);
-    const stdout = events
-      .filter((e) => e.type === "stdout")
-      .map((e) => e.data)
-      .join("");
+    if (event.type === "stdout") stdout += event.data;
     for (const waiter of waiters) if (stdout.includes(waiter.text)) waiter.resolve();
   });
   const closed = new Promise<number>((resolve) =>
@@ -159,7 +157,11 @@ async function wsRun(url: string, request: object, options: object): Promise<WsR
     ws,
     events,
     closed,
-    stdoutHolds: (text) => new Promise<void>((resolve) => waiters.push({ text, resolve })),
+    stdoutHolds: (text) =>
+      new Promise<void>((resolve) => {
+        if (stdout.includes(text)) resolve();
+        else waiters.push({ text, resolve });
+      }),
   };
 }
 
@@ -201,9 +203,9 @@ function clientFrame(text: string): Buffer {
 
 /**
  * A client that ignores back-pressure: a raw WebSocket that queues `total`
- * bytes of stdin messages at once (the same frame over and over, so the
- * queue costs this process nothing) and never reads what comes back except
- * to notice the program's words. Returns how to watch it.
+ * bytes of `frame` (by default a 1 MiB stdin message) at once, the same
+ * buffer over and over, so the queue costs this process nothing. What
+ * comes back is read only to notice the words waited for.
  */
 async function floodingClient(
   url: string,

@@ -1425,9 +1425,16 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
     int i_chan = -1, i_out = -1, i_err = -1, i_in = -1, i_sig;
     fds[nfds] = (struct pollfd){sigfd, POLLIN, 0};
     i_sig = nfds++;
+    /* While the program has input left to take, the channel is not read (that
+     * is the back-pressure the engine sees), but its hang-up is still watched:
+     * POLLHUP (a pipe) and POLLRDHUP (a socket) come without reading. */
+    int i_hup = -1;
     if (channel_open && pending_len == pending_off) {
       fds[nfds] = (struct pollfd){STDIN_FILENO, POLLIN, 0};
       i_chan = nfds++;
+    } else if (channel_open) {
+      fds[nfds] = (struct pollfd){STDIN_FILENO, POLLRDHUP, 0};
+      i_hup = nfds++;
     }
     if (out.fd >= 0) {
       fds[nfds] = (struct pollfd){out.fd, POLLIN, 0};
@@ -1477,6 +1484,7 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
     if (i_chan >= 0 && fds[i_chan].revents) {
       channel_read();
     }
+    if (i_hup >= 0 && fds[i_hup].revents & (POLLHUP | POLLRDHUP | POLLERR)) channel_closed();
   }
   if (stdin_fd >= 0) close(stdin_fd);
   close_fd(&ctl_fd);

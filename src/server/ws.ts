@@ -75,10 +75,13 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
   let run: ServerRun | undefined;
   let started = false;
   const early: SandboxSignal[] = [];
+  const reading = readHolds(ws);
   /** Standard input on its way to the program (sent before the run started too), flow-controlled. */
-  const stdin = new StdinFeed(ws, STDIN_HIGH_WATER_BYTES, (error) => {
-    void send({ type: "error", data: toHttpError(error).message });
-  });
+  const stdin = new StdinFeed(
+    { pause: () => reading.hold("stdin"), resume: () => reading.release("stdin") },
+    STDIN_HIGH_WATER_BYTES,
+    (error) => reply({ type: "error", data: toHttpError(error).message }),
+  );
   /** Whether this run's stdin stays open for stdin messages (no request.stdin given). */
   let interactive = false;
   ws.on("close", () => {
@@ -92,6 +95,20 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
       if (ws.readyState !== ws.OPEN) return resolve();
       ws.send(JSON.stringify(event), () => resolve());
     });
+  /**
+   * Answers one of the client's messages. Until the answer has been written
+   * to the socket the connection is not read: a client that sends messages
+   * faster than it reads their answers is held back, instead of the server
+   * queueing answers for it without bound.
+   */
+  let unwritten = 0;
+  const reply = (event: StreamEvent) => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (unwritten++ === 0) reading.hold("replies");
+    void send(event).then(() => {
+      if (--unwritten === 0) reading.release("replies");
+    });
+  };
   const fail = async (error: unknown) => {
     const http = toHttpError(error);
     if (http.status === 500) ctx.log(`isol8 serve: ${WS_PATH}: ${(error as Error).stack ?? error}`);
@@ -138,7 +155,7 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
         if (run) run.kill(control.signal);
         else early.push(control.signal);
       } else if (!interactive) {
-        void send({
+        reply({
           type: "error",
           data: "stdin: this run's input was given in request.stdin and has ended",
         });
@@ -148,7 +165,25 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
       }
     } catch (error) {
       if (!started) void fail(error);
-      else void send({ type: "error", data: toHttpError(error).message });
+      else reply({ type: "error", data: toHttpError(error).message });
     }
   });
+}
+
+/**
+ * Reading of a connection, stopped while any reason holds it (its program's
+ * standard input waiting, answers the client has not taken) and resumed
+ * once none does.
+ */
+function readHolds(connection: { pause(): void; resume(): void }) {
+  const reasons = new Set<string>();
+  return {
+    hold(reason: string): void {
+      if (reasons.size === 0) connection.pause();
+      reasons.add(reason);
+    },
+    release(reason: string): void {
+      if (reasons.delete(reason) && reasons.size === 0) connection.resume();
+    },
+  };
 }

@@ -16,18 +16,23 @@ export interface ServedCli {
 
 /**
  * Starts the built CLI's `isol8 serve` on 127.0.0.1 (a free port) with this
- * master key and small pools, in `env`, with `extraArgs` after its own.
+ * master key and small pools, in `env`, with `extraArgs` after its own;
+ * `config` adds keys to its configuration file.
  */
 export async function serveCli(
   key: string,
   env: Record<string, string> = cleanEnv(),
   extraArgs: string[] = [],
+  config: Record<string, unknown> = {},
 ): Promise<ServedCli> {
   const dir = mkdtempSync(join(tmpdir(), "isol8-e2e-serve-"));
-  const config = join(dir, "config.json");
-  writeFileSync(config, JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } } }));
+  const configFile = join(dir, "config.json");
+  writeFileSync(
+    configFile,
+    JSON.stringify({ engines: { poolSize: { clean: 1, dirty: 1 } }, ...config }),
+  );
   const args = ["serve", "--bind", "127.0.0.1", "--port", "0", "--key", key];
-  args.push("--db", join(dir, "server.db"), "--config", config, ...extraArgs);
+  args.push("--db", join(dir, "server.db"), "--config", configFile, ...extraArgs);
   const child = spawn(process.execPath, [CLI, ...args], {
     env,
     stdio: ["pipe", "pipe", "pipe"],

@@ -2,6 +2,8 @@
 // it fails safely, and that the engine, the host and the next run are fine.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import Docker from "dockerode";
+import { DockerStdioDemuxer } from "../../src/engine/docker-stdio.js";
 import type { DockerIsol8Options } from "../../src/types.js";
 import { collectStream, engine, runOnce } from "../helpers.js";
 
@@ -306,23 +308,90 @@ describe("filesystem", () => {
   });
 });
 
+/**
+ * Bash that runs every setuid-root binary of the image and prints, per line,
+ * what the kernel gave it. `su` is fed a password through a FIFO, and its ids
+ * are read from /proc while it waits for it (`Uid:` is real, effective, saved,
+ * filesystem). Each setuid binary runs with LD_SHOW_AUXV, which glibc's loader
+ * honours only when the exec was not privileged: it prints the effective uid
+ * the kernel handed over (AT_EUID) and AT_SECURE, and prints nothing when the
+ * setuid bit took effect. Root's passwords are locked in the image, so su and
+ * newgrp root fail whatever the password; their ids are what shows the setuid
+ * bit did nothing.
+ */
+const SETUID_PROBE = String.raw`
+fifo=$(mktemp -u /tmp/pw.XXXXXX); mkfifo "$fifo"
+su -c 'id -u' root < "$fifo" >/dev/null 2>&1 &
+su=$!
+exec 3> "$fifo"
+for i in $(seq 100); do grep -q '^Uid' /proc/$su/status 2>/dev/null && [ "$(cat /proc/$su/comm)" = su ] && break; sleep 0.1; done
+echo "su-ids $(grep '^Uid' /proc/$su/status | tr -s '\t' ' ' | cut -d' ' -f2-)"
+echo wrong-password >&3; exec 3>&-
+wait $su && echo "su worked" || echo "su refused"
+for b in $(find / -xdev -perm -4000 -user root -type f 2>/dev/null); do
+  echo "setuid $b$(LD_SHOW_AUXV=1 "$b" --version </dev/null 2>/dev/null | grep -E '^AT_(EUID|SECURE):' | tr -s ' ' | sed 's/^/ /' | tr -d '\n')"
+done
+echo "newgrp$(newgrp root <<< 'echo " switched to uid $(id -u) gid $(id -g)"' 2>/dev/null)"
+grep -E '^(NoNewPrivs|CapEff)' /proc/self/status | tr -s '\t' ' '
+`;
+
+/** The probe's output lines, the setuid ones apart. */
+function setuidProbeLines(stdout: string): { setuid: string[]; other: string[] } {
+  const lines = stdout.replace(/\r/g, "").trim().split("\n");
+  return {
+    setuid: lines.filter((line) => line.startsWith("setuid ")),
+    other: lines.filter((line) => !line.startsWith("setuid ")),
+  };
+}
+
 describe("privileges", () => {
-  test("setuid binaries and su give nothing; no-new-privileges is set", async () => {
-    const result = await runOnce({
-      runtime: "bash",
-      code: [
-        "su -c 'id -u' root </dev/null >/dev/null 2>&1 && echo su-worked || echo su-refused",
-        // Every setuid-root binary in the image runs with the caller's uid.
-        'for b in $(find / -xdev -perm -4000 -type f 2>/dev/null); do echo "$b"; done | wc -l',
-        "newgrp root </dev/null 2>/dev/null; id -u",
-        "grep NoNewPrivs /proc/self/status | tr -s '\\t' ' '",
-      ].join("\n"),
+  test("setuid-root binaries run as uid 100; su and newgrp give nothing; no-new-privileges is set", async () => {
+    const result = await runOnce({ runtime: "bash", code: SETUID_PROBE });
+    const { setuid, other } = setuidProbeLines(result.stdout);
+    assert.deepEqual(other, [
+      "su-ids 100 100 100 100",
+      "su refused",
+      "newgrp",
+      "CapEff: 0000000000000000",
+      "NoNewPrivs: 1",
+    ]);
+    assert.ok(setuid.length >= 1, "the image has setuid binaries to try");
+    for (const line of setuid) assert.match(line, /^setuid \S+ AT_EUID: 100 AT_SECURE: 0$/);
+  });
+
+  test("control: without no-new-privileges the same probe sees su and every setuid binary run as root", async () => {
+    // The sandbox image as a plain container: uid 100, no capabilities, no
+    // network, but no no-new-privileges: only that flag differs from a sandbox here.
+    const container = await new Docker().createContainer({
+      Image: "isol8:bash",
+      Entrypoint: ["timeout", "60", "bash", "-c", SETUID_PROBE],
+      User: "100:100",
+      HostConfig: { CapDrop: ["ALL"], NetworkMode: "none" },
     });
-    const [su, setuidCount, uid, nnp] = result.stdout.trim().split("\n");
-    assert.equal(su, "su-refused");
-    assert.ok(Number(setuidCount) >= 1, "the image has setuid binaries to try");
-    assert.equal(uid, "100");
-    assert.equal(nnp, "NoNewPrivs: 1");
+    try {
+      await container.start();
+      await container.wait();
+      let stdout = "";
+      new DockerStdioDemuxer(
+        (chunk) => {
+          stdout += chunk.toString();
+        },
+        () => {},
+      ).push(await container.logs({ stdout: true, stderr: true }));
+      const { setuid, other } = setuidProbeLines(stdout);
+      assert.deepEqual(other, [
+        "su-ids 100 0 0 0",
+        "su refused",
+        "newgrp",
+        "CapEff: 0000000000000000",
+        "NoNewPrivs: 0",
+      ]);
+      assert.ok(setuid.length >= 1);
+      // The loader ran in secure mode: the setuid bit took effect in every one.
+      for (const line of setuid) assert.match(line, /^setuid \S+$/);
+    } finally {
+      await container.remove({ force: true });
+    }
   });
 });
 

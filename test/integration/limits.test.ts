@@ -3,30 +3,38 @@ import { describe, test } from "node:test";
 import Docker from "dockerode";
 import { collectStream, engine, runOnce } from "../helpers.js";
 
+/**
+ * Bash that prints how many processes the timeout test's markers are: one
+ * line per process, counted when it starts with a marker's name (`exec -a`
+ * gives them those names).
+ */
+const COUNT_MARKERS =
+  "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done | grep -c '^isol8-marker-' || true";
+
 describe("timeouts", () => {
   test("a timeout kills the whole process tree, including children that ignore SIGTERM or start new sessions", async () => {
     const isol8 = engine({ mode: "persistent" });
     const started = performance.now();
     const result = await isol8.execute({
       runtime: "bash",
-      timeoutMs: 1500,
+      timeoutMs: 3000,
       code: [
         "trap '' TERM",
         "setsid bash -c 'trap \"\" TERM INT HUP; exec -a isol8-marker-daemon sleep 1000' &",
         "(bash -c 'exec -a isol8-marker-child sleep 1000' &)",
-        "echo started",
+        `markers() { ${COUNT_MARKERS}; }`,
+        'for i in $(seq 50); do [ "$(markers)" = 2 ] && break; sleep 0.05; done',
+        'echo "started, markers alive: $(markers)"',
         "sleep 1000",
       ].join("\n"),
     });
     assert.equal(result.timedOut, true);
-    assert.equal(result.stdout, "started\n");
+    // Both were running when the timeout came...
+    assert.equal(result.stdout, "started, markers alive: 2\n");
     assert.ok(performance.now() - started < 10_000);
-    // The same container, next run: nothing of the timed-out run is still alive.
-    const check = await isol8.execute({
-      runtime: "bash",
-      code: "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'isol8-marker-[dc][a-z]*' || true",
-    });
-    assert.equal(check.stdout.trim(), "0");
+    // ...and the same container's next run finds neither.
+    const check = await isol8.execute({ runtime: "bash", code: COUNT_MARKERS });
+    assert.equal(check.stdout, "0\n");
   });
 
   test("a per-request timeout overrides the engine's", async () => {

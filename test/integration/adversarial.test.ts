@@ -320,11 +320,17 @@ describe("filesystem", () => {
         "grep -c ' / ' /proc/mounts",
         "cat /proc/1/environ 2>/dev/null | wc -c",
         "ls /proc/1/fd 2>/dev/null | wc -l",
+        // Control: the same reads of a process of the sandbox user's own.
+        "sleep 30 & own=$!",
+        "cat /proc/$own/environ 2>/dev/null | wc -c | sed 's/^[1-9][0-9]*$/some/'",
+        "ls /proc/$own/fd 2>/dev/null | wc -l | sed 's/^[1-9][0-9]*$/some/'",
+        "kill $own",
       ].join("\n"),
     });
     // No socket, no /root content, one root mount (the container's), and the
-    // supervisor's environment and file descriptors (its channel) are closed to the sandbox.
-    assert.deepEqual(result.stdout.trim().split("\n"), ["0", "0", "1", "0", "0"]);
+    // supervisor's environment and file descriptors (its channel) are closed
+    // to the sandbox, where its own processes' are open.
+    assert.deepEqual(result.stdout.trim().split("\n"), ["0", "0", "1", "0", "0", "some", "some"]);
   });
 });
 

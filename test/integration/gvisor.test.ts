@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { before, describe, test } from "node:test";
 import Docker from "dockerode";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
@@ -60,6 +61,74 @@ before(() => {
  */
 const GVISOR_KERNEL = /^Linux version \S+ #1 SMP Sun Jan 10 15:06:54 PST 2016$/;
 
+/** What the engine adds to pidsLimit under runsc (GVISOR_PIDS_OVERHEAD in container-spec.ts). */
+const GVISOR_PIDS_ALLOWANCE = 448;
+
+/** The pids cgroup folder Docker made for a container: cgroup v1, v2 cgroupfs or v2 systemd. */
+function pidsCgroup(id: string): string | undefined {
+  return [
+    `/sys/fs/cgroup/pids/docker/${id}`,
+    `/sys/fs/cgroup/docker/${id}`,
+    `/sys/fs/cgroup/system.slice/docker-${id}.scope`,
+  ].find((dir) => existsSync(`${dir}/pids.max`));
+}
+
+interface PidsReading {
+  max: string;
+  /** The highest pids.current seen. */
+  peak: number;
+  /** Forks the limit refused (pids.events `max`). */
+  refused: number;
+}
+
+/** Reads, until stopped, the host's pids cgroup of every container this process owns. */
+function watchPidsCgroups(): { stop(): Promise<Map<string, PidsReading>> } {
+  const docker = new Docker();
+  const seen = new Map<string, PidsReading>();
+  let watching = true;
+  const read = (dir: string, file: string) => readFileSync(`${dir}/${file}`, "utf8");
+  const done = (async () => {
+    while (watching) {
+      const containers = await docker.listContainers({
+        filters: { label: [`isol8.owner=${hostname()}:${process.pid}`] },
+      });
+      for (const { Id } of containers) {
+        const dir = pidsCgroup(Id);
+        if (!dir) continue;
+        try {
+          const max = read(dir, "pids.max").trim();
+          const current = Number(read(dir, "pids.current"));
+          const refused = Number(/^max (\d+)/m.exec(read(dir, "pids.events"))?.[1] ?? 0);
+          const last = seen.get(Id);
+          seen.set(Id, {
+            max,
+            peak: Math.max(last?.peak ?? 0, current),
+            refused: Math.max(last?.refused ?? 0, refused),
+          });
+        } catch {
+          // The container ended between the listing and the reading.
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  return {
+    async stop() {
+      watching = false;
+      await done;
+      return seen;
+    },
+  };
+}
+
+/**
+ * Bash that prints how many processes the markers of these tests are: one
+ * line per process, counted when it starts with a marker's name (`exec -a`
+ * gives them those names).
+ */
+const COUNT_MARKERS =
+  "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f 2>/dev/null; echo; done | grep -c '^isol8-marker-' || true";
+
 describe("gVisor: programs run", () => {
   test("hello world in python, inside gVisor's kernel", async (t) => {
     const started = performance.now();
@@ -102,22 +171,36 @@ describe("gVisor: programs run", () => {
     }
   });
 
-  test("a second run on the same engine sees nothing of the first", async (t) => {
-    const isol8 = engine(GVISOR);
-    await isol8.execute({
+  // Under runc a fast pool wipes a used container and reuses it (pool.test.ts).
+  // Under gVisor the wipe cannot check memory (no memory cgroup inside), so
+  // it reports the container dirty and the pool removes it (SECURITY.md):
+  // the second run is in a new container, even with time for a wipe.
+  test("a second run gets a new container, not the wiped first one, and sees nothing of the first", async (t) => {
+    const isol8 = engine({ ...GVISOR, poolStrategy: "fast", poolSize: { clean: 1, dirty: 1 } });
+    const first = await isol8.execute({
       runtime: "bash",
-      code: "echo x > /sandbox/left; echo y > /tmp/left; (exec -a isol8-marker-left sleep 1000 &)",
+      code: [
+        "echo x > /sandbox/left; echo y > /tmp/left",
+        "setsid bash -c 'exec -a isol8-marker-left sleep 1000' >/dev/null 2>&1 &",
+        // The marker is alive when this run ends.
+        `for i in $(seq 50); do [ "$(${COUNT_MARKERS})" = 1 ] && break; sleep 0.1; done`,
+        COUNT_MARKERS,
+      ].join("\n"),
     });
+    assert.equal(first.stdout, "1\n", "the marker process was alive when the first run ended");
+    // Time for the background wipe, which under runc would hand the container back.
+    await new Promise((r) => setTimeout(r, 1500));
     const started = performance.now();
     const result = await isol8.execute({
       runtime: "bash",
       code: [
         "echo again",
         'for f in /sandbox/left /tmp/left; do [ -e $f ] && echo "$f is left"; done',
-        "cat /proc/[0-9]*/cmdline | tr '\\0' ' ' | grep -c 'isol8-marker-[l]eft'",
+        COUNT_MARKERS,
       ].join("\n"),
     });
     t.diagnostic(`bash hello world, same engine: ${Math.round(performance.now() - started)} ms`);
+    assert.notEqual(result.containerId, first.containerId, "a container was reused under gVisor");
     assert.equal(result.stdout, "again\n0\n");
   });
 });
@@ -202,24 +285,24 @@ describe("gVisor: the normal tier's denials hold", () => {
     const started = performance.now();
     const result = await isol8.execute({
       runtime: "bash",
-      timeoutMs: 1500,
+      timeoutMs: 3000,
       code: [
         "trap '' TERM",
         "setsid bash -c 'trap \"\" TERM INT HUP; exec -a isol8-marker-daemon sleep 1000' &",
         "(bash -c 'exec -a isol8-marker-child sleep 1000' &)",
-        "echo started",
+        `markers() { ${COUNT_MARKERS}; }`,
+        'for i in $(seq 50); do [ "$(markers)" = 2 ] && break; sleep 0.05; done',
+        'echo "started, markers alive: $(markers)"',
         "sleep 1000",
       ].join("\n"),
     });
     assert.equal(result.timedOut, true);
-    assert.equal(result.stdout, "started\n");
+    // Both were running when the timeout came...
+    assert.equal(result.stdout, "started, markers alive: 2\n");
     assert.ok(performance.now() - started < 10_000);
-    // The same container, next run: nothing of the timed-out run is still alive.
-    const check = await isol8.execute({
-      runtime: "bash",
-      code: "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'isol8-marker-[dc][a-z]*' || true",
-    });
-    assert.equal(check.stdout.trim(), "0");
+    // ...and the same container's next run finds neither.
+    const check = await isol8.execute({ runtime: "bash", code: COUNT_MARKERS });
+    assert.equal(check.stdout, "0\n");
   });
 
   test("a secret reaches the program but never its output", async () => {
@@ -342,9 +425,13 @@ describe("gVisor: where it differs from the normal tier", () => {
 
   // Under runc the pids limit makes fork() fail inside and the run times out.
   // Under gVisor the pids cgroup counts gVisor's host threads: the sentry
-  // cannot create one more ptrace stub, panics, and the sandbox dies.
-  test("a fork bomb ends its sandbox, not the host; the engine goes on", async (t) => {
+  // cannot create one more ptrace stub, panics, and the sandbox dies. The
+  // host's pids cgroup of each container is watched meanwhile, to show the
+  // limit is what the bomb ran into, and that it is the default 64 raised by
+  // the allowance the engine adds under runsc (container-spec.ts).
+  test("a fork bomb runs into the raised PID limit and ends its sandbox, not the host; the engine goes on", async (t) => {
     const isol8 = engine(GVISOR);
+    const watch = watchPidsCgroups();
     const started = performance.now();
     const outcome = await isol8
       .execute({ runtime: "bash", code: ":(){ :|:& };:; sleep 3; echo survived", timeoutMs: 5000 })
@@ -352,11 +439,22 @@ describe("gVisor: where it differs from the normal tier", () => {
         (result) => ({ result }),
         (error: Error) => ({ error }),
       );
+    const cgroups = await watch.stop();
     t.diagnostic(
-      `fork bomb: ${"error" in outcome ? `${outcome.error.name}: ${outcome.error.message}` : `timedOut=${outcome.result.timedOut}`} after ${Math.round(performance.now() - started)} ms`,
+      `fork bomb: ${"error" in outcome ? `${outcome.error.name}: ${outcome.error.message}` : `timedOut=${outcome.result.timedOut}`} after ${Math.round(performance.now() - started)} ms; pids cgroups seen: ${JSON.stringify([...cgroups.values()])}`,
     );
     if ("error" in outcome) assert.equal(outcome.error.name, "SandboxFailure");
     else assert.equal(outcome.result.timedOut, true);
+    assert.ok(cgroups.size > 0, "no pids cgroup of this engine's containers was found on the host");
+    const bomb = [...cgroups.values()].sort((a, b) => b.peak - a.peak)[0];
+    const limit = 64 + GVISOR_PIDS_ALLOWANCE;
+    assert.equal(bomb?.max, String(limit));
+    // A refused fork is counted, unless the sandbox died before a reading
+    // caught it; the count it reached shows the bomb ran up to the limit then.
+    assert.ok(
+      bomb && (bomb.refused > 0 || bomb.peak >= limit * 0.9),
+      `the bomb never reached the limit: ${JSON.stringify(bomb)}`,
+    );
     const next = await isol8.execute({ runtime: "bash", code: "echo still here" });
     assert.equal(next.stdout, "still here\n");
   });

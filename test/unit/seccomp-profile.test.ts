@@ -137,3 +137,11 @@ test("clone3 answers ENOSYS under runc; under runsc, which ignores errnoRet, gVi
   });
   assert.deepEqual(without(profile({ forGvisor: true })), without(profile()));
 });
+
+test("reboot, swapon and acct get the default EPERM (the kernel checks their capability first, so no sandbox probe can show the filter refused them)", () => {
+  for (const target of [{}, { forGvisor: true }, { compatAbis: true }]) {
+    const p = profile(target);
+    for (const name of ["reboot", "swapon", "swapoff", "acct"])
+      assert.equal(outcome(p, name, []), "errno 1", `${name} with ${JSON.stringify(target)}`);
+  }
+});

@@ -35,6 +35,8 @@
  *         runs the program on the child's pipes. Otherwise (or when no
  *         prestarted child is alive) the run forks and execs its argv as usual.
  *     'I' stdin bytes for the running program   'E' end of its stdin
+ *         (the engine keeps at most STDIN_WINDOW bytes of 'I' frames unanswered
+ *         by 'T', so the channel never holds more than this reads ahead)
  *     'K' signal number (decimal) for the running program's process group
  *     'A' signal number (decimal) for every process of the sandbox user, sent
  *         with kill(-1) as that user: a code context is stopped (SIGSTOP) and
@@ -50,6 +52,8 @@
  *   supervisor -> engine
  *     'H' hello (version)   '1' stdout bytes   '2' stderr bytes
  *     'X' exit report: "key=value\n" lines
+ *     'T' taken: how many bytes of 'I' frames (decimal) the program took, or
+ *         that were dropped because its stdin had ended
  *     'C' wipe finished, clean   'D' wipe failed: container must not be reused
  *     'Z' protocol or internal error (text); the supervisor exits after it
  * When its stdin closes (the engine went away) it kills everything and exits,
@@ -107,10 +111,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define VERSION "isol8-supervisor 3"
+#define VERSION "isol8-supervisor 4"
 #define SANDBOX_UID 100
 #define SANDBOX_GID 100
 #define MAX_FRAME (96u * 1024u * 1024u)
+/* How far the channel is read ahead while the program has input left to take:
+ * more than the engine's window of unanswered stdin (1 MB) and the small
+ * frames beside it, so all the engine sent is read, and its hang-up seen. */
+#define CHANNEL_READ_AHEAD (2u * 1024u * 1024u)
 #define CHUNK 65536
 #define MAX_ARGS 256
 #define MAX_ENV 1024
@@ -192,6 +200,9 @@ static void send_text(char type, const char *fmt, ...) {
   if (n >= (int)sizeof buf) n = sizeof buf - 1;
   send_frame(type, buf, (uint32_t)n);
 }
+
+/* Tells the engine the program took (or the supervisor dropped) this many stdin bytes. */
+static void send_taken(size_t n) { send_text('T', "%zu", n); }
 
 /* When PID 1 exits the kernel kills every other process in the container,
  * so leaving is also the last word on cleanup. */
@@ -1377,6 +1388,7 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
       if (type == 'R' || type == 'W') break; /* for after this run */
       if (type == 'I' && (stdin_fd < 0 || stdin_eof)) {
         /* Input after its end has nowhere to go: dropped, never left blocking the channel. */
+        send_taken(dlen);
       } else if (type == 'I') {
         free(pending);
         pending = malloc(dlen ? dlen : 1);
@@ -1425,11 +1437,13 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
     int i_chan = -1, i_out = -1, i_err = -1, i_in = -1, i_sig;
     fds[nfds] = (struct pollfd){sigfd, POLLIN, 0};
     i_sig = nfds++;
-    /* While the program has input left to take, the channel is not read (that
-     * is the back-pressure the engine sees), but its hang-up is still watched:
-     * POLLHUP (a pipe) and POLLRDHUP (a socket) come without reading. */
+    /* While the program has input left to take, its frames wait in the read
+     * buffer; reading on (as far as CHANNEL_READ_AHEAD, more than the engine
+     * sends unanswered) lets the supervisor see the channel's end even then:
+     * Docker closes it only once it has written all it holds. Past that, only
+     * a hang-up is watched (POLLHUP for a pipe, POLLRDHUP for a socket). */
     int i_hup = -1;
-    if (channel_open && pending_len == pending_off) {
+    if (channel_open && (pending_len == pending_off || in_len < CHANNEL_READ_AHEAD)) {
       fds[nfds] = (struct pollfd){STDIN_FILENO, POLLIN, 0};
       i_chan = nfds++;
     } else if (channel_open) {
@@ -1480,6 +1494,10 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
       ssize_t n = write(stdin_fd, pending + pending_off, pending_len - pending_off);
       if (n > 0) pending_off += (size_t)n;
       if (n < 0 && errno != EAGAIN && errno != EINTR) pending_off = pending_len; /* reader gone */
+      if (pending_off == pending_len) {
+        send_taken(pending_len);
+        pending_len = pending_off = 0;
+      }
     }
     if (i_chan >= 0 && fds[i_chan].revents) {
       channel_read();

@@ -26,6 +26,7 @@ export const FROM_SUPERVISOR = {
   clean: "C",
   dirty: "D",
   error: "Z",
+  taken: "T",
 } as const;
 
 /**
@@ -123,11 +124,16 @@ export function supervisorVersion(hello: Buffer): number {
   return match ? Number(match[1]) : 0;
 }
 
-/** The first supervisor version that knows 'P' frames and the 'p' run field. */
-export const PRESTART_VERSION = 2;
+/**
+ * The supervisor protocol this engine speaks (version 4: 'A' signals every
+ * sandbox process, 'T' answers stdin). An image whose supervisor says an
+ * older one in its hello was built by an older isol8: it is refused, with
+ * advice to rebuild, rather than half-used.
+ */
+export const SUPERVISOR_PROTOCOL = 4;
 
-/** The first supervisor version that knows 'A' frames (a signal to every sandbox process). */
-export const SIGNAL_ALL_VERSION = 3;
+/** Stdin bytes sent to a supervisor that its 'T' frames have not yet answered, at most. */
+export const STDIN_WINDOW = 1024 * 1024;
 
 /** How the supervisor says a run ended. */
 export interface ExitReport {

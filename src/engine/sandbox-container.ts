@@ -11,10 +11,10 @@ import {
   encodeRun,
   FROM_SUPERVISOR,
   FrameDecoder,
-  PRESTART_VERSION,
   type PrestartSpec,
   type RunSpec,
-  SIGNAL_ALL_VERSION,
+  STDIN_WINDOW,
+  SUPERVISOR_PROTOCOL,
   supervisorVersion,
   TO_SUPERVISOR,
 } from "./protocol.js";
@@ -70,6 +70,9 @@ export class SandboxContainer {
   private prestartSpec: PrestartSpec | undefined;
   private prestartSent = false;
   private readonly goneCallbacks: (() => void)[] = [];
+  /** Stdin bytes of this run sent but not yet answered by the supervisor. */
+  private stdinUnanswered = 0;
+  private readonly stdinWaiters: (() => void)[] = [];
 
   private constructor(
     private readonly container: Docker.Container,
@@ -145,7 +148,7 @@ export class SandboxContainer {
       this.prestartSpec === undefined ||
       this.prestartSent ||
       this.closedReason !== undefined ||
-      (this.version ?? 0) < PRESTART_VERSION
+      this.version === undefined
     )
       return;
     this.prestartSent = true;
@@ -182,46 +185,45 @@ export class SandboxContainer {
       };
     });
     this.channel.write(frame);
-    if (stdin) this.sendStdin(stdin);
-    if (!keepStdinOpen) this.endStdin();
+    this.stdinUnanswered = 0;
+    const fed = stdin ? this.sendStdin(stdin) : Promise.resolve();
+    if (!keepStdinOpen) void fed.then(() => this.endStdin());
     return result;
   }
 
   /**
    * Feeds more standard input to the running program (a run started with
-   * `keepStdinOpen`). Resolves once the channel has taken it: the
-   * supervisor reads the channel only as fast as the program reads its
-   * input, so a caller that waits for each write before the next keeps at
-   * most one write's bytes buffered here, whatever the program does. Also
-   * resolves when the run ends or the container goes.
+   * `keepStdinOpen`). Resolves once all but the last STDIN_WINDOW bytes of
+   * it have been taken by the program, so a caller that waits for each
+   * write before the next keeps at most one write's bytes buffered here,
+   * whatever the program does. Also resolves when the run ends or the
+   * container goes.
    */
   async writeStdin(data: Buffer): Promise<void> {
-    if (this.pending?.kind !== "run") return;
-    this.sendStdin(data);
-    await this.drained();
+    await this.sendStdin(data);
   }
 
-  private sendStdin(data: Buffer): void {
+  /**
+   * Sends stdin in frames, keeping at most STDIN_WINDOW bytes unanswered by
+   * the supervisor's 'T' frames: what the program has not taken waits here,
+   * not in the channel, so the supervisor can always read the channel to its
+   * end (and see the engine go, even while its program reads nothing).
+   */
+  private async sendStdin(data: Buffer): Promise<void> {
     for (let offset = 0; offset < data.length; offset += STDIN_CHUNK) {
-      this.channel.write(
-        encodeFrame(TO_SUPERVISOR.stdin, data.subarray(offset, offset + STDIN_CHUNK)),
-      );
+      const chunk = data.subarray(offset, offset + STDIN_CHUNK);
+      while (this.pending?.kind === "run" && this.stdinUnanswered + chunk.length > STDIN_WINDOW)
+        await new Promise<void>((resolve) => this.stdinWaiters.push(resolve));
+      if (this.pending?.kind !== "run") return;
+      this.stdinUnanswered += chunk.length;
+      this.channel.write(encodeFrame(TO_SUPERVISOR.stdin, chunk));
     }
   }
 
-  /** Resolves once the channel's write buffer has been flushed (or the channel is gone). */
-  private drained(): Promise<void> {
-    if (!this.channel.writableNeedDrain || this.closedReason !== undefined)
-      return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.channel.off("drain", done);
-        this.channel.off("close", done);
-        resolve();
-      };
-      this.channel.on("drain", done);
-      this.channel.on("close", done);
-    });
+  /** The supervisor answered `bytes` of stdin (all of it when the run is over). */
+  private stdinTaken(bytes: number): void {
+    this.stdinUnanswered = Math.max(0, this.stdinUnanswered - bytes);
+    for (const wake of this.stdinWaiters.splice(0)) wake();
   }
 
   /** Ends the running program's standard input. */
@@ -237,14 +239,9 @@ export class SandboxContainer {
 
   /**
    * Sends a signal to every process of the sandbox user, in whatever group
-   * or session it put itself, while a run is going on. An image whose
-   * supervisor predates this is refused rather than signalled by group.
+   * or session it put itself, while a run is going on.
    */
   signalAll(signal: number): void {
-    if ((this.version ?? 0) < SIGNAL_ALL_VERSION)
-      throw new SandboxFailure(
-        `the sandbox image's supervisor (protocol ${this.version ?? 0}) cannot signal every sandbox process; run \`isol8 setup\` to rebuild the images`,
-      );
     if (this.pending?.kind === "run")
       this.channel.write(encodeFrame(TO_SUPERVISOR.signalAll, String(signal)));
   }
@@ -402,7 +399,18 @@ export class SandboxContainer {
         case FROM_SUPERVISOR.hello:
           this.log(`supervisor ready: ${payload.toString()}`);
           this.version = supervisorVersion(payload);
+          if (this.version < SUPERVISOR_PROTOCOL) {
+            this.fail(
+              new SandboxFailure(
+                `the sandbox image's supervisor speaks protocol ${this.version}, this engine ${SUPERVISOR_PROTOCOL}: the image was built by an older isol8; run \`isol8 setup\` to rebuild it`,
+              ),
+            );
+            return;
+          }
           this.sendPrestart();
+          break;
+        case FROM_SUPERVISOR.taken:
+          this.stdinTaken(Number(payload.toString("latin1")));
           break;
         case FROM_SUPERVISOR.stdout:
           if (pending?.kind === "run") pending.sink.stdout(payload);
@@ -413,6 +421,7 @@ export class SandboxContainer {
         case FROM_SUPERVISOR.exit:
           if (pending?.kind === "run") {
             this.pending = undefined;
+            this.stdinTaken(Number.POSITIVE_INFINITY);
             pending.resolve(decodeExitReport(payload));
           }
           break;
@@ -440,6 +449,7 @@ export class SandboxContainer {
     this.closedReason ??= error.message;
     const pending = this.pending;
     this.pending = undefined;
+    this.stdinTaken(Number.POSITIVE_INFINITY);
     pending?.reject(error);
     this.channel.destroy();
     this.container.remove({ force: true }).catch(() => undefined);

@@ -9,13 +9,16 @@
  */
 import { DockerIsol8 } from "../src/engine/docker-isol8.js";
 import type { Runtime } from "../src/types.js";
-import { percentile, printTable } from "./stats.js";
+import { percentile, printTable, printVerdicts, type Target } from "./stats.js";
 
 const paced = Number(process.argv[2] ?? 40);
 const backToBack = Number(process.argv[3] ?? 100);
 const chosen = process.argv.slice(4) as Runtime[];
 const runtimes: Runtime[] = chosen.length ? chosen : ["python", "node", "bash"];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** None: this is the default pool's view of the warm path, whose targets bench/warm.ts states. */
+const TARGETS: Target[] = [];
 
 const CODE: Partial<Record<Runtime, string>> = {
   python: 'print("hi")',
@@ -65,3 +68,4 @@ console.log(
   `\nWarm execute() wall time in ms (paced: ${paced} runs, 250 ms idle before each; back-to-back: ${backToBack} runs)\n`,
 );
 printTable(["runtime", "paced p50", "paced p95", "back-to-back p50", "back-to-back p95"], rows);
+printVerdicts(TARGETS, new Map());

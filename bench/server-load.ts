@@ -12,16 +12,57 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import Docker from "dockerode";
 import { RemoteIsol8 } from "../src/client/remote-isol8.js";
-import { percentile, printTable } from "./stats.js";
+import { LABELS } from "../src/engine/labels.js";
+import { percentile, printTable, printVerdicts, type Target } from "./stats.js";
 
 const clients = Number(process.argv[2] ?? 16);
 const seconds = Number(process.argv[3] ?? 30);
 const KEY = "bench-master-key-0123456789";
 const kinds = ["execute", "stream", "upload"] as const;
 type Kind = (typeof kinds)[number];
+
+/** Every answer right under load, and nothing left behind once the server has stopped. */
+const TARGETS: Target[] = [
+  ...kinds.map(
+    (kind): Target => ({
+      name: `${kind}.failed`,
+      quantity: `${kind}: failed or wrong answers`,
+      limit: 0,
+      unit: "",
+      better: "lower",
+    }),
+  ),
+  {
+    name: "containers.left",
+    quantity: "server's containers left after it stopped",
+    limit: 0,
+    unit: "",
+    better: "lower",
+  },
+];
+const measured = new Map<string, number>();
+
+/**
+ * Counts the containers the server created (its owner label) that still exist,
+ * after giving Docker's AutoRemove a few seconds to finish the last ones, and
+ * removes them: the count is the measurement, the machine is left clean.
+ */
+async function containersLeft(serverPid: number): Promise<number> {
+  const docker = new Docker();
+  const filters = { label: [`${LABELS.owner}=${hostname()}:${serverPid}`] };
+  const deadline = Date.now() + 15_000;
+  let left = await docker.listContainers({ all: true, filters });
+  while (left.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    left = await docker.listContainers({ all: true, filters });
+  }
+  await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+  return left.length;
+}
 
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -110,6 +151,7 @@ try {
     samples[kind] = [];
     failures[kind] = 0;
   }
+  firstErrors.length = 0;
   // The warm path through HTTP with no load: one client, 250 ms idle before each run,
   // comparable with the library's paced latency in bench/warm.ts.
   const remote = new RemoteIsol8({ host: url, apiKey: KEY });
@@ -141,7 +183,7 @@ try {
   const rssEnd = rssMiB(pid);
   const total = kinds.reduce((sum, k) => sum + samples[k].length, 0);
   console.log(
-    `\n${clients} clients for ${elapsed.toFixed(1)} s against ${url} (2 cores; loopback)\n`,
+    `\n${clients} clients for ${elapsed.toFixed(1)} s against ${url} (${availableParallelism()} cores; loopback)\n`,
   );
   printTable(
     ["kind", "correct", "failed", "p50 ms", "p95 ms"],
@@ -157,8 +199,16 @@ try {
   console.log(`server RSS: ${rssStart.toFixed(1)} MiB at start, ${rssEnd.toFixed(1)} MiB at end`);
   console.log(`server RSS every 5 s (MiB): ${rssSamples.map((r) => r.toFixed(0)).join(" ")}`);
   if (firstErrors.length) console.log(`first failures:\n  ${firstErrors.join("\n  ")}`);
+  for (const kind of kinds) measured.set(`${kind}.failed`, failures[kind]);
 } finally {
-  child.kill("SIGTERM");
-  await new Promise((resolve) => child.once("exit", resolve));
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  }
   rmSync(dbDir, { recursive: true, force: true });
 }
+const left = await containersLeft(pid);
+console.log(`containers of the server left after it stopped: ${left}`);
+measured.set("containers.left", left);
+printVerdicts(TARGETS, measured);

@@ -54,3 +54,65 @@ export function dockerExecSamples(image: string, argv: string[], runs: number): 
     execFileSync("docker", ["rm", "-f", id]);
   }
 }
+
+/**
+ * A target a benchmark states for one of its measurements. Scripts list their
+ * targets as data at their top, record measurements under each target's
+ * `name`, and print the verdicts with {@link printVerdicts}.
+ */
+export interface Target {
+  /** The key the script records the measurement under. */
+  name: string;
+  /** What is measured, as the verdict table shows it. */
+  quantity: string;
+  /** The bound the measurement has to reach. */
+  limit: number;
+  /** Unit of `limit` and of the measurement: "x" is a ratio, "" a plain count. */
+  unit: string;
+  /** Whether lower or higher measurements are better (and `limit` is a maximum or a minimum). */
+  better: "lower" | "higher";
+}
+
+export type Verdict = "met" | "missed";
+
+/** A missing or NaN measurement misses: a target is met only by a number that reaches it. */
+export function verdict(target: Target, measured: number | undefined): Verdict {
+  if (measured === undefined || Number.isNaN(measured)) return "missed";
+  const met = target.better === "lower" ? measured <= target.limit : measured >= target.limit;
+  return met ? "met" : "missed";
+}
+
+function withUnit(value: number, unit: string): string {
+  // A ratio gets three decimals, so one just over its limit does not print as equal to it;
+  // anything else three significant digits, whole numbers from 100 up, never an exponent.
+  if (unit === "x") return `${value.toFixed(3)}x`;
+  const text = Math.abs(value) >= 100 ? value.toFixed(0) : String(Number(value.toPrecision(3)));
+  return unit ? `${text} ${unit}` : text;
+}
+
+/**
+ * Prints the verdict table: one row per target, its measurement and met or
+ * missed. Measurements no target names are left out (the script's own tables
+ * show them); a target nothing was recorded for shows "not measured", missed.
+ */
+export function printVerdicts(
+  targets: readonly Target[],
+  measured: ReadonlyMap<string, number>,
+): void {
+  if (targets.length === 0) {
+    console.log("\nTargets: none stated for this benchmark (it only measures).");
+    return;
+  }
+  console.log("\nTargets, checked against the measurements above:\n");
+  printTable(
+    ["target", "measured", "verdict"],
+    targets.map((t) => {
+      const value = measured.get(t.name);
+      return [
+        `${t.quantity} ${t.better === "lower" ? "<=" : ">="} ${t.unit === "x" ? `${t.limit}x` : withUnit(t.limit, t.unit)}`,
+        value === undefined ? "not measured" : withUnit(value, t.unit),
+        verdict(t, value),
+      ];
+    }),
+  );
+}

@@ -10,10 +10,74 @@ import { readFileSync } from "node:fs";
 import Docker from "dockerode";
 import { DockerIsol8 } from "../src/engine/docker-isol8.js";
 import type { Runtime } from "../src/types.js";
-import { dockerExecSamples, percentile, printTable, timeCommand } from "./stats.js";
+import {
+  dockerExecSamples,
+  percentile,
+  printTable,
+  printVerdicts,
+  type Target,
+  timeCommand,
+} from "./stats.js";
 
 const paced = Number(process.argv[2] ?? 60);
 const backToBack = Number(process.argv[3] ?? 200);
+const CALLERS = 8;
+const SECONDS = 20;
+
+const ms = (name: string, quantity: string, limit: number): Target => ({
+  name,
+  quantity,
+  limit,
+  unit: "ms",
+  better: "lower",
+});
+/** Paced: a caller with pauses between runs; back-to-back: runs as fast as they come. */
+const TARGETS: Target[] = [
+  ms("python.paced", "python paced p50", 8),
+  ms("bash.paced", "bash paced p50", 5),
+  ms("node.paced", "node paced p50", 20),
+  // A steady warm path: the slow runs stay near the typical one.
+  ...(["python", "bash", "node"] as const).map(
+    (runtime): Target => ({
+      name: `${runtime}.spread`,
+      quantity: `${runtime} paced p95 / paced p50`,
+      limit: 2,
+      unit: "x",
+      better: "lower",
+    }),
+  ),
+  ms("python.b2b", "python back-to-back p50", 15),
+  ms("bash.b2b", "bash back-to-back p50", 8),
+  ...(
+    [
+      ["python", 50],
+      ["bash", 100],
+    ] as const
+  ).flatMap(([runtime, rate]): Target[] => [
+    {
+      name: `${runtime}.throughput`,
+      quantity: `${runtime} with ${CALLERS} callers`,
+      limit: rate,
+      unit: "executions/s",
+      better: "higher",
+    },
+    {
+      name: `${runtime}.wrong`,
+      quantity: `${runtime} failed or wrong results with ${CALLERS} callers`,
+      limit: 0,
+      unit: "",
+      better: "lower",
+    },
+  ]),
+  {
+    name: "supervisor",
+    quantity: "supervisor resident memory",
+    limit: 8,
+    unit: "MB",
+    better: "lower",
+  },
+];
+const measured = new Map<string, number>();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const PROGRAMS: Record<Runtime, { code: string; argv: string[] }> = {
@@ -42,16 +106,23 @@ const coldRows: (string | number)[][] = [];
 for (const runtime of Object.keys(PROGRAMS) as Runtime[]) {
   const coldStart = performance.now();
   const isol8 = new DockerIsol8({ poolSize: { clean: 2, dirty: 2 } });
-  await timeRun(isol8, runtime);
-  const cold = performance.now() - coldStart;
+  let cold = 0;
   const pacedSamples: number[] = [];
-  for (let i = 0; i < paced; i++) {
-    await sleep(250);
-    pacedSamples.push(await timeRun(isol8, runtime));
-  }
   const b2bSamples: number[] = [];
-  for (let i = 0; i < backToBack; i++) b2bSamples.push(await timeRun(isol8, runtime));
-  await isol8.stop();
+  try {
+    await timeRun(isol8, runtime);
+    cold = performance.now() - coldStart;
+    for (let i = 0; i < paced; i++) {
+      await sleep(250);
+      pacedSamples.push(await timeRun(isol8, runtime));
+    }
+    for (let i = 0; i < backToBack; i++) b2bSamples.push(await timeRun(isol8, runtime));
+  } finally {
+    await isol8.stop();
+  }
+  measured.set(`${runtime}.paced`, percentile(pacedSamples, 50));
+  measured.set(`${runtime}.spread`, percentile(pacedSamples, 95) / percentile(pacedSamples, 50));
+  measured.set(`${runtime}.b2b`, percentile(b2bSamples, 50));
   const exec = dockerExecSamples(`isol8:${runtime}`, PROGRAMS[runtime].argv, 15);
   const hostArgv = HOST[runtime];
   const host = hostArgv ? Array.from({ length: 15 }, () => timeCommand(hostArgv, "hi\n")) : [];
@@ -73,42 +144,50 @@ for (const runtime of Object.keys(PROGRAMS) as Runtime[]) {
   coldRows.push([runtime, cold, percentile(run, 50)]);
 }
 
-async function throughput(runtime: Runtime, callers: number, seconds: number) {
+async function throughput(runtime: "python" | "bash", callers: number, seconds: number) {
   const isol8 = new DockerIsol8({
     poolSize: { clean: callers, dirty: callers },
     maxConcurrent: callers,
   });
-  await timeRun(isol8, runtime);
   let ok = 0;
   let wrong = 0;
-  const deadline = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: callers }, async (_, caller) => {
-      while (performance.now() < deadline) {
-        const marker = `${caller}-${ok + wrong}`;
-        const code = runtime === "python" ? `print("${marker}")` : `echo ${marker}`;
-        try {
-          const result = await isol8.execute({ runtime, code });
-          if (result.stdout === `${marker}\n` && result.exitCode === 0) ok++;
-          else wrong++;
-        } catch {
-          wrong++;
+  try {
+    await timeRun(isol8, runtime);
+    const deadline = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: callers }, async (_, caller) => {
+        while (performance.now() < deadline) {
+          const marker = `${caller}-${ok + wrong}`;
+          const code = runtime === "python" ? `print("${marker}")` : `echo ${marker}`;
+          try {
+            const result = await isol8.execute({ runtime, code });
+            if (result.stdout === `${marker}\n` && result.exitCode === 0) ok++;
+            else wrong++;
+          } catch {
+            wrong++;
+          }
         }
-      }
-    }),
-  );
-  await isol8.stop();
-  return [runtime, callers, seconds, ok, wrong, ok / seconds];
+      }),
+    );
+  } finally {
+    await isol8.stop();
+  }
+  measured.set(`${runtime}.throughput`, ok / seconds);
+  measured.set(`${runtime}.wrong`, wrong);
+  return [runtime, String(callers), String(seconds), String(ok), String(wrong), ok / seconds];
 }
 
 /** Resident memory of the supervisor (PID 1) of an idle sandbox, read from the host. */
 async function supervisorRss(): Promise<number> {
   const isol8 = new DockerIsol8({ mode: "persistent" });
-  const result = await isol8.execute({ runtime: "bash", code: "true" });
-  const info = await new Docker().getContainer(result.containerId ?? "").inspect();
-  const status = readFileSync(`/proc/${info.State.Pid}/status`, "utf8");
-  await isol8.stop();
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  try {
+    const result = await isol8.execute({ runtime: "bash", code: "true" });
+    const info = await new Docker().getContainer(result.containerId ?? "").inspect();
+    const status = readFileSync(`/proc/${info.State.Pid}/status`, "utf8");
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
+  } finally {
+    await isol8.stop();
+  }
 }
 
 console.log(
@@ -130,9 +209,16 @@ console.log(
   "\nCold: a fresh engine's first execution, beside `docker run --rm` of the same program (ms)\n",
 );
 printTable(["runtime", "first execution", "docker run --rm p50"], coldRows);
-console.log("\nThroughput: 8 concurrent callers for 20 s\n");
+const throughputRows = [
+  await throughput("python", CALLERS, SECONDS),
+  await throughput("bash", CALLERS, SECONDS),
+];
+console.log(`\nThroughput: ${CALLERS} concurrent callers for ${SECONDS} s\n`);
 printTable(
   ["runtime", "callers", "seconds", "correct", "failed or wrong", "executions/s"],
-  [await throughput("python", 8, 20), await throughput("bash", 8, 20)],
+  throughputRows,
 );
-console.log(`\nSupervisor resident memory: ${(await supervisorRss()).toFixed(2)} MB\n`);
+const rss = await supervisorRss();
+measured.set("supervisor", rss);
+console.log(`\nSupervisor resident memory: ${rss.toFixed(2)} MB`);
+printVerdicts(TARGETS, measured);

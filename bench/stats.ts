@@ -75,9 +75,12 @@ export interface Target {
 
 export type Verdict = "met" | "missed";
 
-/** A missing or NaN measurement misses: a target is met only by a number that reaches it. */
+/**
+ * A target is met only by a number that reaches it: a missing measurement
+ * misses, and so does NaN (an empty sample), which compares false either way.
+ */
 export function verdict(target: Target, measured: number | undefined): Verdict {
-  if (measured === undefined || Number.isNaN(measured)) return "missed";
+  if (measured === undefined) return "missed";
   const met = target.better === "lower" ? measured <= target.limit : measured >= target.limit;
   return met ? "met" : "missed";
 }

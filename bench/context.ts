@@ -10,6 +10,7 @@
 
 import { DockerIsol8 } from "../src/engine/docker-isol8.js";
 import {
+  atMost,
   dockerExecSamples,
   percentile,
   printTable,
@@ -23,20 +24,8 @@ const backToBack = Number(process.argv[3] ?? 500);
 
 /** A call into a live python context: nothing starts, so it has to beat a warm execute(). */
 const TARGETS: Target[] = [
-  {
-    name: "python.paced",
-    quantity: "python context call paced p50",
-    limit: 5,
-    unit: "ms",
-    better: "lower",
-  },
-  {
-    name: "python.b2b",
-    quantity: "python context call back-to-back p50",
-    limit: 5,
-    unit: "ms",
-    better: "lower",
-  },
+  atMost("python.paced", "python context call paced p50", 5, "ms"),
+  atMost("python.b2b", "python context call back-to-back p50", 5, "ms"),
 ];
 const measured = new Map<string, number>();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { RemoteIsol8 } from "../src/client/remote-isol8.js";
 import { LABELS } from "../src/engine/labels.js";
-import { percentile, printTable, printVerdicts, type Target } from "./stats.js";
+import { atMost, percentile, printTable, printVerdicts, type Target } from "./stats.js";
 
 const clients = Number(process.argv[2] ?? 16);
 const seconds = Number(process.argv[3] ?? 30);
@@ -27,22 +27,10 @@ type Kind = (typeof kinds)[number];
 
 /** Every answer right under load, and nothing left behind once the server has stopped. */
 const TARGETS: Target[] = [
-  ...kinds.map(
-    (kind): Target => ({
-      name: `${kind}.failed`,
-      quantity: `${kind}: failed or wrong answers`,
-      limit: 0,
-      unit: "",
-      better: "lower",
-    }),
-  ),
-  {
-    name: "containers.left",
-    quantity: "server's containers left after it stopped",
-    limit: 0,
-    unit: "",
-    better: "lower",
-  },
+  atMost("execute.failed", "execute: failed or wrong answers", 0, ""),
+  atMost("stream.failed", "stream: failed or wrong answers", 0, ""),
+  atMost("upload.failed", "upload: failed or wrong answers", 0, ""),
+  atMost("containers.left", "server's containers left after it stopped", 0, ""),
 ];
 const measured = new Map<string, number>();
 

@@ -73,6 +73,16 @@ export interface Target {
   better: "lower" | "higher";
 }
 
+/** A target whose measurement has to stay at or under `limit`. */
+export function atMost(name: string, quantity: string, limit: number, unit: string): Target {
+  return { name, quantity, limit, unit, better: "lower" };
+}
+
+/** A target whose measurement has to reach at least `limit`. */
+export function atLeast(name: string, quantity: string, limit: number, unit: string): Target {
+  return { name, quantity, limit, unit, better: "higher" };
+}
+
 export type Verdict = "met" | "missed";
 
 /**

@@ -1,40 +1,34 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { printVerdicts, type Target, verdict } from "../../bench/stats.js";
+import { atLeast, atMost, printVerdicts, verdict } from "../../bench/stats.js";
 
-const atMost: Target = { name: "p50", quantity: "p50", limit: 8, unit: "ms", better: "lower" };
-const atLeast: Target = {
-  name: "rate",
-  quantity: "rate",
-  limit: 50,
-  unit: "executions/s",
-  better: "higher",
-};
+const p50 = atMost("p50", "p50", 8, "ms");
+const rate = atLeast("rate", "rate", 50, "executions/s");
 
 test("a lower-is-better target is met at or under its limit, missed above it", () => {
-  assert.equal(verdict(atMost, 7.9), "met");
-  assert.equal(verdict(atMost, 8), "met");
-  assert.equal(verdict(atMost, 8.01), "missed");
+  assert.equal(verdict(p50, 7.9), "met");
+  assert.equal(verdict(p50, 8), "met");
+  assert.equal(verdict(p50, 8.01), "missed");
 });
 
 test("a higher-is-better target is met at or over its limit, missed under it", () => {
-  assert.equal(verdict(atLeast, 91.6), "met");
-  assert.equal(verdict(atLeast, 50), "met");
-  assert.equal(verdict(atLeast, 49.9), "missed");
+  assert.equal(verdict(rate, 91.6), "met");
+  assert.equal(verdict(rate, 50), "met");
+  assert.equal(verdict(rate, 49.9), "missed");
 });
 
 test("a missing or NaN measurement misses", () => {
-  assert.equal(verdict(atMost, undefined), "missed");
-  assert.equal(verdict(atMost, Number.NaN), "missed");
-  assert.equal(verdict(atLeast, Number.NaN), "missed");
+  assert.equal(verdict(p50, undefined), "missed");
+  assert.equal(verdict(p50, Number.NaN), "missed");
+  assert.equal(verdict(rate, Number.NaN), "missed");
 });
 
 test("the verdict table shows each target, its measurement and its verdict", (t) => {
   const lines: string[] = [];
   t.mock.method(console, "log", (line: string) => lines.push(line));
-  const ratio: Target = { name: "r", quantity: "ratio", limit: 1.2, unit: "x", better: "lower" };
+  const ratio = atMost("r", "ratio", 1.2, "x");
   printVerdicts(
-    [atMost, atLeast, ratio],
+    [p50, rate, ratio],
     new Map([
       ["p50", 9.25],
       ["r", 1.204],

@@ -74,7 +74,7 @@ for (const runtime of ["python", "node"] as const) {
     const { id } = await isol8.createContext({ runtime });
     const call = async (code: string) => {
       const [ms, result] = await timed(() => isol8.execute({ runtime, code, contextId: id }));
-      if (result.exitCode !== 0) throw new Error(`cell failed: ${result.stderr}`);
+      if (result.exitCode !== 0) throw new Error(`cell failed: ${JSON.stringify(result)}`);
       return [ms, result] as const;
     };
     await call(CELLS[runtime].setup);

@@ -2,7 +2,7 @@
 // the output into pieces, and found in files of any content.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { redactError, redactNetworkLog } from "../../src/output/redact.js";
+import { redactError, redactNetworkLog, withheldReason } from "../../src/output/redact.js";
 import { SecretMasker, SecretSet } from "../../src/output/secret-masker.js";
 import { TextStream } from "../../src/output/text-stream.js";
 
@@ -210,4 +210,68 @@ test("a long secret's base64 wrapped in lines (PEM 64, MIME 76 columns) is maske
         assert.equal(masked(secrets, [text.slice(0, cut), text.slice(cut)]), whole, `cut ${cut}`);
     }
   }
+});
+
+describe("redaction edges", () => {
+  const entry = {
+    timestamp: "2026-01-01T00:00:00.000Z",
+    method: "GET",
+    host: "example.com",
+    port: 443,
+    path: null,
+    action: "ALLOW",
+    durationMs: 1,
+    bytesOut: 0,
+    bytesIn: 0,
+  } as const;
+
+  test("without secrets a log entry and an error are returned as they are", () => {
+    const none = new SecretSet([""]);
+    assert.equal(none.empty, true);
+    assert.equal(redactNetworkLog(entry, none), entry);
+    const error = new Error("text");
+    assert.equal(redactError(error, none), error);
+  });
+
+  test("a log entry without a path or a reason keeps them absent", () => {
+    const masked = redactNetworkLog(
+      { ...entry, method: "s3cr3t-t0ken" },
+      new SecretSet(["s3cr3t-t0ken"]),
+    );
+    assert.equal(masked.path, null);
+    assert.equal("reason" in masked, false);
+    assert.equal(masked.method, "***");
+  });
+
+  test("an error whose message holds no secret is left alone, stack included; a non-error is returned", () => {
+    const secrets = new SecretSet(["s3cr3t-t0ken"]);
+    const error = new Error("nothing here");
+    error.stack = "Error: nothing here\n    at s3cr3t-t0ken";
+    assert.equal(redactError(error, secrets).stack, "Error: nothing here\n    at s3cr3t-t0ken");
+    const bare = new Error("s3cr3t-t0ken");
+    bare.stack = undefined;
+    assert.equal(redactError(bare, secrets).stack, undefined);
+    assert.equal(redactError(bare, secrets).message, "***");
+    assert.equal(redactError("s3cr3t-t0ken", secrets), "s3cr3t-t0ken");
+  });
+
+  test("a file is withheld for a secret in it, with the reason said", () => {
+    const secrets = new SecretSet(["s3cr3t-t0ken"]);
+    assert.equal(
+      withheldReason(Buffer.from("x s3cr3t-t0ken"), secrets),
+      "withheld: it contains the value of a secret (raw or encoded)",
+    );
+    assert.equal(withheldReason(Buffer.from("clean"), secrets), undefined);
+    assert.equal(withheldReason(new Uint8Array(0), secrets), undefined);
+  });
+
+  test("empty and repeated secrets are ignored; with no secret nothing is found", () => {
+    const set = new SecretSet(["", "abcdef", "abcdef"]);
+    assert.equal(set.empty, false);
+    assert.equal(set.mask(""), "");
+    assert.equal(set.mask("xabcdefx"), "x***x");
+    assert.equal(new SecretSet([]).foundIn(Buffer.from("abcdef")), false);
+    assert.equal(new SecretSet([]).text, undefined);
+    assert.equal(new SecretSet(["abcdef"]).foundIn(Buffer.from("xxabcdefxx")), true);
+  });
 });

@@ -275,3 +275,58 @@ describe("redaction edges", () => {
     assert.equal(new SecretSet(["abcdef"]).foundIn(Buffer.from("xxabcdefxx")), true);
   });
 });
+
+describe("secret forms at their edges", () => {
+  const mask = (secret: string, text: string) => new SecretSet([secret]).mask(text);
+
+  test("JSON's short escapes of control characters", () => {
+    const secret = "a\tb\nc\rd\be\ff";
+    assert.equal(mask(secret, JSON.stringify(secret)), '"***"');
+  });
+
+  test("URL encoding pads bytes below 0x10 to two digits", () => {
+    const secret = "a\nbcdef";
+    assert.equal(mask(secret, encodeURIComponent(secret)), "***");
+  });
+
+  test("a space may be a plus; nothing else may", () => {
+    assert.equal(mask("sk 123456", "sk+123456"), "***");
+    assert.equal(mask("sk-123456", "sk+123456"), "sk+123456");
+  });
+
+  test("URL-safe base64, and the shortest base64 and hex forms kept", () => {
+    const secret = "???>>>";
+    assert.ok(Buffer.from(secret).toString("base64").includes("/"));
+    assert.equal(mask(secret, Buffer.from(secret).toString("base64url")), "***");
+    // Five bytes: six base64 digits encode them alone.
+    assert.equal(mask("abcde", "YWJjZG"), "***");
+    // Three bytes: six hex digits.
+    assert.equal(mask("abc", "616263"), "***");
+    assert.equal(mask("abc", "6162"), "6162");
+  });
+
+  test("base64 of exactly 60 digits is not taken with line breaks; longer is", () => {
+    const secret = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHI"; // 45 bytes, 60 digits
+    const digits = Buffer.from(secret).toString("base64");
+    assert.equal(digits.length, 60);
+    assert.equal(mask(secret, digits), "***");
+    const broken = `${digits.slice(0, 30)}\n${digits.slice(30)}`;
+    assert.equal(mask(secret, broken), broken);
+  });
+
+  test("a stack formatted before the masking is masked too", () => {
+    const error = new Error("bad s3cr3t-t0ken");
+    assert.ok(error.stack?.includes("s3cr3t-t0ken"));
+    redactError(error, new SecretSet(["s3cr3t-t0ken"]));
+    assert.ok(!error.stack?.includes("s3cr3t"), error.stack);
+  });
+
+  test("with no secret, text passes untouched; after end() nothing is held", () => {
+    assert.equal(new SecretSet([]).mask("abc"), "abc");
+    const masker = new SecretMasker(["abcdef"]);
+    assert.equal(masker.push("x abc"), "x ");
+    assert.equal(masker.end(), "abc");
+    assert.equal(masker.held, 0);
+    assert.equal(masker.push("d"), "d");
+  });
+});

@@ -222,6 +222,7 @@ describe("execution options", () => {
     );
     assert.match(problem(executionOptionsSchema, { image: "" }) ?? "", /^image:/);
     assert.match(problem(executionOptionsSchema, { network: "bridge" }) ?? "", /^network:/);
+    for (const network of ["none", "host", "filtered"]) ok(executionOptionsSchema, { network });
   });
 });
 
@@ -242,6 +243,7 @@ describe("session ids and the other bodies", () => {
     assert.match(problem(wsExecuteSchema, { type: "run", request: run({}) }) ?? "", /^type:/);
     ok(wsControlSchema, { type: "stdin", data: "x", eof: true });
     ok(wsControlSchema, { type: "signal", signal: "SIGTERM" });
+    ok(wsControlSchema, { type: "signal", signal: "SIGINT" });
     for (const message of [
       { type: "signal", signal: "SIGKILL" },
       { type: "stdin", data: "x", signal: "SIGINT" },

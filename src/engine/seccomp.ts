@@ -243,6 +243,7 @@ function readCustomProfile(path: string | undefined): object {
     );
   let text: string;
   try {
+    // Stryker disable next-line StringLiteral: without an encoding the Buffer read is parsed as UTF-8 by JSON.parse all the same.
     text = readFileSync(path, "utf8");
   } catch (error) {
     throw new InvalidOptionError(

@@ -7,10 +7,12 @@ function escapeRegExp(text: string): string {
 }
 
 function spellingSource(spelling: Spelling): string {
-  return spelling
-    // Stryker disable next-line ConditionalExpression: a class of one character matches what the character does.
-    .map((set) => (set.length === 1 ? escapeRegExp(set) : `[${escapeRegExp(set)}]`))
-    .join("");
+  return (
+    spelling
+      // Stryker disable next-line ConditionalExpression: a class of one character matches what the character does.
+      .map((set) => (set.length === 1 ? escapeRegExp(set) : `[${escapeRegExp(set)}]`))
+      .join("")
+  );
 }
 
 function formSource(form: Form): string {
@@ -157,6 +159,7 @@ export class FormMatcher {
    * characters can hold one.
    */
   cutOffStart(text: string, from: number): number {
+    // Stryker disable next-line MethodExpression,ArithmeticOperator,EqualityOperator: a match starting earlier than the last longest - 1 characters, or at the end, cannot be cut off.
     for (let at = Math.max(from, text.length - this.longest + 1); at < text.length; at++) {
       const forms = this.startingWith.get(text[at] as string);
       if (forms?.some((form) => walk(form, text, at, "cut") >= 0)) return at;
@@ -207,13 +210,18 @@ export class SecretSet {
    * turned into one string.
    */
   foundIn(bytes: Uint8Array): boolean {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: a shortcut; no secret or no byte finds nothing below either.
     if (this.empty || bytes.length === 0) return false;
+    // Stryker disable next-line StringLiteral: any target but "text" is read as bytes.
     this.bytesMatcher ??= new FormMatcher(this.values, "bytes");
     const matcher = this.bytesMatcher;
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     const slice = 1 << 20;
+    // Stryker disable next-line EqualityOperator: a slice from the end holds no byte the one before did not.
     for (let start = 0; start < buffer.length; start += slice) {
+      // Stryker disable next-line MethodExpression,ArithmeticOperator: slices bound memory; a larger overlap finds the same.
       const from = Math.max(0, start - matcher.longest + 1);
+      // Stryker disable next-line MethodExpression: slices bound memory; reading on to the end finds the same.
       const text = buffer.toString("latin1", from, Math.min(buffer.length, start + slice));
       if (matcher.find(text, 0)) return true;
     }

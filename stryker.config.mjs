@@ -40,6 +40,8 @@ export default {
   // Per test file: a mutant runs only the files that reached it.
   coverageAnalysis: "perTest",
   concurrency: 2,
+  // A mutant that loops is stopped soon after the tests it runs would normally end.
+  timeoutMS: 2000,
   mutate: [
     "src/engine/seccomp.ts",
     "src/server/seccomp-profiles.ts",

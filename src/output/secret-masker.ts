@@ -7,12 +7,9 @@ function escapeRegExp(text: string): string {
 }
 
 function spellingSource(spelling: Spelling): string {
-  return (
-    spelling
-      // Stryker disable next-line ConditionalExpression: a class of one character matches what the character does.
-      .map((set) => (set.length === 1 ? escapeRegExp(set) : `[${escapeRegExp(set)}]`))
-      .join("")
-  );
+  return spelling
+    .map((set) => (set.length === 1 ? escapeRegExp(set) : `[${escapeRegExp(set)}]`))
+    .join("");
 }
 
 function formSource(form: Form): string {

@@ -41,7 +41,7 @@
  *     'A' signal number (decimal) for every process of the sandbox user, sent
  *         with kill(-1) as that user: a code context is stopped (SIGSTOP) and
  *         woken (SIGCONT) this way between cells, so a process that left the
- *         kernel's group or session is stopped with the rest
+ *         kernel's group or session is stopped with the rest; answered by 'S'
  *     'W' wipe: kill every sandbox process, remove every SysV IPC object, empty
  *         /sandbox, /tmp, /dev/shm and /dev/mqueue, put those mount points' mode,
  *         times and extended attributes back as they were at start-up, give the
@@ -52,6 +52,7 @@
  *   supervisor -> engine
  *     'H' hello (version)   '1' stdout bytes   '2' stderr bytes
  *     'X' exit report: "key=value\n" lines
+ *     'S' the signal of an 'A' frame has been sent (also after the run ended)
  *     'T' taken: how many bytes of 'I' frames (decimal) the program took, or
  *         that were dropped because its stdin had ended
  *     'C' wipe finished, clean   'D' wipe failed: container must not be reused
@@ -1413,6 +1414,7 @@ static void do_run(unsigned char *payload, uint32_t len, int sigfd) {
         become_sandbox_effective();
         kill(-1, atoi(sig));
         become_root_effective();
+        send_frame('S', "", 0);
       } else if (type == 'Q') {
         leave(0);
       } else if (type == 'P') {
@@ -1571,6 +1573,9 @@ int main(void) {
         break;
       case 'Q':
         leave(0);
+      case 'A':
+        send_frame('S', "", 0); /* nothing of the run is left to signal */
+        break;
       case 'I':
       case 'E':
       case 'K':

@@ -356,17 +356,21 @@ class Kernel {
   send(cell: number, code: string): void {
     this.records.startCell();
     if (this.frozen) {
-      this.container.signalAll(SIGCONT);
+      void this.container.signalAll(SIGCONT); // before the cell's line, in the channel's order
       this.frozen = false;
     }
     this.container.writeStdin(Buffer.from(`${JSON.stringify({ cell, code })}\n`));
   }
 
-  /** Stops every process of the kernel's group until the next cell. */
-  freeze(): void {
+  /**
+   * Stops every process of the sandbox user until the next cell; resolves
+   * once they are stopped, so nothing the context runs next (a file
+   * operation's `docker exec`) can be stopped with them.
+   */
+  async freeze(): Promise<void> {
     if (!this.alive || this.frozen) return;
-    this.container.signalAll(SIGSTOP);
     this.frozen = true;
+    await this.container.signalAll(SIGSTOP);
   }
 
   /** Kills the kernel's process group; removes the container if even that does not end the run. */
@@ -544,7 +548,7 @@ class CodeContext {
     const end = await cell.ended.promise;
     clearTimeout(timer);
     this.cell = undefined;
-    if (this.kernel === kernel) kernel.freeze();
+    if (this.kernel === kernel) await kernel.freeze();
     const value = cell.close();
     const outputs = cell.outputs();
     const network = channel ? await channel.settledLog() : undefined;
@@ -647,7 +651,7 @@ class CodeContext {
     );
     try {
       await kernel.ready.promise;
-      kernel.freeze();
+      await kernel.freeze();
     } catch (error) {
       const container = this.container;
       this.container = undefined;

@@ -27,6 +27,7 @@ export const FROM_SUPERVISOR = {
   dirty: "D",
   error: "Z",
   taken: "T",
+  signalled: "S",
 } as const;
 
 /**
@@ -126,7 +127,7 @@ export function supervisorVersion(hello: Buffer): number {
 
 /**
  * The supervisor protocol this engine speaks (version 4: 'A' signals every
- * sandbox process, 'T' answers stdin). An image whose supervisor says an
+ * sandbox process and 'S' says it has, 'T' answers stdin). An image whose supervisor says an
  * older one in its hello was built by an older isol8: it is refused, with
  * advice to rebuild, rather than half-used.
  */

@@ -73,6 +73,8 @@ export class SandboxContainer {
   /** Stdin bytes of this run sent but not yet answered by the supervisor. */
   private stdinUnanswered = 0;
   private readonly stdinWaiters: (() => void)[] = [];
+  /** Callers of signalAll waiting for the supervisor's 'S', in order. */
+  private readonly signalledWaiters: (() => void)[] = [];
 
   private constructor(
     private readonly container: Docker.Container,
@@ -239,11 +241,15 @@ export class SandboxContainer {
 
   /**
    * Sends a signal to every process of the sandbox user, in whatever group
-   * or session it put itself, while a run is going on.
+   * or session it put itself, while a run is going on. Resolves once the
+   * supervisor says it has sent it (or the run or container is gone), so a
+   * process started after that, such as a file operation's `docker exec`,
+   * is not hit by it.
    */
-  signalAll(signal: number): void {
-    if (this.pending?.kind === "run")
-      this.channel.write(encodeFrame(TO_SUPERVISOR.signalAll, String(signal)));
+  signalAll(signal: number): Promise<void> {
+    if (this.pending?.kind !== "run") return Promise.resolve();
+    this.channel.write(encodeFrame(TO_SUPERVISOR.signalAll, String(signal)));
+    return new Promise((resolve) => this.signalledWaiters.push(resolve));
   }
 
   /**
@@ -409,6 +415,9 @@ export class SandboxContainer {
           }
           this.sendPrestart();
           break;
+        case FROM_SUPERVISOR.signalled:
+          this.signalledWaiters.shift()?.();
+          break;
         case FROM_SUPERVISOR.taken:
           this.stdinTaken(Number(payload.toString("latin1")));
           break;
@@ -422,6 +431,7 @@ export class SandboxContainer {
           if (pending?.kind === "run") {
             this.pending = undefined;
             this.stdinTaken(Number.POSITIVE_INFINITY);
+            for (const wake of this.signalledWaiters.splice(0)) wake();
             pending.resolve(decodeExitReport(payload));
           }
           break;
@@ -450,6 +460,7 @@ export class SandboxContainer {
     const pending = this.pending;
     this.pending = undefined;
     this.stdinTaken(Number.POSITIVE_INFINITY);
+    for (const wake of this.signalledWaiters.splice(0)) wake();
     pending?.reject(error);
     this.channel.destroy();
     this.container.remove({ force: true }).catch(() => undefined);

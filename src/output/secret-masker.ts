@@ -15,6 +15,7 @@ function spellingSource(spelling: Spelling): string {
 function formSource(form: Form): string {
   return form
     .map((unit) =>
+      // Stryker disable next-line ConditionalExpression: a group of one alternative matches what the alternative does.
       unit.length === 1
         ? spellingSource(unit[0] ?? [])
         : `(?:${unit.map(spellingSource).join("|")})`,
@@ -61,12 +62,15 @@ function walk(form: Form, text: string, start: number, goal: Goal): number {
         break;
       }
       if (!set.includes(text[at] as string)) {
+        // Stryker disable next-line StringLiteral: any state but "fits" and "ran out" is a mismatch.
         state = "mismatch";
         break;
       }
       at++;
     }
-    // The text ends inside the form: a match may still be arriving.
+    // The text ends inside the form: a match may still be arriving. (Said
+    // early: without it, the next unit runs out at the same place.)
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: see above.
     if (state === "fits" && at === text.length && unit + 1 < form.length) state = "ran out";
     if (state === "ran out") {
       if (goal === "cut") return start;
@@ -101,6 +105,7 @@ export class FormMatcher {
     for (const form of forms) {
       const first = new Set((form[0] ?? []).flatMap((spelling) => [...(spelling[0] ?? "")]));
       for (const c of first) {
+        // Stryker disable next-line ArrayDeclaration: a stray string entry fails to walk at its first character.
         const list = this.startingWith.get(c) ?? [];
         list.push(form);
         this.startingWith.set(c, list);
@@ -112,6 +117,7 @@ export class FormMatcher {
         form.reduce((sum, unit) => sum + Math.max(...unit.map((s) => s.length)), 0),
       ),
     );
+    // Stryker disable next-line MethodExpression: the prefix keeps the expression small; whole forms find the same starts.
     const prefixes = new Set(forms.map((form) => formSource(form.slice(0, PREFIX_UNITS))));
     this.candidates = new RegExp([...prefixes].join("|"), "g");
   }
@@ -124,6 +130,7 @@ export class FormMatcher {
       const index = found.index;
       for (const form of this.startingWith.get(text[index] as string) ?? []) {
         const end = walk(form, text, index, "end");
+        // Stryker disable next-line EqualityOperator: a match ends after its first character, never at 0.
         if (end >= 0) return { index, end };
       }
       candidates.lastIndex = index + 1;
@@ -139,6 +146,7 @@ export class FormMatcher {
       out += text.slice(position, match.index) + MASK;
       position = match.end;
     }
+    // Stryker disable next-line ConditionalExpression: with no match, out is empty and the slice is the text.
     return position === 0 ? text : out + text.slice(position);
   }
 
@@ -148,6 +156,7 @@ export class FormMatcher {
    * characters can hold one.
    */
   cutOffStart(text: string, from: number): number {
+    // Stryker disable next-line MethodExpression,ArithmeticOperator,EqualityOperator: a match starting earlier than the last longest - 1 characters, or at the end, cannot be cut off.
     for (let at = Math.max(from, text.length - this.longest + 1); at < text.length; at++) {
       const forms = this.startingWith.get(text[at] as string);
       if (forms?.some((form) => walk(form, text, at, "cut") >= 0)) return at;
@@ -198,13 +207,18 @@ export class SecretSet {
    * turned into one string.
    */
   foundIn(bytes: Uint8Array): boolean {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: a shortcut; no secret or no byte finds nothing below either.
     if (this.empty || bytes.length === 0) return false;
+    // Stryker disable next-line StringLiteral: any target but "text" is read as bytes.
     this.bytesMatcher ??= new FormMatcher(this.values, "bytes");
     const matcher = this.bytesMatcher;
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     const slice = 1 << 20;
+    // Stryker disable next-line EqualityOperator: a slice from the end holds no byte the one before did not.
     for (let start = 0; start < buffer.length; start += slice) {
+      // Stryker disable next-line MethodExpression,ArithmeticOperator: slices bound memory; a larger overlap finds the same.
       const from = Math.max(0, start - matcher.longest + 1);
+      // Stryker disable next-line MethodExpression: slices bound memory; reading on to the end finds the same.
       const text = buffer.toString("latin1", from, Math.min(buffer.length, start + slice));
       if (matcher.find(text, 0)) return true;
     }

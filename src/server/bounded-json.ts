@@ -40,6 +40,7 @@ export function jsonShapeProblem(text: string): string | undefined {
   let depth = 0;
   let values = 0;
   let inString = false;
+  // Stryker disable next-line EqualityOperator: one step past the end reads NaN, which is no character.
   for (let i = 0; i < text.length; i += 1) {
     const c = text.charCodeAt(i);
     if (inString) {

@@ -88,6 +88,7 @@ export function applyPolicy(
   }
   for (const key of NUMBERS) {
     const asked = options[key];
+    // Stryker disable next-line ConditionalExpression: undefined is above no limit.
     if (asked !== undefined && asked > limits[key])
       refuse(`options.${key}: ${asked} is above this server's limit of ${limits[key]}`);
     result[key] = asked ?? defaults[key];
@@ -151,6 +152,7 @@ export function assertSupportedRequest(
       400,
       "request.codeHash, request.allowInsecureCodeUrl: need request.codeUrl",
     );
+  // Stryker disable next-line ConditionalExpression: undefined is above no limit.
   if (request.timeoutMs !== undefined && request.timeoutMs > policy.limits.timeoutMs) {
     refuse(
       `request.timeoutMs: ${request.timeoutMs} is above this server's limit of ${policy.limits.timeoutMs}`,

@@ -27,6 +27,7 @@ export const METADATA_LIMITS = {
   totalBytes: 4096,
 } as const;
 
+// Stryker disable next-line StringLiteral: Buffer.byteLength counts UTF-8 without an encoding too.
 const utf8Bytes = (value: string) => Buffer.byteLength(value, "utf8");
 
 /**

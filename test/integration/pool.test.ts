@@ -11,6 +11,10 @@ const docker = new Docker();
 const ownedBy = (pid: number) =>
   docker.listContainers({ all: true, filters: { label: [`isol8.owner=${hostname()}:${pid}`] } });
 
+/** A shell function printing how many processes are named isol8-pool-marker, one line per process. */
+const COUNT_MARKERS =
+  "markers() { for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c '^isol8-pool-marker ' || true; }";
+
 describe("warm pool", () => {
   test("fast: a container is reused, and the next run sees nothing of the last one", async () => {
     const isol8 = engine({ poolStrategy: "fast", poolSize: { clean: 1, dirty: 1 } });
@@ -22,9 +26,11 @@ describe("warm pool", () => {
         "echo temp > /tmp/left.txt",
         "setsid bash -c 'exec -a isol8-pool-marker sleep 1000' >/dev/null 2>&1 &",
         "export IN_SHELL=1",
-        // The marker is alive when this run ends ([m] keeps grep from counting itself).
-        "for i in $(seq 50); do cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -q 'isol8-pool-[m]arker' && break; sleep 0.1; done",
-        "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'isol8-pool-[m]arker' || true",
+        // The marker is alive when this run ends (once it has exec'd: the
+        // bash before it has the name only inside its command line).
+        COUNT_MARKERS,
+        'for i in $(seq 50); do [ "$(markers)" = 1 ] && break; sleep 0.1; done',
+        "markers",
       ].join("\n"),
     });
     assert.equal(first.stdout, "1\n", "the marker process ran before the reuse");
@@ -35,7 +41,8 @@ describe("warm pool", () => {
       code: [
         "ls -A /sandbox | grep -v '^main.sh$' | wc -l",
         "ls -A /tmp | wc -l",
-        "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'isol8-pool-[m]arker' || true",
+        COUNT_MARKERS,
+        "markers",
         'echo "${LEFTOVER:-unset} ${IN_SHELL:-unset}"',
       ].join("\n"),
     });

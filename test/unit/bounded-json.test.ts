@@ -42,3 +42,22 @@ test("a refused or invalid text is a 400 naming the field", () => {
     );
   }
 });
+
+test("an escaped quote does not end a string: brackets after it are still text", () => {
+  const text = JSON.stringify({ code: `"${"[".repeat(MAX_JSON_DEPTH + 1)}` });
+  assert.equal(jsonShapeProblem(text), undefined);
+});
+
+test("closing brackets give depth back: siblings each as deep as the limit pass", () => {
+  const depth = MAX_JSON_DEPTH - 1;
+  const arrays = `${"[".repeat(depth)}${"]".repeat(depth)}`;
+  assert.equal(jsonShapeProblem(`[${arrays},${arrays}]`), undefined);
+  const objects = `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+  assert.equal(jsonShapeProblem(`[${objects},${objects}]`), undefined);
+});
+
+test("exactly the most values passes; numbers and spaces are not values by themselves", () => {
+  const list = (n: number) => `[${Array(n).fill("0").join(",")}]`;
+  assert.equal(jsonShapeProblem(list(MAX_JSON_VALUES)), undefined);
+  assert.equal(jsonShapeProblem(`[${" ".repeat(MAX_JSON_VALUES)}1234567890]`), undefined);
+});

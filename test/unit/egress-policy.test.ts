@@ -9,6 +9,7 @@ import {
   hasNestedRepetition,
   isInternalAddress,
   normalizeHost,
+  repeatCount,
   widenPolicy,
 } from "../../src/network/policy.js";
 
@@ -312,5 +313,190 @@ describe("every internal range is refused, even when every name is allowed", () 
       .flatMap((entry) => (entry ? [entry.address.split("%")[0] as string] : []));
     assert.ok(own.length > 0, "this host has addresses");
     for (const address of own) refused(address);
+  });
+});
+
+describe("egress policy edges", () => {
+  const refusedWith = (run: () => unknown, message: string) =>
+    assert.throws(
+      run,
+      (error: unknown) => error instanceof InvalidOptionError && error.message === message,
+    );
+
+  it("ports 1 and 65535 are ports; 0, 65536 and fractions are not", () => {
+    assert.deepEqual([...compilePolicy({ ports: [1, 65535] }).ports], [1, 65535]);
+    for (const port of [0, 65536, 1.5])
+      refusedWith(
+        () => compilePolicy({ ports: [80, port] }),
+        `networkFilter.ports[1]: ${port} is not a port (1-65535)`,
+      );
+    assert.equal(compilePolicy({ whitelist: ["a:1"] }).allow[0]?.port, 1);
+    assert.equal(compilePolicy({ whitelist: ["a:65535"] }).allow[0]?.port, 65535);
+    for (const port of ["0", "65536"])
+      refusedWith(
+        () => compilePolicy({ whitelist: [`a:${port}`] }),
+        `networkFilter.whitelist[0]: port ${port} is not a port (1-65535)`,
+      );
+  });
+
+  it("a rule's port suffix is the whole end of the rule; spaces around a rule are dropped", () => {
+    const policy = compilePolicy({ whitelist: ["  example\\.com:8080  ", "[::1]:9000x", "a:80b"] });
+    assert.equal(policy.allow[0]?.port, 8080);
+    assert.ok(policy.allow[0]?.pattern.test("example.com"));
+    assert.equal(policy.allow[1]?.port, undefined);
+    assert.equal(policy.allow[2]?.port, undefined);
+    assert.equal("port" in (policy.allow[2] ?? {}), false);
+    assert.equal(compilePolicy({ whitelist: ["x\\[::1]:80"] }).allow[0]?.port, 80);
+    refusedWith(
+      () => compilePolicy({ blacklist: ["ok", "   "] }),
+      "networkFilter.blacklist[1]: a rule must be a non-empty pattern",
+    );
+    refusedWith(
+      () => widenPolicy(compilePolicy(), [""]),
+      "registry[0]: a rule must be a non-empty pattern",
+    );
+    assert.deepEqual(compilePolicy({}).allow, []);
+    assert.deepEqual(compilePolicy({}).deny, []);
+  });
+
+  it("patterns match case-insensitively", () => {
+    const policy = compilePolicy({ whitelist: ["example\\.com"] });
+    assert.deepEqual(decideDestination(policy, "EXAMPLE.com", 443), { allow: true });
+  });
+
+  it("repeats are counted outside character classes and escapes only", () => {
+    assert.equal(repeatCount("a*b+c{2,}d{3}e{0,1}f{1,5}g{,}h{x}"), 6);
+    assert.equal(repeatCount("[*+{2,}]\\*\\+\\{2,}"), 0);
+    assert.equal(repeatCount("[\\]*]+"), 1);
+    assert.equal(repeatCount("a{1}b{2}"), 1);
+    assert.equal(repeatCount("a{0,}b{1,1}"), 1);
+    assert.equal(repeatCount("[abc"), 0);
+    assert.equal(repeatCount("a]*"), 1);
+  });
+
+  it("nested repetition: a group that repeats or alternates, repeated again", () => {
+    for (const pattern of ["(a+)*", "(a|b)+", "((a+))*", "((a|b)c)+", "(a{2,})+", "(a*)(b+)+"])
+      assert.ok(hasNestedRepetition(pattern), pattern);
+    for (const pattern of [
+      "(a+)?",
+      "(ab)+",
+      "(a)(b+)",
+      "a|b",
+      "(a+)",
+      "([|+])+",
+      "(\\|)+",
+      "(a)|b+",
+      "((a)b)+",
+    ])
+      assert.ok(!hasNestedRepetition(pattern), pattern);
+  });
+
+  it("host names: brackets only as a pair, a zone id only on IPv6, limits on lengths", () => {
+    assert.equal(normalizeHost(" Example.COM. "), "example.com");
+    assert.equal(normalizeHost("[::1"), undefined);
+    assert.equal(normalizeHost("::1]"), undefined);
+    assert.equal(normalizeHost("a%b.example"), undefined);
+    assert.equal(normalizeHost("."), undefined);
+    assert.equal(normalizeHost(""), undefined);
+    assert.equal(normalizeHost("a.."), undefined);
+    const label = "a".repeat(63);
+    assert.equal(normalizeHost(`${label}.example`), `${label}.example`);
+    assert.equal(normalizeHost(`${label}a.example`), undefined);
+    const name = `${"a.".repeat(126)}b`; // 253 characters
+    assert.equal(normalizeHost(name), name);
+    assert.equal(normalizeHost(`a${name}`), undefined);
+  });
+
+  it("a Unicode rule matches the punycode name; an ASCII name is not tried twice", () => {
+    const policy = compilePolicy({ whitelist: ["bücher\\.example"] });
+    assert.deepEqual(decideDestination(policy, "xn--bcher-kva.example", 443), { allow: true });
+    assert.deepEqual(decideDestination(policy, "bucher.example", 443), {
+      allow: false,
+      reason: "not on the allow list",
+    });
+  });
+
+  it("ports: the filter's list, or a rule naming the port for its own host or address", () => {
+    const policy = compilePolicy({
+      whitelist: ["a\\.example:8443", "b\\.example", "93\\.184\\.216\\.34:8080", "93.184.216.35"],
+    });
+    assert.deepEqual(decideDestination(policy, "a.example", 8443), { allow: true });
+    assert.deepEqual(decideDestination(policy, "a.example", 443), {
+      allow: false,
+      reason: "not on the allow list",
+    });
+    assert.deepEqual(decideDestination(policy, "b.example", 8443), {
+      allow: false,
+      reason: "port 8443 is not allowed",
+    });
+    assert.deepEqual(decideDestination(policy, "93.184.216.34", 8080), { allow: true });
+    assert.deepEqual(decideDestination(policy, "93.184.216.34", 443), {
+      allow: false,
+      reason: "IP-address destinations need an allow rule naming the address",
+    });
+    assert.deepEqual(decideDestination(policy, "93.184.216.35", 443), { allow: true });
+    assert.deepEqual(decideDestination(policy, "93.184.216.35", 8080), {
+      allow: false,
+      reason: "port 8080 is not allowed",
+    });
+  });
+
+  it("resolved addresses: deny rules and allow rules see the IPv4 inside an IPv6 form", () => {
+    const policy = compilePolicy({
+      whitelist: ["10\\.1\\.2\\.3:8080", "192.168.1.1", "example\\.com"],
+      blacklist: ["93.184.216.34", "bad\\.example"],
+    });
+    for (const address of [
+      "93.184.216.34",
+      "::ffff:93.184.216.34",
+      "::ffff:5db8:d822",
+      "64:ff9b::5db8:d822",
+    ])
+      assert.deepEqual(decideAddress(policy, address, 443), {
+        allow: false,
+        reason: `address ${address === "93.184.216.34" ? address : new URL(`http://[${address}]/`).hostname.slice(1, -1)} denied by rule "93.184.216.34"`,
+      });
+    assert.deepEqual(decideAddress(policy, "10.1.2.3", 8080), { allow: true });
+    assert.deepEqual(decideAddress(policy, "::ffff:10.1.2.3", 8080), { allow: true });
+    assert.deepEqual(decideAddress(policy, "10.1.2.3", 443), {
+      allow: false,
+      reason: "resolves to the internal address 10.1.2.3",
+    });
+    assert.deepEqual(decideAddress(policy, "192.168.1.1", 9999), { allow: true });
+    assert.deepEqual(decideAddress(policy, "192.168.1.2", 443), {
+      allow: false,
+      reason: "resolves to the internal address 192.168.1.2",
+    });
+    assert.deepEqual(decideAddress(policy, "93.184.216.35", 443), { allow: true });
+    assert.deepEqual(
+      decideAddress(compilePolicy({ whitelist: ["example\\.com"] }), "10.0.0.1", 443),
+      {
+        allow: false,
+        reason: "resolves to the internal address 10.0.0.1",
+      },
+    );
+  });
+
+  it("internal addresses, including IPv4 carried in IPv6, and anything that is not an address", () => {
+    for (const address of [
+      "not-an-ip",
+      "",
+      "::ffff:7f00:1",
+      "64:ff9b::a00:1",
+      "::ffff:10.0.0.1",
+      "fe80::1",
+      "::1",
+    ])
+      assert.ok(isInternalAddress(address), address);
+    for (const address of [
+      "93.184.216.34",
+      "::ffff:5db8:d822",
+      "64:ff9b::5db8:d822",
+      "2606:4700::1111",
+      "::ffff:1:2:3",
+    ])
+      assert.ok(!isInternalAddress(address), address);
+    // Two groups that are not hex are no IPv4 address: judged as the IPv6 address they are.
+    assert.ok(!isInternalAddress("64:ff9b::1:2:3"));
   });
 });

@@ -63,3 +63,26 @@ describe("loopback requests (DNS rebinding)", () => {
       assert.ok(!isLoopbackRequest(headers, port), JSON.stringify(headers));
   });
 });
+
+describe("loopback edges", () => {
+  test("brackets count only as a pair around the whole address", () => {
+    for (const address of ["[::1", "::1]", "x::1]", "[::1x", "[127.0.0.1"])
+      assert.ok(!isLoopbackAddress(address), address);
+  });
+
+  test("the highest port is a port; one above is not", () => {
+    assert.deepEqual(splitHostHeader("localhost:65535"), { name: "localhost", port: 65535 });
+    assert.equal(splitHostHeader("localhost:65536"), undefined);
+  });
+
+  test("an Origin is the whole header: no prefix before http://, nothing after a line break", () => {
+    const host = "127.0.0.1:3000";
+    assert.ok(isLoopbackRequest({ host, origin: "http://127.0.0.1:3000" }, 3000));
+    for (const origin of [
+      "xhttp://127.0.0.1:3000",
+      "http://127.0.0.1:3000\nevil",
+      "https://127.0.0.1:3000",
+    ])
+      assert.ok(!isLoopbackRequest({ host, origin }, 3000), JSON.stringify(origin));
+  });
+});

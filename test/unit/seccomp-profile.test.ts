@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
-import { strictSeccompProfile } from "../../src/engine/seccomp.js";
+import { InvalidOptionError } from "../../src/engine/errors.js";
+import { seccompSecurityOpt, strictSeccompProfile } from "../../src/engine/seccomp.js";
 
 interface Arg {
   index: number;
@@ -143,5 +147,116 @@ test("reboot, swapon and acct get the default EPERM (the kernel checks their cap
     const p = profile(target);
     for (const name of ["reboot", "swapon", "swapoff", "acct"])
       assert.equal(outcome(p, name, []), "errno 1", `${name} with ${JSON.stringify(target)}`);
+  }
+});
+
+test("every rule is well formed: a known action, an errno exactly where the action is ERRNO", () => {
+  for (const target of [{}, { compatAbis: true }, { forGvisor: true }]) {
+    const p = profile(target);
+    assert.equal(p.defaultAction, "SCMP_ACT_ERRNO");
+    assert.equal(p.defaultErrnoRet, 1);
+    for (const rule of p.syscalls) {
+      assert.ok(rule.names.length > 0, JSON.stringify(rule));
+      for (const name of rule.names) assert.match(name, /^[a-z_][a-z0-9_]*$/, JSON.stringify(rule));
+      assert.ok(["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO"].includes(rule.action), JSON.stringify(rule));
+      assert.equal("errnoRet" in rule, rule.action === "SCMP_ACT_ERRNO", JSON.stringify(rule));
+    }
+  }
+});
+
+test("ordinary calls are allowed without conditions; calls that need a capability are not listed", () => {
+  const p = profile();
+  for (const name of [
+    "accept",
+    "read",
+    "write",
+    "openat",
+    "mmap",
+    "execve",
+    "writev",
+    "arch_prctl",
+    "modify_ldt",
+  ]) {
+    assert.equal(outcome(p, name, [0]), "allow", name);
+    assert.equal(outcome(p, name, [123456]), "allow", name);
+  }
+  for (const name of [
+    "mount",
+    "unshare",
+    "setns",
+    "ptrace",
+    "bpf",
+    "io_uring_setup",
+    "keyctl",
+    "reboot",
+  ])
+    assert.equal(outcome(p, name, [0]), "errno 1", name);
+});
+
+test("personality: only the default and Linux-compatible personalities", () => {
+  const p = profile();
+  for (const value of [0, 8, 0x20000, 0x20008, 0xffffffff])
+    assert.equal(outcome(p, "personality", [value]), "allow", value.toString(16));
+  // ADDR_NO_RANDOMIZE (0x0040000) would switch ASLR off.
+  for (const value of [0x40000, 0x40008, 1])
+    assert.equal(outcome(p, "personality", [value]), "errno 1", value.toString(16));
+});
+
+test("the Docker option: strict for the runtime in use, unconfined, or a custom profile file", () => {
+  const opt = (choice: Parameters<typeof seccompSecurityOpt>[0]) => seccompSecurityOpt(choice);
+  const parsed = (choice: Parameters<typeof seccompSecurityOpt>[0]) => {
+    const value = opt(choice);
+    assert.ok(value.startsWith("seccomp="), value);
+    return JSON.parse(value.slice("seccomp=".length)) as Profile;
+  };
+  assert.deepEqual(parsed({ mode: "strict" }), profile());
+  assert.deepEqual(parsed({ mode: "strict", ociRuntime: "runc" }), profile());
+  assert.deepEqual(parsed({ mode: "strict", ociRuntime: "runsc" }), profile({ forGvisor: true }));
+  assert.deepEqual(parsed({ mode: "strict", compatAbis: true }), profile({ compatAbis: true }));
+  assert.equal(opt({ mode: "unconfined" }), "seccomp=unconfined");
+  const dir = mkdtempSync(join(tmpdir(), "isol8-seccomp-"));
+  const custom = { defaultAction: "SCMP_ACT_LOG", syscalls: [] };
+  const file = join(dir, "custom.json");
+  writeFileSync(file, JSON.stringify(custom));
+  assert.equal(
+    opt({ mode: "custom", customProfilePath: file }),
+    `seccomp=${JSON.stringify(custom)}`,
+  );
+});
+
+test("a custom profile that is missing, unreadable, not JSON or not a profile is refused by name", () => {
+  const dir = mkdtempSync(join(tmpdir(), "isol8-seccomp-"));
+  const write = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const refused = (customProfilePath: string | undefined, message: string) =>
+    assert.throws(
+      () =>
+        seccompSecurityOpt({
+          mode: "custom",
+          ...(customProfilePath === undefined ? {} : { customProfilePath }),
+        }),
+      (error: unknown) => error instanceof InvalidOptionError && error.message === message,
+    );
+  refused(undefined, "security.customProfilePath: required when security.seccomp is custom");
+  refused("", "security.customProfilePath: required when security.seccomp is custom");
+  const missing = join(dir, "missing.json");
+  refused(missing, `security.customProfilePath: cannot read ${missing} (ENOENT)`);
+  refused(dir, `security.customProfilePath: cannot read ${dir} (EISDIR)`);
+  const broken = write("broken.json", '{"secret-content": ');
+  refused(broken, `security.customProfilePath: ${broken} is not valid JSON`);
+  for (const [name, text] of [
+    ["null.json", "null"],
+    ["number.json", "1"],
+    ["string.json", '"defaultAction"'],
+    ["other.json", '{"syscalls": []}'],
+  ] as const) {
+    const path = write(name, text);
+    refused(
+      path,
+      `security.customProfilePath: ${path} is not a seccomp profile (no defaultAction)`,
+    );
   }
 });

@@ -2,7 +2,7 @@
 // the output into pieces, and found in files of any content.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { redactError, redactNetworkLog } from "../../src/output/redact.js";
+import { redactError, redactNetworkLog, withheldReason } from "../../src/output/redact.js";
 import { SecretMasker, SecretSet } from "../../src/output/secret-masker.js";
 import { TextStream } from "../../src/output/text-stream.js";
 
@@ -210,4 +210,123 @@ test("a long secret's base64 wrapped in lines (PEM 64, MIME 76 columns) is maske
         assert.equal(masked(secrets, [text.slice(0, cut), text.slice(cut)]), whole, `cut ${cut}`);
     }
   }
+});
+
+describe("redaction edges", () => {
+  const entry = {
+    timestamp: "2026-01-01T00:00:00.000Z",
+    method: "GET",
+    host: "example.com",
+    port: 443,
+    path: null,
+    action: "ALLOW",
+    durationMs: 1,
+    bytesOut: 0,
+    bytesIn: 0,
+  } as const;
+
+  test("without secrets a log entry and an error are returned as they are", () => {
+    const none = new SecretSet([""]);
+    assert.equal(none.empty, true);
+    assert.equal(redactNetworkLog(entry, none), entry);
+    const error = new Error("text");
+    assert.equal(redactError(error, none), error);
+  });
+
+  test("a log entry without a path or a reason keeps them absent", () => {
+    const masked = redactNetworkLog(
+      { ...entry, method: "s3cr3t-t0ken" },
+      new SecretSet(["s3cr3t-t0ken"]),
+    );
+    assert.equal(masked.path, null);
+    assert.equal("reason" in masked, false);
+    assert.equal(masked.method, "***");
+  });
+
+  test("an error whose message holds no secret is left alone, stack included; a non-error is returned", () => {
+    const secrets = new SecretSet(["s3cr3t-t0ken"]);
+    const error = new Error("nothing here");
+    error.stack = "Error: nothing here\n    at s3cr3t-t0ken";
+    assert.equal(redactError(error, secrets).stack, "Error: nothing here\n    at s3cr3t-t0ken");
+    const bare = new Error("s3cr3t-t0ken");
+    bare.stack = undefined;
+    assert.equal(redactError(bare, secrets).stack, undefined);
+    assert.equal(redactError(bare, secrets).message, "***");
+    assert.equal(redactError("s3cr3t-t0ken", secrets), "s3cr3t-t0ken");
+  });
+
+  test("a file is withheld for a secret in it, with the reason said", () => {
+    const secrets = new SecretSet(["s3cr3t-t0ken"]);
+    assert.equal(
+      withheldReason(Buffer.from("x s3cr3t-t0ken"), secrets),
+      "withheld: it contains the value of a secret (raw or encoded)",
+    );
+    assert.equal(withheldReason(Buffer.from("clean"), secrets), undefined);
+    assert.equal(withheldReason(new Uint8Array(0), secrets), undefined);
+  });
+
+  test("empty and repeated secrets are ignored; with no secret nothing is found", () => {
+    const set = new SecretSet(["", "abcdef", "abcdef"]);
+    assert.equal(set.empty, false);
+    assert.equal(set.mask(""), "");
+    assert.equal(set.mask("xabcdefx"), "x***x");
+    assert.equal(new SecretSet([]).foundIn(Buffer.from("abcdef")), false);
+    assert.equal(new SecretSet([]).text, undefined);
+    assert.equal(new SecretSet(["abcdef"]).foundIn(Buffer.from("xxabcdefxx")), true);
+  });
+});
+
+describe("secret forms at their edges", () => {
+  const mask = (secret: string, text: string) => new SecretSet([secret]).mask(text);
+
+  test("JSON's short escapes of control characters", () => {
+    const secret = "a\tb\nc\rd\be\ff";
+    assert.equal(mask(secret, JSON.stringify(secret)), '"***"');
+  });
+
+  test("URL encoding pads bytes below 0x10 to two digits", () => {
+    const secret = "a\nbcdef";
+    assert.equal(mask(secret, encodeURIComponent(secret)), "***");
+  });
+
+  test("a space may be a plus; nothing else may", () => {
+    assert.equal(mask("sk 123456", "sk+123456"), "***");
+    assert.equal(mask("sk-123456", "sk+123456"), "sk+123456");
+  });
+
+  test("URL-safe base64, and the shortest base64 and hex forms kept", () => {
+    const secret = "???>>>";
+    assert.ok(Buffer.from(secret).toString("base64").includes("/"));
+    assert.equal(mask(secret, Buffer.from(secret).toString("base64url")), "***");
+    // Five bytes: six base64 digits encode them alone.
+    assert.equal(mask("abcde", "YWJjZG"), "***");
+    // Three bytes: six hex digits.
+    assert.equal(mask("abc", "616263"), "***");
+    assert.equal(mask("abc", "6162"), "6162");
+  });
+
+  test("base64 of exactly 60 digits is not taken with line breaks; longer is", () => {
+    const secret = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHI"; // 45 bytes, 60 digits
+    const digits = Buffer.from(secret).toString("base64");
+    assert.equal(digits.length, 60);
+    assert.equal(mask(secret, digits), "***");
+    const broken = `${digits.slice(0, 30)}\n${digits.slice(30)}`;
+    assert.equal(mask(secret, broken), broken);
+  });
+
+  test("a stack formatted before the masking is masked too", () => {
+    const error = new Error("bad s3cr3t-t0ken");
+    assert.ok(error.stack?.includes("s3cr3t-t0ken"));
+    redactError(error, new SecretSet(["s3cr3t-t0ken"]));
+    assert.ok(!error.stack?.includes("s3cr3t"), error.stack);
+  });
+
+  test("with no secret, text passes untouched; after end() nothing is held", () => {
+    assert.equal(new SecretSet([]).mask("abc"), "abc");
+    const masker = new SecretMasker(["abcdef"]);
+    assert.equal(masker.push("x abc"), "x ");
+    assert.equal(masker.end(), "abc");
+    assert.equal(masker.held, 0);
+    assert.equal(masker.push("d"), "d");
+  });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SecretMasker } from "../../src/output/secret-masker.js";
+import { SecretMasker, SecretSet } from "../../src/output/secret-masker.js";
 
 function maskInPieces(secrets: string[], pieces: string[]): { out: string; released: string[] } {
   const masker = new SecretMasker(secrets);
@@ -48,4 +48,15 @@ test("held-back text that turns out not to be a secret is released unchanged", (
 test("no secrets: text passes through", () => {
   assert.equal(maskInPieces([], ["a", "b"]).out, "ab");
   assert.equal(maskInPieces([""], ["a"]).out, "a");
+});
+
+test("the start of a secret cut off by the end of a whole text is not masked", () => {
+  const secrets = new SecretSet(["sk-123456"]);
+  assert.equal(secrets.mask("key sk-12"), "key sk-12");
+  assert.equal(secrets.foundIn(Buffer.from("key sk-12")), false);
+});
+
+test("values that are not strings are ignored", () => {
+  const secrets = new SecretSet([7 as unknown as string, "abcdef"]);
+  assert.equal(secrets.mask("7 abcdef"), "7 ***");
 });

@@ -1,0 +1,65 @@
+// Mutation testing of the security core (npm run test:mutation): Stryker
+// changes these modules one small edit at a time and runs the unit tests
+// that reach each edit; a change no test notices is a behaviour no test
+// asserts. Only pure logic is mutated, so the fast unit tests in test/unit
+// decide every mutant; what needs Docker is left to the other suites.
+import { readFileSync } from "node:fs";
+
+/**
+ * The lines of one function of a file, as a mutate range: the /sandbox path
+ * rules sit next to code that needs a container (session-files.ts) or that
+ * checks everything else of a request (request.ts). Found by name, so the
+ * range follows the function when the file changes.
+ */
+function functionLines(file, name) {
+  const lines = readFileSync(file, "utf8").split("\n");
+  const start = lines.findIndex((line) => new RegExp(`^(export )?function ${name}\\(`).test(line));
+  const end = lines.findIndex((line, i) => i > start && line === "}");
+  if (start < 0 || end < 0) throw new Error(`stryker.config.mjs: no function ${name} in ${file}`);
+  return `${file}:${start + 1}-${end + 1}`;
+}
+
+export default {
+  testRunner: "tap",
+  tap: {
+    // The suites of the modules below; other unit tests only reach them in passing.
+    testFiles: [
+      "test/unit/bounded-json.test.ts",
+      "test/unit/egress-policy.test.ts",
+      "test/unit/loopback.test.ts",
+      "test/unit/request-files-workdir.test.ts",
+      "test/unit/sandbox-paths.test.ts",
+      "test/unit/seccomp-profile.test.ts",
+      "test/unit/secret-encodings.test.ts",
+      "test/unit/secret-masker.test.ts",
+      "test/unit/server-policy.test.ts",
+      "test/unit/server-schemas.test.ts",
+    ],
+    nodeArgs: ["--import", "tsx", "--test-reporter=tap", "-r", "{{hookFile}}", "{{testFile}}"],
+  },
+  // Per test file: a mutant runs only the files that reached it.
+  coverageAnalysis: "perTest",
+  concurrency: 2,
+  // A mutant that loops is stopped soon after the tests it runs would normally end.
+  timeoutMS: 2000,
+  mutate: [
+    "src/engine/seccomp.ts",
+    "src/server/seccomp-profiles.ts",
+    "src/network/policy.ts",
+    "src/network/loopback.ts",
+    functionLines("src/engine/session-files.ts", "sandboxPath"),
+    functionLines("src/engine/request.ts", "workdirPath"),
+    functionLines("src/engine/request.ts", "inSandbox"),
+    "src/output/secret-forms.ts",
+    "src/output/secret-masker.ts",
+    "src/output/redact.ts",
+    "src/server/schemas.ts",
+    "src/server/bounded-json.ts",
+    "src/server/policy.ts",
+  ],
+  thresholds: { high: 95, low: 90, break: 90 },
+  reporters: ["clear-text", "dots", "html", "json"],
+  htmlReporter: { fileName: "reports/mutation/index.html" },
+  jsonReporter: { fileName: "reports/mutation/mutation.json" },
+  ignorePatterns: ["dist", "reports", ".isol8-build", ".scratch", "bench"],
+};

@@ -70,6 +70,8 @@ export class SandboxContainer {
   private prestartSpec: PrestartSpec | undefined;
   private prestartSent = false;
   private readonly goneCallbacks: (() => void)[] = [];
+  /** Stdin sends and its end, in the order they were asked for. */
+  private stdinQueue: Promise<void> = Promise.resolve();
   /** Stdin bytes of this run sent but not yet answered by the supervisor. */
   private stdinUnanswered = 0;
   private readonly stdinWaiters: (() => void)[] = [];
@@ -188,8 +190,8 @@ export class SandboxContainer {
     });
     this.channel.write(frame);
     this.stdinUnanswered = 0;
-    const fed = stdin ? this.sendStdin(stdin) : Promise.resolve();
-    if (!keepStdinOpen) void fed.then(() => this.endStdin());
+    if (stdin) void this.sendStdin(stdin);
+    if (!keepStdinOpen) this.endStdin();
     return result;
   }
 
@@ -206,17 +208,31 @@ export class SandboxContainer {
   }
 
   /**
+   * Queues stdin after what is queued already (a run's first input may
+   * still be waiting for room when more arrives), and resolves once it is
+   * in the channel.
+   */
+  private sendStdin(data: Buffer): Promise<void> {
+    const run = this.pending;
+    const sent = this.stdinQueue.then(() => this.feedStdin(data, run));
+    this.stdinQueue = sent.catch(() => undefined);
+    return sent;
+  }
+
+  /**
    * Sends stdin in frames, keeping at most STDIN_WINDOW bytes unanswered by
    * the supervisor's 'T' frames: what the program has not taken waits here,
    * not in the channel, so the supervisor can always read the channel to its
    * end (and see the engine go, even while its program reads nothing).
+   * Input for a run that has ended is dropped, never sent to the next.
    */
-  private async sendStdin(data: Buffer): Promise<void> {
+  private async feedStdin(data: Buffer, run: Pending | undefined): Promise<void> {
+    const current = () => run?.kind === "run" && this.pending === run;
     for (let offset = 0; offset < data.length; offset += STDIN_CHUNK) {
       const chunk = data.subarray(offset, offset + STDIN_CHUNK);
-      while (this.pending?.kind === "run" && this.stdinUnanswered + chunk.length > STDIN_WINDOW)
+      while (current() && this.stdinUnanswered + chunk.length > STDIN_WINDOW)
         await new Promise<void>((resolve) => this.stdinWaiters.push(resolve));
-      if (this.pending?.kind !== "run") return;
+      if (!current()) return;
       this.stdinUnanswered += chunk.length;
       this.channel.write(encodeFrame(TO_SUPERVISOR.stdin, chunk));
     }
@@ -228,9 +244,13 @@ export class SandboxContainer {
     for (const wake of this.stdinWaiters.splice(0)) wake();
   }
 
-  /** Ends the running program's standard input. */
+  /** Ends the running program's standard input, after whatever stdin is queued. */
   endStdin(): void {
-    if (this.pending?.kind === "run") this.channel.write(encodeFrame(TO_SUPERVISOR.stdinEnd));
+    const pending = this.pending;
+    this.stdinQueue = this.stdinQueue.then(() => {
+      if (pending?.kind === "run" && this.pending === pending)
+        this.channel.write(encodeFrame(TO_SUPERVISOR.stdinEnd));
+    });
   }
 
   /** Sends a signal to the running program's process group. */

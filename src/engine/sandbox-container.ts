@@ -189,7 +189,6 @@ export class SandboxContainer {
       };
     });
     this.channel.write(frame);
-    this.stdinUnanswered = 0;
     if (stdin) void this.sendStdin(stdin);
     if (!keepStdinOpen) this.endStdin();
     return result;
@@ -203,8 +202,8 @@ export class SandboxContainer {
    * whatever the program does. Also resolves when the run ends or the
    * container goes.
    */
-  async writeStdin(data: Buffer): Promise<void> {
-    await this.sendStdin(data);
+  writeStdin(data: Buffer): Promise<void> {
+    return this.sendStdin(data);
   }
 
   /**
@@ -238,10 +237,16 @@ export class SandboxContainer {
     }
   }
 
-  /** The supervisor answered `bytes` of stdin (all of it when the run is over). */
+  /** The supervisor answered `bytes` of stdin. */
   private stdinTaken(bytes: number): void {
     this.stdinUnanswered = Math.max(0, this.stdinUnanswered - bytes);
     for (const wake of this.stdinWaiters.splice(0)) wake();
+  }
+
+  /** The run is over: nothing of it is unanswered, and no one waits for its supervisor any more. */
+  private releaseRunWaiters(): void {
+    this.stdinTaken(Number.POSITIVE_INFINITY);
+    for (const wake of this.signalledWaiters.splice(0)) wake();
   }
 
   /** Ends the running program's standard input, after whatever stdin is queued. */
@@ -450,8 +455,7 @@ export class SandboxContainer {
         case FROM_SUPERVISOR.exit:
           if (pending?.kind === "run") {
             this.pending = undefined;
-            this.stdinTaken(Number.POSITIVE_INFINITY);
-            for (const wake of this.signalledWaiters.splice(0)) wake();
+            this.releaseRunWaiters();
             pending.resolve(decodeExitReport(payload));
           }
           break;
@@ -479,8 +483,7 @@ export class SandboxContainer {
     this.closedReason ??= error.message;
     const pending = this.pending;
     this.pending = undefined;
-    this.stdinTaken(Number.POSITIVE_INFINITY);
-    for (const wake of this.signalledWaiters.splice(0)) wake();
+    this.releaseRunWaiters();
     pending?.reject(error);
     this.channel.destroy();
     this.container.remove({ force: true }).catch(() => undefined);

@@ -3,6 +3,19 @@
  * @packageDocumentation
  */
 
+export type {
+  BackendCapabilities,
+  BackendSandbox,
+  ExecOptions,
+  ExecResult,
+  SandboxBackend,
+  SandboxHardening,
+  SandboxSpec,
+  SupervisorChannel,
+} from "./backend/backend.js";
+export { ImageNotFoundError, UnsupportedByBackendError } from "./backend/backend.js";
+export { DockerUnavailableError } from "./backend/docker/client.js";
+export { DockerBackend } from "./backend/docker/docker-backend.js";
 export { RemoteError } from "./client/remote-error.js";
 export type {
   RemoteExecutionRequest,
@@ -11,9 +24,8 @@ export type {
   RemoteStreamRun,
 } from "./client/remote-isol8.js";
 export { RemoteIsol8 } from "./client/remote-isol8.js";
-export { DockerUnavailableError } from "./engine/docker-client.js";
 export type { SandboxSignal, StreamControl, StreamRun } from "./engine/docker-isol8.js";
-export { DockerIsol8, ImageNotFoundError } from "./engine/docker-isol8.js";
+export { DockerIsol8 } from "./engine/docker-isol8.js";
 export { InvalidOptionError } from "./engine/options.js";
 export { InvalidRequestError } from "./engine/request.js";
 export { SandboxFailure } from "./engine/sandbox-container.js";

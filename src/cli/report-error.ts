@@ -1,5 +1,5 @@
+import { DockerUnavailableError } from "../backend/docker/client.js";
 import { ConfigError } from "../config/file.js";
-import { DockerUnavailableError } from "../engine/docker-client.js";
 import { InvalidOptionError } from "../engine/options.js";
 import { CliError, EXIT } from "./exit-codes.js";
 

@@ -1,19 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { posix } from "node:path";
-import type Docker from "dockerode";
-import { runtimeImage } from "../images/names.js";
-import { PYTHON_DATA_IMAGE } from "../images/variants.js";
-import {
-  type EgressChannel,
-  EgressGateway,
-  PROXY_ENV,
-  type RunNetworkRecord,
-} from "../network/gateway.js";
-import { type EgressPolicy, widenPolicy } from "../network/policy.js";
-import { redactError, redactNetworkLog, withheldReason } from "../output/redact.js";
+import type { SandboxBackend } from "../backend/backend.js";
+import { requireCapability } from "../backend/backend.js";
+import { DockerBackend } from "../backend/docker/docker-backend.js";
+import { type EgressChannel, EgressGateway } from "../network/gateway.js";
+import { redactError, withheldReason } from "../output/redact.js";
 import { SecretSet } from "../output/secret-masker.js";
-import { TextStream } from "../output/text-stream.js";
-import { RUNTIMES, runtimeAdapter } from "../runtimes/index.js";
 import type {
   ContextInfo,
   CreateContextOptions,
@@ -23,33 +14,22 @@ import type {
   ExecutionSummary,
   FileOptions,
   GetFileOptions,
-  ResourceUsage,
   Runtime,
   StreamEvent,
 } from "../types.js";
 import { ResultCollector } from "./collect-result.js";
-import { containerSpec } from "./container-spec.js";
+import { type ContainerSource, containerSource, SessionSource } from "./container-source.js";
 import { ContextManager } from "./context.js";
 import { createDebugLog, type DebugLog } from "./debug-log.js";
-import { assertDockerReachable, createDockerClient } from "./docker-client.js";
 import { EventQueue } from "./event-queue.js";
 import { FifoSemaphore } from "./fifo-semaphore.js";
-import { type InstallPlan, installPlan } from "./installs.js";
-import { LABELS } from "./labels.js";
 import { InvalidOptionError, type ResolvedOptions, resolveOptions } from "./options.js";
-import { ContainerPool } from "./pool.js";
-import { BASE_ENV, mayUsePrestart, prestartSpec, SANDBOX_WORKDIR } from "./prestart.js";
-import type { ExitReport, RunSpec } from "./protocol.js";
-import { InvalidRequestError, validateRequest, workdirPath } from "./request.js";
-import { type OutputSink, SandboxContainer, SandboxFailure } from "./sandbox-container.js";
-import {
-  readSandboxFile,
-  SandboxFileError,
-  SandboxFileTooLargeError,
-  sandboxPath,
-  WithheldFileError,
-  writeSandboxFile,
-} from "./session-files.js";
+import { InvalidRequestError, validateRequest } from "./request.js";
+import { RunPlanner } from "./run-plan.js";
+import { type OutputEvent, runSteps } from "./run-steps.js";
+import { noticesFor, runSummary } from "./run-summary.js";
+import { SandboxContainer, SandboxFailure } from "./sandbox-container.js";
+import { sandboxPath, WithheldFileError } from "./session-files.js";
 import { type SandboxSignal, SIGNALS, signalNumber } from "./signals.js";
 
 export type { SandboxSignal };
@@ -100,32 +80,6 @@ interface RunTarget {
   ended: boolean;
 }
 
-/** The requested image is not there; the message says how to build it. */
-export class ImageNotFoundError extends Error {
-  override readonly name = "ImageNotFoundError";
-}
-
-type Phase = "install" | "setup" | "code";
-type OutputEvent = { type: "stdout" | "stderr"; data: string; phase?: Phase };
-
-/** Something run before the program in the same sandbox; its failure stops the run. */
-interface PrepStep {
-  /** Where its output goes; `hidden` steps are isol8's own and show nothing. */
-  phase: Exclude<Phase, "code"> | "hidden";
-  spec: RunSpec;
-  /** The gateway policy while it runs (filtered network). */
-  policy?: EgressPolicy;
-}
-
-/** The files a run's `outputPaths` named: returned (path -> base64), left out by size or error, or withheld for holding a secret. */
-type OutputFiles = Pick<ExecutionSummary, "files" | "fileErrors" | "withheldFiles">;
-
-/** Where extra CA certificates go in a sandbox, and the bundle made from them. */
-const EXTRA_CA_FILE = "/sandbox/.isol8/extra-ca.pem";
-const CA_BUNDLE_FILE = "/sandbox/.isol8/ca-bundle.pem";
-/** The image's trust store (Debian's, plus the CAs `isol8 setup` was given). */
-const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
-
 /**
  * Runs code in locked-down Docker containers on the local (or DOCKER_HOST)
  * engine. `execute` returns the whole result; `executeStream` yields output
@@ -133,61 +87,54 @@ const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
  */
 export class DockerIsol8 {
   private readonly options: ResolvedOptions;
-  private readonly docker: Docker;
+  private readonly backend: SandboxBackend;
   private readonly log: DebugLog;
-  /** Ready containers per image (ephemeral mode). */
-  private readonly pools = new Map<string, ContainerPool>();
   private readonly slots: FifoSemaphore;
-  private persistent: SandboxContainer | undefined;
-  /** The image of the persistent container, fixed by the first execution. */
-  private persistentImage: string | undefined;
-  /** Files put before the persistent container exists. */
-  private readonly pendingFiles = new Map<string, Buffer>();
-  private persistentQueue: Promise<unknown> = Promise.resolve();
+  /** Decides what each run sends to its sandbox (pure). */
+  private readonly planner: RunPlanner;
+  /** Where runs get their containers: pools, the session's container, or kept ones. */
+  private readonly source: ContainerSource;
   /** The egress gateway of a filtered engine, and each container's channel through it. */
   private readonly gateway: EgressGateway | undefined;
   private readonly egress = new WeakMap<SandboxContainer, EgressChannel>();
-  /** What every run's environment gets from the engine's options (network, CAs); fixed, so prestarted interpreters have it too. */
-  private readonly engineEnv: Record<string, string>;
-  /**
-   * What prestarted interpreters start with of it: all of it, unless extra
-   * CAs are set - their bundle is made per run, after an interpreter that
-   * reads it at start-up (node) would have started.
-   */
-  private readonly prestartEnv: Record<string, string>;
   /** Code contexts (`createContext`), made on first use. */
   private contextManager: ContextManager | undefined;
   /** The secrets' values, compiled once, masked in everything a run gives back. */
   private readonly secrets: SecretSet;
 
-  constructor(options: DockerIsol8Options = {}, docker: Docker = createDockerClient()) {
+  /**
+   * @param backend what runs the sandboxes: Docker on the local engine (or
+   * the one DOCKER_HOST names) unless another is given. An option that
+   * needs a capability the backend lacks is refused here.
+   */
+  constructor(options: DockerIsol8Options = {}, backend: SandboxBackend = new DockerBackend()) {
     this.options = resolveOptions(options);
+    this.backend = backend;
+    if (this.options.network === "host")
+      requireCapability(backend, "hostNetwork", 'network: "host"');
     if (this.options.network === "filtered") {
-      // The gateway's socket is bind-mounted from this machine into the sandbox.
-      const modem = (docker as unknown as { modem?: { socketPath?: unknown } }).modem;
-      // dockerode keeps a unix socket path, or a function finding the default one.
-      const socket = modem?.socketPath;
-      if (typeof socket !== "string" && typeof socket !== "function") {
-        throw new InvalidOptionError(
-          "network: filtered mode needs the Docker engine on this machine (a unix socket, not DOCKER_HOST over tcp or ssh)",
-        );
-      }
+      // The gateway's socket is mounted from this machine into the sandbox.
+      requireCapability(backend, "localMounts", 'network: "filtered"');
       this.gateway = new EgressGateway();
     }
-    this.docker = docker;
+    if (this.options.persist) requireCapability(backend, "keepForDebugging", "persist");
     this.secrets = new SecretSet(Object.values(this.options.secrets));
-    this.engineEnv = this.networkEnv();
-    this.prestartEnv = this.withCaCertificates ? {} : this.engineEnv;
+    this.planner = new RunPlanner(this.options);
     // Debug lines can quote a sandbox (a kernel's stderr, a file's error): masked like output.
     this.log = createDebugLog(this.options.debug, (line) =>
       process.stderr.write(this.secrets.mask(line)),
     );
     this.slots = new FifoSemaphore(this.options.maxConcurrent);
+    this.source = containerSource(
+      this.options,
+      (image, labels) => this.startContainer(image, labels),
+      this.log,
+    );
   }
 
   /** Checks that Docker answers. Throws DockerUnavailableError if not. */
   async start(): Promise<void> {
-    await this.log.time("ping docker", () => assertDockerReachable(this.docker));
+    await this.log.time(`ping ${this.backend.name}`, () => this.backend.ping());
   }
 
   /** Runs a program to completion and returns its output and exit status. */
@@ -264,7 +211,7 @@ export class DockerIsol8 {
     // Ends the run wherever it is, even while it prints nothing: a pooled
     // container is removed; a session's is kept (its files are the session)
     // and its program killed, after which the supervisor kills the rest.
-    const persistent = this.options.mode === "persistent";
+    const persistent = this.source.keepsContainers;
     let removal: Promise<void> | undefined;
     const kill = () => {
       if (finished || !container) return;
@@ -353,13 +300,9 @@ export class DockerIsol8 {
       options: this.options,
       secrets: this.secrets,
       log: this.log,
-      image: (runtime) => this.options.image ?? runtimeImage(runtime),
-      // From the warm pool when there is one; never returned to it.
-      container: (image) =>
-        this.options.mode === "persistent" || this.options.persist
-          ? this.createContainer(image)
-          : this.poolFor(image).take(),
-      runSpec: (runtime) => this.runSpec({ runtime, code: " " }),
+      image: (runtime) => this.planner.imageFor(runtime),
+      container: (image) => this.source.forContext(image),
+      runSpec: (runtime) => this.planner.kernelSpec(runtime),
       prepare: (container, runtime) => this.prepareContext(container, runtime),
       slot: (work) => this.slots.run(work),
       egress: (container) => this.egress.get(container),
@@ -370,11 +313,7 @@ export class DockerIsol8 {
   /** Stops the engine: removes every container it still has and waits until they are gone. */
   async stop(): Promise<void> {
     await this.contextManager?.closeAll();
-    const persistent = this.persistent;
-    this.persistent = undefined;
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all([persistent?.remove(), ...pools.map((pool) => pool.drain())]);
+    await this.source.stop();
     await this.gateway?.close();
   }
 
@@ -398,14 +337,7 @@ export class DockerIsol8 {
     const bytes = typeof content === "string" ? Buffer.from(content) : content;
     if (options.contextId !== undefined)
       return this.contexts.putFile(options.contextId, target, bytes);
-    this.assertPersistent("putFile");
-    if (!this.persistentImage) {
-      this.pendingFiles.set(target, bytes);
-      return;
-    }
-    await this.inSession(this.persistentImage, (c) =>
-      writeSandboxFile(c, target, bytes, this.options.timeoutMs),
-    );
+    await this.session("putFile").putFile(target, bytes);
   }
 
   /**
@@ -435,21 +367,7 @@ export class DockerIsol8 {
         target,
         await this.contexts.getFile(options.contextId, target, maxBytes),
       );
-    this.assertPersistent("getFile");
-    if (!this.persistentImage) {
-      const pending = this.pendingFiles.get(target);
-      if (!pending) throw new SandboxFileError(target, "no such file");
-      if (pending.length > maxBytes)
-        throw new SandboxFileTooLargeError(
-          target,
-          `${pending.length} bytes is larger than the limit of ${maxBytes} bytes`,
-        );
-      return this.unlessSecret(target, pending);
-    }
-    const content = await this.inSession(this.persistentImage, (c) =>
-      readSandboxFile(c, target, maxBytes, this.options.timeoutMs),
-    );
-    return this.unlessSecret(target, content);
+    return this.unlessSecret(target, await this.session("getFile").getFile(target, maxBytes));
   }
 
   /** A file going back to the caller, refused (WithheldFileError naming it) when it holds a secret. */
@@ -459,12 +377,10 @@ export class DockerIsol8 {
     return content;
   }
 
-  private assertPersistent(method: string): void {
-    if (this.options.mode !== "persistent") {
-      throw new InvalidOptionError(
-        `mode: ${method} needs a persistent engine (mode: "persistent")`,
-      );
-    }
+  /** The session's container source; refused unless the engine is persistent. */
+  private session(method: string): SessionSource {
+    if (this.source instanceof SessionSource) return this.source;
+    throw new InvalidOptionError(`mode: ${method} needs a persistent engine (mode: "persistent")`);
   }
 
   private async run(
@@ -480,460 +396,84 @@ export class DockerIsol8 {
         'installPackages: the engine\'s network is "none"; installs need network "filtered" (the registry is allowed for the install) or "host"',
       );
     }
-    const started = performance.now();
-    const timestamp = new Date().toISOString();
-    const executionId = randomUUID();
-    const spec = this.runSpec(request);
-    const steps = this.prepSteps(request, spec);
-    const phased = steps.some((step) => step.phase !== "hidden");
-    /** Masked, decoded output of one phase, emitted as it comes. */
-    const phaseOutput = (phase: Phase | "hidden") => {
-      const streams = {
-        stdout: new TextStream(this.secrets),
-        stderr: new TextStream(this.secrets),
-      };
-      const send = (type: "stdout" | "stderr", data: string) => {
-        if (!data || phase === "hidden") return;
-        emit(phased ? { type, data, phase } : { type, data });
-      };
-      const sink: OutputSink = {
-        stdout: (chunk) => send("stdout", streams.stdout.push(chunk)),
-        stderr: (chunk) => send("stderr", streams.stderr.push(chunk)),
-      };
-      const flush = () => {
-        send("stdout", streams.stdout.end());
-        send("stderr", streams.stderr.end());
-      };
-      return { sink, flush };
+    const start = {
+      executionId: randomUUID(),
+      runtime: request.runtime,
+      timestamp: new Date().toISOString(),
+      startedAt: performance.now(),
     };
-
-    const image = this.options.image ?? runtimeImage(request.runtime);
+    const plan = this.planner.plan(request);
     const stdin = request.stdin === undefined ? undefined : Buffer.from(request.stdin);
     const outcome = await this.slots.run(() =>
-      this.onContainer(image, tenant, async (container) => {
+      this.source.withContainer(plan.image, tenant, async (container) => {
         const fresh = container.runCount === 0;
-        const channel = this.egress.get(container);
-        channel?.takeLog(); // what an earlier run left behind is not this run's
-        const toldCaller = { done: false };
-        const tell = () => {
-          if (toldCaller.done) return;
-          toldCaller.done = true;
-          onContainer?.(container);
-        };
-        let budgetMs = spec.timeoutMs;
-        let failed: { report: ExitReport; phase: PrepStep["phase"] } | undefined;
-        // One timeout covers every step and the program alike.
-        for (const step of steps) {
-          if (channel && this.options.egressPolicy)
-            channel.policy = step.policy ?? this.options.egressPolicy;
-          const output = phaseOutput(step.phase);
-          const stepStarted = performance.now();
-          const running = this.log.time(step.phase, () =>
-            container.run({ ...step.spec, timeoutMs: budgetMs }, output.sink),
-          );
-          tell();
-          const report = await running;
-          output.flush();
-          budgetMs -= Math.round(performance.now() - stepStarted);
-          if (report.exitCode !== 0 || report.timedOut || budgetMs <= 0) {
-            failed = {
-              report: { ...report, timedOut: report.timedOut || budgetMs <= 0 },
-              phase: step.phase,
-            };
-            break;
-          }
-        }
-        // Whatever happened, the program (and any later user of this container) gets the base policy.
-        if (channel && this.options.egressPolicy) channel.policy = this.options.egressPolicy;
-        let report: ExitReport;
-        let files: OutputFiles = {};
-        if (failed) {
-          report = failed.report;
-          if (failed.phase === "hidden")
-            throw new SandboxFailure(`preparing the sandbox failed (exit ${report.exitCode})`);
-        } else {
-          const code = phaseOutput("code");
-          // The run request is on its way before onContainer hears of the
-          // container, so a signal it sends at once already has a program to reach.
-          const running = this.log.time("run", () =>
-            container.run({ ...spec, timeoutMs: budgetMs }, code.sink, stdin, keepStdinOpen),
-          );
-          tell();
-          report = await running;
-          code.flush();
-          if (request.outputPaths)
-            files = await this.collectOutputs(container, request.outputPaths);
-        }
-        const network = channel ? await channel.settledLog() : undefined;
-        channel?.dropConnections();
-        return {
-          report,
-          containerId: container.id,
-          fresh,
-          files,
-          failedPhase: failed?.phase,
-          network,
-        };
+        let told = false;
+        const steps = await runSteps(container, plan, {
+          secrets: this.secrets,
+          log: this.log,
+          basePolicy: this.options.egressPolicy,
+          egress: this.egress.get(container),
+          maxOutputBytes: this.options.maxOutputBytes,
+          fileTimeoutMs: this.options.timeoutMs,
+          emit,
+          started: () => {
+            if (told) return;
+            told = true;
+            onContainer?.(container);
+          },
+          stdin,
+          keepStdinOpen,
+          outputPaths: request.outputPaths,
+        });
+        return { ...steps, containerId: container.id, fresh };
       }),
     );
-    const { report, containerId, fresh, files, failedPhase, network } = outcome;
-    const durationMs = Math.round(performance.now() - started);
-    return {
-      exitCode: report.exitCode,
-      durationMs,
-      truncated: report.stdoutTruncated || report.stderrTruncated,
-      timedOut: report.timedOut,
-      oomKilled: report.oomKilled,
-      executionId,
-      runtime: request.runtime,
-      timestamp,
-      containerId,
-      resourceUsage: resourceUsage(report, fresh, network),
-      ...files,
-      ...(failedPhase === "setup" ? { setupFailed: true } : {}),
-      ...(failedPhase === "install" ? { installFailed: true } : {}),
-      ...(this.options.logNetwork
-        ? {
-            networkLogs: (network?.entries ?? []).map((entry) =>
-              redactNetworkLog(entry, this.secrets),
-            ),
-          }
-        : {}),
-    };
-  }
-
-  /** What runs before the program: the CA bundle, package installs, the setup script. */
-  private prepSteps(request: ExecutionRequest, spec: RunSpec): PrepStep[] {
-    const steps: PrepStep[] = [];
-    // Installs and isol8's own steps work in /sandbox; the setup script starts where the program does.
-    const common = {
-      env: spec.env,
-      workdir: SANDBOX_WORKDIR,
-      timeoutMs: spec.timeoutMs,
-      outputLimit: spec.outputLimit,
-      prestarted: false,
-    };
-    if (this.withCaCertificates) steps.push({ phase: "hidden", spec: this.caBundleSpec(common) });
-    const packages = request.installPackages ?? [];
-    if (packages.length > 0) {
-      const plan = installPlan(request.runtime, packages, this.options.registries);
-      steps.push({
-        phase: "install",
-        spec: { ...common, env: installEnv(spec.env, plan), argv: plan.argv, files: [] },
-        policy:
-          this.options.egressPolicy && widenPolicy(this.options.egressPolicy, plan.registryRules),
-      });
-    }
-    if (request.setupScript !== undefined) {
-      steps.push({
-        phase: "setup",
-        spec: {
-          ...common,
-          workdir: spec.workdir,
-          argv: ["bash", "-c", request.setupScript],
-          files: [],
-        },
-      });
-    }
-    return steps;
-  }
-
-  /** The run that writes the CA bundle the trust variables point at (image store + extra CAs). */
-  private caBundleSpec(common: Omit<RunSpec, "argv" | "files">): RunSpec {
-    return {
-      ...common,
-      argv: ["sh", "-c", `cat ${SYSTEM_CA_BUNDLE} ${EXTRA_CA_FILE} > ${CA_BUNDLE_FILE}`],
-      files: [{ path: EXTRA_CA_FILE, content: `${this.options.caCertificates.join("\n")}\n` }],
-    };
+    return runSummary(start, outcome, this.options, this.secrets);
   }
 
   /** Makes a context's sandbox ready for its kernel: the CA bundle, when there are extra CAs. */
   private async prepareContext(container: SandboxContainer, runtime: Runtime): Promise<void> {
-    if (!this.withCaCertificates) return;
-    const { argv: _, files: __, ...common } = this.runSpec({ runtime, code: " " });
-    const report = await container.run(
-      { ...this.caBundleSpec(common), prestarted: false },
-      { stdout: () => undefined, stderr: () => undefined },
-    );
+    const preparation = this.planner.contextPreparation(runtime);
+    if (!preparation) return;
+    const report = await container.run(preparation, {
+      stdout: () => undefined,
+      stderr: () => undefined,
+    });
     if (report.exitCode !== 0)
       throw new SandboxFailure(`preparing the context failed (exit ${report.exitCode})`);
   }
 
-  /** Extra CA certificates matter only to a sandbox that can reach a network. */
-  private get withCaCertificates(): boolean {
-    return this.options.caCertificates.length > 0 && this.options.network !== "none";
-  }
-
-  /**
-   * Gives `use` a container for one run of `tenant`'s: a pooled one, or the
-   * session's own in persistent mode.
-   */
-  private async onContainer<T>(
+  /** Starts one hardened container of `image` (with its gateway channel on a filtered network). */
+  private async startContainer(
     image: string,
-    tenant: string | undefined,
-    use: (container: SandboxContainer) => Promise<T>,
-  ): Promise<T> {
-    if (this.options.mode === "persistent") return this.inSession(image, use);
-    if (this.options.persist) {
-      const container = await this.createContainer(image);
-      try {
-        return await use(container);
-      } finally {
-        container.release(true);
-      }
-    }
-    const pool = this.poolFor(image);
-    const container = await pool.acquire(tenant);
-    try {
-      return await use(container);
-    } finally {
-      pool.release(container);
-    }
-  }
-
-  /** Runs `use` in the session's container (persistent mode), one caller at a time, in call order. */
-  private inSession<T>(
-    image: string,
-    use: (container: SandboxContainer) => Promise<T>,
-  ): Promise<T> {
-    const turn = this.persistentQueue.then(async () => {
-      if (this.persistentImage !== undefined && this.persistentImage !== image) {
-        throw new InvalidRequestError(
-          `runtime: this persistent engine's container runs ${this.persistentImage}; use another engine for ${image}`,
-        );
-      }
-      this.persistentImage = image;
-      if (!this.persistent?.usable) {
-        this.persistent = await this.createContainer(image);
-        for (const [path, content] of this.pendingFiles) {
-          await writeSandboxFile(this.persistent, path, content, this.options.timeoutMs);
-        }
-        this.pendingFiles.clear();
-      }
-      return use(this.persistent);
-    });
-    this.persistentQueue = turn.catch(() => undefined);
-    return turn;
-  }
-
-  private poolFor(image: string): ContainerPool {
-    let pool = this.pools.get(image);
-    if (!pool) {
-      const { poolStrategy, poolSize } = this.options;
-      pool = new ContainerPool(() => this.createContainer(image), poolStrategy, poolSize, this.log);
-      this.pools.set(image, pool);
-    }
-    return pool;
-  }
-
-  private async createContainer(image: string): Promise<SandboxContainer> {
-    const labels: Record<string, string> =
-      this.options.mode === "persistent" ? { [LABELS.session]: "local" } : {};
+    labels: Record<string, string>,
+  ): Promise<SandboxContainer> {
     const channel =
       this.options.egressPolicy && (await this.gateway?.open(this.options.egressPolicy));
     try {
-      const spec = containerSpec(this.options, image, labels);
-      if (channel) spec.HostConfig = { ...spec.HostConfig, Binds: [channel.bind] };
-      const container = await SandboxContainer.start(this.docker, spec, this.log);
+      const container = await SandboxContainer.create(
+        this.backend,
+        {
+          image,
+          hardening: this.options,
+          labels,
+          keep: this.options.persist,
+          ...(channel ? { egressDirectory: channel.directory } : {}),
+        },
+        this.log,
+      );
       if (channel) {
         this.egress.set(container, channel);
         container.onGone(() =>
           channel.close().catch((error: Error) => this.log(`egress channel: ${error.message}`)),
         );
       }
-      // isol8's own runtime images hold the bootstraps; a custom image may not.
-      const runtime = RUNTIMES.find((r) => runtimeImage(r) === image);
-      const prestart =
-        runtime && !this.options.image && prestartSpec(runtimeAdapter(runtime), this.prestartEnv);
+      const prestart = this.planner.prestartFor(image);
       if (prestart) container.prestart(prestart);
       return container;
     } catch (error) {
       await channel?.close();
-      const status = (error as { statusCode?: number }).statusCode;
-      const message = String((error as Error).message);
-      if (this.options.ociRuntime && /unknown runtime|specified runtime/i.test(message)) {
-        throw new InvalidOptionError(
-          `ociRuntime: "${this.options.ociRuntime}" is not registered with Docker (see \`docker info\` for the runtimes it knows; scripts/install-gvisor.sh registers runsc)`,
-        );
-      }
-      if (status === 404 && /image/i.test(message)) {
-        throw new ImageNotFoundError(
-          image === PYTHON_DATA_IMAGE
-            ? `image ${image} not found; run \`isol8 setup --data-science\` to build it`
-            : `image ${image} not found; run \`isol8 setup\` to build the runtime images`,
-        );
-      }
       throw error;
     }
   }
-
-  /**
-   * Reads the requested output files from the container the run used,
-   * before it is wiped. Together they may hold `maxOutputSize` bytes: each
-   * file's size is reserved against what is left before it is read, so one
-   * that does not fit is refused by its size and none of it crosses the
-   * channel. What is left out is said in `fileErrors`, by path; a file
-   * holding a secret is withheld whole (named in `withheldFiles`), never edited.
-   */
-  private async collectOutputs(container: SandboxContainer, paths: string[]): Promise<OutputFiles> {
-    const files: Record<string, string> = {};
-    const errors: Record<string, string> = {};
-    const withheld: string[] = [];
-    let left = this.options.maxOutputBytes;
-    for (const path of new Set(paths.map((p) => posix.normalize(p)))) {
-      try {
-        const content = await readSandboxFile(container, path, left, this.options.timeoutMs);
-        left -= content.length;
-        if (withheldReason(content, this.secrets)) withheld.push(path);
-        else files[path] = content.toString("base64");
-      } catch (error) {
-        if (!(error instanceof SandboxFileError)) throw error;
-        errors[path] =
-          error instanceof SandboxFileTooLargeError
-            ? `${error.reason}: the files of outputPaths share maxOutputSize (${this.options.maxOutputBytes} bytes)`
-            : error.reason;
-        this.log(`output ${path} left out: ${error.message}`);
-      }
-    }
-    return {
-      files,
-      ...(Object.keys(errors).length ? { fileErrors: errors } : {}),
-      ...(withheld.length ? { withheldFiles: withheld } : {}),
-    };
-  }
-
-  /**
-   * The proxy and trust-store variables of a sandbox with network access.
-   * Node.js and Deno carry their own CA lists and ignore the image's store
-   * (which holds the CAs `isol8 setup` was given) unless told to read it.
-   */
-  private networkEnv(): Record<string, string> {
-    if (this.options.network === "none") return {};
-    const env: Record<string, string> = this.options.network === "filtered" ? { ...PROXY_ENV } : {};
-    env.NODE_EXTRA_CA_CERTS = SYSTEM_CA_BUNDLE;
-    env.DENO_TLS_CA_STORE = "system";
-    if (this.withCaCertificates) {
-      for (const name of [
-        "SSL_CERT_FILE",
-        "REQUESTS_CA_BUNDLE",
-        "PIP_CERT",
-        "CURL_CA_BUNDLE",
-        "NPM_CONFIG_CAFILE",
-        "NODE_EXTRA_CA_CERTS",
-        "DENO_CERT",
-      ])
-        env[name] = CA_BUNDLE_FILE;
-    }
-    return env;
-  }
-
-  private runSpec(request: ExecutionRequest): RunSpec {
-    const adapter = runtimeAdapter(request.runtime);
-    const base = {
-      ...BASE_ENV,
-      ...adapter.env,
-      ...this.engineEnv,
-      ...(request.installPackages?.length
-        ? installPlan(request.runtime, request.installPackages, this.options.registries).programEnv
-        : {}),
-      ...request.env,
-      ...this.options.secrets,
-    };
-    const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
-    const common = {
-      env: base,
-      workdir: request.workdir === undefined ? SANDBOX_WORKDIR : workdirPath(request.workdir),
-      timeoutMs,
-      outputLimit: this.options.maxOutputBytes,
-    };
-    // The request's own files first, so the program's file wins a clash of paths.
-    const files: RunSpec["files"] = [
-      ...Object.entries(request.files ?? {}).map(([path, content]) => ({
-        path: posix.normalize(path),
-        content,
-      })),
-      ...Object.entries(request.filesBase64 ?? {}).map(([path, content]) => ({
-        path: posix.normalize(path),
-        content: Buffer.from(content, "base64"),
-      })),
-    ];
-    if (request.cmd !== undefined && request.cmd.trim() !== "") {
-      return { ...common, argv: ["bash", "-c", request.cmd], files };
-    }
-    const path = `${SANDBOX_WORKDIR}/main${request.fileExtension ?? adapter.defaultExtension}`;
-    return {
-      ...common,
-      argv: adapter.command(path),
-      files: [...files, { path, content: request.code ?? "" }],
-      prestarted: !this.options.image && mayUsePrestart(adapter, base, this.prestartEnv),
-    };
-  }
-}
-
-/**
- * The installer's environment: the run's, without what points the program
- * at the installed packages (what an earlier run left in /sandbox must not
- * become part of the installer), plus the installer's own settings.
- */
-function installEnv(runEnv: Record<string, string>, plan: InstallPlan): Record<string, string> {
-  const env = { ...runEnv, ...plan.env };
-  for (const name of Object.keys(plan.programEnv)) if (!(name in plan.env)) delete env[name];
-  return env;
-}
-
-/**
- * The cgroup's peak covers a container's whole life, so it is the run's own
- * only in a fresh container; in a reused one the run's largest process is
- * the best measure there is.
- */
-function resourceUsage(
-  report: ExitReport,
-  freshContainer: boolean,
-  network: RunNetworkRecord | undefined,
-): ResourceUsage {
-  const cpuTimeMs = report.cpuMicros / 1000;
-  const wallMs = report.wallMicros / 1000;
-  const peakBytes =
-    freshContainer && report.containerPeakBytes > 0
-      ? report.containerPeakBytes
-      : report.maxRssBytes;
-  return {
-    cpuPercent: wallMs > 0 ? Math.round((cpuTimeMs / wallMs) * 1000) / 10 : 0,
-    memoryMB: Math.round((peakBytes / (1024 * 1024)) * 10) / 10,
-    cpuTimeMs: Math.round(cpuTimeMs),
-    networkBytesIn: network?.bytesIn ?? 0,
-    networkBytesOut: network?.bytesOut ?? 0,
-  };
-}
-
-/** What a streamed run says in `error` events before `exit`. */
-function noticesFor(
-  result: Pick<
-    ExecutionResult,
-    | "timedOut"
-    | "oomKilled"
-    | "truncated"
-    | "setupFailed"
-    | "installFailed"
-    | "exitCode"
-    | "withheldFiles"
-  >,
-  options: Pick<ResolvedOptions, "memoryBytes" | "maxOutputBytes">,
-  timeoutMs: number,
-): string[] {
-  const notices: string[] = [];
-  if (result.installFailed)
-    notices.push(`installing packages failed (exit ${result.exitCode}); the program did not run`);
-  if (result.setupFailed)
-    notices.push(`setup script failed (exit ${result.exitCode}); the program did not run`);
-  if (result.timedOut)
-    notices.push(`timed out after ${timeoutMs} ms; every process of the run was killed`);
-  if (result.oomKilled)
-    notices.push(
-      `out of memory: a process was killed at the ${options.memoryBytes}-byte memory limit`,
-    );
-  if (result.truncated) notices.push(`output truncated at ${options.maxOutputBytes} bytes`);
-  for (const path of result.withheldFiles ?? [])
-    notices.push(`outputPaths: ${path} withheld: it contains the value of a secret`);
-  return notices;
 }

@@ -1,8 +1,12 @@
-import type { Duplex } from "node:stream";
-import type Docker from "dockerode";
-import { SANDBOX_UID } from "./container-spec.js";
+import type {
+  BackendSandbox,
+  ExecOptions,
+  ExecResult,
+  SandboxBackend,
+  SandboxSpec,
+  SupervisorChannel,
+} from "../backend/backend.js";
 import type { DebugLog } from "./debug-log.js";
-import { DockerStdioDemuxer } from "./docker-stdio.js";
 import {
   decodeExitReport,
   type ExitReport,
@@ -38,23 +42,6 @@ type Pending =
   | { kind: "run"; sink: OutputSink; resolve: (r: ExitReport) => void; reject: (e: Error) => void }
   | { kind: "wipe"; resolve: (clean: boolean) => void; reject: (e: Error) => void };
 
-/** How long past its own timeout the engine waits for an exec'd process. */
-const EXEC_GRACE_MS = 2_000;
-/** Stderr of an exec'd process kept for error messages. */
-const EXEC_STDERR_CHARS = 4096;
-
-/** What `SandboxContainer.exec` saw of the process. */
-export interface ExecResult {
-  /** -1 when Docker did not report an exit (the stream broke, or a deadline passed). */
-  exitCode: number;
-  stdout: Buffer;
-  stderr: string;
-  /** Stdout went past `maxBytes`; none of it is kept. */
-  truncated: boolean;
-  /** The engine stopped waiting at its deadline. */
-  timedOut: boolean;
-}
-
 /**
  * A started sandbox container and the channel to its supervisor. One run at
  * a time (`exec` runs beside it); after a run it can be wiped and reused, or
@@ -78,45 +65,30 @@ export class SandboxContainer {
   /** Callers of signalAll waiting for the supervisor's 'S', in order. */
   private readonly signalledWaiters: (() => void)[] = [];
 
+  private readonly channel: SupervisorChannel;
+
   private constructor(
-    private readonly container: Docker.Container,
-    private readonly channel: Duplex,
+    private readonly sandbox: BackendSandbox,
     private readonly log: DebugLog,
   ) {
-    const demuxer = new DockerStdioDemuxer(
-      (chunk) => this.onFrames(this.frames.push(chunk)),
-      (chunk) => this.log(`supervisor stderr: ${chunk.toString().trim()}`),
-    );
-    channel.on("data", (chunk: Buffer) => demuxer.push(chunk));
-    channel.on("end", () => this.onClosed("the sandbox container stopped"));
-    channel.on("close", () => {
-      this.onClosed("the sandbox container stopped");
+    const channel = sandbox.channel;
+    this.channel = channel;
+    channel.onFrames((chunk) => this.onFrames(this.frames.push(chunk)));
+    channel.onDiagnostic((chunk) => this.log(`supervisor stderr: ${chunk.toString().trim()}`));
+    channel.onEnd((reason) => this.onClosed(reason));
+    channel.onClose(() => {
       for (const callback of this.goneCallbacks.splice(0)) callback();
     });
-    channel.on("error", (error: Error) =>
-      this.onClosed(`lost the sandbox channel: ${error.message}`),
-    );
   }
 
-  /** Creates, attaches to and starts a container from `spec`. */
-  static async start(
-    docker: Docker,
-    spec: Docker.ContainerCreateOptions,
+  /** Has `backend` create and start a sandbox from `spec`, and speaks to its supervisor. */
+  static async create(
+    backend: SandboxBackend,
+    spec: SandboxSpec,
     log: DebugLog,
   ): Promise<SandboxContainer> {
-    const container = await log.time("create container", () => docker.createContainer(spec));
-    try {
-      // Attach before start: the supervisor's first words are not logged anywhere.
-      const channel = (await log.time("attach", () =>
-        container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
-      )) as unknown as Duplex;
-      const sandbox = new SandboxContainer(container, channel, log);
-      await log.time("start container", () => container.start());
-      return sandbox;
-    } catch (error) {
-      await container.remove({ force: true }).catch(() => undefined);
-      throw error;
-    }
+    const sandbox = await log.time("start sandbox", () => backend.create(spec));
+    return new SandboxContainer(sandbox, log);
   }
 
   /** Calls `callback` once the channel to the container has closed: the container is going. */
@@ -125,7 +97,7 @@ export class SandboxContainer {
   }
 
   get id(): string {
-    return this.container.id;
+    return this.sandbox.id;
   }
 
   get usable(): boolean {
@@ -278,88 +250,14 @@ export class SandboxContainer {
   }
 
   /**
-   * Runs `argv` beside the supervisor's run, through `docker exec`, as the
-   * sandbox user with nothing but `stdin` as input: for a code context's
-   * files, whose supervisor is busy with the kernel for the context's whole
-   * life. The container's seccomp profile and cgroup limits apply, and
-   * `setpriv --no-new-privs` sets what the supervisor sets for its programs
-   * whatever Docker's version does for exec. The process runs as the same
-   * user as the context's code, which can signal it: the engine's own
-   * deadline (`timeoutMs` and a grace) ends the wait whatever happens
-   * inside. Stdout past `maxBytes` is not kept (`truncated`); the exit code
-   * is -1 unless Docker reports the process exited.
+   * Runs `argv` beside the supervisor's run (see `BackendSandbox.exec`):
+   * for a code context's files, whose supervisor is busy with the kernel
+   * for the context's whole life. The process runs as the same user as the
+   * context's code, which can signal it: the engine's own deadline ends the
+   * wait whatever happens inside.
    */
-  async exec(
-    argv: string[],
-    options: { stdin?: Buffer; maxBytes: number; timeoutMs: number },
-  ): Promise<ExecResult> {
-    const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
-    const exec = await this.container.exec({
-      Cmd: ["setpriv", "--no-new-privs", "timeout", "-s", "KILL", String(seconds), ...argv],
-      User: `${SANDBOX_UID}:${SANDBOX_UID}`,
-      WorkingDir: "/sandbox",
-      Env: ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
-      AttachStdin: options.stdin !== undefined,
-      AttachStdout: true,
-      AttachStderr: true,
-    });
-    const stream = (await exec.start({
-      hijack: true,
-      stdin: options.stdin !== undefined,
-    })) as unknown as Duplex;
-    const stdout: Buffer[] = [];
-    let stdoutBytes = 0;
-    let stderr = "";
-    let truncated = false;
-    const demuxer = new DockerStdioDemuxer(
-      (chunk) => {
-        if (truncated) return;
-        stdoutBytes += chunk.length;
-        if (stdoutBytes <= options.maxBytes) stdout.push(chunk);
-        else {
-          truncated = true;
-          stdout.length = 0;
-          stream.destroy();
-        }
-      },
-      (chunk) => {
-        if (stderr.length < EXEC_STDERR_CHARS) stderr += chunk.toString();
-      },
-    );
-    let timedOut = false;
-    let timer: NodeJS.Timeout | undefined;
-    // A stream error (the process left without reading all of stdin) still
-    // has an exit code and stderr that say why; they are looked at below.
-    await new Promise<void>((resolve) => {
-      stream.on("data", (chunk: Buffer) => demuxer.push(chunk));
-      stream.on("end", resolve);
-      stream.on("close", resolve);
-      stream.on("error", () => resolve());
-      timer = setTimeout(() => {
-        timedOut = true;
-        stream.destroy();
-        resolve();
-      }, options.timeoutMs + EXEC_GRACE_MS);
-      if (options.stdin !== undefined) stream.end(options.stdin);
-    });
-    clearTimeout(timer);
-    let exitCode = -1;
-    // The stream can end a moment before Docker records the exit code.
-    for (let tries = 0; !timedOut && !truncated && tries < 50; tries++) {
-      const state = await exec.inspect().catch(() => undefined);
-      if (state && !state.Running) {
-        exitCode = state.ExitCode ?? -1;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return {
-      exitCode,
-      stdout: Buffer.concat(stdout),
-      stderr: stderr.slice(0, EXEC_STDERR_CHARS).trim(),
-      truncated,
-      timedOut,
-    };
+  exec(argv: string[], options: ExecOptions): Promise<ExecResult> {
+    return this.sandbox.exec(argv, options);
   }
 
   /** Kills every sandbox process and empties /sandbox and /tmp; false if that could not be verified. */
@@ -395,26 +293,11 @@ export class SandboxContainer {
   }
 
   /**
-   * Removes the container and waits until Docker has done so. The supervisor
-   * is told to quit, the container stops, and Docker's AutoRemove deletes it;
-   * a container that does not go within a few seconds is removed by force.
+   * Removes the sandbox and waits until it is gone: the supervisor is told
+   * to quit, and the backend removes by force a sandbox that does not go.
    */
-  async remove(): Promise<void> {
-    // Docker 20.10 can miss the removal of a container it is asked to wait
-    // for, so the wait is bounded and its request aborted, never left open.
-    const abort = new AbortController();
-    const removed = this.container.wait({ condition: "removed", abortSignal: abort.signal }).then(
-      () => true,
-      (error: { statusCode?: number }) => error.statusCode === 404, // already gone
-    );
-    this.release();
-    const deadline = setTimeout(() => abort.abort(), 5_000);
-    const gone = await removed;
-    clearTimeout(deadline);
-    if (gone) return;
-    await this.container.remove({ force: true }).catch((error: { statusCode?: number }) => {
-      if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
-    });
+  remove(): Promise<void> {
+    return this.sandbox.remove(() => this.release());
   }
 
   private assertIdle(): void {
@@ -485,8 +368,7 @@ export class SandboxContainer {
     this.pending = undefined;
     this.releaseRunWaiters();
     pending?.reject(error);
-    this.channel.destroy();
-    this.container.remove({ force: true }).catch(() => undefined);
+    this.sandbox.destroy();
   }
 
   private onClosed(reason: string): void {

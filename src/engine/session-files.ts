@@ -1,7 +1,8 @@
 import { posix } from "node:path";
+import type { ExecResult } from "../backend/backend.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
 import { InvalidRequestError } from "./request.js";
-import type { ExecResult, SandboxContainer } from "./sandbox-container.js";
+import type { SandboxContainer } from "./sandbox-container.js";
 
 /** Files cross the channel in parts of this size, so no frame grows without bound. */
 const PART_BYTES = 8 * 1024 * 1024;

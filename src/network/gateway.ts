@@ -158,11 +158,6 @@ export class EgressChannel {
     return this.sockets.size;
   }
 
-  /** The Docker bind mount that puts this channel's socket in the sandbox. */
-  get bind(): string {
-    return `${this.directory}:${GATEWAY_MOUNT}:ro`;
-  }
-
   async listen(): Promise<void> {
     const path = join(this.directory, "egress.sock");
     await new Promise<void>((resolve, reject) => {

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { DockerUnavailableError } from "../engine/docker-client.js";
+import { DockerUnavailableError } from "../backend/docker/client.js";
 import { InvalidOptionError } from "../engine/errors.js";
 import { SandboxFileError, WithheldFileError } from "../engine/session-files.js";
 

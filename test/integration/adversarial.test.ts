@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import Docker from "dockerode";
-import { DockerStdioDemuxer } from "../../src/engine/docker-stdio.js";
+import { DockerStdioDemuxer } from "../../src/backend/docker/stdio.js";
 import type { DockerIsol8Options } from "../../src/types.js";
 import { collectStream, engine, runOnce } from "../helpers.js";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { createDockerClient } from "../../src/backend/docker/client.js";
 import { bakeRequest } from "../../src/cli/commands/setup.js";
-import { createDockerClient } from "../../src/engine/docker-client.js";
 import { LABELS } from "../../src/engine/labels.js";
 import {
   buildCustomImage,

@@ -18,7 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
 import Docker from "dockerode";
-import { containerSpec } from "../../src/engine/container-spec.js";
+import { containerSpec } from "../../src/backend/docker/container-spec.js";
+import { DockerBackend } from "../../src/backend/docker/docker-backend.js";
 import { createDebugLog } from "../../src/engine/debug-log.js";
 import { resolveOptions } from "../../src/engine/options.js";
 import type { ExitReport } from "../../src/engine/protocol.js";
@@ -79,12 +80,20 @@ function echo(socket: net.Socket): void {
 
 /** A started sandbox from the stock spec (network none), with `egressDir` mounted at /run/isol8. */
 async function sandbox(t: TestContext, egressDir?: string): Promise<SandboxContainer> {
-  const spec = containerSpec(resolveOptions({}), "isol8:python");
-  if (egressDir !== undefined) {
-    spec.HostConfig = { ...spec.HostConfig, Binds: [`${egressDir}:/run/isol8:ro`] };
-  }
-  assert.equal(spec.HostConfig?.NetworkMode, "none");
-  const box = await SandboxContainer.start(docker, spec, log);
+  const hardening = resolveOptions({});
+  const image = "isol8:python";
+  assert.equal(containerSpec(hardening, image).HostConfig?.NetworkMode, "none");
+  const box = await SandboxContainer.create(
+    new DockerBackend(docker),
+    {
+      image,
+      hardening,
+      labels: {},
+      keep: false,
+      ...(egressDir !== undefined ? { egressDirectory: egressDir } : {}),
+    },
+    log,
+  );
   t.after(() => box.remove());
   return box;
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { constants } from "node:fs";
 import { access, readFile } from "node:fs/promises";
 import { test } from "node:test";
-import { createDockerClient } from "../../src/engine/docker-client.js";
+import { createDockerClient } from "../../src/backend/docker/client.js";
 import { LABELS } from "../../src/engine/labels.js";
 import { inspectImage } from "../../src/images/image-state.js";
 import {

@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import type { Duplex } from "node:stream";
 import { describe, type TestContext, test } from "node:test";
 import Docker from "dockerode";
-import { containerSpec } from "../../src/engine/container-spec.js";
+import { DockerBackend } from "../../src/backend/docker/docker-backend.js";
+import { DockerStdioDemuxer } from "../../src/backend/docker/stdio.js";
 import { createDebugLog } from "../../src/engine/debug-log.js";
-import { DockerStdioDemuxer } from "../../src/engine/docker-stdio.js";
 import { resolveOptions } from "../../src/engine/options.js";
 import type { ExitReport } from "../../src/engine/protocol.js";
 import { SandboxContainer } from "../../src/engine/sandbox-container.js";
@@ -25,9 +25,9 @@ const MEMORY_SLACK = 4 * MB;
 
 /** A started sandbox from the stock spec (no prestarted interpreter), removed when the test ends. */
 async function sandbox(t: TestContext): Promise<SandboxContainer> {
-  const box = await SandboxContainer.start(
-    docker,
-    containerSpec(resolveOptions({}), "isol8:python"),
+  const box = await SandboxContainer.create(
+    new DockerBackend(docker),
+    { image: "isol8:python", hardening: resolveOptions({}), labels: {}, keep: false },
     log,
   );
   t.after(() => box.remove());

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { containerSpec } from "../../src/backend/docker/container-spec.js";
 import { parseSize } from "../../src/config/sizes.js";
-import { containerSpec } from "../../src/engine/container-spec.js";
 import { InvalidOptionError, resolveOptions } from "../../src/engine/options.js";
 import { validateRequest } from "../../src/engine/request.js";
 

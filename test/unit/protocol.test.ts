@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DockerStdioDemuxer } from "../../src/engine/docker-stdio.js";
+import { DockerStdioDemuxer } from "../../src/backend/docker/stdio.js";
 import {
   decodeExitReport,
   encodeFrame,

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
+import { assertDockerReachable, createDockerClient } from "../../backend/docker/client.js";
 import { ImageInputError } from "../../images/errors.js";
 import type { PackageRegistries } from "../../images/packages.js";
 import { isRuntime } from "../../runtimes/index.js";

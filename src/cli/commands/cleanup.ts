@@ -1,6 +1,6 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
+import { assertDockerReachable, createDockerClient } from "../../backend/docker/client.js";
 import { MANAGED_FILTER } from "../../engine/labels.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";

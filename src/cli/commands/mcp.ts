@@ -1,6 +1,6 @@
 import type { Command } from "commander";
+import { assertDockerReachable, createDockerClient } from "../../backend/docker/client.js";
 import { describeSources } from "../../config/file.js";
-import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
 import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";

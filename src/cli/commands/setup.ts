@@ -1,6 +1,6 @@
 import type { Command } from "commander";
+import { assertDockerReachable, createDockerClient } from "../../backend/docker/client.js";
 import type { Isol8Config } from "../../config/file.js";
-import { assertDockerReachable, createDockerClient } from "../../engine/docker-client.js";
 import { runcWarning } from "../../host/runc-check.js";
 import { ImageInputError } from "../../images/errors.js";
 import {

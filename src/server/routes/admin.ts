@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { createDockerClient } from "../../engine/docker-client.js";
+import { createDockerClient } from "../../backend/docker/client.js";
 import type { AppEnv } from "../app-env.js";
 import { cleanup } from "../cleanup.js";
 import type { ServerContext } from "../context.js";

@@ -1,6 +1,6 @@
 import type Docker from "dockerode";
-import { LABELS, ownerLabelValue } from "./labels.js";
-import type { ResolvedOptions } from "./options.js";
+import { LABELS, ownerLabelValue } from "../../engine/labels.js";
+import type { SandboxHardening } from "../backend.js";
 
 /** uid and gid every sandboxed program runs as (created in the base image). */
 export const SANDBOX_UID = 100;
@@ -21,9 +21,13 @@ const SUPERVISOR_CAPABILITIES = ["SETUID", "SETGID", "SETPCAP"];
  */
 const GVISOR_PIDS_OVERHEAD = 448;
 
-/** The Docker create options for one sandbox container. */
+/**
+ * The Docker create options for one sandbox container: every security
+ * default of a sandbox in one place (docs/architecture.md lists what any
+ * backend must match).
+ */
 export function containerSpec(
-  options: ResolvedOptions,
+  options: SandboxHardening & { persist: boolean },
   image: string,
   extraLabels: Record<string, string> = {},
 ): Docker.ContainerCreateOptions {

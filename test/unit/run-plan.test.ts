@@ -71,7 +71,12 @@ test("a custom image is used for every runtime and never has a prestarted interp
 test("timeout and workdir come from the request, else the engine", () => {
   const engine = planner({ timeoutMs: 9_000 });
   assert.equal(engine.plan({ runtime: "python", code: "" }).program.timeoutMs, 9_000);
-  const plan = engine.plan({ runtime: "python", code: "", timeoutMs: 1_234, workdir: "/sandbox/work" });
+  const plan = engine.plan({
+    runtime: "python",
+    code: "",
+    timeoutMs: 1_234,
+    workdir: "/sandbox/work",
+  });
   assert.equal(plan.program.timeoutMs, 1_234);
   assert.equal(plan.program.workdir, "/sandbox/work");
 });

@@ -14,6 +14,7 @@ import { redactError, redactNetworkLog, withheldReason } from "../output/redact.
 import { SecretSet } from "../output/secret-masker.js";
 import { TextStream } from "../output/text-stream.js";
 import { RUNTIMES, runtimeAdapter } from "../runtimes/index.js";
+import { BASE_ENV, SANDBOX_DIR as SANDBOX_WORKDIR } from "../sandbox-layout.js";
 import type {
   ContextInfo,
   CreateContextOptions,
@@ -38,7 +39,7 @@ import { type InstallPlan, installPlan } from "./installs.js";
 import { LABELS } from "./labels.js";
 import { InvalidOptionError, type ResolvedOptions, resolveOptions } from "./options.js";
 import { ContainerPool } from "./pool.js";
-import { BASE_ENV, mayUsePrestart, prestartSpec, SANDBOX_WORKDIR } from "./prestart.js";
+import { mayUsePrestart, prestartSpec } from "./prestart.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
 import { InvalidRequestError, validateRequest, workdirPath } from "./request.js";
 import { type OutputSink, SandboxContainer, SandboxFailure } from "./sandbox-container.js";

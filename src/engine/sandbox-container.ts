@@ -1,6 +1,6 @@
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
-import { SANDBOX_UID } from "./container-spec.js";
+import { SANDBOX_DIR, SANDBOX_GID, SANDBOX_UID } from "../sandbox-layout.js";
 import type { DebugLog } from "./debug-log.js";
 import { DockerStdioDemuxer } from "./docker-stdio.js";
 import {
@@ -296,8 +296,8 @@ export class SandboxContainer {
     const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
     const exec = await this.container.exec({
       Cmd: ["setpriv", "--no-new-privs", "timeout", "-s", "KILL", String(seconds), ...argv],
-      User: `${SANDBOX_UID}:${SANDBOX_UID}`,
-      WorkingDir: "/sandbox",
+      User: `${SANDBOX_UID}:${SANDBOX_GID}`,
+      WorkingDir: SANDBOX_DIR,
       Env: ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
       AttachStdin: options.stdin !== undefined,
       AttachStdout: true,

@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 
 /**
  * The lines of one function of a file, as a mutate range: the /sandbox path
- * rules sit next to code that needs a container (session-files.ts) or that
+ * rule sits next to the sandbox's layout constants (sandbox-layout.ts), and
+ * its callers next to code that needs a container (session-files.ts) or that
  * checks everything else of a request (request.ts). Found by name, so the
  * range follows the function when the file changes.
  */
@@ -47,6 +48,7 @@ export default {
     "src/server/seccomp-profiles.ts",
     "src/network/policy.ts",
     "src/network/loopback.ts",
+    functionLines("src/sandbox-layout.ts", "sandboxPlace"),
     functionLines("src/engine/session-files.ts", "sandboxPath"),
     functionLines("src/engine/request.ts", "workdirPath"),
     functionLines("src/engine/request.ts", "inSandbox"),

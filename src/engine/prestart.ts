@@ -1,16 +1,6 @@
 import type { RuntimeAdapter } from "../runtimes/index.js";
+import { BASE_ENV, SANDBOX_DIR } from "../sandbox-layout.js";
 import type { PrestartSpec } from "./protocol.js";
-
-/** The environment every program starts from; nothing of the host's leaks in. */
-export const BASE_ENV: Readonly<Record<string, string>> = {
-  PATH: "/usr/local/bin:/usr/bin:/bin",
-  HOME: "/sandbox",
-  LANG: "C.UTF-8",
-  TMPDIR: "/tmp",
-};
-
-/** Where a run's program lives and starts. */
-export const SANDBOX_WORKDIR = "/sandbox";
 
 /**
  * Variables any interpreter reads while it starts: the PATH lookup of
@@ -33,7 +23,7 @@ export function prestartSpec(
   return {
     argv: [...adapter.prestart.argv],
     env: { ...BASE_ENV, ...adapter.env, ...engineEnv },
-    workdir: SANDBOX_WORKDIR,
+    workdir: SANDBOX_DIR,
   };
 }
 

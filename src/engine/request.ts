@@ -1,8 +1,8 @@
-import { posix } from "node:path";
 import { runtimeAdapter } from "../runtimes/index.js";
 import { packageSpecProblem } from "../runtimes/package-specs.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import { isRuntime } from "../runtimes/runtime.js";
+import { sandboxPlace } from "../sandbox-layout.js";
 import type { ExecutionRequest } from "../types.js";
 import { assertEnvName, envSizeProblem, InvalidOptionError, MAX_ARG_BYTES } from "./options.js";
 
@@ -109,10 +109,9 @@ function validateFiles(request: ExecutionRequest): void {
     if (typeof files !== "object" || files === null)
       fail(`${field}: must be an object of path -> ${field === "files" ? "text" : "base64"}`);
     for (const [path, content] of Object.entries(files)) {
-      inSandbox(field, path);
+      const normalized = inSandbox(field, path);
       if (typeof content !== "string") fail(`${field}["${path}"]: must be a string`);
       if (field === "filesBase64" && !isBase64(content)) fail(`filesBase64["${path}"]: not base64`);
-      const normalized = posix.normalize(path);
       if (seen.has(normalized)) fail(`filesBase64["${path}"]: also given in files`);
       seen.add(normalized);
       bytes +=
@@ -127,22 +126,20 @@ function validateFiles(request: ExecutionRequest): void {
 
 /** The working directory a request asks for, normalized: /sandbox or a path inside it. */
 export function workdirPath(workdir: unknown): string {
-  if (typeof workdir !== "string" || !workdir.startsWith("/") || workdir.includes("\0"))
-    fail(`workdir: "${String(workdir)}" must be an absolute path inside /sandbox`);
+  if (typeof workdir === "string" && workdir.includes("\0"))
+    fail(`workdir: "${workdir}" must be an absolute path inside /sandbox`);
+  const place = sandboxPlace(workdir);
+  if (!place.inside) fail(`workdir: "${String(workdir)}" ${place.problem}`);
   // Stryker disable next-line Regex: normalize leaves at most one trailing slash.
-  const normalized = posix.normalize(workdir).replace(/(.)\/+$/, "$1");
-  if (normalized !== "/sandbox" && !normalized.startsWith("/sandbox/"))
-    fail(`workdir: "${workdir}" is outside /sandbox`);
-  return normalized;
+  return place.path.replace(/(.)\/+$/, "$1");
 }
 
-/** A request path must be absolute and stay inside /sandbox once normalized. */
-function inSandbox(field: string, path: unknown): void {
-  if (typeof path !== "string" || !path.startsWith("/"))
-    fail(`${field}: "${String(path)}" must be an absolute path inside /sandbox`);
-  const normalized = posix.normalize(path);
-  if (!normalized.startsWith("/sandbox/") || normalized === "/sandbox/")
-    fail(`${field}: "${path}" is outside /sandbox`);
+/** A request path, normalized: absolute and naming something inside /sandbox, not /sandbox itself. */
+function inSandbox(field: string, path: unknown): string {
+  const place = sandboxPlace(path);
+  if (!place.inside) fail(`${field}: "${String(path)}" ${place.problem}`);
+  if (place.isSandboxDir) fail(`${field}: "${path}" is outside /sandbox`);
+  return place.path;
 }
 
 /** Checks `installPackages` of a request (field names in messages are the request's). */

@@ -3,10 +3,11 @@ import { runtimeImage } from "../images/names.js";
 import { PROXY_ENV } from "../network/gateway.js";
 import { type EgressPolicy, widenPolicy } from "../network/policy.js";
 import { RUNTIMES, runtimeAdapter } from "../runtimes/index.js";
+import { BASE_ENV, SANDBOX_DIR, SYSTEM_CA_BUNDLE } from "../sandbox-layout.js";
 import type { ExecutionRequest, Runtime } from "../types.js";
 import { type InstallPlan, installPlan } from "./installs.js";
 import type { ResolvedOptions } from "./options.js";
-import { BASE_ENV, mayUsePrestart, prestartSpec, SANDBOX_WORKDIR } from "./prestart.js";
+import { mayUsePrestart, prestartSpec } from "./prestart.js";
 import type { PrestartSpec, RunSpec } from "./protocol.js";
 import { workdirPath } from "./request.js";
 
@@ -52,10 +53,8 @@ export type PlannerOptions = Pick<
 >;
 
 /** Where extra CA certificates go in a sandbox, and the bundle made from them. */
-const EXTRA_CA_FILE = "/sandbox/.isol8/extra-ca.pem";
-const CA_BUNDLE_FILE = "/sandbox/.isol8/ca-bundle.pem";
-/** The image's trust store (Debian's, plus the CAs `isol8 setup` was given). */
-const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+const EXTRA_CA_FILE = `${SANDBOX_DIR}/.isol8/extra-ca.pem`;
+const CA_BUNDLE_FILE = `${SANDBOX_DIR}/.isol8/ca-bundle.pem`;
 /** The variables the runtimes and their tools read a CA bundle from. */
 const CA_BUNDLE_VARIABLES = [
   "SSL_CERT_FILE",
@@ -138,7 +137,7 @@ export class RunPlanner {
     };
     const common = {
       env,
-      workdir: request.workdir === undefined ? SANDBOX_WORKDIR : workdirPath(request.workdir),
+      workdir: request.workdir === undefined ? SANDBOX_DIR : workdirPath(request.workdir),
       timeoutMs: request.timeoutMs ?? this.options.timeoutMs,
       outputLimit: this.options.maxOutputBytes,
     };
@@ -156,7 +155,7 @@ export class RunPlanner {
     if (request.cmd !== undefined && request.cmd.trim() !== "") {
       return { ...common, argv: ["bash", "-c", request.cmd], files };
     }
-    const path = `${SANDBOX_WORKDIR}/main${request.fileExtension ?? adapter.defaultExtension}`;
+    const path = `${SANDBOX_DIR}/main${request.fileExtension ?? adapter.defaultExtension}`;
     return {
       ...common,
       argv: adapter.command(path),
@@ -171,7 +170,7 @@ export class RunPlanner {
     // Installs and isol8's own steps work in /sandbox; the setup script starts where the program does.
     const common = {
       env: program.env,
-      workdir: SANDBOX_WORKDIR,
+      workdir: SANDBOX_DIR,
       timeoutMs: program.timeoutMs,
       outputLimit: program.outputLimit,
       prestarted: false,

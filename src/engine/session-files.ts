@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import type { ExecResult } from "../backend/backend.js";
+import { SANDBOX_DIR, sandboxPlace } from "../sandbox-layout.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
 import { InvalidRequestError } from "./request.js";
 import type { SandboxContainer } from "./sandbox-container.js";
@@ -38,16 +39,10 @@ export class WithheldFileError extends SandboxFileError {
 
 /** Checks that `path` is an absolute path inside /sandbox and returns it normalized. */
 export function sandboxPath(path: string): string {
-  if (typeof path !== "string" || !path.startsWith("/")) {
-    throw new InvalidRequestError(
-      `path: "${String(path)}" must be an absolute path inside /sandbox`,
-    );
-  }
-  const normalized = posix.normalize(path);
-  if (!normalized.startsWith("/sandbox/") || normalized.length <= "/sandbox/".length) {
-    throw new InvalidRequestError(`path: "${path}" is outside /sandbox`);
-  }
-  return normalized;
+  const place = sandboxPlace(path);
+  if (!place.inside) throw new InvalidRequestError(`path: "${String(path)}" ${place.problem}`);
+  if (place.isSandboxDir) throw new InvalidRequestError(`path: "${path}" is outside /sandbox`);
+  return place.path;
 }
 
 /**
@@ -59,7 +54,7 @@ export function sandboxPath(path: string): string {
  */
 const RESOLVE_INSIDE = `
 p=$(realpath $1 -- "$2" 2>/dev/null) || { echo "no such file" >&2; exit 4; }
-case "$p/" in /sandbox/*) ;; *) echo "resolves outside /sandbox (to $p)" >&2; exit 3;; esac
+case "$p/" in ${SANDBOX_DIR}/*) ;; *) echo "resolves outside ${SANDBOX_DIR} (to $p)" >&2; exit 3;; esac
 `;
 
 async function runQuiet(
@@ -70,7 +65,7 @@ async function runQuiet(
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   const report: ExitReport = await container.run(
-    { ...spec, env: ENV, workdir: "/sandbox", outputLimit: limit },
+    { ...spec, env: ENV, workdir: SANDBOX_DIR, outputLimit: limit },
     { stdout: (c) => stdout.push(c), stderr: (c) => stderr.push(c) },
   );
   return { report, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString().trim() };

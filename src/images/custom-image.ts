@@ -1,4 +1,5 @@
 import type Dockerode from "dockerode";
+import { runtimeAdapter } from "../runtimes/index.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import { ensureImage, removeUntagged } from "./ensure-image.js";
 import { type BuildStepError, ImageBuildError, ImageInputError, lastLines } from "./errors.js";
@@ -13,7 +14,6 @@ import {
   type PackageRegistries,
   relevantRegistries,
 } from "./packages.js";
-import { VERSION_COMMANDS } from "./runtime-images.js";
 
 /** Repository of the images `isol8 build` tags by the hash of their inputs. */
 export const CUSTOM_IMAGE_REPOSITORY = "isol8-custom";
@@ -166,7 +166,7 @@ export async function buildCustomImage(
       dockerfile: { text: `${lines.join("\n")}\n` },
       parent: parent.id,
       inputs,
-      smokeTest: VERSION_COMMANDS[runtime],
+      smokeTest: [...runtimeAdapter(runtime).image.versionCommand],
       buildArgs: step?.buildArgs ?? {},
       networkMode: "host",
       explainFailure: (error) =>

@@ -1,9 +1,5 @@
-import {
-  denoScheme,
-  denoSpecifier,
-  packageSpecProblem,
-  registryUrlProblem,
-} from "../runtimes/package-specs.js";
+import { runtimeAdapter } from "../runtimes/index.js";
+import { packageSpecProblem, registryUrlProblem } from "../runtimes/package-specs.js";
 import { RUNTIMES, type Runtime } from "../runtimes/runtime.js";
 import type { PackageRegistries } from "../types.js";
 import { type BuildStepError, ImageInputError } from "./errors.js";
@@ -19,90 +15,11 @@ export type PackageLists = Partial<Record<Runtime, readonly string[]>>;
 export type { PackageRegistries };
 
 /**
- * Where baked packages live in an image, and how a sandbox finds them:
- *
- * - python: pip installs into the system site-packages
- *   (`/usr/local/lib/python3.11/dist-packages`, on Debian's default
- *   `sys.path`), with `--break-system-packages` as Debian requires.
- * - node and bun: `npm install` / `bun add` in `/opt/isol8/<runtime>`, and
- *   `/node_modules` links to its `node_modules`. Node's and Bun's resolvers
- *   look in `node_modules` of every parent directory of `/sandbox`, for ES
- *   modules too (which ignore NODE_PATH).
- * - deno: `deno install` in `/opt/isol8/deno` (its npm cache is thrown
- *   away), `/node_modules` links to its `node_modules`, and `/deno.json` says
- *   `"nodeModulesDir": "manual"`: Deno finds that file above `/sandbox` and
- *   resolves `npm:` specifiers from `/node_modules`, with no registry and no
- *   DENO_DIR cache (a sandbox's DENO_DIR is an empty per-run directory).
- * - bash: apt-get, from Debian's archive.
+ * The start of every install script: fail on the first failing command. The
+ * rest is the runtime adapter's `bake.script` (where each runtime's packages
+ * live in its image is told in `src/runtimes/bake-script.ts`).
  */
-export const PACKAGE_DIR = "/opt/isol8";
-
-const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
-
-/** The start of every install script: fail on the first failing command. */
 const STRICT = "set -e";
-
-/**
- * Install scripts, run as root by `/bin/sh -c SCRIPT MARKER PACKAGE...`: the
- * packages are positional parameters, never parsed by a shell, and `--` ends
- * the installer's options where the installer supports it.
- */
-const SCRIPTS: Record<Runtime, string[]> = {
-  python: [
-    STRICT,
-    'if ! python3 -m pip --version >/dev/null 2>&1; then echo "ERROR: pip is not installed in this image; run \\`isol8 setup\\` to rebuild isol8:python" >&2; exit 1; fi',
-    'python3 -m pip install --no-cache-dir --break-system-packages --root-user-action=ignore --disable-pip-version-check --no-input --progress-bar off -- "$@"',
-  ],
-  node: [
-    STRICT,
-    `export NODE_EXTRA_CA_CERTS=${CA_BUNDLE}`,
-    ...projectDir("node", "package.json", '{"name":"isol8-baked-packages","private":true}'),
-    'npm install --no-audit --no-fund --no-update-notifier --cache /tmp/isol8-npm-cache -- "$@"',
-    "rm -rf /tmp/isol8-npm-cache /root/.npm",
-    linkNodeModules("node"),
-  ],
-  bun: [
-    STRICT,
-    `export NODE_EXTRA_CA_CERTS=${CA_BUNDLE} BUN_INSTALL_CACHE_DIR=/tmp/isol8-bun-cache DO_NOT_TRACK=1`,
-    '[ -z "$NPM_CONFIG_REGISTRY" ] || export BUN_CONFIG_REGISTRY="$NPM_CONFIG_REGISTRY"',
-    ...projectDir("bun", "package.json", '{"name":"isol8-baked-packages","private":true}'),
-    'bun add --no-progress -- "$@"',
-    "rm -rf /tmp/isol8-bun-cache",
-    linkNodeModules("bun"),
-  ],
-  deno: [
-    STRICT,
-    `export DENO_DIR=/tmp/isol8-deno-cache DENO_CERT=${CA_BUNDLE} DENO_NO_UPDATE_CHECK=1 NO_COLOR=1`,
-    ...projectDir("deno", "deno.json", '{"nodeModulesDir":"auto"}'),
-    // `deno install` reads `--` as the end of its packages: the specifiers are checked to start with npm: instead.
-    'deno install "$@"',
-    "rm -rf /tmp/isol8-deno-cache",
-    `printf '%s\\n' '{"nodeModulesDir":"manual","lock":false}' > /deno.json`,
-    linkNodeModules("deno"),
-  ],
-  bash: [
-    STRICT,
-    "export DEBIAN_FRONTEND=noninteractive",
-    "apt-get update",
-    'apt-get install -y --no-install-recommends -- "$@"',
-    "apt-get clean",
-    "rm -rf /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log",
-  ],
-};
-
-/** Creates (once) and enters the directory a runtime's packages are installed in. */
-function projectDir(runtime: Runtime, file: string, content: string): string[] {
-  const dir = `${PACKAGE_DIR}/${runtime}`;
-  return [
-    `mkdir -p ${dir}`,
-    `cd ${dir}`,
-    `[ -f ${file} ] || printf '%s\\n' '${content}' > ${file}`,
-  ];
-}
-
-function linkNodeModules(runtime: Runtime): string {
-  return `[ -e /node_modules ] || ln -s ${PACKAGE_DIR}/${runtime}/node_modules /node_modules`;
-}
 
 /** `$0` of a runtime's install step: how a failed step is recognised. */
 function marker(runtime: Runtime): string {
@@ -113,20 +30,18 @@ function marker(runtime: Runtime): string {
  * Checks a runtime's package specs (the rule is `packageSpecProblem`'s) and
  * returns them as the install step takes them; throws ImageInputError naming
  * the package and the problem. Only here: specs are trimmed (they come from
- * comma lists and config files), and deno bakes `npm:` packages only (no
- * jsr: or https: modules, which live in DENO_DIR, empty in every sandbox).
+ * comma lists and config files), and the runtime adapter's bake may refuse
+ * more and rewrite a spec (deno bakes `npm:` packages only, a bare name as
+ * `npm:NAME`: jsr: and https: modules live in DENO_DIR, empty in every sandbox).
  */
 export function normalizePackages(runtime: Runtime, specs: readonly string[]): string[] {
+  const { bake } = runtimeAdapter(runtime);
   return specs.map((raw) => {
     const spec = raw.trim();
-    const scheme = runtime === "deno" ? denoScheme(spec) : undefined;
-    const problem =
-      scheme !== undefined && scheme !== "npm:"
-        ? "only npm: packages can be baked for deno (jsr: and https: modules live in DENO_DIR, which is empty in every sandbox)"
-        : packageSpecProblem(runtime, spec);
+    const problem = bake.refuse?.(spec) ?? packageSpecProblem(runtime, spec);
     if (problem)
       throw new ImageInputError(`${runtime} package ${JSON.stringify(spec)}: ${problem}`);
-    return runtime === "deno" ? denoSpecifier(spec) : spec;
+    return bake.normalize ? bake.normalize(spec) : spec;
   });
 }
 
@@ -164,9 +79,7 @@ export function checkRegistryUrl(kind: keyof PackageRegistries, url: string): st
 
 /** The index a runtime's installer uses (none for apt-get: Debian's archive). */
 export function registryKind(runtime: Runtime): keyof PackageRegistries | undefined {
-  if (runtime === "python") return "pip";
-  if (runtime === "bash") return undefined;
-  return "npm";
+  return runtimeAdapter(runtime).registry?.kind;
 }
 
 /** The registries a runtime's installer uses, from the ones given. */
@@ -207,7 +120,8 @@ export function installStep(
   }
   if (registries.npm) buildArgs.NPM_CONFIG_REGISTRY = registries.npm;
   const args = Object.keys(buildArgs).map((name) => `ARG ${name}`);
-  const run = ["/bin/sh", "-c", SCRIPTS[runtime].join("\n"), marker(runtime), ...packages];
+  const script = [STRICT, ...runtimeAdapter(runtime).bake.script].join("\n");
+  const run = ["/bin/sh", "-c", script, marker(runtime), ...packages];
   return { dockerfile: [...args, `RUN ${JSON.stringify(run)}`, ""].join("\n"), buildArgs };
 }
 
@@ -222,19 +136,6 @@ export function execFormArgv(step: string): string[] | undefined {
   }
 }
 
-/** The line of an installer's output that says why it failed. */
-const WHY: Record<Runtime, (lines: readonly string[]) => string | undefined> = {
-  python: (lines) => lines.findLast((line) => /^ERROR: /.test(line)),
-  node: (lines) =>
-    lines
-      .filter((line) => /^npm (error|ERR!)/.test(line))
-      .map((line) => line.replace(/^npm (error|ERR!)\s*/, "").trim())
-      .find((line) => line.length > 0 && !/^(code|errno|syscall) |^A complete log /.test(line)),
-  bun: (lines) => lines.findLast((line) => /^error:/i.test(line)),
-  deno: (lines) => lines.find((line) => /^error:/i.test(line)),
-  bash: (lines) => lines.findLast((line) => /^E: /.test(line)),
-};
-
 /**
  * One line saying which package step failed and why, for a failed install
  * step (undefined for any other step): `installing python packages into
@@ -244,6 +145,7 @@ export function explainInstallFailure(error: BuildStepError, image: string): str
   const argv = execFormArgv(error.step);
   const runtime = RUNTIMES.find((r) => argv?.[3] === marker(r));
   if (!runtime) return undefined;
-  const why = WHY[runtime](error.output) ?? error.output.at(-1) ?? error.failure;
+  const why =
+    runtimeAdapter(runtime).bake.failureLine(error.output) ?? error.output.at(-1) ?? error.failure;
   return `installing ${runtime} packages into ${image} failed: ${why}`;
 }

@@ -1,5 +1,6 @@
 import type Dockerode from "dockerode";
 import { LABELS, ownerLabelValue } from "../engine/labels.js";
+import { SANDBOX_DIR, SANDBOX_GID, SANDBOX_UID } from "../sandbox-layout.js";
 
 export interface ProbeOptions {
   /** `uid:gid` to run as; default the sandbox user `100:100`. */
@@ -33,7 +34,7 @@ export async function probeImage(
   const container = await docker.createContainer({
     Image: image,
     Cmd: cmd,
-    User: options.user ?? "100:100",
+    User: options.user ?? `${SANDBOX_UID}:${SANDBOX_GID}`,
     Env: options.env ?? [],
     Tty: false,
     NetworkDisabled: true,
@@ -42,7 +43,9 @@ export async function probeImage(
       NetworkMode: "none",
       ReadonlyRootfs: readOnly,
       Tmpfs: readOnly
-        ? { "/sandbox": "rw,exec,nosuid,nodev,size=64m,uid=100,gid=100,mode=0700" }
+        ? {
+            [SANDBOX_DIR]: `rw,exec,nosuid,nodev,size=64m,uid=${SANDBOX_UID},gid=${SANDBOX_GID},mode=0700`,
+          }
         : {},
     },
   });

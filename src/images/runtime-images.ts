@@ -1,4 +1,5 @@
 import type Dockerode from "dockerode";
+import { runtimeAdapter } from "../runtimes/index.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import {
   type EnsureOptions,
@@ -16,15 +17,6 @@ import {
 } from "./packages.js";
 import { dockerfilePath } from "./paths.js";
 import { type EnginePlatform, fetchPackages, runtimePackages } from "./runtime-packages.js";
-
-/** The command whose success proves a runtime image works (run as uid 100, read-only root). */
-export const VERSION_COMMANDS: Record<Runtime, string[]> = {
-  python: ["python3", "--version"],
-  node: ["node", "--version"],
-  bun: ["bun", "--version"],
-  deno: ["deno", "--version"],
-  bash: ["bash", "--version"],
-};
 
 /** Packages to bake into a runtime image, and where to build it. */
 export interface BakeOptions {
@@ -70,7 +62,7 @@ export async function ensureRuntimeImage(
       },
       prepareContext: (contextDir) =>
         fetchPackages(packages, contextDir, image, options.onProgress),
-      smokeTest: VERSION_COMMANDS[runtime],
+      smokeTest: [...runtimeAdapter(runtime).image.versionCommand],
       ...(step
         ? {
             buildArgs: step.buildArgs,

@@ -2,28 +2,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Dockerode from "dockerode";
+import { runtimeAdapter } from "../runtimes/index.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import { ImageBuildError, lastLines } from "./errors.js";
 import { describeExit, findExecutable, runCommand } from "./process.js";
 import { extractTarball } from "./tar.js";
 import type { ProgressSink } from "./types.js";
-
-/**
- * Pinned runtime versions. The binaries come from npm packages, fetched on the
- * host with `npm pack` (which honours the user's registry and CA settings).
- * Changing a version here changes the images' inputs hash: the next
- * `isol8 setup` rebuilds them.
- */
-export const RUNTIME_VERSIONS = {
-  /** Node.js LTS, from `node-linux-<arch>`. */
-  node: "24.21.0",
-  /** npm for the node image (the node-linux-* packages do not ship it). */
-  npm: "11.21.2",
-  /** Bun, from `@oven/bun-linux-*`. */
-  bun: "1.4.5",
-  /** Deno, from `@deno/linux-*-glibc`. */
-  deno: "2.9.6",
-} as const;
 
 /** An npm package unpacked into a build context (its files under `<dir>/package/`). */
 export interface NpmPackage {
@@ -40,30 +24,9 @@ export interface EnginePlatform {
   avx2: boolean;
 }
 
-/** The npm packages a runtime image is built from (none for python and bash). */
+/** The npm packages a runtime image is built from (its adapter's; none for python and bash). */
 export function runtimePackages(runtime: Runtime, platform: EnginePlatform): NpmPackage[] {
-  const { arch } = platform;
-  switch (runtime) {
-    case "node":
-      return [
-        { name: `node-linux-${arch}`, version: RUNTIME_VERSIONS.node, dir: "node" },
-        { name: "npm", version: RUNTIME_VERSIONS.npm, dir: "npm" },
-      ];
-    case "bun": {
-      const name =
-        arch === "arm64"
-          ? "@oven/bun-linux-aarch64"
-          : platform.avx2
-            ? "@oven/bun-linux-x64"
-            : "@oven/bun-linux-x64-baseline";
-      return [{ name, version: RUNTIME_VERSIONS.bun, dir: "bun" }];
-    }
-    case "deno":
-      return [{ name: `@deno/linux-${arch}-glibc`, version: RUNTIME_VERSIONS.deno, dir: "deno" }];
-    case "python":
-    case "bash":
-      return [];
-  }
+  return runtimeAdapter(runtime).image.npmPackages?.(platform) ?? [];
 }
 
 /** The engine's CPU architecture (from the engine, which may differ from Node's) and AVX2 support. */

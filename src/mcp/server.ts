@@ -1,4 +1,3 @@
-import { posix } from "node:path";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type {
@@ -8,6 +7,7 @@ import type {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { RUNTIMES } from "../runtimes/runtime.js";
+import { SANDBOX_DIR, sandboxPlace } from "../sandbox-layout.js";
 import type { ExecutionRequest } from "../types.js";
 import { describeInstalls, describeLimits, type McpPolicy } from "./policy.js";
 import { type RunOutput, type Sandboxes, ToolError } from "./sandboxes.js";
@@ -338,7 +338,7 @@ export function createMcpServer(
     (args, extra) =>
       guarded(async () => {
         const session = sandboxes.session(args.sessionId);
-        const path = args.path === undefined ? "/sandbox" : inSandbox(args.path, true);
+        const path = args.path === undefined ? SANDBOX_DIR : inSandbox(args.path, true);
         const listed = await sandboxes.runInSession(
           session.id,
           { runtime: session.runtime, cmd: LIST_SCRIPT, env: { ISOL8_LIST: path } },
@@ -358,7 +358,7 @@ export function createMcpServer(
  */
 const LIST_SCRIPT = `
 p=$(realpath -e -- "$ISOL8_LIST" 2>/dev/null) || { echo "no such file or directory" >&2; exit 4; }
-case "$p/" in /sandbox/*) ;; *) echo "resolves outside /sandbox" >&2; exit 3;; esac
+case "$p/" in ${SANDBOX_DIR}/*) ;; *) echo "resolves outside ${SANDBOX_DIR}" >&2; exit 3;; esac
 fmt='%y\\t%s\\t%TY-%Tm-%Td %TH:%TM\\t%P\\0'
 if [ ! -d "$p" ]; then cd "$(dirname "$p")" && exec find "$(basename "$p")" -maxdepth 0 -printf "\${fmt/\\%P/%p}"; fi
 cd "$p" && find . -mindepth 1 \\( -name node_modules -o -name .packages -o -name __pycache__ \\) -prune -printf "$fmt" -o -printf "$fmt" | sort -z -t "$(printf '\\t')" -k4
@@ -429,14 +429,14 @@ function fileResult(path: string, bytes: Buffer, limit: number): CallToolResult 
 
 /** Absolute path in /sandbox for a path a model gave, relative ones resolved against /sandbox. */
 function inSandbox(path: string, allowRoot = false): string {
-  const absolute = posix.normalize(path.startsWith("/") ? path : `/sandbox/${path}`);
-  const trimmed = absolute.length > 1 ? absolute.replace(/\/+$/, "") : absolute;
-  if (trimmed === "/sandbox") {
-    if (allowRoot) return trimmed;
+  const place = sandboxPlace(path.startsWith("/") ? path : `${SANDBOX_DIR}/${path}`);
+  if (!place.inside) throw new ToolError(`path: "${path}" is outside /sandbox`);
+  if (place.isSandboxDir) {
+    if (allowRoot) return SANDBOX_DIR;
     throw new ToolError(`path: "${path}" is the /sandbox directory itself; name a file inside it`);
   }
-  if (!trimmed.startsWith("/sandbox/")) throw new ToolError(`path: "${path}" is outside /sandbox`);
-  return trimmed;
+  // Normalized paths keep at most one trailing slash; a file operation names the file without it.
+  return place.path.replace(/\/$/, "");
 }
 
 /** The config's timeout is the ceiling: a larger request is cut to it, with a notice. */

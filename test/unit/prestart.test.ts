@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BASE_ENV, mayUsePrestart, prestartSpec } from "../../src/engine/prestart.js";
+import { mayUsePrestart, prestartSpec } from "../../src/engine/prestart.js";
 import {
   encodePrestart,
   encodeRun,
@@ -8,6 +8,7 @@ import {
   supervisorVersion,
 } from "../../src/engine/protocol.js";
 import { runtimeAdapter } from "../../src/runtimes/index.js";
+import { BASE_ENV } from "../../src/sandbox-layout.js";
 
 function fields(frame: Buffer): { type: string | undefined; fields: [string, string][] } {
   const [decoded] = new FrameDecoder().push(frame);

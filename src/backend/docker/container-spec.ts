@@ -1,9 +1,8 @@
 import type Docker from "dockerode";
 import { LABELS, ownerLabelValue } from "../../engine/labels.js";
+import { SANDBOX_DIR, SANDBOX_GID, SANDBOX_UID, TMP_DIR } from "../../sandbox-layout.js";
 import type { SandboxHardening } from "../backend.js";
 
-/** uid and gid every sandboxed program runs as (created in the base image). */
-export const SANDBOX_UID = 100;
 export const SUPERVISOR_PATH = "/usr/local/bin/isol8-supervisor";
 
 /**
@@ -36,7 +35,7 @@ export function containerSpec(
     Entrypoint: [SUPERVISOR_PATH],
     Cmd: [],
     User: "0:0",
-    WorkingDir: "/sandbox",
+    WorkingDir: SANDBOX_DIR,
     Env: [],
     // The supervisor's channel is the container's stdio. StdinOnce closes its
     // stdin when our connection drops, so the container ends with its engine.
@@ -57,8 +56,8 @@ export function containerSpec(
       NetworkMode: options.network === "host" ? "host" : "none",
       ReadonlyRootfs: options.readonlyRootFs,
       Tmpfs: {
-        "/sandbox": `rw,exec,nosuid,nodev,size=${options.sandboxBytes},uid=${SANDBOX_UID},gid=${SANDBOX_UID},mode=0700`,
-        "/tmp": `rw,noexec,nosuid,nodev,size=${options.tmpBytes},mode=1777`,
+        [SANDBOX_DIR]: `rw,exec,nosuid,nodev,size=${options.sandboxBytes},uid=${SANDBOX_UID},gid=${SANDBOX_GID},mode=0700`,
+        [TMP_DIR]: `rw,noexec,nosuid,nodev,size=${options.tmpBytes},mode=1777`,
       },
       Memory: options.memoryBytes,
       MemorySwap: options.memoryBytes,

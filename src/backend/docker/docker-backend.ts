@@ -3,6 +3,7 @@ import type Docker from "dockerode";
 import { InvalidOptionError } from "../../engine/errors.js";
 import { PYTHON_DATA_IMAGE } from "../../images/variants.js";
 import { GATEWAY_MOUNT } from "../../network/gateway.js";
+import { SANDBOX_DIR, SANDBOX_GID, SANDBOX_UID } from "../../sandbox-layout.js";
 import {
   type BackendCapabilities,
   type BackendSandbox,
@@ -14,7 +15,7 @@ import {
   type SupervisorChannel,
 } from "../backend.js";
 import { assertDockerReachable, createDockerClient } from "./client.js";
-import { containerSpec, SANDBOX_UID } from "./container-spec.js";
+import { containerSpec } from "./container-spec.js";
 import { DockerStdioDemuxer } from "./stdio.js";
 
 /** How long past its own timeout the engine waits for an exec'd process. */
@@ -139,8 +140,8 @@ class DockerSandbox implements BackendSandbox {
     const seconds = Math.max(1, Math.ceil(options.timeoutMs / 1000));
     const exec = await this.container.exec({
       Cmd: ["setpriv", "--no-new-privs", "timeout", "-s", "KILL", String(seconds), ...argv],
-      User: `${SANDBOX_UID}:${SANDBOX_UID}`,
-      WorkingDir: "/sandbox",
+      User: `${SANDBOX_UID}:${SANDBOX_GID}`,
+      WorkingDir: SANDBOX_DIR,
       Env: ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"],
       AttachStdin: options.stdin !== undefined,
       AttachStdout: true,

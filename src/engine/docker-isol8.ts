@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { posix } from "node:path";
 import type Docker from "dockerode";
+import { ContextManager } from "../contexts/manager.js";
 import { runtimeImage } from "../images/names.js";
 import { PYTHON_DATA_IMAGE } from "../images/variants.js";
 import {
@@ -29,7 +30,6 @@ import type {
 } from "../types.js";
 import { ResultCollector } from "./collect-result.js";
 import { containerSpec } from "./container-spec.js";
-import { ContextManager } from "./context.js";
 import { createDebugLog, type DebugLog } from "./debug-log.js";
 import { assertDockerReachable, createDockerClient } from "./docker-client.js";
 import { EventQueue } from "./event-queue.js";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { KernelRecordReader, parseKernelRecord } from "../../src/engine/kernel-records.js";
+import { KernelRecordReader, parseKernelRecord } from "../../src/contexts/records.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 const line = (record: unknown) => `${JSON.stringify(record)}\n`;

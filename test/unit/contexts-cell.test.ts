@@ -34,6 +34,14 @@ describe("a cell's text output and its limit", () => {
     assert.equal(c.truncated, true);
   });
 
+  test("one write that runs past the limit is cut and marks the cell truncated", () => {
+    const { cell: c, text } = cell(4);
+    c.output("stdout", Buffer.from("123456"));
+    c.close();
+    assert.equal(text("stdout"), "1234");
+    assert.equal(c.truncated, true);
+  });
+
   test("output exactly at the limit is not truncated", () => {
     const { cell: c, text } = cell(4);
     c.output("stderr", Buffer.from("ab"));

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { SandboxBackend } from "../backend/backend.js";
 import { requireCapability } from "../backend/backend.js";
 import { DockerBackend } from "../backend/docker/docker-backend.js";
+import { ContextManager } from "../contexts/manager.js";
 import { type EgressChannel, EgressGateway } from "../network/gateway.js";
 import { redactError, withheldReason } from "../output/redact.js";
 import { SecretSet } from "../output/secret-masker.js";
@@ -19,7 +20,6 @@ import type {
 } from "../types.js";
 import { ResultCollector } from "./collect-result.js";
 import { type ContainerSource, containerSource, SessionSource } from "./container-source.js";
-import { ContextManager } from "./context.js";
 import { createDebugLog, type DebugLog } from "./debug-log.js";
 import { EventQueue } from "./event-queue.js";
 import { FifoSemaphore } from "./fifo-semaphore.js";

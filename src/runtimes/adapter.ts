@@ -105,7 +105,3 @@ export interface RuntimeImage {
   /** The command whose success proves the built image works (as the sandbox user, read-only root). */
   readonly versionCommand: readonly string[];
 }
-
-// The code-context kernels' table (src/engine/context.ts) still reads the
-// bootstrap directory from here; it moves to the adapters' `kernel` field.
-export { BOOTSTRAP_DIR } from "../sandbox-layout.js";

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { KernelRecordReader, parseKernelRecord } from "../../src/engine/kernel-records.js";
+import {
+  channelLimits,
+  KernelRecordReader,
+  parseKernelRecord,
+} from "../../src/contexts/records.js";
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 const line = (record: unknown) => `${JSON.stringify(record)}\n`;
@@ -114,5 +118,44 @@ describe("KernelRecordReader", () => {
     const fed = reader(1 << 30).feed(Buffer.from(tiny.repeat(100_000)));
     assert.equal(fed.violation, undefined);
     assert.equal(fed.records.length, 100_000);
+  });
+});
+
+describe("channelLimits", () => {
+  const MB = 1024 * 1024;
+
+  test("lines up to 64 KB; a cell's protocol budget is 64 MB, or 8 times a larger output limit", () => {
+    assert.deepEqual(channelLimits(1 * MB), { maxLineBytes: 64 * 1024, maxBytesPerCell: 64 * MB });
+    assert.deepEqual(channelLimits(8 * MB), { maxLineBytes: 64 * 1024, maxBytesPerCell: 64 * MB });
+    assert.deepEqual(channelLimits(10 * MB), { maxLineBytes: 64 * 1024, maxBytesPerCell: 80 * MB });
+  });
+
+  test("a reader with them takes a 64 KB line and refuses one byte more", () => {
+    const limits = channelLimits(MB);
+    const record = (length: number) => {
+      const head = '{"cell":1,"type":"stdout","data":"';
+      const tail = '"}';
+      return head + "A".repeat(length - head.length - tail.length) + tail;
+    };
+    const fits = new KernelRecordReader(limits).feed(Buffer.from(`${record(64 * 1024)}\n`));
+    assert.equal(fits.violation, undefined);
+    assert.equal(fits.records.length, 1);
+    const over = new KernelRecordReader(limits).feed(Buffer.from(`${record(64 * 1024 + 1)}\n`));
+    assert.match(over.violation ?? "", /longer than allowed/);
+  });
+
+  test("a cell flooding its channel past the budget is refused", () => {
+    const r = new KernelRecordReader(channelLimits(MB));
+    const chunk = Buffer.from(
+      line({ cell: 1, type: "stdout", data: "A".repeat(4000) }).repeat(256),
+    );
+    let violation: string | undefined;
+    let fed = 0;
+    while (!violation && fed <= 64 * MB) {
+      violation = r.feed(chunk).violation;
+      fed += chunk.length;
+    }
+    assert.equal(violation, `it sent more than ${64 * MB} bytes of protocol for one cell`);
+    assert.ok(fed > 64 * MB);
   });
 });

@@ -4,7 +4,7 @@
  * sandbox/bootstrap/context.py), turned from raw bytes into typed records,
  * with the bounds the engine holds every kernel to. Pure: no Docker, no
  * timers, so forged, oversized and flooding input is tested without a
- * container (test/unit/kernel-records.test.ts).
+ * container (test/unit/contexts-records.test.ts).
  *
  * What a record proves: only that something in the context's sandbox wrote
  * it. Cell code runs in the kernel's own process and can write to the
@@ -48,6 +48,25 @@ export interface KernelChannelLimits {
    * that floods its channel instead of letting it hold an engine thread.
    */
   maxBytesPerCell: number;
+}
+
+/** Longest protocol line accepted from a kernel; its lines are at most 4096 bytes. */
+const MAX_LINE_BYTES = 64 * 1024;
+/**
+ * Protocol bytes a kernel may send for one cell, whatever its output limit:
+ * a cell that prints its limit's worth in one-byte writes, as separate
+ * records, stays well inside it; a thread that floods the channel does not.
+ */
+const MIN_PROTOCOL_BYTES_PER_CELL = 64 * 1024 * 1024;
+
+/** The bounds the kernel of a context whose cells have output limit `maxOutputBytes` is held to. */
+export function channelLimits(maxOutputBytes: number): KernelChannelLimits {
+  return {
+    maxLineBytes: MAX_LINE_BYTES,
+    // Two output streams, the value and the rich outputs each up to the
+    // limit, as base64 in records: well under 8 times the limit.
+    maxBytesPerCell: Math.max(MIN_PROTOCOL_BYTES_PER_CELL, 8 * maxOutputBytes),
+  };
 }
 
 /** Base64 record data as bytes; undefined when it is not base64 text. */

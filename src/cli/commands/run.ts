@@ -138,7 +138,7 @@ export function registerRun(program: Command): void {
     )
     .addHelpText(
       "after",
-      "\nA limit not given as a flag comes from the configuration file, else from isol8's default;\nwith --host, from the server's defaults.",
+      "\nA limit not given as a flag comes from the configuration file, else from isol8's default;\nwith --host, from the server's defaults.\n",
     )
     .action(async (file: string | undefined, flags: RunFlags) => {
       if (flags.logNetwork) flags.netLog = true;

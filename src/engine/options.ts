@@ -37,7 +37,10 @@ export interface ResolvedOptions {
   maxConcurrent: number;
 }
 
-/** The seed's defaults, in one place. */
+/**
+ * The engine's defaults, in one place: what an option left undefined becomes.
+ * The CLI's help states these values and never keeps its own copy.
+ */
 export const DEFAULTS = {
   mode: "ephemeral",
   network: "none",
@@ -49,6 +52,7 @@ export const DEFAULTS = {
   tmpSize: "256m",
   readonlyRootFs: true,
   maxOutputSize: 1024 * 1024,
+  seccomp: "strict",
   poolStrategy: "fast",
   poolSize: { clean: 1, dirty: 1 },
   maxConcurrent: 10,
@@ -208,7 +212,7 @@ function networkOptions(
 }
 
 function seccompMode(options: DockerIsol8Options): SeccompMode {
-  const mode = options.security?.seccomp ?? "strict";
+  const mode = options.security?.seccomp ?? DEFAULTS.seccomp;
   if (mode !== "strict" && mode !== "unconfined" && mode !== "custom") {
     throw new InvalidOptionError(
       `security.seccomp: "${String(mode)}" is not one of strict, unconfined, custom`,

@@ -3,6 +3,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { parseSize } from "../../src/config/sizes.js";
+import { DEFAULTS } from "../../src/engine/options.js";
 import { cleanEnv, envTrusting, isol8 } from "./cli-helpers.js";
 
 /** A working directory holding this isol8.config.json. */
@@ -28,6 +30,19 @@ describe("isol8.config.json", () => {
       { cwd },
     );
     assert.equal(fromFlag.stdout, "slept\n");
+    // A flag wins also when it names the engine's default: nothing mistakes it for one not given.
+    const atDefault = await isol8(
+      [
+        "run",
+        "-e",
+        "import time; time.sleep(1.5); print('slept')",
+        "--timeout",
+        `${DEFAULTS.timeoutMs}`,
+      ],
+      { cwd },
+    );
+    assert.equal(atDefault.code, 0, atDefault.stderr);
+    assert.equal(atDefault.stdout, "slept\n");
   });
 
   test("security.seccomp from the (trusted) file, overridden by --seccomp", async () => {
@@ -58,6 +73,21 @@ describe("isol8.config.json", () => {
       },
     );
     assert.equal(r.stdout, `${64 * 1024 * 1024}\n`);
+    const flag = await isol8(
+      [
+        "run",
+        "--memory",
+        DEFAULTS.memoryLimit,
+        "--cmd",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
+      ],
+      { env, cwd: mkdtempSync(join(tmpdir(), "isol8-empty-")) },
+    );
+    assert.equal(
+      flag.stdout,
+      `${parseSize(DEFAULTS.memoryLimit)}\n`,
+      "--memory wins over the file",
+    );
   });
 
   test("an invalid file is refused with the file, the key and the problem", async () => {

@@ -41,7 +41,7 @@ export function registerBuild(program: Command): void {
       "--tag <name>",
       "tag of the image (default: isol8-custom:<first 16 hex of the inputs hash>)",
     )
-    .option("--force", "rebuild even when an image built from the same inputs exists", false)
+    .option("--force", "rebuild even when an image built from the same inputs exists")
     .option(
       "--pip-index-url <url>",
       "install python packages from this PEP 503 index (default: the config file's registries.pip, else PyPI)",
@@ -53,7 +53,6 @@ export function registerBuild(program: Command): void {
     .option(
       "--json",
       "print {image, runtime, status, sizeBytes, seconds, packages} as JSON instead of the tag",
-      false,
     )
     .option("--config <file>", CONFIG_FLAG_HELP)
     .action(async (flags: BuildFlags) => {

@@ -16,8 +16,8 @@ export function registerCleanup(program: Command): void {
     .description(
       "Remove isol8's containers (and with --images its images); only resources labelled isol8.managed=true",
     )
-    .option("--force", "do not ask for confirmation", false)
-    .option("--images", "also remove isol8 images", false)
+    .option("--force", "do not ask for confirmation")
+    .option("--images", "also remove isol8 images")
     .action(async (flags: CleanupFlags) => {
       process.exitCode = await cleanupCommand(flags);
     });

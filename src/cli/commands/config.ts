@@ -11,7 +11,8 @@ import {
 import { formatSize } from "../../config/sizes.js";
 import { recordTrust } from "../../config/trust.js";
 import { describeWidening, wideningKeys } from "../../config/widening.js";
-import { resolveOptions } from "../../engine/options.js";
+import { DEFAULTS, resolveOptions } from "../../engine/options.js";
+import { DEFAULT_PORTS } from "../../network/policy.js";
 import { REMOTE_CODE_DEFAULTS } from "../../remote-code/config.js";
 import { RUNTIMES } from "../../runtimes/runtime.js";
 import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
@@ -24,7 +25,7 @@ export function registerConfig(program: Command): void {
     .description(
       "Show the configuration `isol8 run` uses: the files it came from and every resolved value",
     )
-    .option("--json", "print it as JSON", false)
+    .option("--json", "print it as JSON")
     .option("--config <file>", CONFIG_FLAG_HELP)
     .action((flags: { json?: boolean; config?: string }) => {
       process.exitCode = configCommand(flags.json ?? false, flags.config);
@@ -87,12 +88,12 @@ function configCommand(json: boolean, explicit: string | undefined): number {
       tmpSize: formatSize(resolved.tmpBytes),
       readonlyRootFs: resolved.readonlyRootFs,
       maxOutputSize: resolved.maxOutputBytes,
-      seccomp: config.security?.seccomp ?? "strict",
+      seccomp: config.security?.seccomp ?? DEFAULTS.seccomp,
       customProfilePath: config.security?.customProfilePath ?? null,
       ociRuntime: resolved.ociRuntime ?? null,
       "network.whitelist": config.network?.whitelist ?? [],
       "network.blacklist": config.network?.blacklist ?? [],
-      "network.ports": config.network?.ports ?? [80, 443],
+      "network.ports": config.network?.ports ?? [...DEFAULT_PORTS],
       "network.caCertificates": config.network?.caCertificates ?? [],
       "registries.pip": config.registries?.pip ?? null,
       "registries.npm": config.registries?.npm ?? null,

@@ -19,6 +19,9 @@ interface LoginFlags {
   name?: string;
 }
 
+/** The name a token is listed under on the server when `--name` is not given. */
+const DEFAULT_TOKEN_NAME = "isol8 login";
+
 export function registerLogin(program: Command): void {
   program
     .command("login")
@@ -29,7 +32,7 @@ export function registerLogin(program: Command): void {
     .option("--key <key>", "master key (default: $ISOL8_API_KEY, else asked for on a terminal)")
     .option("--tenant <id>", "tenant the token acts for (default: the server's default tenant)")
     .option("--ttl <ms>", "token lifetime in milliseconds (default: the server's)")
-    .option("--name <name>", "name shown in the server's key list", "isol8 login")
+    .option("--name <name>", `name shown in the server's key list (default: ${DEFAULT_TOKEN_NAME})`)
     .action(async (flags: LoginFlags) => {
       process.exitCode = await loginCommand(flags).catch((error: unknown) =>
         reportError(remoteErrorForCli(error)),
@@ -67,7 +70,11 @@ async function loginCommand(flags: LoginFlags): Promise<number> {
     response = await fetch(`${host}/auth/login`, {
       method: "POST",
       headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ name: flags.name, tenantId: flags.tenant, ttlMs }),
+      body: JSON.stringify({
+        name: flags.name ?? DEFAULT_TOKEN_NAME,
+        tenantId: flags.tenant,
+        ttlMs,
+      }),
     });
   } catch (error) {
     const cause = (error as { cause?: { code?: string } }).cause;

@@ -13,10 +13,13 @@ interface McpFlags {
   key?: string;
   insecureNoAuth?: boolean;
   config?: string;
-  idleTimeout: string;
+  idleTimeout?: string;
   image?: string;
   debug?: boolean;
 }
+
+/** What `--port`'s HTTP listener uses when `--bind` or `--idle-timeout` is not given. */
+const HTTP_DEFAULTS = { bind: "127.0.0.1", idleTimeoutSeconds: 1800 } as const;
 
 export function registerMcp(program: Command): void {
   program
@@ -28,35 +31,38 @@ export function registerMcp(program: Command): void {
       "-p, --port <port>",
       "serve streamable HTTP on this port (0: any free port) instead of stdio",
     )
-    .option("--bind <address>", "with --port: address to listen on", "127.0.0.1")
+    .option(
+      "--bind <address>",
+      `with --port: address to listen on (default: ${HTTP_DEFAULTS.bind})`,
+    )
     .option(
       "-k, --key <key>",
       "with --port: bearer key clients must send (default: $ISOL8_API_KEY)",
     )
-    .option("--insecure-no-auth", "with --port: serve without a key (trusted machines only)", false)
+    .option("--insecure-no-auth", "with --port: serve without a key (trusted machines only)")
     .option("--config <file>", CONFIG_FLAG_HELP)
     .option(
       "--idle-timeout <seconds>",
-      "with --port: end a client's session (and its sandboxes) after this long without a request",
-      "1800",
+      `with --port: end a client's session (and its sandboxes) after this long without a request (default: ${HTTP_DEFAULTS.idleTimeoutSeconds})`,
     )
     .option(
       "--image <name>",
       "run every sandbox in this image instead of isol8:<runtime> (e.g. isol8:python-data, for a python-only server)",
     )
-    .option("--debug", "log the engine's internal steps to stderr", false)
-    .action(async (flags: McpFlags, command: Command) => {
-      process.exitCode = await mcpCommand(flags, command);
+    .option("--debug", "log the engine's internal steps to stderr")
+    .action(async (flags: McpFlags) => {
+      process.exitCode = await mcpCommand(flags);
     });
 }
 
-async function mcpCommand(flags: McpFlags, command: Command): Promise<number> {
+async function mcpCommand(flags: McpFlags): Promise<number> {
   const stop = untilSignalled();
   try {
-    const given = (name: keyof McpFlags) => command.getOptionValueSource(name) === "cli";
     const http = flags.port !== undefined;
     if (!http) {
-      const needPort = (["bind", "key", "insecureNoAuth", "idleTimeout"] as const).filter(given);
+      const needPort = (["bind", "key", "insecureNoAuth", "idleTimeout"] as const).filter(
+        (name) => flags[name] !== undefined,
+      );
       if (needPort.length)
         throw new CliError(
           `${needPort.map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")}: need --port (stdio needs no listener)`,
@@ -91,7 +97,7 @@ async function mcpCommand(flags: McpFlags, command: Command): Promise<number> {
     const port = Number(flags.port);
     if (!/^\d+$/.test(flags.port ?? "") || port > 65535)
       throw new CliError(`--port: "${flags.port}" is not a port number (0-65535)`);
-    const idle = Number(flags.idleTimeout);
+    const idle = Number(flags.idleTimeout ?? HTTP_DEFAULTS.idleTimeoutSeconds);
     if (!Number.isFinite(idle) || idle <= 0)
       throw new CliError(
         `--idle-timeout: "${flags.idleTimeout}" is not a positive number of seconds`,
@@ -107,7 +113,7 @@ async function mcpCommand(flags: McpFlags, command: Command): Promise<number> {
       );
     const served = await serveHttp(newScope, {
       port,
-      host: flags.bind ?? "127.0.0.1",
+      host: flags.bind ?? HTTP_DEFAULTS.bind,
       key: key || undefined,
       idleMs: idle * 1000,
       log,

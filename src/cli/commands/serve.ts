@@ -26,7 +26,7 @@ export function registerServe(program: Command): void {
     .description("Start the isol8 HTTP server (remote execution with API keys)")
     .option("-p, --port <port>", "port to listen on (default: $ISOL8_PORT, $PORT, else 3000)")
     .option("-k, --key <key>", "master API key (default: $ISOL8_API_KEY)")
-    .option("--insecure-no-auth", "serve without any authentication (trusted machines only)", false)
+    .option("--insecure-no-auth", "serve without any authentication (trusted machines only)")
     .option(
       "--bind <address>",
       "address to listen on (default: the config's bind, else 127.0.0.1; 0.0.0.0 for every interface)",
@@ -37,7 +37,7 @@ export function registerServe(program: Command): void {
       "--audit-log <file>",
       "append one JSON line per execution to this file (rotated: see auditLogRotation)",
     )
-    .option("--debug", "log every request to stderr", false)
+    .option("--debug", "log every request to stderr")
     .action(async (flags: ServeFlags) => {
       process.exitCode = await serveCommand(flags);
     });

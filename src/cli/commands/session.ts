@@ -54,7 +54,7 @@ export function registerSession(program: Command): void {
     .description("List your sessions")
     .option("--host <url>", "isol8 server URL")
     .option("--key <key>", "API key (default: $ISOL8_API_KEY, else your `isol8 login` token)")
-    .option("--json", "print JSON", false)
+    .option("--json", "print JSON")
     .action(async (flags: RemoteFlags) => {
       process.exitCode = await run(async () => {
         const sessions = await (await remoteFromFlags(flags)).listSessions();

@@ -14,10 +14,10 @@ import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 
 interface SetupFlags {
-  runtime: string[];
+  runtime?: string[];
   dataScience?: boolean;
   force?: boolean;
-  caCert: string[];
+  caCert?: string[];
   json?: boolean;
   config?: string;
   python?: string[];
@@ -52,19 +52,16 @@ export function registerSetup(program: Command): void {
       "-r, --runtime <name>",
       "build only this runtime's image (repeatable; default: all five)",
       collect,
-      [],
     )
     .option(
       "--data-science",
       "also build isol8:python-data: isol8:python with Debian's matplotlib, NumPy and pandas (about 1 GB; not built by default)",
-      false,
     )
-    .option("--force", "rebuild even when nothing changed", false)
+    .option("--force", "rebuild even when nothing changed")
     .option(
       "--ca-cert <file>",
       "extra CA certificates (PEM) to trust in the images (repeatable; default: $SSL_CERT_FILE when set)",
       collect,
-      [],
     );
   for (const runtime of RUNTIMES) {
     command.option(
@@ -82,7 +79,7 @@ export function registerSetup(program: Command): void {
       "--npm-registry <url>",
       "install node, bun and deno packages from this npm registry (default: the config file's registries.npm, else npmjs)",
     )
-    .option("--json", "print the report as JSON", false)
+    .option("--json", "print the report as JSON")
     .option("--config <file>", CONFIG_FLAG_HELP)
     .action(async (flags: SetupFlags) => {
       process.exitCode = await setupCommand(flags);
@@ -118,7 +115,7 @@ export function bakeRequest(
 
 async function setupCommand(flags: SetupFlags): Promise<number> {
   try {
-    const runtimes = flags.runtime.map((name): Runtime => {
+    const runtimes = (flags.runtime ?? []).map((name): Runtime => {
       if (!isRuntime(name))
         throw new CliError(`--runtime: "${name}" is not one of python, node, bun, deno, bash`);
       return name;
@@ -148,7 +145,7 @@ async function setupCommand(flags: SetupFlags): Promise<number> {
       runtimes: runtimes.length ? runtimes : undefined,
       variants: flags.dataScience ? ["python-data"] : undefined,
       force: flags.force,
-      caCertificateFiles: flags.caCert.length ? flags.caCert : undefined,
+      caCertificateFiles: flags.caCert?.length ? flags.caCert : undefined,
       onProgress: (line) => process.stderr.write(`${line}\n`),
       packages,
       registries,

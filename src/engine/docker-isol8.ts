@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { posix } from "node:path";
 import type Docker from "dockerode";
+import { Isol8Error } from "../errors.js";
 import { runtimeImage } from "../images/names.js";
 import { PYTHON_DATA_IMAGE } from "../images/variants.js";
 import {
@@ -101,8 +102,9 @@ interface RunTarget {
 }
 
 /** The requested image is not there; the message says how to build it. */
-export class ImageNotFoundError extends Error {
+export class ImageNotFoundError extends Isol8Error {
   override readonly name = "ImageNotFoundError";
+  override readonly code = "IMAGE_NOT_FOUND";
 }
 
 type Phase = "install" | "setup" | "code";

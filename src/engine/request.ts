@@ -17,6 +17,7 @@ export const MAX_OUTPUT_PATHS = 256;
 /** Bad request; the message names the field and the problem. */
 export class InvalidRequestError extends InvalidOptionError {
   override readonly name: string = "InvalidRequestError";
+  override readonly code: string = "INVALID_REQUEST";
 }
 
 function fail(message: string): never {

@@ -1,5 +1,6 @@
 import type { Duplex } from "node:stream";
 import type Docker from "dockerode";
+import { Isol8Error } from "../errors.js";
 import { SANDBOX_UID } from "./container-spec.js";
 import type { DebugLog } from "./debug-log.js";
 import { DockerStdioDemuxer } from "./docker-stdio.js";
@@ -26,8 +27,9 @@ export interface OutputSink {
 }
 
 /** The supervisor failed or the container died: the container must not be used again. */
-export class SandboxFailure extends Error {
+export class SandboxFailure extends Isol8Error {
   override readonly name = "SandboxFailure";
+  override readonly code = "SANDBOX_FAILURE";
 }
 
 /** Extra time past a run's own timeout before the engine stops waiting for the supervisor. */

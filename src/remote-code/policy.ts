@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { rootCertificates } from "node:tls";
+import { Isol8Error } from "../errors.js";
 import {
   compilePolicy,
   type Decision,
@@ -20,8 +21,10 @@ import { REMOTE_CODE_DEFAULTS, type RemoteCodeConfig } from "./config.js";
  */
 export type RemoteCodeErrorKind = "refused" | "invalid" | "fetch";
 
-export class RemoteCodeError extends Error {
+export class RemoteCodeError extends Isol8Error {
   override readonly name = "RemoteCodeError";
+  override readonly code = "REMOTE_CODE";
+
   constructor(
     readonly kind: RemoteCodeErrorKind,
     message: string,

@@ -18,7 +18,6 @@ export const EXIT = {
 
 /** An error the CLI reports as one line on stderr with the given exit code. */
 export class CliError extends Isol8Error {
-  override readonly name = "CliError";
   override readonly code = "CLI";
 
   constructor(

@@ -80,7 +80,7 @@ export type Isol8Config = z.infer<typeof configSchema>;
 
 /** A configuration file that cannot be read or is invalid; the message names the file and the key. */
 export class ConfigError extends Isol8Error {
-  override readonly name: string = "ConfigError";
+  override readonly name = "ConfigError";
   override readonly code: string = "CONFIG";
 }
 
@@ -109,7 +109,6 @@ export interface LoadedConfig {
 
 /** A project-local file that widens what isol8 allows and is not trusted: exit 2, naming the keys and how to trust. */
 export class UntrustedConfigError extends ConfigError {
-  override readonly name = "UntrustedConfigError";
   override readonly code = "UNTRUSTED_CONFIG";
 
   constructor(

@@ -4,7 +4,7 @@ import { Isol8Error } from "../errors.js";
  * on: which image or step failed, why, and the last lines of its output.
  */
 export class ImageBuildError extends Isol8Error {
-  override readonly name: string = "ImageBuildError";
+  override readonly name = "ImageBuildError";
   override readonly code: string = "IMAGE_BUILD";
 }
 
@@ -29,7 +29,6 @@ export function reasonOf(error: unknown): string {
  * which of them failed and why.
  */
 export class BuildStepError extends ImageBuildError {
-  override readonly name = "BuildStepError";
   override readonly code = "BUILD_STEP";
 
   constructor(

@@ -9,7 +9,6 @@ import { Isol8Error } from "../errors.js";
  * anywhere below a route; the app's error handler turns it into the response.
  */
 export class HttpError extends Isol8Error {
-  override readonly name = "HttpError";
   override readonly code = "HTTP";
 
   constructor(
@@ -28,7 +27,6 @@ export class HttpError extends Isol8Error {
  * counted as 499 (as proxies name a request the client closed).
  */
 export class ClientGoneError extends Isol8Error {
-  override readonly name = "ClientGoneError";
   override readonly code = "CLIENT_GONE";
 
   constructor() {

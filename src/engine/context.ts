@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { disposableRun } from "../async-dispose.js";
 import type { EgressChannel } from "../network/gateway.js";
 import { redactError, redactNetworkLog } from "../output/redact.js";
 import type { SecretSet } from "../output/secret-masker.js";
@@ -835,7 +836,7 @@ export class ContextManager {
         "stdin: a context's cells have no standard input (fd 0 is /dev/null)",
       );
     };
-    return Object.assign(this.streamEvents(context, request, control, target), {
+    const run = Object.assign(this.streamEvents(context, request, control, target), {
       kill(signal: SandboxSignal): void {
         const number = signalNumber(signal);
         if (target.ended) return;
@@ -845,6 +846,7 @@ export class ContextManager {
       write: noInput,
       end: noInput,
     });
+    return disposableRun(run);
   }
 
   private async *streamEvents(

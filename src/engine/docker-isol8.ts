@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { posix } from "node:path";
 import type Docker from "dockerode";
+import { disposableRun } from "../async-dispose.js";
 import { Isol8Error } from "../errors.js";
 import { runtimeImage } from "../images/names.js";
 import { PYTHON_DATA_IMAGE } from "../images/variants.js";
@@ -88,6 +89,8 @@ export interface StreamRun extends AsyncGenerator<StreamEvent> {
   write(data: string | Buffer): Promise<void>;
   /** Ends the program's standard input (with `openStdin`), after every write before it. */
   end(): void;
+  /** For `await using`: ends the iteration as an early `break` does, killing the run if it is still going. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** The container a streamed run is in, for `kill()`, which may come before there is one. */
@@ -230,7 +233,7 @@ export class DockerIsol8 {
       });
       return target.stdin;
     };
-    return Object.assign(this.streamEvents(request, control, target, started), {
+    const run = Object.assign(this.streamEvents(request, control, target, started), {
       kill(signal: SandboxSignal): void {
         const number = signalNumber(signal);
         if (target.ended) return;
@@ -240,6 +243,7 @@ export class DockerIsol8 {
       write: (data: string | Buffer) => stdin(typeof data === "string" ? Buffer.from(data) : data),
       end: () => void stdin(null),
     });
+    return disposableRun(run);
   }
 
   private async *streamEvents(
@@ -378,6 +382,11 @@ export class DockerIsol8 {
     this.pools.clear();
     await Promise.all([persistent?.remove(), ...pools.map((pool) => pool.drain())]);
     await this.gateway?.close();
+  }
+
+  /** For `await using`: stops the engine (see `stop()`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
   }
 
   /**

@@ -4,7 +4,7 @@ import type { ResolvedOptions } from "./options.js";
 
 /** uid and gid every sandboxed program runs as (created in the base image). */
 export const SANDBOX_UID = 100;
-export const SUPERVISOR_PATH = "/usr/local/bin/isol8-supervisor";
+const SUPERVISOR_PATH = "/usr/local/bin/isol8-supervisor";
 
 /**
  * Capabilities the container starts with. Only the supervisor (PID 1, root)

@@ -49,13 +49,13 @@ const KERNELS: Partial<Record<Runtime, string[]>> = {
 /** The kernel run's own timeout: as long as Node's timers allow (about 23 days). */
 const KERNEL_TIMEOUT_MS = 2_000_000_000;
 /** How long an interrupted cell has to stop before its context is restarted. */
-export const INTERRUPT_GRACE_MS = 2_000;
+const INTERRUPT_GRACE_MS = 2_000;
 /** How long a kernel may take to say it is ready. */
 const KERNEL_START_MS = 30_000;
 /** How long a killed kernel's run may take to end before its container is removed. */
 const KILL_GRACE_MS = 5_000;
 /** Contexts one engine may hold at once (each is a container). */
-export const MAX_CONTEXTS = 16;
+const MAX_CONTEXTS = 16;
 /** Longest protocol line accepted from a kernel; its lines are at most 4096 bytes. */
 const MAX_LINE = 64 * 1024;
 /**
@@ -90,7 +90,7 @@ const UNSUPPORTED: (keyof ExecutionRequest)[] = [
 ];
 
 /** What a context needs from its engine. */
-export interface ContextHost {
+interface ContextHost {
   options: ResolvedOptions;
   /** The engine's secrets, masked in every cell's output, value, text outputs and errors. */
   secrets: SecretSet;

@@ -3,7 +3,7 @@ import type { Runtime } from "../runtimes/runtime.js";
 import type { PackageRegistries } from "../types.js";
 
 /** Where pip puts a run's packages; the program finds them through PYTHONPATH. */
-export const PYTHON_PACKAGES_DIR = "/sandbox/.packages";
+const PYTHON_PACKAGES_DIR = "/sandbox/.packages";
 
 /** The installer run before a program, and what the program needs to find its packages. */
 export interface InstallPlan {

@@ -35,7 +35,7 @@ export type { PackageRegistries };
  *   DENO_DIR cache (a sandbox's DENO_DIR is an empty per-run directory).
  * - bash: apt-get, from Debian's archive.
  */
-export const PACKAGE_DIR = "/opt/isol8";
+const PACKAGE_DIR = "/opt/isol8";
 
 const CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -163,7 +163,7 @@ export function checkRegistryUrl(kind: keyof PackageRegistries, url: string): st
 }
 
 /** The index a runtime's installer uses (none for apt-get: Debian's archive). */
-export function registryKind(runtime: Runtime): keyof PackageRegistries | undefined {
+function registryKind(runtime: Runtime): keyof PackageRegistries | undefined {
   if (runtime === "python") return "pip";
   if (runtime === "bash") return undefined;
   return "npm";
@@ -180,7 +180,7 @@ export function relevantRegistries(
 }
 
 /** Dockerfile text installing packages, and the build arguments it reads. */
-export interface InstallStep {
+interface InstallStep {
   /** `ARG` lines for the registries, then one exec-form `RUN`. */
   dockerfile: string;
   buildArgs: Record<string, string>;

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
  * This module lives at `src/images/` under tsx and at `dist/images/` after
  * `tsc`; both are two levels below the package root, next to `sandbox/`.
  */
-export function sandboxDir(): string {
+function sandboxDir(): string {
   return fileURLToPath(new URL("../../sandbox/", import.meta.url));
 }
 

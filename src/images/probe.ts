@@ -1,7 +1,7 @@
 import type Dockerode from "dockerode";
 import { LABELS, ownerLabelValue } from "../engine/labels.js";
 
-export interface ProbeOptions {
+interface ProbeOptions {
   /** `uid:gid` to run as; default the sandbox user `100:100`. */
   user?: string;
   /** Mount the root filesystem read-only with a tmpfs at /sandbox; default true. */
@@ -11,7 +11,7 @@ export interface ProbeOptions {
   timeoutMs?: number;
 }
 
-export interface ProbeResult {
+interface ProbeResult {
   exitCode: number;
   /** stdout then stderr (no TTY, as in sandboxes). */
   output: string;

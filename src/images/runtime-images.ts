@@ -27,7 +27,7 @@ export const VERSION_COMMANDS: Record<Runtime, string[]> = {
 };
 
 /** Packages to bake into a runtime image, and where to build it. */
-export interface BakeOptions {
+interface BakeOptions {
   /** Normalized package specs (see normalizePackages); none: the plain runtime image. */
   packages?: readonly string[];
   registries?: PackageRegistries;

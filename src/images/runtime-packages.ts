@@ -14,7 +14,7 @@ import type { ProgressSink } from "./types.js";
  * Changing a version here changes the images' inputs hash: the next
  * `isol8 setup` rebuilds them.
  */
-export const RUNTIME_VERSIONS = {
+const RUNTIME_VERSIONS = {
   /** Node.js LTS, from `node-linux-<arch>`. */
   node: "24.21.0",
   /** npm for the node image (the node-linux-* packages do not ship it). */
@@ -26,7 +26,7 @@ export const RUNTIME_VERSIONS = {
 } as const;
 
 /** An npm package unpacked into a build context (its files under `<dir>/package/`). */
-export interface NpmPackage {
+interface NpmPackage {
   name: string;
   version: string;
   /** Directory in the build context the tarball is extracted into (what the Dockerfile copies from). */

@@ -5,7 +5,7 @@ import { InvalidOptionError } from "../engine/errors.js";
 import type { NetworkFilter } from "../types.js";
 
 /** Ports a filtered sandbox may reach when neither a rule nor the filter names others. */
-export const DEFAULT_PORTS: readonly number[] = [80, 443];
+const DEFAULT_PORTS: readonly number[] = [80, 443];
 
 /** One allow or deny rule: a whole-name pattern, maybe bound to one port. */
 interface Rule {

@@ -19,7 +19,7 @@ import { REMOTE_CODE_DEFAULTS, type RemoteCodeConfig } from "./config.js";
  * text); `fetch`: the fetch did not succeed (DNS, connection, TLS, timeout,
  * HTTP status, redirects). The message is one line and names the flag or field.
  */
-export type RemoteCodeErrorKind = "refused" | "invalid" | "fetch";
+type RemoteCodeErrorKind = "refused" | "invalid" | "fetch";
 
 export class RemoteCodeError extends Isol8Error {
   override readonly name = "RemoteCodeError";

@@ -23,7 +23,7 @@ export const BOOTSTRAP_DIR = "/usr/local/lib/isol8";
  * ahead of time; it waits on fd 3 for a run's argv, env and working
  * directory and then behaves as `command(path)` would have.
  */
-export interface RuntimePrestart {
+interface RuntimePrestart {
   /** The bootstrap's argv; its argv[0] is `command(path)[0]`. */
   readonly argv: readonly string[];
   /**

@@ -27,9 +27,15 @@ export { RemoteIsol8 } from "./client/remote-isol8.js";
 export type { SandboxSignal, StreamControl, StreamRun } from "./engine/docker-isol8.js";
 export { DockerIsol8 } from "./engine/docker-isol8.js";
 export { InvalidOptionError } from "./engine/options.js";
+export { FrameTooLargeError } from "./engine/protocol.js";
 export { InvalidRequestError } from "./engine/request.js";
 export { SandboxFailure } from "./engine/sandbox-container.js";
-export { SandboxFileError, SandboxFileTooLargeError } from "./engine/session-files.js";
+export {
+  SandboxFileError,
+  SandboxFileTooLargeError,
+  WithheldFileError,
+} from "./engine/session-files.js";
+export { Isol8Error } from "./errors.js";
 export { RUNTIMES } from "./runtimes/runtime.js";
 export type { ServerConfig, ServerConfigInput } from "./server/config.js";
 export type { Isol8Server, Isol8ServerOptions } from "./server/server.js";

@@ -30,10 +30,10 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
 };
 
 /** Why a path is not inside /sandbox: the phrase that follows the quoted path. */
-export type SandboxPathProblem = "must be an absolute path inside /sandbox" | "is outside /sandbox";
+type SandboxPathProblem = "must be an absolute path inside /sandbox" | "is outside /sandbox";
 
 /** Where a path lands: inside /sandbox (normalized), or a problem. */
-export type SandboxPlace =
+type SandboxPlace =
   | {
       readonly inside: true;
       /** The path normalized (`.`, `..` and repeated slashes resolved; one trailing slash kept). */

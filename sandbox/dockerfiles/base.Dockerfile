@@ -1,6 +1,7 @@
 # isol8:base - every runtime image builds FROM this.
 # Built by `isol8 setup` (src/images) with a generated context holding this
-# file, supervisor.c and bootstrap/ (from sandbox/) and certs/ (extra CA
+# file, the supervisor's sources (supervisor.c, egress-forwarder.c and
+# egress-forwarder.h) and bootstrap/ (from sandbox/) and certs/ (extra CA
 # certificates, one per isol8-extra-N.crt file; possibly none). Labels come
 # as build options.
 
@@ -10,8 +11,8 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
-COPY supervisor.c /src/supervisor.c
-RUN gcc -O2 -static -o /isol8-supervisor /src/supervisor.c \
+COPY supervisor.c egress-forwarder.c egress-forwarder.h /src/
+RUN gcc -O2 -static -o /isol8-supervisor /src/supervisor.c /src/egress-forwarder.c \
  && chmod 0755 /isol8-supervisor
 
 # --- Stage 2: the base image --------------------------------------------------
@@ -54,5 +55,5 @@ COPY --from=supervisor /isol8-supervisor /usr/local/bin/isol8-supervisor
 COPY bootstrap/ /usr/local/lib/isol8/
 RUN chmod 0755 /usr/local/lib/isol8 && chmod 0644 /usr/local/lib/isol8/*
 # Where a filtered sandbox gets its egress proxy's socket, mounted read-only
-# (see the egress forwarder in supervisor.c); made here so Docker need not.
+# (see egress-forwarder.c); made here so Docker need not.
 RUN mkdir -p /run/isol8 && chown 0:0 /run/isol8 && chmod 0755 /run/isol8

@@ -1,5 +1,6 @@
 import { InvalidOptionError } from "../engine/errors.js";
 import type { ResolvedOptions } from "../engine/options.js";
+import { Isol8Error } from "../errors.js";
 
 /**
  * The seam between the engine and what runs its sandboxes. The engine
@@ -147,13 +148,15 @@ export interface ExecResult {
 }
 
 /** The requested image is not there; the message says how to build it. */
-export class ImageNotFoundError extends Error {
+export class ImageNotFoundError extends Isol8Error {
   override readonly name = "ImageNotFoundError";
+  override readonly code = "IMAGE_NOT_FOUND";
 }
 
 /** An option asks for what the engine's backend cannot provide; the message names both. */
 export class UnsupportedByBackendError extends InvalidOptionError {
   override readonly name = "UnsupportedByBackendError";
+  override readonly code = "UNSUPPORTED_BY_BACKEND";
 }
 
 /** Throws UnsupportedByBackendError naming `feature` unless `backend` has `capability`. */

@@ -12,7 +12,7 @@ import {
 import { CliError } from "./exit-codes.js";
 
 /** The program `isol8 run` was asked to run. */
-export interface CodeInput {
+interface CodeInput {
   code: string;
   runtime: Runtime;
   fileExtension?: string;

@@ -1,3 +1,4 @@
+import { Isol8Error } from "../errors.js";
 /**
  * What `isol8` exit codes mean. Any other code is the sandboxed program's own.
  * Documented in docs/cli.md.
@@ -16,7 +17,9 @@ export const EXIT = {
 } as const;
 
 /** An error the CLI reports as one line on stderr with the given exit code. */
-export class CliError extends Error {
+export class CliError extends Isol8Error {
+  override readonly code = "CLI";
+
   constructor(
     message: string,
     readonly exitCode: number = EXIT.usage,

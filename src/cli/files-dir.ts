@@ -17,7 +17,7 @@ import { MAX_FILES, MAX_FILES_BYTES } from "../engine/request.js";
 import { CliError } from "./exit-codes.js";
 
 /** Folder names never sent: version control, dependencies, virtual environments, caches. */
-export const SKIPPED_DIRS: ReadonlySet<string> = new Set([
+const SKIPPED_DIRS: ReadonlySet<string> = new Set([
   ".git",
   "node_modules",
   "__pycache__",
@@ -29,7 +29,7 @@ export const SKIPPED_DIRS: ReadonlySet<string> = new Set([
 ]);
 
 /** A directory's files as request fields, and what was left out. */
-export interface DirFiles {
+interface DirFiles {
   /** /sandbox/<relative path> -> UTF-8 text. */
   files: Record<string, string>;
   /** /sandbox/<relative path> -> base64 of the bytes (files that are not UTF-8 text). */
@@ -62,7 +62,7 @@ function fsProblem(flag: string, path: string, error: unknown): CliError {
 }
 
 /** Test points of the walk: where another process could change the directory between two steps. */
-export interface WalkHooks {
+interface WalkHooks {
   /** Called for each entry after it was listed and checked, before it is opened. */
   beforeOpen?: (relativePath: string) => void | Promise<void>;
 }

@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 
 /** A token `isol8 login` stored for one server. */
-export interface StoredCredential {
+interface StoredCredential {
   token: string;
   /** ISO 8601, or null for a token that does not expire. */
   expiresAt: string | null;

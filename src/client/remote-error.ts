@@ -1,11 +1,13 @@
+import { Isol8Error } from "../errors.js";
 /**
  * A refusal or failure reported by an isol8 server: `message` is the
  * server's own `{ error }` text and `status` its HTTP status (or, over a
  * WebSocket, the status its close code carries). `status` is 0 when the
  * server could not be reached or broke off without saying why.
  */
-export class RemoteError extends Error {
+export class RemoteError extends Isol8Error {
   override readonly name = "RemoteError";
+  override readonly code = "REMOTE";
 
   constructor(
     readonly status: number,

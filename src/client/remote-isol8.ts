@@ -1,3 +1,4 @@
+import { disposableRun } from "../async-dispose.js";
 import type { ExecutionOptions, WireExecutionRequest } from "../server/schemas.js";
 import type { SessionInfo } from "../server/sessions.js";
 import type {
@@ -32,6 +33,8 @@ export type RemoteIsol8Options = ExecutionOptions;
 /** A streamed remote run: its events, and a way to signal the program (WebSocket only). */
 export interface RemoteStreamRun extends AsyncGenerator<StreamEvent> {
   kill(signal: "SIGINT" | "SIGTERM"): void;
+  /** For `await using`: ends the iteration as an early `break` does, so the server kills the run. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -89,12 +92,14 @@ export class RemoteIsol8 {
       }
       yield* sseStream(`${self.host}/execute/stream`, self.headers, body);
     }
-    return Object.assign(events(), {
-      kill(signal: "SIGINT" | "SIGTERM") {
-        if (kill) kill(signal);
-        else pending.push(signal);
-      },
-    });
+    return disposableRun(
+      Object.assign(events(), {
+        kill(signal: "SIGINT" | "SIGTERM") {
+          if (kill) kill(signal);
+          else pending.push(signal);
+        },
+      }),
+    );
   }
 
   /**
@@ -132,6 +137,11 @@ export class RemoteIsol8 {
     } catch (error) {
       if (!(error instanceof RemoteError && error.status === 404)) throw error;
     }
+  }
+
+  /** For `await using`: ends the session, as `stop()` does. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
   }
 
   /**

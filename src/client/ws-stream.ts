@@ -6,7 +6,7 @@ import { settleEvents } from "./event-stream.js";
 import { RemoteError } from "./remote-error.js";
 
 /** A run streamed over GET /execute/ws. */
-export interface WebSocketRun {
+interface WebSocketRun {
   events: AsyncGenerator<StreamEvent>;
   /** Sends SIGINT or SIGTERM to the program. */
   kill(signal: "SIGINT" | "SIGTERM"): void;

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { Isol8Error } from "../errors.js";
 import { remoteCodeConfigSchema } from "../remote-code/config.js";
 import type { DockerIsol8Options } from "../types.js";
 import { parseSize } from "./sizes.js";
@@ -78,8 +79,9 @@ export const configSchema = z.strictObject({
 export type Isol8Config = z.infer<typeof configSchema>;
 
 /** A configuration file that cannot be read or is invalid; the message names the file and the key. */
-export class ConfigError extends Error {
+export class ConfigError extends Isol8Error {
   override readonly name = "ConfigError";
+  override readonly code: string = "CONFIG";
 }
 
 /** Where a configuration file came from, which decides whether it is trusted. */
@@ -107,6 +109,8 @@ export interface LoadedConfig {
 
 /** A project-local file that widens what isol8 allows and is not trusted: exit 2, naming the keys and how to trust. */
 export class UntrustedConfigError extends ConfigError {
+  override readonly code = "UNTRUSTED_CONFIG";
+
   constructor(
     readonly path: string,
     readonly widenings: Widening[],

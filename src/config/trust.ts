@@ -11,12 +11,12 @@ import { dirname, join } from "node:path";
 import { ConfigError } from "./file.js";
 
 /** Where the trusted hashes are kept. */
-export function trustStorePath(home = homedir()): string {
+function trustStorePath(home = homedir()): string {
   return join(home, ".isol8", "trusted-configs.json");
 }
 
 /** The content hash a trust entry records. */
-export function contentHash(text: string): string {
+function contentHash(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 

@@ -27,7 +27,7 @@ import { RecordRouter } from "./routing.js";
 const KERNEL_START_MS = 30_000;
 
 /** The notices a cell's stream gives before `exit`, and the result flags behind them. */
-export interface CellOutcome {
+interface CellOutcome {
   summary: ExecutionSummary;
   notices: string[];
 }

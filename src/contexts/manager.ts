@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { disposableRun } from "../async-dispose.js";
 import { ResultCollector } from "../engine/collect-result.js";
 import type { StreamControl, StreamRun } from "../engine/docker-isol8.js";
 import { EventQueue } from "../engine/event-queue.js";
@@ -14,7 +15,7 @@ import type { ContextHost } from "./host.js";
 import { hasKernel, kernelRuntimes } from "./kernels.js";
 
 /** Contexts one engine may hold at once (each is a container). */
-export const MAX_CONTEXTS = 16;
+const MAX_CONTEXTS = 16;
 
 /** Request fields a context call cannot honour: a cell is code for a live interpreter. */
 const UNSUPPORTED: (keyof ExecutionRequest)[] = [
@@ -131,7 +132,7 @@ export class ContextManager {
         "stdin: a context's cells have no standard input (fd 0 is /dev/null)",
       );
     };
-    return Object.assign(this.streamEvents(context, request, control, target), {
+    const run = Object.assign(this.streamEvents(context, request, control, target), {
       kill(signal: SandboxSignal): void {
         const number = signalNumber(signal);
         if (target.ended) return;
@@ -141,6 +142,7 @@ export class ContextManager {
       write: noInput,
       end: noInput,
     });
+    return disposableRun(run);
   }
 
   private async *streamEvents(

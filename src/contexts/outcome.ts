@@ -47,7 +47,7 @@ export interface CellFacts {
 }
 
 /** The result fields and notices of a cell's call. */
-export interface CellReport {
+interface CellReport {
   exitCode: number;
   cpuMs: number;
   rssKb: number;

@@ -31,14 +31,14 @@ export type KernelRecord =
     };
 
 /** What a feed of bytes gave: the whole records in it, and why the kernel must go, if it must. */
-export interface FeedResult {
+interface FeedResult {
   records: KernelRecord[];
   /** Set when the input broke the protocol or its budget; records after the fault are not returned. */
   violation?: string;
 }
 
 /** The bounds a kernel's channel is held to. */
-export interface KernelChannelLimits {
+interface KernelChannelLimits {
   /** Longest line accepted; the kernels write lines of at most 4096 bytes. */
   maxLineBytes: number;
   /**

@@ -38,10 +38,7 @@ export interface ContainerSource {
 }
 
 /** Starts one sandbox container of `image`, with extra `labels`. */
-export type StartContainer = (
-  image: string,
-  labels: Record<string, string>,
-) => Promise<SandboxContainer>;
+type StartContainer = (image: string, labels: Record<string, string>) => Promise<SandboxContainer>;
 
 /** The source an engine with these options uses. */
 export function containerSource(

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { disposableRun } from "../async-dispose.js";
 import type { SandboxBackend } from "../backend/backend.js";
 import { requireCapability } from "../backend/backend.js";
 import { DockerBackend } from "../backend/docker/docker-backend.js";
@@ -67,6 +68,8 @@ export interface StreamRun extends AsyncGenerator<StreamEvent> {
   write(data: string | Buffer): Promise<void>;
   /** Ends the program's standard input (with `openStdin`), after every write before it. */
   end(): void;
+  /** For `await using`: ends the iteration as an early `break` does, killing the run if it is still going. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** The container a streamed run is in, for `kill()`, which may come before there is one. */
@@ -175,7 +178,7 @@ export class DockerIsol8 {
       });
       return target.stdin;
     };
-    return Object.assign(this.streamEvents(request, control, target, started), {
+    const run = Object.assign(this.streamEvents(request, control, target, started), {
       kill(signal: SandboxSignal): void {
         const number = signalNumber(signal);
         if (target.ended) return;
@@ -185,6 +188,7 @@ export class DockerIsol8 {
       write: (data: string | Buffer) => stdin(typeof data === "string" ? Buffer.from(data) : data),
       end: () => void stdin(null),
     });
+    return disposableRun(run);
   }
 
   private async *streamEvents(
@@ -315,6 +319,11 @@ export class DockerIsol8 {
     await this.contextManager?.closeAll();
     await this.source.stop();
     await this.gateway?.close();
+  }
+
+  /** For `await using`: stops the engine (see `stop()`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
   }
 
   /**

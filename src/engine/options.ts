@@ -99,7 +99,7 @@ export const MAX_ARG_BYTES = 128 * 1024 - 1;
  * 2 MiB the kernel allows a program's arguments and environment, and far
  * below the supervisor's frame limit.
  */
-export const MAX_ENV_BYTES = 512 * 1024;
+const MAX_ENV_BYTES = 512 * 1024;
 
 /** Why `env` (the `field` of a request or options) is too large to start a program with; undefined if it is not. */
 export function envSizeProblem(field: string, env: Record<string, string>): string | undefined {

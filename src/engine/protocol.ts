@@ -1,3 +1,4 @@
+import { Isol8Error } from "../errors.js";
 /**
  * The framed protocol spoken with the in-container supervisor over the
  * container's attached stdio (see sandbox/supervisor.c for the other side).
@@ -35,14 +36,15 @@ export const FROM_SUPERVISOR = {
  * one makes it fail and its container go. Requests are validated to stay
  * well below it (code, files and env limits in request.ts and options.ts).
  */
-export const MAX_FRAME_BYTES = 96 * 1024 * 1024;
+const MAX_FRAME_BYTES = 96 * 1024 * 1024;
 
 /** A frame the supervisor would refuse; nothing was sent. */
-export class FrameTooLargeError extends Error {
+export class FrameTooLargeError extends Isol8Error {
   override readonly name = "FrameTooLargeError";
+  override readonly code = "FRAME_TOO_LARGE";
 }
 
-export interface Frame {
+interface Frame {
   type: string;
   payload: Buffer;
 }

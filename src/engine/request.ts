@@ -8,15 +8,16 @@ import { assertEnvName, envSizeProblem, InvalidOptionError, MAX_ARG_BYTES } from
 
 /** Largest program or stdin accepted (bytes); bigger ones are refused with a clear error. */
 export const MAX_CODE_BYTES = 16 * 1024 * 1024;
-export const MAX_STDIN_BYTES = 64 * 1024 * 1024;
+const MAX_STDIN_BYTES = 64 * 1024 * 1024;
 /** Most files (`files` and `filesBase64` together) and their total bytes a request may place. */
 export const MAX_FILES = 4000;
 export const MAX_FILES_BYTES = 64 * 1024 * 1024;
 /** Most `outputPaths` a request may name (their bytes share `maxOutputSize`). */
-export const MAX_OUTPUT_PATHS = 256;
+const MAX_OUTPUT_PATHS = 256;
 /** Bad request; the message names the field and the problem. */
 export class InvalidRequestError extends InvalidOptionError {
   override readonly name: string = "InvalidRequestError";
+  override readonly code: string = "INVALID_REQUEST";
 }
 
 function fail(message: string): never {

@@ -40,7 +40,7 @@ export interface RunPlan {
 }
 
 /** The options the planner reads. */
-export type PlannerOptions = Pick<
+type PlannerOptions = Pick<
   ResolvedOptions,
   | "image"
   | "network"

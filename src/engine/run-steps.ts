@@ -20,10 +20,10 @@ import { readSandboxFile, SandboxFileError, SandboxFileTooLargeError } from "./s
 export type OutputEvent = { type: "stdout" | "stderr"; data: string; phase?: Phase };
 
 /** The files a run's `outputPaths` named: returned (path -> base64), left out by size or error, or withheld for holding a secret. */
-export type OutputFiles = Pick<ExecutionSummary, "files" | "fileErrors" | "withheldFiles">;
+type OutputFiles = Pick<ExecutionSummary, "files" | "fileErrors" | "withheldFiles">;
 
 /** What the engine gives a run besides its container and plan. */
-export interface StepContext {
+interface StepContext {
   secrets: SecretSet;
   log: DebugLog;
   /** The engine's gateway policy (filtered network); a step may widen it while it runs. */

@@ -7,7 +7,7 @@ import type { ExitReport } from "./protocol.js";
 import type { StepsOutcome } from "./run-steps.js";
 
 /** What the engine knew of a run before its container did anything. */
-export interface RunStart {
+interface RunStart {
   executionId: string;
   runtime: Runtime;
   timestamp: string;

@@ -6,6 +6,7 @@ import type {
   SandboxSpec,
   SupervisorChannel,
 } from "../backend/backend.js";
+import { Isol8Error } from "../errors.js";
 import type { DebugLog } from "./debug-log.js";
 import {
   decodeExitReport,
@@ -30,8 +31,9 @@ export interface OutputSink {
 }
 
 /** The supervisor failed or the container died: the container must not be used again. */
-export class SandboxFailure extends Error {
+export class SandboxFailure extends Isol8Error {
   override readonly name = "SandboxFailure";
+  override readonly code = "SANDBOX_FAILURE";
 }
 
 /** Extra time past a run's own timeout before the engine stops waiting for the supervisor. */

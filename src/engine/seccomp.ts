@@ -90,7 +90,7 @@ interface SeccompRule {
 }
 
 /** What the strict profile is built for. */
-export interface StrictProfileTarget {
+interface StrictProfileTarget {
   /**
    * For runsc, whose OCI seccomp support ignores `errnoRet` (clone3 got EPERM
    * there, so glibc never fell back to clone, and no thread could start: node
@@ -209,7 +209,7 @@ export function strictSeccompProfile(target: StrictProfileTarget = {}): object {
 export type SeccompMode = "strict" | "unconfined" | "custom";
 
 /** The seccomp profile a sandbox runs under, as options name it. */
-export interface SeccompChoice {
+interface SeccompChoice {
   mode: SeccompMode;
   /** The profile file, for `custom`. */
   customProfilePath?: string;

@@ -1,5 +1,6 @@
 import { posix } from "node:path";
 import type { ExecResult } from "../backend/backend.js";
+import { Isol8Error } from "../errors.js";
 import { SANDBOX_DIR, sandboxPlace } from "../sandbox-layout.js";
 import type { ExitReport, RunSpec } from "./protocol.js";
 import { InvalidRequestError } from "./request.js";
@@ -11,8 +12,9 @@ const PART_BYTES = 8 * 1024 * 1024;
 const ENV = { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" };
 
 /** A file operation the sandbox refused; the message names the path and says why. */
-export class SandboxFileError extends Error {
+export class SandboxFileError extends Isol8Error {
   override readonly name: string = "SandboxFileError";
+  override readonly code: string = "SANDBOX_FILE";
 
   constructor(
     /** The file, inside /sandbox. */
@@ -27,6 +29,7 @@ export class SandboxFileError extends Error {
 /** A file larger than the caller's limit: refused by its size before any of it was read. */
 export class SandboxFileTooLargeError extends SandboxFileError {
   override readonly name = "SandboxFileTooLargeError";
+  override readonly code = "SANDBOX_FILE_TOO_LARGE";
 }
 
 /** The exit code READ_INSIDE gives a file over its limit; its stderr says the size. */
@@ -35,6 +38,7 @@ const TOO_LARGE_EXIT = 6;
 /** A file withheld because it holds the value of a secret (a file is never edited to mask it). */
 export class WithheldFileError extends SandboxFileError {
   override readonly name = "WithheldFileError";
+  override readonly code = "WITHHELD_FILE";
 }
 
 /** Checks that `path` is an absolute path inside /sandbox and returns it normalized. */

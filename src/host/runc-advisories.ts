@@ -12,7 +12,7 @@
  */
 
 /** A runc vulnerability that can end in a container breakout. */
-export interface RuncAdvisory {
+interface RuncAdvisory {
   id: string;
   severity: "high" | "low";
   /**
@@ -31,7 +31,7 @@ export interface RuncAdvisory {
  * GHSA-qw9x-cqr3-wc7r and GHSA-cgrx-mc8f-2prm; the 1.0 and 1.1 release lines
  * got no fix for the ones after their end.
  */
-export const RUNC_ADVISORIES: readonly RuncAdvisory[] = [
+const RUNC_ADVISORIES: readonly RuncAdvisory[] = [
   {
     id: "CVE-2024-21626",
     severity: "high",
@@ -50,7 +50,7 @@ export const RUNC_ADVISORIES: readonly RuncAdvisory[] = [
 ];
 
 /** A distribution release isol8 knows runc backports for. */
-export interface DistributionRelease {
+interface DistributionRelease {
   /** `/etc/os-release`'s ID and VERSION_ID. */
   id: "debian" | "ubuntu";
   version: string;
@@ -73,7 +73,7 @@ export interface DistributionRelease {
  * backport to 1.1.x, so its first fixed packages are the first on upstream
  * 1.2.5, which has the fix.
  */
-export const DISTRIBUTION_RELEASES: readonly DistributionRelease[] = [
+const DISTRIBUTION_RELEASES: readonly DistributionRelease[] = [
   {
     id: "debian",
     version: "11",
@@ -119,7 +119,7 @@ export const DISTRIBUTION_RELEASES: readonly DistributionRelease[] = [
 ];
 
 /** An upstream runc version: `1.2.8`, `1.4.0-rc.3` (`rc` is the release candidate). */
-export interface UpstreamVersion {
+interface UpstreamVersion {
   major: number;
   minor: number;
   patch: number;
@@ -147,7 +147,7 @@ export interface HostRelease {
 }
 
 /** A fix the runc lacks, and why isol8 thinks so. */
-export interface MissingFix {
+interface MissingFix {
   id: string;
   severity: RuncAdvisory["severity"];
   reason: string;
@@ -159,7 +159,7 @@ const UPSTREAM_RELEASE = /^v?\d+\.\d+\.\d+(?:-rc\.?\d+)?(?:\+dev)?$/;
 const GIT_COMMIT = /^(?:v?\d+\.\d+\.\d+(?:-rc\.?\d+)?-\d+-g[0-9a-f]+(?:-dirty)?|[0-9a-f]{7,40})$/;
 
 /** Parses an upstream version's leading `major.minor.patch[-rc.N]`; undefined if it has none. */
-export function parseUpstreamVersion(text: string): UpstreamVersion | undefined {
+function parseUpstreamVersion(text: string): UpstreamVersion | undefined {
   const match = UPSTREAM.exec(text);
   if (!match) return undefined;
   const [, major, minor, patch, rc] = match;
@@ -172,7 +172,7 @@ export function parseUpstreamVersion(text: string): UpstreamVersion | undefined 
 }
 
 /** Orders upstream versions; a release candidate comes before its release. */
-export function compareUpstreamVersions(a: UpstreamVersion, b: UpstreamVersion): number {
+function compareUpstreamVersions(a: UpstreamVersion, b: UpstreamVersion): number {
   const rc = (v: UpstreamVersion) => v.rc ?? Number.MAX_SAFE_INTEGER;
   return Math.sign(a.major - b.major || a.minor - b.minor || a.patch - b.patch || rc(a) - rc(b));
 }

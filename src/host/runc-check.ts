@@ -12,7 +12,7 @@ import {
 const run = promisify(execFile);
 
 /** The command that checks: `serve` adds that the server has no runtime setting of its own. */
-export type RuncCheckCommand = "setup" | "serve";
+type RuncCheckCommand = "setup" | "serve";
 
 /**
  * Runs the `runc` found on PATH with `--version` and returns a warning block

@@ -11,12 +11,13 @@ import {
 import { ImageBuildError, reasonOf } from "./errors.js";
 import { sha256 } from "./inputs-hash.js";
 import { BASE_IMAGE, ROOTFS_IMAGE } from "./names.js";
-import { bootstrapDir, supervisorSourcePath } from "./paths.js";
+import { bootstrapDir, SUPERVISOR_SOURCES, supervisorSourcePath } from "./paths.js";
 
 /**
  * Builds isol8:base FROM the Debian rootfs: CA trust (Debian's plus the extra
  * bundles), the `sandbox` user (uid 100, home /sandbox), the in-container
- * supervisor compiled statically from `sandbox/supervisor.c`, and the
+ * supervisor compiled statically from `sandbox/supervisor.c` and
+ * `sandbox/egress-forwarder.c`, and the
  * interpreters' prestart bootstraps from `sandbox/bootstrap/`.
  */
 export async function ensureBaseImage(
@@ -24,7 +25,7 @@ export async function ensureBaseImage(
   caCertificateFiles: string[] | undefined,
   options: EnsureOptions,
 ): Promise<EnsureOutcome> {
-  const supervisorSource = await readShippedFile(supervisorSourcePath());
+  const supervisorSources = await readSupervisorSources();
   const bootstraps = await readBootstraps();
   const certificates = await readCertificates(await resolveCaFiles(caCertificateFiles));
   return ensureImage(
@@ -34,12 +35,12 @@ export async function ensureBaseImage(
       dockerfile: "base.Dockerfile",
       parent: ROOTFS_IMAGE,
       inputs: {
-        supervisorSource: sha256(supervisorSource),
+        supervisorSources: supervisorSources.map(([name, text]) => [name, sha256(text)]),
         bootstraps: bootstraps.map(([name, text]) => [name, sha256(text)]),
         caCertificates: certificates.map((pem) => sha256(pem)),
       },
       prepareContext: async (contextDir) => {
-        await writeFile(join(contextDir, "supervisor.c"), supervisorSource);
+        for (const [name, text] of supervisorSources) await writeFile(join(contextDir, name), text);
         await mkdir(join(contextDir, "bootstrap"));
         for (const [name, text] of bootstraps) {
           await writeFile(join(contextDir, "bootstrap", name), text);
@@ -50,6 +51,14 @@ export async function ensureBaseImage(
     },
     options,
   );
+}
+
+/** The supervisor's C sources as [name, text], in SUPERVISOR_SOURCES order (so the hash is stable). */
+async function readSupervisorSources(): Promise<[string, string][]> {
+  const files: [string, string][] = [];
+  for (const name of SUPERVISOR_SOURCES)
+    files.push([name, await readShippedFile(supervisorSourcePath(name))]);
+  return files;
 }
 
 /** The files of `sandbox/bootstrap/` as [name, text], sorted by name (so the hash is stable). */

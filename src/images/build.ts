@@ -4,7 +4,7 @@ import { BuildStepError, ImageBuildError, lastLines, reasonOf } from "./errors.j
 import { inspectImage } from "./image-state.js";
 import { archiveDirectory } from "./tar.js";
 
-export interface DockerBuildRequest {
+interface DockerBuildRequest {
   /** Tag to give the image, e.g. `isol8:base`. */
   image: string;
   /** Directory holding `Dockerfile` and every file it copies. */
@@ -22,7 +22,7 @@ export interface DockerBuildRequest {
   onProgress?: ((line: string) => void) | undefined;
 }
 
-export interface DockerBuildResult {
+interface DockerBuildResult {
   /**
    * Images the classic builder left behind for the earlier stages of a
    * multi-stage build (untagged; the caller may delete them).

@@ -7,8 +7,8 @@ import { describeExit, findExecutable, pathWithSbin, runCommand } from "./proces
 import type { ProgressSink } from "./types.js";
 
 export const DEBIAN_SUITE = "bookworm";
-export const DEBIAN_MIRROR = "http://deb.debian.org/debian";
-export const DEBIAN_SECURITY_MIRROR = "http://deb.debian.org/debian-security";
+const DEBIAN_MIRROR = "http://deb.debian.org/debian";
+const DEBIAN_SECURITY_MIRROR = "http://deb.debian.org/debian-security";
 const DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
 
 /** Bump when prepareRootfs changes what it writes into the tree. */

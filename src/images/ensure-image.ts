@@ -13,7 +13,7 @@ import { probeImage } from "./probe.js";
 import type { ImageReport, ProgressSink } from "./types.js";
 
 /** How to build one image FROM another with a Dockerfile from `sandbox/dockerfiles/` (or a generated one). */
-export interface ImageRecipe {
+interface ImageRecipe {
   image: string;
   runtime?: Runtime;
   /** File name in `sandbox/dockerfiles/`, or the text of a generated Dockerfile. */

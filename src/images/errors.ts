@@ -1,9 +1,11 @@
+import { Isol8Error } from "../errors.js";
 /**
  * Thrown when an image cannot be built. The message is one line a user can act
  * on: which image or step failed, why, and the last lines of its output.
  */
-export class ImageBuildError extends Error {
+export class ImageBuildError extends Isol8Error {
   override readonly name = "ImageBuildError";
+  override readonly code: string = "IMAGE_BUILD";
 }
 
 /** Joins output lines into one line for an error message (at most `max` of the last ones). */
@@ -27,6 +29,8 @@ export function reasonOf(error: unknown): string {
  * which of them failed and why.
  */
 export class BuildStepError extends ImageBuildError {
+  override readonly code = "BUILD_STEP";
+
   constructor(
     message: string,
     /** The step as the builder printed it, e.g. `RUN ["/bin/sh", ...]`. */
@@ -44,6 +48,7 @@ export class BuildStepError extends ImageBuildError {
  * Bad input to an image build (a package name, tag or index URL): the
  * caller's mistake, found before anything was built. The CLI exits 2.
  */
-export class ImageInputError extends Error {
+export class ImageInputError extends Isol8Error {
   override readonly name = "ImageInputError";
+  override readonly code = "IMAGE_INPUT";
 }

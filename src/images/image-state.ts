@@ -2,7 +2,7 @@ import type Dockerode from "dockerode";
 import { LABELS } from "../engine/labels.js";
 
 /** What isol8 needs to know about an existing image. */
-export interface ImageState {
+interface ImageState {
   id: string;
   sizeBytes: number;
   labels: Record<string, string>;
@@ -34,11 +34,4 @@ export async function inspectImage(
     if (isNotFound(error)) return undefined;
     throw error;
   }
-}
-
-/** Inspects an image that must exist (just built). */
-export async function requireImage(docker: Dockerode, name: string): Promise<ImageState> {
-  const state = await inspectImage(docker, name);
-  if (!state) throw new Error(`image ${name} is missing right after it was built`);
-  return state;
 }

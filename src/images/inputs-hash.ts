@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
  * Bump when the way images are assembled changes in a way the hashed inputs
  * do not show (for example how the build context is laid out).
  */
-export const IMAGE_FORMAT_VERSION = 1;
+const IMAGE_FORMAT_VERSION = 1;
 
 export function sha256(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");

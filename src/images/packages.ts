@@ -93,7 +93,7 @@ export function relevantRegistries(
 }
 
 /** Dockerfile text installing packages, and the build arguments it reads. */
-export interface InstallStep {
+interface InstallStep {
   /** `ARG` lines for the registries, then one exec-form `RUN`. */
   dockerfile: string;
   buildArgs: Record<string, string>;

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
  * This module lives at `src/images/` under tsx and at `dist/images/` after
  * `tsc`; both are two levels below the package root, next to `sandbox/`.
  */
-export function sandboxDir(): string {
+function sandboxDir(): string {
   return fileURLToPath(new URL("../../sandbox/", import.meta.url));
 }
 
@@ -15,9 +15,19 @@ export function dockerfilePath(fileName: string): string {
   return join(sandboxDir(), "dockerfiles", fileName);
 }
 
-/** C source of the in-container supervisor, compiled into the base image. */
-export function supervisorSourcePath(): string {
-  return join(sandboxDir(), "supervisor.c");
+/**
+ * The C sources of the in-container supervisor in `sandbox/`, compiled
+ * together into one static binary in the base image (see base.Dockerfile).
+ */
+export const SUPERVISOR_SOURCES = [
+  "supervisor.c",
+  "egress-forwarder.c",
+  "egress-forwarder.h",
+] as const;
+
+/** One of SUPERVISOR_SOURCES in the package's `sandbox/` folder. */
+export function supervisorSourcePath(name: (typeof SUPERVISOR_SOURCES)[number]): string {
+  return join(sandboxDir(), name);
 }
 
 /** The interpreters' prestart bootstraps, copied into the base image's /usr/local/lib/isol8/. */

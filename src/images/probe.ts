@@ -2,7 +2,7 @@ import type Dockerode from "dockerode";
 import { LABELS, ownerLabelValue } from "../engine/labels.js";
 import { SANDBOX_DIR, SANDBOX_GID, SANDBOX_UID } from "../sandbox-layout.js";
 
-export interface ProbeOptions {
+interface ProbeOptions {
   /** `uid:gid` to run as; default the sandbox user `100:100`. */
   user?: string;
   /** Mount the root filesystem read-only with a tmpfs at /sandbox; default true. */
@@ -12,7 +12,7 @@ export interface ProbeOptions {
   timeoutMs?: number;
 }
 
-export interface ProbeResult {
+interface ProbeResult {
   exitCode: number;
   /** stdout then stderr (no TTY, as in sandboxes). */
   output: string;

@@ -28,7 +28,7 @@ export async function findExecutable(name: string): Promise<string | undefined> 
   return undefined;
 }
 
-export interface CommandResult {
+interface CommandResult {
   code: number | null;
   signal: NodeJS.Signals | null;
   /** The last lines the command printed (stdout and stderr interleaved). */
@@ -37,7 +37,7 @@ export interface CommandResult {
   stdout: string;
 }
 
-export interface CommandOptions {
+interface CommandOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   /** Called with each non-empty output line (stdout and stderr), trimmed. */

@@ -22,7 +22,7 @@ import { dockerfilePath } from "./paths.js";
 import { archiveDirectory } from "./tar.js";
 
 /** The registry image used as the rootfs when a registry is reachable. */
-export const REGISTRY_DEBIAN_IMAGE = "debian:bookworm-slim";
+const REGISTRY_DEBIAN_IMAGE = "debian:bookworm-slim";
 
 /**
  * Makes sure the Debian bookworm rootfs image exists: kept as is when present

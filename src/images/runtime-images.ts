@@ -19,7 +19,7 @@ import { dockerfilePath } from "./paths.js";
 import { type EnginePlatform, fetchPackages, runtimePackages } from "./runtime-packages.js";
 
 /** Packages to bake into a runtime image, and where to build it. */
-export interface BakeOptions {
+interface BakeOptions {
   /** Normalized package specs (see normalizePackages); none: the plain runtime image. */
   packages?: readonly string[];
   registries?: PackageRegistries;

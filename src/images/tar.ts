@@ -5,7 +5,7 @@ import { ImageBuildError, lastLines } from "./errors.js";
 import { describeExit, runCommand } from "./process.js";
 
 /** A running `tar -c` of a directory: its uncompressed archive on `stream`. */
-export interface DirectoryArchive {
+interface DirectoryArchive {
   stream: Readable;
   /** Resolves when tar exited 0; rejects with its error output otherwise. */
   finished: Promise<void>;

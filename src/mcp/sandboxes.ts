@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { ResultCollector } from "../engine/collect-result.js";
 import { DockerIsol8 } from "../engine/docker-isol8.js";
+import { Isol8Error } from "../errors.js";
 import type {
   ContextInfo,
   DockerIsol8Options,
@@ -12,8 +13,9 @@ import type {
 } from "../types.js";
 
 /** A refusal or failure reported to the model as a tool error (one line). */
-export class ToolError extends Error {
+export class ToolError extends Isol8Error {
   override readonly name = "ToolError";
+  override readonly code = "TOOL";
 }
 
 /** What one run produced: the output shown, the engine's notices and the summary. */

@@ -33,8 +33,8 @@ export interface RunNetworkRecord {
 
 /** Where a gateway's socket directory is mounted in a filtered sandbox. */
 export const GATEWAY_MOUNT = "/run/isol8";
-/** The port the supervisor's forwarder listens on inside the sandbox (see supervisor.c). */
-export const SANDBOX_PROXY_PORT = 3128;
+/** The port the supervisor's forwarder listens on inside the sandbox (see sandbox/egress-forwarder.c). */
+const SANDBOX_PROXY_PORT = 3128;
 /** The environment that points a sandbox's HTTP clients at the gateway. */
 export const PROXY_ENV: Readonly<Record<string, string>> = (() => {
   const url = `http://127.0.0.1:${SANDBOX_PROXY_PORT}`;

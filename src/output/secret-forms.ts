@@ -12,11 +12,11 @@
  */
 
 /** The characters that may stand at one place (a string of them). */
-export type CharSet = string;
+type CharSet = string;
 /** One way to write one unit: a character set per character written. */
 export type Spelling = readonly CharSet[];
 /** One unit of a secret and the spellings it may take. */
-export type Unit = readonly Spelling[];
+type Unit = readonly Spelling[];
 /** A secret in one encoding: a match takes one spelling of each unit, in order. */
 export type Form = readonly Unit[];
 

@@ -1,6 +1,6 @@
 import { type Form, type Spelling, secretForms, type Target } from "./secret-forms.js";
 
-export const MASK = "***";
+const MASK = "***";
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
@@ -91,7 +91,7 @@ const PREFIX_UNITS = 12;
  * stays small however long the secrets), and the forms by first character
  * for checking whole matches and matches the end of a text cut off.
  */
-export class FormMatcher {
+class FormMatcher {
   /** Finds candidates; `g`, used from one synchronous call at a time. */
   private readonly candidates: RegExp;
   /** The forms by a character they can start with, in priority order: a position starting with another starts none. */

@@ -10,7 +10,7 @@ import { decideHost, decideResolved, RemoteCodeError, type RemoteCodePolicy } fr
 export const MAX_REDIRECTS = 5;
 
 /** What the caller calls the URL, the hash and the http opt-in: flags or request fields. */
-export interface FetchCodeNames {
+interface FetchCodeNames {
   url: string;
   hash: string;
   insecure: string;
@@ -33,7 +33,7 @@ export interface FetchCodeOptions {
   resolve?: ResolveHost;
 }
 
-export interface FetchedCode {
+interface FetchedCode {
   code: string;
   /** The URL the code finally came from, after redirects. */
   url: string;

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { rootCertificates } from "node:tls";
+import { Isol8Error } from "../errors.js";
 import {
   compilePolicy,
   type Decision,
@@ -18,10 +19,12 @@ import { REMOTE_CODE_DEFAULTS, type RemoteCodeConfig } from "./config.js";
  * text); `fetch`: the fetch did not succeed (DNS, connection, TLS, timeout,
  * HTTP status, redirects). The message is one line and names the flag or field.
  */
-export type RemoteCodeErrorKind = "refused" | "invalid" | "fetch";
+type RemoteCodeErrorKind = "refused" | "invalid" | "fetch";
 
-export class RemoteCodeError extends Error {
+export class RemoteCodeError extends Isol8Error {
   override readonly name = "RemoteCodeError";
+  override readonly code = "REMOTE_CODE";
+
   constructor(
     readonly kind: RemoteCodeErrorKind,
     message: string,

@@ -42,7 +42,7 @@ export interface RuntimeAdapter {
  * ahead of time; it waits on fd 3 for a run's argv, env and working
  * directory and then behaves as `command(path)` would have.
  */
-export interface RuntimePrestart {
+interface RuntimePrestart {
   /** The bootstrap's argv; its argv[0] is `command(path)[0]`. */
   readonly argv: readonly string[];
   /**
@@ -67,7 +67,7 @@ export interface RuntimeRegistry {
  * and timeout, as the sandbox user, into /sandbox. `registry` is the
  * configured URL of the runtime's registry kind, if any.
  */
-export interface RuntimeInstaller {
+interface RuntimeInstaller {
   /** The installer's argv: its options, then each (checked) spec as an argument of its own. */
   argv(packages: readonly string[]): string[];
   /** The installer's environment (registry, caches, retries). */
@@ -83,7 +83,7 @@ export interface RuntimeInstaller {
  * is part of the image's inputs hash: changing it rebuilds every image with
  * baked packages.
  */
-export interface RuntimeBake {
+interface RuntimeBake {
   /** The script's lines, after the `set -e` every install script starts with. */
   readonly script: readonly string[];
   /** Why a spec the installer takes cannot be baked (a phrase), beyond `packageSpecProblem`'s rule. */
@@ -95,7 +95,7 @@ export interface RuntimeBake {
 }
 
 /** What a runtime's image (FROM isol8:base) is built from. */
-export interface RuntimeImage {
+interface RuntimeImage {
   /**
    * The npm packages holding its binaries, fetched on the host with `npm
    * pack`; none: the base image's Debian packages suffice. Their names and

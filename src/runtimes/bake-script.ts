@@ -22,7 +22,7 @@
 import type { Runtime } from "./runtime.js";
 
 /** The directory baked npm-based packages are installed under, one project per runtime. */
-export const PACKAGE_DIR = "/opt/isol8";
+const PACKAGE_DIR = "/opt/isol8";
 
 /** The package.json of a baked project (node, bun). */
 export const BAKED_PACKAGE_JSON = '{"name":"isol8-baked-packages","private":true}';

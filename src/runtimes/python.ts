@@ -2,7 +2,7 @@ import { BOOTSTRAP_DIR, SANDBOX_DIR } from "../sandbox-layout.js";
 import type { RuntimeAdapter } from "./adapter.js";
 
 /** Where pip puts a run's packages; the program finds them through PYTHONPATH. */
-export const PYTHON_PACKAGES_DIR = `${SANDBOX_DIR}/.packages`;
+const PYTHON_PACKAGES_DIR = `${SANDBOX_DIR}/.packages`;
 
 export const python: RuntimeAdapter = {
   name: "python",

@@ -29,7 +29,7 @@ export interface AuditEntry {
 }
 
 /** How large the audit log grows: the file, and the rotated files kept beside it. */
-export interface AuditRotation {
+interface AuditRotation {
   /** A line that would take the file past this many bytes goes to a fresh file. */
   maxBytes: number;
   /** Rotated files kept (`<path>.1` newest ... `<path>.<keep>` oldest); older ones are deleted. */

@@ -3,7 +3,7 @@ import { LABELS } from "../engine/labels.js";
 import type { ServerContext } from "./context.js";
 import type { RemovalReport } from "./sessions.js";
 
-export interface CleanupReport {
+interface CleanupReport {
   ok: true;
   sessions: RemovalReport;
   containers: RemovalReport;

@@ -37,7 +37,7 @@ export interface ServerContext {
   close(): Promise<void>;
 }
 
-export interface ContextOptions {
+interface ContextOptions {
   config: ServerConfig;
   version: string;
   /** Undefined: no auth (`--insecure-no-auth`). */

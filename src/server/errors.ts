@@ -2,12 +2,15 @@ import type { z } from "zod";
 import { DockerUnavailableError } from "../backend/docker/client.js";
 import { InvalidOptionError } from "../engine/errors.js";
 import { SandboxFileError, WithheldFileError } from "../engine/session-files.js";
+import { Isol8Error } from "../errors.js";
 
 /**
  * An error the server answers with `status` and `{ error: message }`. Thrown
  * anywhere below a route; the app's error handler turns it into the response.
  */
-export class HttpError extends Error {
+export class HttpError extends Isol8Error {
+  override readonly code = "HTTP";
+
   constructor(
     readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 426 | 429 | 499 | 500 | 502 | 503,
     message: string,
@@ -23,7 +26,9 @@ export class HttpError extends Error {
  * aborted with. Not a fault of the server; it is logged as one line and
  * counted as 499 (as proxies name a request the client closed).
  */
-export class ClientGoneError extends Error {
+export class ClientGoneError extends Isol8Error {
+  override readonly code = "CLIENT_GONE";
+
   constructor() {
     super("the client went away");
   }

@@ -25,7 +25,7 @@ import type { ExecuteBody } from "./schemas.js";
 import type { SessionManager } from "./sessions.js";
 
 /** What an execution needs from the server around it. */
-export interface ExecutionDeps {
+interface ExecutionDeps {
   config: ServerConfig;
   admission: Admission;
   engines: EnginePool;

@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 export type Outcome = "ok" | "nonzero" | "timeout" | "oom" | "cancelled" | "failed";
 
 /** What /metrics reads from the rest of the server when it is scraped. */
-export interface MetricsSources {
+interface MetricsSources {
   queued(): number;
   running(): number;
   sessions(): number;

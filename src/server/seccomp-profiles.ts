@@ -4,7 +4,7 @@ import { HttpError } from "./errors.js";
 import type { ExecutionOptions } from "./schemas.js";
 
 /** Registered seccomp profiles: a name a client may send, the file the operator chose for it. */
-export type SeccompProfiles = Record<string, string>;
+type SeccompProfiles = Record<string, string>;
 
 /**
  * Reads every registered profile once at start, so that a missing or broken

@@ -1,5 +1,5 @@
 /** Where a feed's input goes: a run's standard input. */
-export interface StdinSink {
+interface StdinSink {
   /** Resolves once the sandbox has taken `data`. */
   write(data: string): Promise<void>;
   end(): void;

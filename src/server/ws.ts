@@ -13,7 +13,7 @@ import { wsControlSchema, wsExecuteSchema } from "./schemas.js";
 import { StdinFeed } from "./stdin-feed.js";
 import { parse } from "./validate.js";
 
-export const WS_PATH = "/execute/ws";
+const WS_PATH = "/execute/ws";
 
 /**
  * Standard input a connection may have waiting for its program before the
@@ -25,7 +25,7 @@ const STDIN_HIGH_WATER_BYTES = 1024 * 1024;
  * Close code for a refusal: 4000 + the HTTP status the same refusal gets
  * over HTTP (4400, 4403, 4429, 4500...), so clients can tell them apart.
  */
-export const closeCodeFor = (status: number) => 4000 + status;
+const closeCodeFor = (status: number) => 4000 + status;
 
 /**
  * Serves GET /execute/ws on `server`. The upgrade is authenticated with the

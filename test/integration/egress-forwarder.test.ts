@@ -1,4 +1,4 @@
-// The egress forwarder of a filtered sandbox (see supervisor.c): with the
+// The egress forwarder of a filtered sandbox (see egress-forwarder.c): with the
 // proxy's unix socket mounted at /run/isol8/egress.sock, 127.0.0.1:3128 in
 // the sandbox relays to it, byte for byte, out of the sandboxed code's reach.
 // A unix-socket server on this machine stands in for the engine's proxy.

@@ -1,11 +1,13 @@
 import Docker from "dockerode";
+import { Isol8Error } from "../../errors.js";
 
 /**
  * Thrown when the Docker engine cannot be reached. Its message is one line a
  * user can act on; the CLI prints it as is.
  */
-export class DockerUnavailableError extends Error {
+export class DockerUnavailableError extends Isol8Error {
   override readonly name = "DockerUnavailableError";
+  override readonly code = "DOCKER_UNAVAILABLE";
 }
 
 /** A dockerode client for the engine named by DOCKER_HOST, or the local socket. */

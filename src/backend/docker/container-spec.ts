@@ -3,7 +3,7 @@ import { LABELS, ownerLabelValue } from "../../engine/labels.js";
 import { SANDBOX_DIR, SANDBOX_GID, SANDBOX_UID, TMP_DIR } from "../../sandbox-layout.js";
 import type { SandboxHardening } from "../backend.js";
 
-export const SUPERVISOR_PATH = "/usr/local/bin/isol8-supervisor";
+const SUPERVISOR_PATH = "/usr/local/bin/isol8-supervisor";
 
 /**
  * Capabilities the container starts with. Only the supervisor (PID 1, root)

@@ -17,7 +17,7 @@ export interface Principal {
  */
 export const DEFAULT_TENANT = "default";
 
-export type AuthOutcome =
+type AuthOutcome =
   | { ok: true; principal: Principal }
   | { ok: false; status: 401 | 403; error: string };
 

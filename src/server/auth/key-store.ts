@@ -4,7 +4,7 @@ import { dirname } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 
 /** An API key or login token as listed; never its secret, which is stored only hashed. */
-export interface ApiKeyInfo {
+interface ApiKeyInfo {
   id: string;
   name: string;
   /** The first characters of the key, to tell keys apart in a list. */
@@ -21,7 +21,7 @@ export interface ApiKeyInfo {
 }
 
 /** Why a presented key was not accepted. */
-export type KeyRefusal = "unknown" | "expired" | "revoked";
+type KeyRefusal = "unknown" | "expired" | "revoked";
 
 interface Row {
   id: string;

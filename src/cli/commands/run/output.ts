@@ -10,12 +10,12 @@ import type {
 import { CliError, EXIT } from "../../exit-codes.js";
 
 /** Where a run executes: the local engine or an isol8 server; the CLI treats both alike. */
-export interface Executor {
+interface Executor {
   executeStream(request: ExecutionRequest): AsyncIterable<StreamEvent>;
 }
 
 /** How `isol8 run` shows a run: the flags of output. */
-export interface OutputFlags {
+interface OutputFlags {
   /** False with `--no-stream`. */
   stream?: boolean;
   json?: boolean;

@@ -13,6 +13,7 @@ import type {
   ExecutionResult,
   StreamEvent,
 } from "../types.js";
+import type { ExecuteBody } from "../wire/schemas.js";
 import type { Admission } from "./admission.js";
 import { type AuditLog, sha256Hex } from "./audit.js";
 import type { Principal } from "./auth/authenticator.js";
@@ -21,7 +22,6 @@ import type { EnginePool } from "./engine-pool.js";
 import { HttpError } from "./errors.js";
 import type { Outcome, ServerMetrics } from "./metrics.js";
 import { applyPolicy, assertSupportedRequest, type PolicyOptions } from "./policy.js";
-import type { ExecuteBody } from "./schemas.js";
 import type { SessionManager } from "./sessions.js";
 
 /** What an execution needs from the server around it. */

@@ -2,9 +2,9 @@ import { formatSize, parseSize } from "../config/sizes.js";
 import { registryRules } from "../engine/installs.js";
 import { compilePolicy, isInternalAddress } from "../network/policy.js";
 import type { DockerIsol8Options, NetworkFilter } from "../types.js";
+import type { ExecutionOptions, WireExecutionRequest } from "../wire/schemas.js";
 import type { ServerPolicy } from "./config.js";
 import { HttpError } from "./errors.js";
-import type { ExecutionOptions, WireExecutionRequest } from "./schemas.js";
 import { chooseSeccomp } from "./seccomp-profiles.js";
 
 /** The option values that decide an engine, after the policy's defaults and checks. */

@@ -1,11 +1,12 @@
 import { Hono } from "hono";
 import type { DockerIsol8 } from "../../engine/docker-isol8.js";
+import type { ContextList } from "../../wire/responses.js";
+import { createContextBodySchema, sessionIdSchema } from "../../wire/schemas.js";
 import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
 import { engineOptions } from "../execution.js";
 import { applyPolicy } from "../policy.js";
-import { createContextBodySchema, sessionIdSchema } from "../schemas.js";
 import { jsonBody, parse } from "../validate.js";
 
 /** 404 unless the session's engine has a context `contextId`. */
@@ -83,7 +84,7 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
     const contexts = ctx.sessions.inspect(c.get("principal").tenantId, sessionId, (engine) =>
       engine.listContexts(),
     );
-    return c.json({ contexts });
+    return c.json({ contexts } satisfies ContextList);
   });
 
   app.post("/session/:id/context/:cid/reset", async (c) => {

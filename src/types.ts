@@ -9,13 +9,11 @@ export type { Runtime } from "./runtimes/runtime.js";
  */
 export type NetworkMode = (typeof NETWORK_MODES)[number];
 
-/** Every NetworkMode, least reach first: the one list schemas, checks and messages take them from. */
-export const NETWORK_MODES = ["none", "host", "filtered"] as const;
-
-/** Whether `value` is one of `list` (one of the mode lists here, say), as its type. */
-export function isOneOf<T extends string>(list: readonly T[], value: unknown): value is T {
-  return (list as readonly unknown[]).includes(value);
-}
+/**
+ * Every NetworkMode, least reach first (what a configuration file widens is
+ * ranked in this order): the one list schemas, checks and messages use.
+ */
+export const NETWORK_MODES = ["none", "filtered", "host"] as const;
 
 /** Every EngineMode (see `DockerIsol8Options.mode`). */
 export const ENGINE_MODES = ["ephemeral", "persistent"] as const;

@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { remoteCodeConfigSchema } from "../remote-code/config.js";
-import type { DockerIsol8Options } from "../types.js";
+import { type DockerIsol8Options, NETWORK_MODES, SECCOMP_MODES } from "../types.js";
 import { parseSize } from "./sizes.js";
 import { trustOf } from "./trust.js";
 import { describeWidening, type Widening, wideningKeys } from "./widening.js";
@@ -21,7 +21,7 @@ export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   defaults: z
     .strictObject({
-      network: z.enum(["none", "host", "filtered"]).optional(),
+      network: z.enum(NETWORK_MODES).optional(),
       memoryLimit: size.optional(),
       cpuLimit: z.number().positive().optional(),
       timeoutMs: positiveInt.optional(),
@@ -47,7 +47,7 @@ export const configSchema = z.strictObject({
     .optional(),
   security: z
     .strictObject({
-      seccomp: z.enum(["strict", "unconfined", "custom"]).optional(),
+      seccomp: z.enum(SECCOMP_MODES).optional(),
       customProfilePath: z.string().min(1).optional(),
       /** The strict profile also accepts 32-bit system call ABIs (security.compatAbis). */
       compatAbis: z.boolean().optional(),

@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { EgressChannel } from "../network/gateway.js";
+import { isOneOf, orList } from "../one-of.js";
 import { redactError, redactNetworkLog } from "../output/redact.js";
 import type { SecretSet } from "../output/secret-masker.js";
 import { TextStream } from "../output/text-stream.js";
 import { BOOTSTRAP_DIR } from "../runtimes/adapter.js";
-import type { Runtime } from "../runtimes/runtime.js";
+import { CONTEXT_RUNTIMES, type ContextRuntime, type Runtime } from "../runtimes/runtime.js";
 import type {
   ContextInfo,
   ExecutionRequest,
@@ -37,7 +38,7 @@ import { type SandboxSignal, signalNumber } from "./signals.js";
  */
 
 /** The runtimes that have a kernel, and its argv. */
-const KERNELS: Partial<Record<Runtime, string[]>> = {
+const KERNELS: Record<ContextRuntime, string[]> = {
   python: ["python3", `${BOOTSTRAP_DIR}/context.py`],
   // Node has no dup(): bash puts the run's stdin, stdout and stderr on fds 3-5
   // for the kernel. --expose-internals: it uses Node's REPL transform for
@@ -627,7 +628,7 @@ class CodeContext {
       this.container = container;
     }
     await this.host.prepare(this.container, this.runtime);
-    const argv = KERNELS[this.runtime] as string[];
+    const argv = KERNELS[this.runtime as ContextRuntime];
     const program = this.host.runSpec(this.runtime);
     const kernel = new Kernel(
       this.container,
@@ -749,9 +750,9 @@ export class ContextManager {
   constructor(private readonly host: ContextHost) {}
 
   async create(runtime: Runtime): Promise<ContextInfo> {
-    if (typeof runtime !== "string" || !Object.hasOwn(KERNELS, runtime)) {
+    if (!isOneOf(CONTEXT_RUNTIMES, runtime)) {
       throw new InvalidRequestError(
-        `runtime: contexts run ${Object.keys(KERNELS).join(" or ")}, not "${String(runtime)}"`,
+        `runtime: contexts run ${orList(CONTEXT_RUNTIMES)}, not "${String(runtime)}"`,
       );
     }
     if (this.contexts.size + this.starting.size >= MAX_CONTEXTS) {

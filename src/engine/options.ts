@@ -1,11 +1,11 @@
 import { parseSize } from "../config/sizes.js";
 import { compilePolicy, type EgressPolicy } from "../network/policy.js";
+import { isOneOf } from "../one-of.js";
 import { registryUrlProblem } from "../runtimes/package-specs.js";
 import {
   type DockerIsol8Options,
   ENGINE_MODES,
   type EngineMode,
-  isOneOf,
   NETWORK_MODES,
   type NetworkMode,
   type PackageRegistries,

@@ -9,15 +9,19 @@ import { ResultCollector } from "../../engine/collect-result.js";
 import { DockerIsol8 } from "../../engine/docker-isol8.js";
 import { registryRules } from "../../engine/installs.js";
 import { InvalidOptionError } from "../../engine/options.js";
-import type {
-  DockerIsol8Options,
-  ExecutionRequest,
-  ExecutionSummary,
-  NetworkLogEntry,
-  NetworkMode,
-  PackageRegistries,
-  Runtime,
-  StreamEvent,
+import { isOneOf, orList } from "../../one-of.js";
+import { RUNTIMES } from "../../runtimes/runtime.js";
+import {
+  type DockerIsol8Options,
+  type ExecutionRequest,
+  type ExecutionSummary,
+  NETWORK_MODES,
+  type NetworkLogEntry,
+  type NetworkMode,
+  type PackageRegistries,
+  type Runtime,
+  SECCOMP_MODES,
+  type StreamEvent,
 } from "../../types.js";
 import { resolveCodeInput } from "../code-input.js";
 import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
@@ -92,7 +96,7 @@ export function registerRun(program: Command): void {
     )
     .option(
       "-r, --runtime <name>",
-      "python, node, bun, deno or bash (default: from the file extension, else python)",
+      `${orList(RUNTIMES)} (default: from the file extension, else python)`,
     )
     .option("--no-stream", "print output when the program ends instead of as it is produced")
     .option("--json", "print the whole result as JSON (implies --no-stream)")
@@ -171,7 +175,7 @@ export function registerRun(program: Command): void {
     )
     .option("--pip-index-url <url>", "pip index for --install (python), instead of PyPI")
     .option("--npm-registry <url>", "npm registry for --install (node, bun, deno)")
-    .option("--seccomp <mode>", "system call filter: strict, unconfined or custom", "strict")
+    .option("--seccomp <mode>", `system call filter: ${orList(SECCOMP_MODES)}`, "strict")
     .option("--seccomp-profile <file>", "seccomp profile (JSON) for --seccomp custom")
     .option("--oci-runtime <name>", "OCI runtime registered with Docker, e.g. runsc (gVisor)")
     .option("--config <file>", CONFIG_FLAG_HELP)
@@ -333,8 +337,8 @@ function readCertificate(path: string, field: string): string {
 
 function engineOptions(flags: RunFlags): DockerIsol8Options {
   const network = flags.net ?? "none";
-  if (network !== "none" && network !== "host" && network !== "filtered")
-    throw new CliError(`--net: "${network}" is not one of none, filtered, host`);
+  if (!isOneOf(NETWORK_MODES, network))
+    throw new CliError(`--net: "${network}" is not one of ${NETWORK_MODES.join(", ")}`);
   const registries = {
     ...(flags.pipIndexUrl ? { pip: flags.pipIndexUrl } : {}),
     ...(flags.npmRegistry ? { npm: flags.npmRegistry } : {}),

@@ -49,6 +49,7 @@ export function applyPolicy(
   return {
     ...allowedNetwork(policy, options, request),
     ...allowedWeakenings(policy, options),
+    secrets: options.secrets ?? {},
     ...withinLimits(policy, options),
   };
 }
@@ -78,7 +79,7 @@ function allowedNetwork(
 function allowedWeakenings(
   policy: ServerPolicy,
   options: ExecutionOptions,
-): Pick<PolicyOptions, "security" | "readonlyRootFs" | "secrets" | "image"> {
+): Pick<PolicyOptions, "security" | "readonlyRootFs" | "image"> {
   const { allow } = policy;
   const security = chooseSeccomp(options.security, policy.seccompProfiles);
   if (security.seccomp === "unconfined" && !allow.unconfinedSeccomp)
@@ -91,7 +92,6 @@ function allowedWeakenings(
     refuse("options.image: custom images are not allowed by this server's policy");
   return {
     readonlyRootFs: options.readonlyRootFs ?? true,
-    secrets: options.secrets ?? {},
     security,
     ...(options.image !== undefined ? { image: options.image } : {}),
   };

@@ -55,7 +55,7 @@ export default {
     "src/output/secret-forms.ts",
     "src/output/secret-masker.ts",
     "src/output/redact.ts",
-    "src/server/schemas.ts",
+    "src/wire/schemas.ts",
     "src/server/bounded-json.ts",
     "src/server/policy.ts",
   ],

@@ -7,7 +7,36 @@ export type { Runtime } from "./runtimes/runtime.js";
  * host's network, unfiltered) or `filtered` (only through isol8's egress
  * gateway, which applies a NetworkFilter).
  */
-export type NetworkMode = "none" | "host" | "filtered";
+export type NetworkMode = (typeof NETWORK_MODES)[number];
+
+/**
+ * Every NetworkMode, least reach first (what a configuration file widens is
+ * ranked in this order): the one list schemas, checks and messages use.
+ */
+export const NETWORK_MODES = ["none", "filtered", "host"] as const;
+
+/** Every EngineMode (see `DockerIsol8Options.mode`). */
+export const ENGINE_MODES = ["ephemeral", "persistent"] as const;
+
+/** Whether an engine's sandboxes are fresh per execution or one kept until `stop()`. */
+export type EngineMode = (typeof ENGINE_MODES)[number];
+
+/** Every SeccompMode (see `SecurityOptions.seccomp`). */
+export const SECCOMP_MODES = ["strict", "unconfined", "custom"] as const;
+
+/** Which seccomp profile sandboxes run under. */
+export type SeccompMode = (typeof SECCOMP_MODES)[number];
+
+/** Every PoolStrategy (see `DockerIsol8Options.poolStrategy`). */
+export const POOL_STRATEGIES = ["fast", "secure"] as const;
+
+/**
+ * `fast`: a container is wiped after a run (the supervisor returns it to its
+ * start-up state and verifies that; see `wipe()` in supervisor.c) and reused.
+ * `secure`: a container runs one execution only; fresh ones are started
+ * ahead of time so that nobody waits for them.
+ */
+export type PoolStrategy = (typeof POOL_STRATEGIES)[number];
 
 /**
  * What a `filtered` sandbox may reach. Patterns are regular expressions that
@@ -237,7 +266,7 @@ export interface DockerIsol8Options {
    * `ephemeral` (default): every execution gets a fresh container.
    * `persistent`: one container keeps its files between executions until `stop()`.
    */
-  mode?: "ephemeral" | "persistent";
+  mode?: EngineMode;
   /** Network access of sandboxes. Default `none`. */
   network?: NetworkMode;
   /** What sandboxes may reach when `network` is `filtered`; given with another mode it is an error. */
@@ -283,7 +312,7 @@ export interface DockerIsol8Options {
    * Docker API call. `fast` (default) wipes and reuses a container after each
    * run; `secure` never reuses one.
    */
-  poolStrategy?: "fast" | "secure";
+  poolStrategy?: PoolStrategy;
   /** Containers kept ready (`clean`) and being wiped for reuse (`dirty`). Default 1 and 1; 0 and 0 turn the pool off. */
   poolSize?: { clean?: number; dirty?: number };
   /** Executions running at once; more wait their turn in arrival order. Default 10. */
@@ -336,7 +365,7 @@ export interface SecurityOptions {
    * A profile that cannot be read or parsed fails the engine; it never runs
    * without one.
    */
-  seccomp?: "strict" | "unconfined" | "custom";
+  seccomp?: SeccompMode;
   /** Path of a Docker seccomp profile (JSON), for `seccomp: "custom"`. */
   customProfilePath?: string;
   /**

@@ -5,6 +5,7 @@ import { urlExtension } from "../remote-code/url.js";
 import {
   isRuntime,
   KNOWN_EXTENSIONS,
+  notARuntime,
   type Runtime,
   runtimeAdapter,
   runtimeForExtension,
@@ -53,8 +54,7 @@ function decodeSource(bytes: Buffer, where: string): string {
 
 function forcedRuntime(name: string | undefined): Runtime | undefined {
   if (name === undefined) return undefined;
-  if (!isRuntime(name))
-    throw new CliError(`--runtime: "${name}" is not one of python, node, bun, deno, bash`);
+  if (!isRuntime(name)) throw new CliError(notARuntime("--runtime", name));
   return name;
 }
 

@@ -1,6 +1,4 @@
 import { disposableRun } from "../async-dispose.js";
-import type { ExecutionOptions, WireExecutionRequest } from "../server/schemas.js";
-import type { SessionInfo } from "../server/sessions.js";
 import type {
   ContextInfo,
   CreateContextOptions,
@@ -8,6 +6,19 @@ import type {
   FileOptions,
   StreamEvent,
 } from "../types.js";
+import type {
+  ContextList,
+  FileContent,
+  Health,
+  SessionInfo,
+  SessionList,
+} from "../wire/responses.js";
+import type {
+  ExecuteBody,
+  ExecutionOptions,
+  RemoteSignal,
+  WireExecutionRequest,
+} from "../wire/schemas.js";
 import { RemoteError, remoteErrorFrom } from "./remote-error.js";
 import { sseStream } from "./sse-stream.js";
 import { openWebSocketRun } from "./ws-stream.js";
@@ -32,7 +43,7 @@ export type RemoteIsol8Options = ExecutionOptions;
 
 /** A streamed remote run: its events, and a way to signal the program (WebSocket only). */
 export interface RemoteStreamRun extends AsyncGenerator<StreamEvent> {
-  kill(signal: "SIGINT" | "SIGTERM"): void;
+  kill(signal: RemoteSignal): void;
   /** For `await using`: ends the iteration as an early `break` does, so the server kills the run. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -59,7 +70,7 @@ export class RemoteIsol8 {
 
   /** Checks that the server answers /health. */
   async start(): Promise<void> {
-    await this.request<{ status: string }>("GET", "/health");
+    await this.request<Health>("GET", "/health");
   }
 
   /** Runs a program to completion on the server. */
@@ -73,8 +84,8 @@ export class RemoteIsol8 {
    * makes the server kill the run.
    */
   executeStream(request: RemoteExecutionRequest): RemoteStreamRun {
-    let kill: ((signal: "SIGINT" | "SIGTERM") => void) | undefined;
-    const pending: ("SIGINT" | "SIGTERM")[] = [];
+    let kill: ((signal: RemoteSignal) => void) | undefined;
+    const pending: RemoteSignal[] = [];
     const self = this;
     async function* events(): AsyncGenerator<StreamEvent> {
       const body = self.body(request);
@@ -94,7 +105,7 @@ export class RemoteIsol8 {
     }
     return disposableRun(
       Object.assign(events(), {
-        kill(signal: "SIGINT" | "SIGTERM") {
+        kill(signal: RemoteSignal) {
           if (kill) kill(signal);
           else pending.push(signal);
         },
@@ -125,7 +136,7 @@ export class RemoteIsol8 {
     const sessionId = this.session("getFile");
     const query = new URLSearchParams({ sessionId, path });
     if (options.contextId !== undefined) query.set("contextId", options.contextId);
-    const { content } = await this.request<{ content: string }>("GET", `/file?${query}`);
+    const { content } = await this.request<FileContent>("GET", `/file?${query}`);
     return Buffer.from(content, "base64");
   }
 
@@ -160,7 +171,7 @@ export class RemoteIsol8 {
   /** The session's code contexts. */
   async listContexts(): Promise<ContextInfo[]> {
     const path = this.contextPath(this.session("listContexts"));
-    return (await this.request<{ contexts: ContextInfo[] }>("GET", path)).contexts;
+    return (await this.request<ContextList>("GET", path)).contexts;
   }
 
   /** Gives a context a fresh interpreter and empty /sandbox and /tmp. */
@@ -181,14 +192,14 @@ export class RemoteIsol8 {
 
   /** The sessions of this key's tenant. */
   async listSessions(): Promise<SessionInfo[]> {
-    return (await this.request<{ sessions: SessionInfo[] }>("GET", "/sessions")).sessions;
+    return (await this.request<SessionList>("GET", "/sessions")).sessions;
   }
 
   async deleteSession(id: string): Promise<void> {
     await this.request("DELETE", `/session/${encodeURIComponent(id)}`);
   }
 
-  private body(request: RemoteExecutionRequest): Record<string, unknown> {
+  private body(request: RemoteExecutionRequest): ExecuteBody {
     return {
       request,
       ...(this.options ? { options: this.options } : {}),

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import WebSocket from "ws";
 import { EventQueue } from "../engine/event-queue.js";
 import type { StreamEvent } from "../types.js";
+import type { ExecuteBody, RemoteSignal } from "../wire/schemas.js";
 import { settleEvents } from "./event-stream.js";
 import { RemoteError } from "./remote-error.js";
 
@@ -9,7 +10,7 @@ import { RemoteError } from "./remote-error.js";
 interface WebSocketRun {
   events: AsyncGenerator<StreamEvent>;
   /** Sends SIGINT or SIGTERM to the program. */
-  kill(signal: "SIGINT" | "SIGTERM"): void;
+  kill(signal: RemoteSignal): void;
 }
 
 /**
@@ -27,7 +28,7 @@ const NO_WEBSOCKET = new Set([400, 404, 405, 426, 501, 502]);
 export async function openWebSocketRun(
   httpUrl: string,
   headers: Record<string, string>,
-  body: Record<string, unknown>,
+  body: ExecuteBody,
 ): Promise<WebSocketRun | undefined> {
   const url = httpUrl.replace(/^http/, "ws");
   const ws = new WebSocket(url, { headers });

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { Isol8Error } from "../errors.js";
 import { remoteCodeConfigSchema } from "../remote-code/config.js";
-import type { DockerIsol8Options } from "../types.js";
+import { type DockerIsol8Options, NETWORK_MODES, SECCOMP_MODES } from "../types.js";
 import { parseSize } from "./sizes.js";
 import { trustOf } from "./trust.js";
 import { describeWidening, type Widening, wideningKeys } from "./widening.js";
@@ -22,7 +22,7 @@ export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   defaults: z
     .strictObject({
-      network: z.enum(["none", "host", "filtered"]).optional(),
+      network: z.enum(NETWORK_MODES).optional(),
       memoryLimit: size.optional(),
       cpuLimit: z.number().positive().optional(),
       timeoutMs: positiveInt.optional(),
@@ -48,7 +48,7 @@ export const configSchema = z.strictObject({
     .optional(),
   security: z
     .strictObject({
-      seccomp: z.enum(["strict", "unconfined", "custom"]).optional(),
+      seccomp: z.enum(SECCOMP_MODES).optional(),
       customProfilePath: z.string().min(1).optional(),
       /** The strict profile also accepts 32-bit system call ABIs (security.compatAbis). */
       compatAbis: z.boolean().optional(),

@@ -6,6 +6,7 @@
  */
 import { DEFAULTS } from "../engine/options.js";
 import { REMOTE_CODE_DEFAULTS } from "../remote-code/config.js";
+import { NETWORK_MODES } from "../types.js";
 import type { Isol8Config } from "./file.js";
 import { parseSize } from "./sizes.js";
 
@@ -22,7 +23,7 @@ export interface Widening {
 type Rule = (allowed: unknown, value: unknown, trusted: Isol8Config) => boolean;
 
 const rank =
-  (order: string[]): Rule =>
+  (order: readonly string[]): Rule =>
   (allowed, value) =>
     order.indexOf(String(value)) > order.indexOf(String(allowed));
 const greater: Rule = (allowed, value) => Number(value) > Number(allowed);
@@ -46,7 +47,7 @@ const dropsEntry: Rule = (allowed, value) => {
 /** Per key: the built-in default and the rule. Lists default to empty, optional strings to undefined. */
 const RULES: Record<string, { fallback: unknown; widens: Rule }> = {
   $schema: { fallback: undefined, widens: () => false },
-  "defaults.network": { fallback: DEFAULTS.network, widens: rank(["none", "filtered", "host"]) },
+  "defaults.network": { fallback: DEFAULTS.network, widens: rank(NETWORK_MODES) },
   "defaults.memoryLimit": { fallback: DEFAULTS.memoryLimit, widens: biggerSize },
   "defaults.cpuLimit": { fallback: DEFAULTS.cpuLimit, widens: greater },
   "defaults.timeoutMs": { fallback: DEFAULTS.timeoutMs, widens: greater },

@@ -1,23 +1,14 @@
 import type { RunSpec } from "../engine/protocol.js";
+import { isOneOf } from "../one-of.js";
 import { runtimeAdapter } from "../runtimes/index.js";
-import { isRuntime, RUNTIMES, type Runtime } from "../runtimes/runtime.js";
-
-/** A runtime's kernel argv: its adapter says (sandbox/bootstrap/context.py, context.cjs). */
-function kernelArgv(runtime: Runtime): readonly string[] | undefined {
-  return runtimeAdapter(runtime).kernel;
-}
+import { CONTEXT_RUNTIMES, type ContextRuntime, type Runtime } from "../runtimes/runtime.js";
 
 /** The kernel run's own timeout: as long as Node's timers allow (about 23 days). */
 export const KERNEL_TIMEOUT_MS = 2_000_000_000;
 
 /** Whether `runtime` (as a caller gave it, unchecked) has a kernel. */
-export function hasKernel(runtime: unknown): runtime is Runtime {
-  return typeof runtime === "string" && isRuntime(runtime) && kernelArgv(runtime) !== undefined;
-}
-
-/** The runtimes that have a kernel, in the order an error message names them. */
-export function kernelRuntimes(): Runtime[] {
-  return RUNTIMES.filter((runtime) => kernelArgv(runtime) !== undefined);
+export function hasKernel(runtime: unknown): runtime is ContextRuntime {
+  return isOneOf(CONTEXT_RUNTIMES, runtime);
 }
 
 /**
@@ -27,7 +18,8 @@ export function kernelRuntimes(): Runtime[] {
  * output limit, since the engine holds each cell to its own.
  */
 export function kernelRunSpec(runtime: Runtime, program: RunSpec): RunSpec {
-  const argv = kernelArgv(runtime);
+  // The runtime's adapter says how its kernel starts (sandbox/bootstrap/context.py, context.cjs).
+  const argv = runtimeAdapter(runtime).kernel;
   if (!argv) throw new Error(`no kernel for runtime ${runtime}`);
   return {
     ...program,

@@ -6,13 +6,15 @@ import { EventQueue } from "../engine/event-queue.js";
 import { InvalidRequestError, validateRequest } from "../engine/request.js";
 import { readContextFile, writeContextFile } from "../engine/session-files.js";
 import { type SandboxSignal, signalNumber } from "../engine/signals.js";
+import { orList } from "../one-of.js";
 import { redactError } from "../output/redact.js";
 import type { Runtime } from "../runtimes/runtime.js";
+import { CONTEXT_RUNTIMES } from "../runtimes/runtime.js";
 import type { ContextInfo, ExecutionRequest, ExecutionResult, StreamEvent } from "../types.js";
 import type { Cell } from "./cell.js";
 import { CodeContext } from "./context.js";
 import type { ContextHost } from "./host.js";
-import { hasKernel, kernelRuntimes } from "./kernels.js";
+import { hasKernel } from "./kernels.js";
 
 /** Contexts one engine may hold at once (each is a container). */
 const MAX_CONTEXTS = 16;
@@ -48,7 +50,7 @@ export class ContextManager {
   async create(runtime: Runtime): Promise<ContextInfo> {
     if (!hasKernel(runtime)) {
       throw new InvalidRequestError(
-        `runtime: contexts run ${kernelRuntimes().join(" or ")}, not "${String(runtime)}"`,
+        `runtime: contexts run ${orList(CONTEXT_RUNTIMES)}, not "${String(runtime)}"`,
       );
     }
     if (this.contexts.size + this.starting.size >= MAX_CONTEXTS) {

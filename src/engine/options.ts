@@ -1,16 +1,28 @@
 import { parseSize } from "../config/sizes.js";
 import { compilePolicy, type EgressPolicy } from "../network/policy.js";
+import { isOneOf } from "../one-of.js";
 import { registryUrlProblem } from "../runtimes/package-specs.js";
-import type { DockerIsol8Options, NetworkMode, PackageRegistries } from "../types.js";
+import {
+  type DockerIsol8Options,
+  ENGINE_MODES,
+  type EngineMode,
+  NETWORK_MODES,
+  type NetworkMode,
+  type PackageRegistries,
+  POOL_STRATEGIES,
+  type PoolStrategy,
+  SECCOMP_MODES,
+  type SeccompMode,
+} from "../types.js";
 import { InvalidOptionError } from "./errors.js";
-import type { PoolSize, PoolStrategy } from "./pool.js";
-import { type SeccompMode, seccompSecurityOpt } from "./seccomp.js";
+import type { PoolSize } from "./pool.js";
+import { seccompSecurityOpt } from "./seccomp.js";
 
 export { InvalidOptionError };
 
 /** DockerIsol8Options with every default filled in and sizes in bytes. */
 export interface ResolvedOptions {
-  mode: "ephemeral" | "persistent";
+  mode: EngineMode;
   network: NetworkMode;
   /** The compiled networkFilter; set exactly when `network` is `filtered`. */
   egressPolicy: EgressPolicy | undefined;
@@ -126,12 +138,14 @@ export function assertEnvName(field: string, name: string): void {
 
 export function resolveOptions(options: DockerIsol8Options = {}): ResolvedOptions {
   const network = options.network ?? DEFAULTS.network;
-  if (!["none", "host", "filtered"].includes(network)) {
-    throw new InvalidOptionError(`network: "${network}" is not one of none, host, filtered`);
+  if (!isOneOf(NETWORK_MODES, network)) {
+    throw new InvalidOptionError(`network: "${network}" is not one of ${NETWORK_MODES.join(", ")}`);
   }
   const mode = options.mode ?? DEFAULTS.mode;
-  if (mode !== "ephemeral" && mode !== "persistent") {
-    throw new InvalidOptionError(`mode: "${String(mode)}" is not one of ephemeral, persistent`);
+  if (!isOneOf(ENGINE_MODES, mode)) {
+    throw new InvalidOptionError(
+      `mode: "${String(mode)}" is not one of ${ENGINE_MODES.join(", ")}`,
+    );
   }
   const secrets = options.secrets ?? {};
   for (const [name, value] of Object.entries(secrets)) {
@@ -213,9 +227,9 @@ function networkOptions(
 
 function seccompMode(options: DockerIsol8Options): SeccompMode {
   const mode = options.security?.seccomp ?? DEFAULTS.seccomp;
-  if (mode !== "strict" && mode !== "unconfined" && mode !== "custom") {
+  if (!isOneOf(SECCOMP_MODES, mode)) {
     throw new InvalidOptionError(
-      `security.seccomp: "${String(mode)}" is not one of strict, unconfined, custom`,
+      `security.seccomp: "${String(mode)}" is not one of ${SECCOMP_MODES.join(", ")}`,
     );
   }
   const compatAbis = options.security?.compatAbis;
@@ -231,8 +245,10 @@ function seccompMode(options: DockerIsol8Options): SeccompMode {
 
 function poolStrategy(value: string | undefined): PoolStrategy {
   const strategy = value ?? DEFAULTS.poolStrategy;
-  if (strategy !== "fast" && strategy !== "secure") {
-    throw new InvalidOptionError(`poolStrategy: "${strategy}" is not one of fast, secure`);
+  if (!isOneOf(POOL_STRATEGIES, strategy)) {
+    throw new InvalidOptionError(
+      `poolStrategy: "${strategy}" is not one of ${POOL_STRATEGIES.join(", ")}`,
+    );
   }
   return strategy;
 }

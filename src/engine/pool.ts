@@ -1,13 +1,6 @@
+import type { PoolStrategy } from "../types.js";
 import type { DebugLog } from "./debug-log.js";
 import type { SandboxContainer } from "./sandbox-container.js";
-
-/**
- * `fast`: a container is wiped after a run (the supervisor returns it to its
- * start-up state and verifies that; see `wipe()` in supervisor.c) and reused.
- * `secure`: a container runs one execution only; fresh ones are started
- * ahead of time so that nobody waits for them.
- */
-export type PoolStrategy = "fast" | "secure";
 
 export interface PoolSize {
   /** Started containers kept ready for the next execution. */

@@ -1,7 +1,7 @@
 import { runtimeAdapter } from "../runtimes/index.js";
 import { packageSpecProblem } from "../runtimes/package-specs.js";
 import type { Runtime } from "../runtimes/runtime.js";
-import { isRuntime } from "../runtimes/runtime.js";
+import { isRuntime, notARuntime } from "../runtimes/runtime.js";
 import { sandboxPlace } from "../sandbox-layout.js";
 import type { ExecutionRequest } from "../types.js";
 import { assertEnvName, envSizeProblem, InvalidOptionError, MAX_ARG_BYTES } from "./options.js";
@@ -28,7 +28,7 @@ function fail(message: string): never {
 export function validateRequest(request: ExecutionRequest): void {
   if (typeof request !== "object" || request === null) fail("request: must be an object");
   if (typeof request.runtime !== "string" || !isRuntime(request.runtime)) {
-    fail(`runtime: "${String(request.runtime)}" is not one of python, node, bun, deno, bash`);
+    fail(notARuntime("runtime", String(request.runtime)));
   }
   const hasCode = typeof request.code === "string" && request.code.trim() !== "";
   const hasCmd = typeof request.cmd === "string" && request.cmd.trim() !== "";

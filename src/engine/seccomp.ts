@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { SeccompMode } from "../types.js";
 import { InvalidOptionError } from "./errors.js";
 
 /**
@@ -204,9 +205,6 @@ export function strictSeccompProfile(target: StrictProfileTarget = {}): object {
     syscalls,
   };
 }
-
-/** Which seccomp profile sandboxes run under. */
-export type SeccompMode = "strict" | "unconfined" | "custom";
 
 /** The seccomp profile a sandbox runs under, as options name it. */
 interface SeccompChoice {

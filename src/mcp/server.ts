@@ -6,7 +6,8 @@ import type {
   ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { RUNTIMES } from "../runtimes/runtime.js";
+import { orList } from "../one-of.js";
+import { CONTEXT_RUNTIMES, RUNTIMES } from "../runtimes/runtime.js";
 import { SANDBOX_DIR, sandboxPlace } from "../sandbox-layout.js";
 import type { ExecutionRequest } from "../types.js";
 import { describeInstalls, describeLimits, type McpPolicy } from "./policy.js";
@@ -23,9 +24,6 @@ const IMAGE_TYPES: [string, (b: Buffer) => boolean][] = [
       b.subarray(0, 4).toString("latin1") === "RIFF" && b.subarray(8, 12).toString() === "WEBP",
   ],
 ];
-
-/** The runtimes a code context can run. */
-const CONTEXT_RUNTIMES = ["python", "node"] as const;
 
 /** How often a long call tells a client that asked for progress that it is still running. */
 const PROGRESS_EVERY_MS = 5_000;
@@ -162,10 +160,10 @@ export function createMcpServer(
     "create_context",
     {
       title: "Create a code context",
-      description: `Start a code context in a session: a live ${CONTEXT_RUNTIMES.join(" or ")} interpreter, like a notebook kernel, whose variables, imports and functions persist between run_in_session calls that pass its contextId; each call returns the cell's output and the value of its last expression. A context runs in a sandbox of its own: its files are not the session's /sandbox (write_file and read_file reach a context's files when given its contextId; list_files lists the session's). It is closed with close_context, with its session, or when this MCP connection ends. ${limits}`,
+      description: `Start a code context in a session: a live ${orList(CONTEXT_RUNTIMES)} interpreter, like a notebook kernel, whose variables, imports and functions persist between run_in_session calls that pass its contextId; each call returns the cell's output and the value of its last expression. A context runs in a sandbox of its own: its files are not the session's /sandbox (write_file and read_file reach a context's files when given its contextId; list_files lists the session's). It is closed with close_context, with its session, or when this MCP connection ends. ${limits}`,
       inputSchema: z.strictObject({
         sessionId,
-        runtime: z.enum(CONTEXT_RUNTIMES).describe("The interpreter: python or node"),
+        runtime: z.enum(CONTEXT_RUNTIMES).describe(`The interpreter: ${orList(CONTEXT_RUNTIMES)}`),
       }),
       annotations: { readOnlyHint: false, destructiveHint: false, openWorldHint: false },
     },

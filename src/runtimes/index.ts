@@ -7,7 +7,7 @@ import { python } from "./python.js";
 import type { Runtime } from "./runtime.js";
 
 export type { RuntimeAdapter } from "./adapter.js";
-export { isRuntime, RUNTIMES, type Runtime } from "./runtime.js";
+export { isRuntime, notARuntime, RUNTIMES, type Runtime } from "./runtime.js";
 
 const ADAPTERS: Record<Runtime, RuntimeAdapter> = { python, node, bun, deno, bash };
 

@@ -1,96 +1,176 @@
+import { InvalidOptionError } from "../engine/errors.js";
+import { validateRequest } from "../engine/request.js";
+import { SecretSet } from "../output/secret-masker.js";
+import { fetchCode } from "../remote-code/fetch-code.js";
+import { RemoteCodeError, type RemoteCodePolicy } from "../remote-code/policy.js";
+import { urlExtension } from "../remote-code/url.js";
+import { runtimeAdapter } from "../runtimes/index.js";
+import type { DockerIsol8Options, ExecutionRequest } from "../types.js";
+import type { ExecuteBody, ExecutionOptions, WireExecutionRequest } from "../wire/schemas.js";
+import type { Principal } from "./auth/authenticator.js";
+import type { ServerConfig } from "./config.js";
 import { HttpError } from "./errors.js";
+import { applyPolicy, assertSupportedRequest, type PolicyOptions } from "./policy.js";
+import type { SessionManager } from "./sessions.js";
+
+/*
+ * Admission: every check that can refuse an execution before it runs, each
+ * called once, from `admit` below, in the order their refusals answer:
+ *
+ * 1. The body's shape. The route parsed it with the wire schema
+ *    (`executeBodySchema`, src/wire/schemas.ts): 400 naming the field.
+ * 2. The operator's policy over the client's options (`applyPolicy`, pure):
+ *    a. the network: the mode asked for, or for an install its runtime's
+ *       registry hosts; a filter's rules, none naming an internal address
+ *       unless allowed; host networking only where allowed;
+ *    b. weakenings: the seccomp profile (a registered name, never a path),
+ *       unconfined seccomp, a writable root filesystem, a custom image;
+ *    c. sizes and numbers within the server's limits, its defaults where
+ *       none is asked.
+ * 3. The request's own fields the server limits (`assertSupportedRequest`):
+ *    `codeUrl` only where remote code is enabled, `codeHash` and
+ *    `allowInsecureCodeUrl` only with it, `timeoutMs` within the limit.
+ * 4. Remote code, fetched under the server's `remoteCode` policy: after every
+ *    check that needs no network, and before a slot is taken, so a slow code
+ *    host holds none.
+ * 5. The engine's request, under the engine's own rules (`validateRequest`).
+ * 6. The engine's options: the policy's values and the server's pool settings.
+ * 7. A code context's call: its session must exist.
+ *
+ * What then remains is a slot (429 when full) and an engine: Executions.start.
+ */
+
+/** An execution the server agreed to run. */
+interface Admitted {
+  /** The engine's request: the wire fields it knows, with fetched code in place of `codeUrl`. */
+  request: ExecutionRequest;
+  /** The options of the engine that runs it (a warm shared one, or the session's). */
+  options: DockerIsol8Options;
+  /** The option secrets, to mask what the audit log keeps of the request. */
+  secrets: SecretSet;
+}
+
+/** What admission reads of the server around it. */
+interface AdmissionDeps {
+  config: ServerConfig;
+  /** `request.codeUrl`'s policy, resolved from `config.remoteCode` once. */
+  remoteCode: RemoteCodePolicy;
+  sessions: SessionManager;
+}
 
 /**
- * The server's own execution slots: at most `maxRunning` executions at once
- * and `maxQueued` waiting, first come first served. One more is refused at
- * once with 429 rather than left to wait without bound.
+ * Admits one execution or throws the HttpError that refuses it (400, 403,
+ * 404, or 502 for a code host that failed); see the steps above.
  */
-export class Admission {
-  private active = 0;
-  private readonly waiting: { admit: () => void; cancel: (reason: unknown) => void }[] = [];
-  private idleWaiters: (() => void)[] = [];
-
-  constructor(
-    private readonly maxRunning: number,
-    private readonly maxQueued: number,
-  ) {}
-
-  get running(): number {
-    return this.active;
+export async function admit(
+  deps: AdmissionDeps,
+  principal: Principal,
+  body: ExecuteBody,
+  abort: AbortSignal,
+): Promise<Admitted> {
+  const { config, remoteCode } = deps;
+  const policyOptions = applyPolicy(config.policy, body.options, body.request);
+  assertSupportedRequest(body.request, config.policy, remoteCode.enabled);
+  const fetched = await fetchRemoteCode(body.request, remoteCode, abort);
+  const request = engineRequest(body.request, fetched);
+  const options = engineOptions(config, policyOptions);
+  if (request.contextId !== undefined) {
+    // A context lives in a session's engine; a call never creates either.
+    if (!body.sessionId)
+      throw new HttpError(400, "request.contextId: contexts live in a session; give sessionId");
+    if (!deps.sessions.has(principal.tenantId, body.sessionId))
+      throw new HttpError(404, `no session "${body.sessionId}"`);
   }
+  return { request, options, secrets: new SecretSet(Object.values(options.secrets ?? {})) };
+}
 
-  get queued(): number {
-    return this.waiting.length;
-  }
+/**
+ * The engine options for a session made without an execution (a context, a
+ * file put first): steps 2 and 6 of admission, for the client's `options`
+ * (the server's defaults when none are given).
+ */
+export function admitOptions(config: ServerConfig, options?: ExecutionOptions): DockerIsol8Options {
+  return engineOptions(config, applyPolicy(config.policy, options));
+}
 
-  /**
-   * Waits for a slot and returns its release function (call it once).
-   * Throws 429 when slots and queue are full, or the abort reason when the
-   * caller goes away while waiting.
-   */
-  async enter(signal?: AbortSignal): Promise<() => void> {
-    signal?.throwIfAborted();
-    if (this.active < this.maxRunning) {
-      this.active++;
-      return this.releaser();
-    }
-    if (this.waiting.length >= this.maxQueued) {
-      throw new HttpError(
-        429,
-        "the server is busy: every execution slot and queue place is taken; retry later",
-        {
-          "Retry-After": String(this.retryAfterSeconds()),
-        },
-      );
-    }
-    await new Promise<void>((admit, cancel) => {
-      const entry = { admit, cancel };
-      this.waiting.push(entry);
-      signal?.addEventListener(
-        "abort",
-        () => {
-          const at = this.waiting.indexOf(entry);
-          if (at >= 0) {
-            this.waiting.splice(at, 1);
-            cancel(signal.reason);
-          }
-        },
-        { once: true },
-      );
+/** The options of the engine that runs a request whose options passed the policy. */
+function engineOptions(config: ServerConfig, options: PolicyOptions): DockerIsol8Options {
+  return {
+    ...options,
+    poolStrategy: config.engines.poolStrategy,
+    poolSize: config.engines.poolSize,
+    // The server's slots are the real limit; an engine never queues behind them.
+    maxConcurrent: config.maxConcurrent,
+  };
+}
+
+/**
+ * The code `request.codeUrl` names, fetched under the server's `remoteCode`
+ * policy: refusals are 403, a wrong hash or non-text code 400, a fetch that
+ * failed 502.
+ */
+async function fetchRemoteCode(
+  wire: WireExecutionRequest,
+  policy: RemoteCodePolicy,
+  abort: AbortSignal,
+): Promise<{ code: string; fileExtension?: string } | undefined> {
+  if (wire.codeUrl === undefined) return undefined;
+  try {
+    const { code } = await fetchCode(wire.codeUrl, {
+      policy,
+      names: {
+        url: "request.codeUrl",
+        hash: "request.codeHash",
+        insecure: "request.allowInsecureCodeUrl",
+      },
+      ...(wire.codeHash !== undefined ? { hash: wire.codeHash } : {}),
+      allowInsecure: wire.allowInsecureCodeUrl === true,
+      signal: abort,
     });
-    return this.releaser();
+    // The URL's extension, when the runtime takes it (.cjs for node), as a file's would be kept.
+    const extension = urlExtension(wire.codeUrl);
+    const keep =
+      wire.fileExtension === undefined &&
+      runtimeAdapter(wire.runtime).extensions.includes(extension);
+    return { code, ...(keep ? { fileExtension: extension } : {}) };
+  } catch (error) {
+    if (!(error instanceof RemoteCodeError)) throw error;
+    const status = error.kind === "refused" ? 403 : error.kind === "invalid" ? 400 : 502;
+    throw new HttpError(status, error.message);
   }
+}
 
-  /** Resolves once nothing runs or waits, or after `ms`; true if it became idle. */
-  async idle(ms: number): Promise<boolean> {
-    if (this.active === 0 && this.waiting.length === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const became = await Promise.race([
-      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), ms);
-      }),
-    ]);
-    clearTimeout(timer);
-    return became;
+/**
+ * The engine's request: the wire fields it knows, checked by the engine's own
+ * rules (as 400); `fetched` is the code `codeUrl` named (the engine stays offline).
+ */
+function engineRequest(
+  wire: WireExecutionRequest,
+  fetched?: { code: string; fileExtension?: string },
+): ExecutionRequest {
+  const request: ExecutionRequest = {
+    runtime: wire.runtime,
+    code: fetched?.code ?? wire.code,
+    cmd: wire.cmd,
+    fileExtension: fetched?.fileExtension ?? wire.fileExtension,
+    stdin: wire.stdin,
+    env: wire.env,
+    timeoutMs: wire.timeoutMs,
+    files: wire.files,
+    filesBase64: wire.filesBase64,
+    workdir: wire.workdir,
+    outputPaths: wire.outputPaths,
+    setupScript: wire.setupScript,
+    installPackages: wire.installPackages,
+    contextId: wire.contextId,
+  };
+  for (const key of Object.keys(request) as (keyof ExecutionRequest)[])
+    if (request[key] === undefined) delete request[key];
+  try {
+    validateRequest(request);
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new HttpError(400, `request.${error.message}`);
+    throw error;
   }
-
-  /** A rough hint: a second per queued execution per slot, at least one. */
-  private retryAfterSeconds(): number {
-    return Math.max(1, Math.ceil(this.waiting.length / this.maxRunning));
-  }
-
-  private releaser(): () => void {
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const next = this.waiting.shift();
-      if (next) next.admit();
-      else this.active--;
-      if (this.active === 0 && this.waiting.length === 0) {
-        for (const wake of this.idleWaiters.splice(0)) wake();
-      }
-    };
-  }
+  return request;
 }

@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
 import { LABELS } from "../engine/labels.js";
+import type { RemovalReport } from "../wire/responses.js";
 import type { ServerContext } from "./context.js";
-import type { RemovalReport } from "./sessions.js";
 
 interface CleanupReport {
   ok: true;

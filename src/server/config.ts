@@ -3,26 +3,24 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { parseSize } from "../config/sizes.js";
+import { DEFAULTS } from "../engine/options.js";
 import { remoteCodeConfigSchema } from "../remote-code/config.js";
+import { POOL_STRATEGIES } from "../types.js";
 import { validationError } from "./errors.js";
 import { checkSeccompProfiles } from "./seccomp-profiles.js";
 
 const size = z.string().refine((v) => parseSize(v) !== undefined, "not a size such as 512m or 2g");
 const ms = z.number().int().positive();
 
-/** Option values a server applies when a client does not ask for its own. */
+/** Option values a server applies when a client does not ask for its own; unset, the engine's. */
 const defaultsSchema = z.strictObject({
-  memoryLimit: size.default("512m"),
-  cpuLimit: z.number().positive().default(1),
-  timeoutMs: ms.default(30_000),
-  pidsLimit: z.number().int().positive().default(64),
-  sandboxSize: size.default("512m"),
-  tmpSize: size.default("256m"),
-  maxOutputSize: z
-    .number()
-    .int()
-    .positive()
-    .default(1024 * 1024),
+  memoryLimit: size.default(DEFAULTS.memoryLimit),
+  cpuLimit: z.number().positive().default(DEFAULTS.cpuLimit),
+  timeoutMs: ms.default(DEFAULTS.timeoutMs),
+  pidsLimit: z.number().int().positive().default(DEFAULTS.pidsLimit),
+  sandboxSize: size.default(DEFAULTS.sandboxSize),
+  tmpSize: size.default(DEFAULTS.tmpSize),
+  maxOutputSize: z.number().int().positive().default(DEFAULTS.maxOutputSize),
 });
 
 /** The largest values a client may ask for; a request above one is refused with 403. */
@@ -102,7 +100,7 @@ export const serverConfigSchema = z.strictObject({
       maxIdle: z.number().int().min(0).default(4),
       /** An engine unused this long is stopped and its ready containers removed. */
       idleTimeoutMs: ms.default(5 * 60_000),
-      poolStrategy: z.enum(["fast", "secure"]).default("fast"),
+      poolStrategy: z.enum(POOL_STRATEGIES).default(DEFAULTS.poolStrategy),
       /**
        * Whether a pooled container that ran one tenant's code may, after its
        * wipe, run another tenant's. Off: it serves the tenant that first ran

@@ -2,7 +2,6 @@ import { DockerIsol8 } from "../engine/docker-isol8.js";
 import { ownerLabelValue } from "../engine/labels.js";
 import { remoteCodePolicy } from "../remote-code/policy.js";
 import type { DockerIsol8Options } from "../types.js";
-import { Admission } from "./admission.js";
 import { AuditLog } from "./audit.js";
 import { Authenticator, DEFAULT_TENANT } from "./auth/authenticator.js";
 import { KeyStore } from "./auth/key-store.js";
@@ -11,6 +10,7 @@ import { EnginePool } from "./engine-pool.js";
 import { Executions } from "./execution.js";
 import { ServerMetrics } from "./metrics.js";
 import { SessionManager } from "./sessions.js";
+import { ExecutionSlots } from "./slots.js";
 
 /** Where the server writes what it has to say (stderr by default). */
 export type ServerLog = (line: string) => void;
@@ -21,7 +21,8 @@ export interface ServerContext {
   version: string;
   store: KeyStore;
   authenticator: Authenticator;
-  admission: Admission;
+  /** The execution slots every run and context start takes (429 when full). */
+  slots: ExecutionSlots;
   engines: EnginePool;
   sessions: SessionManager;
   executions: Executions;
@@ -61,7 +62,7 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
   const createEngine = options.createEngine ?? ((o: DockerIsol8Options) => new DockerIsol8(o));
   const store = await KeyStore.open(config.dbPath);
   if (options.masterKey !== undefined) reportSharedKeys(store, log);
-  const admission = new Admission(config.maxConcurrent, config.maxQueue);
+  const slots = new ExecutionSlots(config.maxConcurrent, config.maxQueue);
   const engines = new EnginePool(
     createEngine,
     config.engines.maxIdle,
@@ -69,8 +70,8 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
   );
   const sessions = new SessionManager(createEngine, config.sessions);
   const metrics = new ServerMetrics({
-    queued: () => admission.queued,
-    running: () => admission.running,
+    queued: () => slots.queued,
+    running: () => slots.running,
     sessions: () => sessions.size,
     engines: () => engines.size,
   });
@@ -79,7 +80,7 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
     : undefined;
   const executions = new Executions({
     config,
-    admission,
+    slots,
     engines,
     sessions,
     metrics,
@@ -100,7 +101,7 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
     version: options.version,
     store,
     authenticator: new Authenticator(options.masterKey, store),
-    admission,
+    slots,
     engines,
     sessions,
     executions,

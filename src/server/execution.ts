@@ -1,33 +1,24 @@
 import { collectResult } from "../engine/collect-result.js";
 import type { DockerIsol8, SandboxSignal } from "../engine/docker-isol8.js";
 import { InvalidOptionError } from "../engine/errors.js";
-import { validateRequest } from "../engine/request.js";
-import { SecretSet } from "../output/secret-masker.js";
-import { fetchCode } from "../remote-code/fetch-code.js";
-import { RemoteCodeError, type RemoteCodePolicy, remoteCodePolicy } from "../remote-code/policy.js";
-import { urlExtension } from "../remote-code/url.js";
-import { runtimeAdapter } from "../runtimes/index.js";
-import type {
-  DockerIsol8Options,
-  ExecutionRequest,
-  ExecutionResult,
-  StreamEvent,
-} from "../types.js";
-import type { Admission } from "./admission.js";
+import type { SecretSet } from "../output/secret-masker.js";
+import { type RemoteCodePolicy, remoteCodePolicy } from "../remote-code/policy.js";
+import type { ExecutionRequest, ExecutionResult, StreamEvent } from "../types.js";
+import type { ExecuteBody } from "../wire/schemas.js";
+import { admit } from "./admission.js";
 import { type AuditLog, sha256Hex } from "./audit.js";
 import type { Principal } from "./auth/authenticator.js";
 import type { ServerConfig } from "./config.js";
 import type { EnginePool } from "./engine-pool.js";
 import { HttpError } from "./errors.js";
 import type { Outcome, ServerMetrics } from "./metrics.js";
-import { applyPolicy, assertSupportedRequest, type PolicyOptions } from "./policy.js";
-import type { ExecuteBody } from "./schemas.js";
 import type { SessionManager } from "./sessions.js";
+import type { ExecutionSlots } from "./slots.js";
 
 /** What an execution needs from the server around it. */
 interface ExecutionDeps {
   config: ServerConfig;
-  admission: Admission;
+  slots: ExecutionSlots;
   engines: EnginePool;
   sessions: SessionManager;
   metrics: ServerMetrics;
@@ -52,8 +43,9 @@ export interface ServerRun {
 
 /**
  * The one execution path behind /execute, /execute/stream and /execute/ws:
- * policy, admission (429 when full), the engine (a warm shared one, or the
- * caller's session), then metrics and the audit log when the run ends.
+ * admission (admission.ts: every check that can refuse the request), a slot
+ * (429 when full), the engine (a warm shared one, or the caller's session),
+ * then metrics and the audit log when the run ends.
  */
 export class Executions {
   private readonly remoteCode: RemoteCodePolicy;
@@ -63,9 +55,9 @@ export class Executions {
   }
 
   /**
-   * Checks and admits a request and starts it; with `openStdin` its standard
-   * input stays open for `write` until `end`. Everything that can refuse it
-   * (400, 403, 429) throws here, before any output; `abort` cancels it,
+   * Admits a request, takes a slot for it and starts it; with `openStdin`
+   * its standard input stays open for `write` until `end`. Everything that
+   * can refuse it (400, 403, 404, 429, 502) throws here, before any output; `abort` cancels it,
    * waiting or running, and frees its container.
    */
   async start(
@@ -74,23 +66,15 @@ export class Executions {
     abort: AbortSignal,
     openStdin = false,
   ): Promise<ServerRun> {
-    const { config, admission } = this.deps;
-    const policyOptions = applyPolicy(config.policy, body.options, body.request);
-    assertSupportedRequest(body.request, config.policy, this.remoteCode.enabled);
-    // Fetched before admission: a slow code host holds no execution slot.
-    const fetched = await this.fetchRemoteCode(body.request, abort);
-    const request = engineRequest(body.request, fetched);
-    const options = engineOptions(config, policyOptions);
-    const secrets = new SecretSet(Object.values(options.secrets ?? {}));
-    if (request.contextId !== undefined) {
-      // A context lives in a session's engine; a call never creates either.
-      if (!body.sessionId)
-        throw new HttpError(400, "request.contextId: contexts live in a session; give sessionId");
-      if (!this.deps.sessions.has(principal.tenantId, body.sessionId))
-        throw new HttpError(404, `no session "${body.sessionId}"`);
-    }
+    const { config, slots } = this.deps;
+    const { request, options, secrets } = await admit(
+      { config, remoteCode: this.remoteCode, sessions: this.deps.sessions },
+      principal,
+      body,
+      abort,
+    );
     const started = performance.now();
-    const release = await admission.enter(abort);
+    const release = await slots.enter(abort);
     let held: { engine: DockerIsol8; release: () => void } | undefined;
     try {
       held = body.sessionId
@@ -124,41 +108,6 @@ export class Executions {
       held?.release();
       release();
       throw error;
-    }
-  }
-
-  /**
-   * The code `request.codeUrl` names, fetched under the server's `remoteCode`
-   * policy: refusals are 403, a wrong hash or non-text code 400, a fetch that
-   * failed 502.
-   */
-  private async fetchRemoteCode(
-    wire: ExecuteBody["request"],
-    abort: AbortSignal,
-  ): Promise<{ code: string; fileExtension?: string } | undefined> {
-    if (wire.codeUrl === undefined) return undefined;
-    try {
-      const { code } = await fetchCode(wire.codeUrl, {
-        policy: this.remoteCode,
-        names: {
-          url: "request.codeUrl",
-          hash: "request.codeHash",
-          insecure: "request.allowInsecureCodeUrl",
-        },
-        ...(wire.codeHash !== undefined ? { hash: wire.codeHash } : {}),
-        allowInsecure: wire.allowInsecureCodeUrl === true,
-        signal: abort,
-      });
-      // The URL's extension, when the runtime takes it (.cjs for node), as a file's would be kept.
-      const extension = urlExtension(wire.codeUrl);
-      const keep =
-        wire.fileExtension === undefined &&
-        runtimeAdapter(wire.runtime).extensions.includes(extension);
-      return { code, ...(keep ? { fileExtension: extension } : {}) };
-    } catch (error) {
-      if (!(error instanceof RemoteCodeError)) throw error;
-      const status = error.kind === "refused" ? 403 : error.kind === "invalid" ? 400 : 502;
-      throw new HttpError(status, error.message);
     }
   }
 
@@ -214,17 +163,6 @@ export class Executions {
   }
 }
 
-/** The options of the engine that runs a request whose options passed the policy. */
-export function engineOptions(config: ServerConfig, options: PolicyOptions): DockerIsol8Options {
-  return {
-    ...options,
-    poolStrategy: config.engines.poolStrategy,
-    poolSize: config.engines.poolSize,
-    // The server's admission is the real limit; an engine never queues behind it.
-    maxConcurrent: config.maxConcurrent,
-  };
-}
-
 function maskedRecord(record: Record<string, string>, secrets: SecretSet): Record<string, string> {
   if (secrets.empty) return record;
   return Object.fromEntries(
@@ -238,41 +176,6 @@ function outcomeOf(result: StreamExit): Outcome {
   if (result.timedOut) return "timeout";
   if (result.oomKilled) return "oom";
   return result.exitCode === 0 ? "ok" : "nonzero";
-}
-
-/**
- * The engine's request: the wire fields it knows, checked by the engine's own
- * rules (as 400); `fetched` is the code `codeUrl` named (the engine stays offline).
- */
-function engineRequest(
-  wire: ExecuteBody["request"],
-  fetched?: { code: string; fileExtension?: string },
-): ExecutionRequest {
-  const request: ExecutionRequest = {
-    runtime: wire.runtime,
-    code: fetched?.code ?? wire.code,
-    cmd: wire.cmd,
-    fileExtension: fetched?.fileExtension ?? wire.fileExtension,
-    stdin: wire.stdin,
-    env: wire.env,
-    timeoutMs: wire.timeoutMs,
-    files: wire.files,
-    filesBase64: wire.filesBase64,
-    workdir: wire.workdir,
-    outputPaths: wire.outputPaths,
-    setupScript: wire.setupScript,
-    installPackages: wire.installPackages,
-    contextId: wire.contextId,
-  };
-  for (const key of Object.keys(request) as (keyof ExecutionRequest)[])
-    if (request[key] === undefined) delete request[key];
-  try {
-    validateRequest(request);
-  } catch (error) {
-    if (error instanceof InvalidOptionError) throw new HttpError(400, `request.${error.message}`);
-    throw error;
-  }
-  return request;
 }
 
 /** A context call's refusal (unknown id, other runtime) as the 400 it is, named like other request fields. */

@@ -9,7 +9,7 @@ import {
   putFileBodySchema,
   wsControlSchema,
   wsExecuteSchema,
-} from "./schemas.js";
+} from "../wire/schemas.js";
 
 type Schema = Record<string, unknown>;
 

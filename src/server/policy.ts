@@ -2,9 +2,9 @@ import { formatSize, parseSize } from "../config/sizes.js";
 import { registryRules } from "../engine/installs.js";
 import { compilePolicy, isInternalAddress } from "../network/policy.js";
 import type { DockerIsol8Options, NetworkFilter } from "../types.js";
+import type { ExecutionOptions, WireExecutionRequest } from "../wire/schemas.js";
 import type { ServerPolicy } from "./config.js";
 import { HttpError } from "./errors.js";
-import type { ExecutionOptions, WireExecutionRequest } from "./schemas.js";
 import { chooseSeccomp } from "./seccomp-profiles.js";
 
 /** The option values that decide an engine, after the policy's defaults and checks. */
@@ -37,14 +37,32 @@ function refuse(message: string): never {
  * Turns a client's `options` into engine options: the server's defaults
  * where the client asks for nothing, the client's values where they are
  * within the limits, and a 403 naming the option where they are not. A
- * request is never silently widened or narrowed.
+ * request is never silently widened or narrowed. Three steps, in the order
+ * their refusals answer: the network, the weakenings the operator allows,
+ * then sizes and numbers.
  */
 export function applyPolicy(
   policy: ServerPolicy,
   options: ExecutionOptions = {},
   request?: Pick<WireExecutionRequest, "runtime" | "installPackages">,
 ): PolicyOptions {
-  const { defaults, limits, allow } = policy;
+  return {
+    ...allowedNetwork(policy, options, request),
+    ...allowedWeakenings(policy, options),
+    secrets: options.secrets ?? {},
+    ...withinLimits(policy, options),
+  };
+}
+
+/**
+ * The network a request gets (see networkFor), with its filter's rules and
+ * host networking held to the policy.
+ */
+function allowedNetwork(
+  { allow }: ServerPolicy,
+  options: ExecutionOptions,
+  request: Pick<WireExecutionRequest, "runtime" | "installPackages"> | undefined,
+): Pick<PolicyOptions, "network" | "networkFilter" | "logNetwork"> {
   const network = networkFor(options, request);
   if ((options.networkFilter || options.logNetwork) && network.network !== "filtered")
     throw new HttpError(
@@ -54,6 +72,15 @@ export function applyPolicy(
   if (network.networkFilter && !allow.internalAddresses) refuseInternalRules(network.networkFilter);
   if (options.network === "host" && !allow.hostNetwork)
     refuse("options.network: host networking is not allowed by this server's policy");
+  return { ...network, ...(options.logNetwork ? { logNetwork: true } : {}) };
+}
+
+/** The seccomp profile, the root filesystem and the image: the full defaults unless the policy allows less. */
+function allowedWeakenings(
+  policy: ServerPolicy,
+  options: ExecutionOptions,
+): Pick<PolicyOptions, "security" | "readonlyRootFs" | "image"> {
+  const { allow } = policy;
   const security = chooseSeccomp(options.security, policy.seccompProfiles);
   if (security.seccomp === "unconfined" && !allow.unconfinedSeccomp)
     refuse("options.security.seccomp: unconfined is not allowed by this server's policy");
@@ -63,15 +90,19 @@ export function applyPolicy(
     );
   if (options.image !== undefined && !allow.customImage)
     refuse("options.image: custom images are not allowed by this server's policy");
-
-  const result: PolicyOptions = {
-    ...network,
-    ...(options.logNetwork ? { logNetwork: true } : {}),
+  return {
     readonlyRootFs: options.readonlyRootFs ?? true,
-    secrets: options.secrets ?? {},
     security,
     ...(options.image !== undefined ? { image: options.image } : {}),
   };
+}
+
+/** Sizes and numbers: as asked up to the server's limits (403 above), its defaults where none is asked. */
+function withinLimits(
+  { defaults, limits }: ServerPolicy,
+  options: ExecutionOptions,
+): Pick<PolicyOptions, (typeof SIZES)[number] | (typeof NUMBERS)[number]> {
+  const result: Pick<PolicyOptions, (typeof SIZES)[number] | (typeof NUMBERS)[number]> = {};
   for (const key of SIZES) {
     const asked = options[key];
     if (asked === undefined) {

@@ -1,7 +1,7 @@
 import { seccompSecurityOpt } from "../engine/seccomp.js";
 import type { SecurityOptions } from "../types.js";
+import type { ExecutionOptions } from "../wire/schemas.js";
 import { HttpError } from "./errors.js";
-import type { ExecutionOptions } from "./schemas.js";
 
 /** Registered seccomp profiles: a name a client may send, the file the operator chose for it. */
 type SeccompProfiles = Record<string, string>;

@@ -84,7 +84,7 @@ export async function createIsol8Server(options: Isol8ServerOptions): Promise<Is
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const deadline = Date.now() + graceMs;
-        await context.admission.idle(graceMs);
+        await context.slots.idle(graceMs);
         // A run's slot is free once its last event is handed over, a moment
         // before the response's last bytes leave: let connections finish
         // (closing each as it goes idle) before cutting the rest.

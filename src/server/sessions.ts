@@ -1,18 +1,8 @@
 import type { DockerIsol8 } from "../engine/docker-isol8.js";
 import type { DockerIsol8Options } from "../types.js";
+import type { RemovalReport, SessionInfo } from "../wire/responses.js";
 import { optionsKey } from "./engine-pool.js";
 import { HttpError } from "./errors.js";
-
-/** A session as GET /sessions lists it. */
-export interface SessionInfo {
-  id: string;
-  /** The tenant it belongs to (the master key lists every tenant's). */
-  tenantId: string;
-  /** True while an execution or file transfer is using it. */
-  isActive: boolean;
-  /** ISO 8601. */
-  lastAccessedAt: string;
-}
 
 interface Session {
   id: string;
@@ -24,13 +14,6 @@ interface Session {
   pendingPaths: Set<string>;
   users: number;
   lastAccessed: number;
-}
-
-/** Summary of removals, as POST /cleanup reports it. */
-export interface RemovalReport {
-  removed: number;
-  failed: number;
-  errors: string[];
 }
 
 /**

@@ -4,12 +4,12 @@ import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import type { SandboxSignal } from "../engine/docker-isol8.js";
 import type { StreamEvent } from "../types.js";
+import { wsControlSchema, wsExecuteSchema } from "../wire/schemas.js";
 import type { Principal } from "./auth/authenticator.js";
 import { parseBoundedJson } from "./bounded-json.js";
 import type { ServerContext } from "./context.js";
 import { ClientGoneError, HttpError, toHttpError } from "./errors.js";
 import type { ServerRun } from "./execution.js";
-import { wsControlSchema, wsExecuteSchema } from "./schemas.js";
 import { StdinFeed } from "./stdin-feed.js";
 import { parse } from "./validate.js";
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { resolveServerConfig } from "../../src/server/config.js";
-import { METADATA_LIMITS } from "../../src/server/schemas.js";
+import { METADATA_LIMITS } from "../../src/wire/schemas.js";
 import { run, startServer } from "./helpers.js";
 
 const path = join(mkdtempSync(join(tmpdir(), "isol8-audit-meta-")), "audit.jsonl");

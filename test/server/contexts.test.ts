@@ -231,12 +231,12 @@ describe("a full server", () => {
     assert.deepEqual(await listed.json(), { contexts: [{ id, runtime: "python" }] });
 
     abort.abort();
-    assert.ok(await eventually(() => small.server.context.admission.running === 0));
+    assert.ok(await eventually(() => small.server.context.slots.running === 0));
     assert.equal((await postTo(`/session/full/context/${id}/reset`, {})).status, 200);
     const second = await postTo("/session/full/context", { runtime: "node" });
     assert.equal(second.status, 201);
     await second.body?.cancel();
-    assert.equal(small.server.context.admission.running, 0);
+    assert.equal(small.server.context.slots.running, 0);
   });
 });
 

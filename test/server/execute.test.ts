@@ -190,7 +190,7 @@ describe("POST /execute/stream (SSE)", () => {
       await eventually(async () => !(await containerExists(shortId)), 15_000),
       "container removed",
     );
-    assert.ok(await eventually(() => srv.server.context.admission.running === 0), "slot freed");
+    assert.ok(await eventually(() => srv.server.context.slots.running === 0), "slot freed");
     assert.ok(await eventually(async () => (await cancelledCount()) === cancelledBefore + 1));
   });
 
@@ -442,7 +442,7 @@ describe("a full server", () => {
     assert.match(((await busy.json()) as { error: string }).error, /busy/);
     await assert.rejects(small.remote().execute({ runtime: "python", code: "1" }), { status: 429 });
     abort.abort();
-    assert.ok(await eventually(() => small.server.context.admission.running === 0));
+    assert.ok(await eventually(() => small.server.context.slots.running === 0));
     const after = await small.remote().execute({ runtime: "python", code: "print(2)" });
     assert.equal(after.stdout, "2\n");
     void hostname;

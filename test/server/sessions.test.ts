@@ -155,7 +155,7 @@ describe("a cancelled session run", () => {
     });
     await readSse(response, (e) => e.type === "stdout");
     abort.abort();
-    assert.ok(await eventually(() => srv.server.context.admission.running === 0), "the run ended");
+    assert.ok(await eventually(() => srv.server.context.slots.running === 0), "the run ended");
     const after = await a.execute({
       runtime: "python",
       code: "import socket; print(socket.gethostname(), open('/sandbox/keep.txt').read())",

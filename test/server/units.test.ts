@@ -1,4 +1,4 @@
-// The server's small parts on their own: admission, config, port
+// The server's small parts on their own: execution slots, config, port
 // precedence, stored credentials.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, statSync } from "node:fs";
@@ -12,22 +12,22 @@ import {
   resolveApiKey,
   saveCredential,
 } from "../../src/client/credentials.js";
-import { Admission } from "../../src/server/admission.js";
 import { resolveServerConfig } from "../../src/server/config.js";
 import { HttpError } from "../../src/server/errors.js";
 import { applyPolicy } from "../../src/server/policy.js";
+import { ExecutionSlots } from "../../src/server/slots.js";
 
-describe("admission", () => {
+describe("execution slots", () => {
   test("runs up to the limit, queues in order, refuses beyond the queue with 429 and Retry-After", async () => {
-    const admission = new Admission(1, 1);
-    const first = await admission.enter();
+    const slots = new ExecutionSlots(1, 1);
+    const first = await slots.enter();
     const order: string[] = [];
-    const second = admission.enter().then((release) => {
+    const second = slots.enter().then((release) => {
       order.push("second");
       return release;
     });
-    assert.equal(admission.queued, 1);
-    await assert.rejects(admission.enter(), (error: unknown) => {
+    assert.equal(slots.queued, 1);
+    await assert.rejects(slots.enter(), (error: unknown) => {
       assert.ok(error instanceof HttpError);
       assert.equal(error.status, 429);
       assert.ok(Number(error.headers["Retry-After"]) >= 1);
@@ -36,20 +36,20 @@ describe("admission", () => {
     first();
     (await second)();
     assert.deepEqual(order, ["second"]);
-    assert.equal(admission.running, 0);
-    assert.equal(await admission.idle(10), true);
+    assert.equal(slots.running, 0);
+    assert.equal(await slots.idle(10), true);
   });
 
   test("a caller that goes away while queued leaves the queue", async () => {
-    const admission = new Admission(1, 5);
-    const held = await admission.enter();
+    const slots = new ExecutionSlots(1, 5);
+    const held = await slots.enter();
     const abort = new AbortController();
-    const waiting = admission.enter(abort.signal);
+    const waiting = slots.enter(abort.signal);
     abort.abort(new Error("gone"));
     await assert.rejects(waiting, /gone/);
-    assert.equal(admission.queued, 0);
+    assert.equal(slots.queued, 0);
     held();
-    assert.equal(admission.running, 0);
+    assert.equal(slots.running, 0);
   });
 });
 

@@ -1,16 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import {
-  hasKernel,
-  KERNEL_TIMEOUT_MS,
-  kernelRunSpec,
-  kernelRuntimes,
-} from "../../src/contexts/kernels.js";
+import { hasKernel, KERNEL_TIMEOUT_MS, kernelRunSpec } from "../../src/contexts/kernels.js";
 import type { RunSpec } from "../../src/engine/protocol.js";
+import { runtimeAdapter } from "../../src/runtimes/index.js";
+import { CONTEXT_RUNTIMES, RUNTIMES } from "../../src/runtimes/runtime.js";
 
 describe("which runtimes have a kernel", () => {
   test("python and node do; other runtimes, inherited names and non-strings do not", () => {
-    assert.deepEqual(kernelRuntimes(), ["python", "node"]);
+    assert.deepEqual(CONTEXT_RUNTIMES, ["python", "node"]);
+    // The list of context runtimes and the adapters that state a kernel agree.
+    assert.deepEqual(
+      RUNTIMES.filter((runtime) => runtimeAdapter(runtime).kernel !== undefined),
+      [...CONTEXT_RUNTIMES],
+    );
     assert.equal(hasKernel("python"), true);
     assert.equal(hasKernel("node"), true);
     for (const other of [

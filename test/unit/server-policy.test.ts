@@ -8,8 +8,8 @@ import { describe, test } from "node:test";
 import { resolveServerConfig } from "../../src/server/config.js";
 import { HttpError } from "../../src/server/errors.js";
 import { applyPolicy, assertSupportedRequest } from "../../src/server/policy.js";
-import type { ExecutionOptions, WireExecutionRequest } from "../../src/server/schemas.js";
 import { checkSeccompProfiles, chooseSeccomp } from "../../src/server/seccomp-profiles.js";
+import type { ExecutionOptions, WireExecutionRequest } from "../../src/wire/schemas.js";
 
 const policy = (input: object = {}) => resolveServerConfig({ policy: input }).policy;
 const strict = policy();

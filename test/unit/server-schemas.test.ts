@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { z } from "zod";
 import { HttpError } from "../../src/server/errors.js";
+import { parse } from "../../src/server/validate.js";
 import {
   cleanupBodySchema,
   createContextBodySchema,
@@ -21,8 +22,7 @@ import {
   sessionIdSchema,
   wsControlSchema,
   wsExecuteSchema,
-} from "../../src/server/schemas.js";
-import { parse } from "../../src/server/validate.js";
+} from "../../src/wire/schemas.js";
 
 /** The 400 message for `value`, or undefined when it is accepted. */
 function problem(schema: z.ZodType, value: unknown): string | undefined {

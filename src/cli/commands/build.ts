@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import { assertDockerReachable, createDockerClient } from "../../backend/docker/client.js";
 import { ImageInputError } from "../../images/errors.js";
 import type { PackageRegistries } from "../../images/packages.js";
-import { isRuntime } from "../../runtimes/index.js";
+import { orList } from "../../one-of.js";
+import { isRuntime, notARuntime, RUNTIMES } from "../../runtimes/index.js";
 import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
@@ -25,10 +26,7 @@ export function registerBuild(program: Command): void {
     .description(
       "Build a custom image FROM isol8:<runtime> with packages installed and setup commands run; prints its tag (use it with `isol8 run --image`)",
     )
-    .requiredOption(
-      "--base <runtime>",
-      "the runtime image to start from: python, node, bun, deno or bash",
-    )
+    .requiredOption("--base <runtime>", `the runtime image to start from: ${orList(RUNTIMES)}`)
     .option(
       "--install <packages...>",
       "packages to install with the runtime's installer (pip, npm, bun add, deno install npm:, apt-get); comma-separated or several, repeatable",
@@ -64,7 +62,7 @@ async function buildCommand(flags: BuildFlags): Promise<number> {
   try {
     const runtime = flags.base;
     if (!isRuntime(runtime)) {
-      throw new CliError(`--base: "${runtime}" is not one of python, node, bun, deno, bash`);
+      throw new CliError(notARuntime("--base", runtime));
     }
     const images = await import("../../images/index.js");
     const { config } = cliConfig(flags.config);

@@ -1,5 +1,8 @@
 import type { Command } from "commander";
 import { DEFAULTS } from "../../engine/options.js";
+import { orList } from "../../one-of.js";
+import { RUNTIMES } from "../../runtimes/runtime.js";
+import { SECCOMP_MODES } from "../../types.js";
 import { CONFIG_FLAG_HELP } from "../config-files.js";
 import { collect, type RunFlags } from "./run/flags.js";
 import { runLocal } from "./run/local.js";
@@ -32,7 +35,7 @@ export function registerRun(program: Command): void {
     )
     .option(
       "-r, --runtime <name>",
-      "python, node, bun, deno or bash (default: from the file extension, else python)",
+      `${orList(RUNTIMES)} (default: from the file extension, else python)`,
     )
     .option("--no-stream", "print output when the program ends instead of as it is produced")
     .option("--json", "print the whole result as JSON (implies --no-stream)")
@@ -119,7 +122,7 @@ export function registerRun(program: Command): void {
     )
     .option(
       "--seccomp <mode>",
-      `system call filter: strict, unconfined or custom (default: the config file's security.seccomp, else ${DEFAULTS.seccomp})`,
+      `system call filter: ${orList(SECCOMP_MODES)} (default: the config file's security.seccomp, else ${DEFAULTS.seccomp})`,
     )
     .option("--seccomp-profile <file>", "seccomp profile (JSON) for --seccomp custom")
     .option(

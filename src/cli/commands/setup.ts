@@ -8,7 +8,7 @@ import {
   type PackageRegistries,
   splitPackageList,
 } from "../../images/packages.js";
-import { isRuntime, RUNTIMES, type Runtime } from "../../runtimes/index.js";
+import { isRuntime, notARuntime, RUNTIMES, type Runtime } from "../../runtimes/index.js";
 import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
@@ -116,8 +116,7 @@ export function bakeRequest(
 async function setupCommand(flags: SetupFlags): Promise<number> {
   try {
     const runtimes = (flags.runtime ?? []).map((name): Runtime => {
-      if (!isRuntime(name))
-        throw new CliError(`--runtime: "${name}" is not one of python, node, bun, deno, bash`);
+      if (!isRuntime(name)) throw new CliError(notARuntime("--runtime", name));
       return name;
     });
     for (const runtime of RUNTIMES) {

@@ -1,17 +1,17 @@
 import { Hono } from "hono";
 import { createDockerClient } from "../../backend/docker/client.js";
-import type { AppEnv } from "../app-env.js";
-import { cleanup } from "../cleanup.js";
-import type { ServerContext } from "../context.js";
-import { HttpError } from "../errors.js";
-import { requireMaster } from "../middleware.js";
 import {
   cleanupBodySchema,
   createKeyBodySchema,
   listKeysQuerySchema,
   loginBodySchema,
   moveKeyBodySchema,
-} from "../schemas.js";
+} from "../../wire/schemas.js";
+import type { AppEnv } from "../app-env.js";
+import { cleanup } from "../cleanup.js";
+import type { ServerContext } from "../context.js";
+import { HttpError } from "../errors.js";
+import { requireMaster } from "../middleware.js";
 import { jsonBody, queryOf } from "../validate.js";
 
 /** POST /cleanup and /auth/*: the master key's routes. */

@@ -1,11 +1,11 @@
 import { Hono } from "hono";
 import type { DockerIsol8 } from "../../engine/docker-isol8.js";
+import type { ContextList } from "../../wire/responses.js";
+import { createContextBodySchema, sessionIdSchema } from "../../wire/schemas.js";
+import { admitOptions } from "../admission.js";
 import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
-import { engineOptions } from "../execution.js";
-import { applyPolicy } from "../policy.js";
-import { createContextBodySchema, sessionIdSchema } from "../schemas.js";
 import { jsonBody, parse } from "../validate.js";
 
 /** 404 unless the session's engine has a context `contextId`. */
@@ -50,7 +50,7 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
 
   /** `work` in an execution slot, given up if the client goes away while queued. */
   const admitted = async <T>(request: Request, work: () => Promise<T>): Promise<T> => {
-    const release = await ctx.admission.enter(request.signal);
+    const release = await ctx.slots.enter(request.signal);
     try {
       return await work();
     } finally {
@@ -61,7 +61,7 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
   app.post("/session/:id/context", async (c) => {
     const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
     const body = await jsonBody(c, createContextBodySchema);
-    const options = engineOptions(ctx.config, applyPolicy(ctx.config.policy, body.options));
+    const options = admitOptions(ctx.config, body.options);
     const made = await admitted(c.req.raw, async () => {
       const session = await ctx.sessions.forExecution(
         c.get("principal").tenantId,
@@ -83,7 +83,7 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
     const contexts = ctx.sessions.inspect(c.get("principal").tenantId, sessionId, (engine) =>
       engine.listContexts(),
     );
-    return c.json({ contexts });
+    return c.json({ contexts } satisfies ContextList);
   });
 
   app.post("/session/:id/context/:cid/reset", async (c) => {

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
+import { executeBodySchema } from "../../wire/schemas.js";
 import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
 import { ClientGoneError, HttpError } from "../errors.js";
 import { collect } from "../execution.js";
-import { executeBodySchema } from "../schemas.js";
 import { sseResponse } from "../sse.js";
 import { jsonBody } from "../validate.js";
 

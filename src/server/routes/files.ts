@@ -1,11 +1,11 @@
 import { Hono } from "hono";
 import { SandboxFileTooLargeError } from "../../engine/session-files.js";
+import type { FileContent } from "../../wire/responses.js";
+import { getFileQuerySchema, putFileBodySchema } from "../../wire/schemas.js";
+import { admitOptions } from "../admission.js";
 import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
-import { engineOptions } from "../execution.js";
-import { applyPolicy } from "../policy.js";
-import { getFileQuerySchema, putFileBodySchema } from "../schemas.js";
 import { jsonBody, queryOf } from "../validate.js";
 import { assertKnownContext } from "./contexts.js";
 
@@ -24,9 +24,7 @@ export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
     const session = ctx.sessions.forFile(
       tenantId,
       body.sessionId,
-      body.contextId === undefined
-        ? engineOptions(ctx.config, applyPolicy(ctx.config.policy))
-        : undefined,
+      body.contextId === undefined ? admitOptions(ctx.config) : undefined,
     );
     try {
       if (body.contextId !== undefined)
@@ -64,7 +62,7 @@ export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
     } finally {
       session.release();
     }
-    return c.json({ content: content.toString("base64") });
+    return c.json({ content: content.toString("base64") } satisfies FileContent);
   });
 
   return app;

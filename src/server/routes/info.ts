@@ -1,11 +1,14 @@
 import { Hono } from "hono";
+import type { Health } from "../../wire/responses.js";
 import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
 import { openApiDocument } from "../openapi.js";
 
 /** GET /health (no auth: mounted before the auth middleware). */
 export function healthRoutes(ctx: ServerContext): Hono<AppEnv> {
-  return new Hono<AppEnv>().get("/health", (c) => c.json({ status: "ok", version: ctx.version }));
+  return new Hono<AppEnv>().get("/health", (c) =>
+    c.json({ status: "ok", version: ctx.version } satisfies Health),
+  );
 }
 
 /** GET /metrics (Prometheus text) and GET /openapi.json. */

@@ -1,8 +1,9 @@
 import { Hono } from "hono";
+import type { SessionList } from "../../wire/responses.js";
+import { deleteSessionQuerySchema, sessionIdSchema } from "../../wire/schemas.js";
 import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
 import { HttpError } from "../errors.js";
-import { deleteSessionQuerySchema, sessionIdSchema } from "../schemas.js";
 import { parse, queryOf } from "../validate.js";
 
 /**
@@ -17,7 +18,7 @@ export function sessionRoutes(ctx: ServerContext): Hono<AppEnv> {
     const principal = c.get("principal");
     return c.json({
       sessions: ctx.sessions.list(principal.master ? undefined : principal.tenantId),
-    });
+    } satisfies SessionList);
   });
 
   app.delete("/session/:id", async (c) => {

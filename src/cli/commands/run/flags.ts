@@ -1,5 +1,6 @@
 import { InvalidOptionError } from "../../../engine/options.js";
-import type { DockerIsol8Options, NetworkMode } from "../../../types.js";
+import { isOneOf } from "../../../one-of.js";
+import { type DockerIsol8Options, NETWORK_MODES, type NetworkMode } from "../../../types.js";
 import { CliError } from "../../exit-codes.js";
 import type { RemoteCodeFlags } from "../../remote-code.js";
 
@@ -67,9 +68,8 @@ function positive(flag: string, value: string | undefined, integer: boolean): nu
 }
 
 function networkMode(value: string | undefined): NetworkMode | undefined {
-  if (value === undefined || value === "none" || value === "host" || value === "filtered")
-    return value;
-  throw new CliError(`--net: "${value}" is not one of none, filtered, host`);
+  if (value === undefined || isOneOf(NETWORK_MODES, value)) return value;
+  throw new CliError(`--net: "${value}" is not one of ${NETWORK_MODES.join(", ")}`);
 }
 
 function parseSecrets(pairs: string[]): Record<string, string> {

@@ -1,11 +1,20 @@
 import { z } from "zod";
 import { RUNTIMES } from "../runtimes/runtime.js";
+import { NETWORK_MODES, SECCOMP_MODES } from "../types.js";
 
 /**
- * The wire shapes of /shared/API.md as zod schemas: every body the server
- * reads is parsed with one of these, and /openapi.json is generated from
- * them, so the documentation cannot drift from what is enforced.
+ * The wire shapes of isol8's HTTP API (docs/http-api.md) as zod schemas:
+ * every body the server reads is parsed with one of these, /openapi.json is
+ * generated from them, and RemoteIsol8 takes its request and option types
+ * from them, so neither the documentation nor the client can drift from
+ * what the server enforces.
  */
+
+/** The signals a client may send a running program (`{"type":"signal"}` on /execute/ws). */
+const REMOTE_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+/** One of REMOTE_SIGNALS. */
+export type RemoteSignal = (typeof REMOTE_SIGNALS)[number];
 
 const text = z.string();
 const envName = z
@@ -104,7 +113,7 @@ export const executionRequestSchema = z
 
 /** Engine options a client may ask for; the server's policy decides what it gets. */
 export const executionOptionsSchema = z.strictObject({
-  network: z.enum(["none", "host", "filtered"]).optional(),
+  network: z.enum(NETWORK_MODES).optional(),
   networkFilter: z
     .strictObject({
       whitelist: z.array(z.string()).optional(),
@@ -125,7 +134,7 @@ export const executionOptionsSchema = z.strictObject({
   logNetwork: z.boolean().optional(),
   security: z
     .strictObject({
-      seccomp: z.enum(["strict", "unconfined", "custom"]).optional(),
+      seccomp: z.enum(SECCOMP_MODES).optional(),
       /** With `custom`: the name of a profile the server registers (policy.seccompProfiles). */
       customProfile: z.string().min(1).max(64).optional(),
       /** Refused with a message saying what to send instead: a server reads no file a client names. */
@@ -147,7 +156,7 @@ export const wsExecuteSchema = executeBodySchema.extend({ type: z.literal("execu
 export const wsControlSchema = z.discriminatedUnion("type", [
   // `eof: true` ends the program's standard input (an isol8 extension of the protocol).
   z.strictObject({ type: z.literal("stdin"), data: text, eof: z.boolean().optional() }),
-  z.strictObject({ type: z.literal("signal"), signal: z.enum(["SIGINT", "SIGTERM"]) }),
+  z.strictObject({ type: z.literal("signal"), signal: z.enum(REMOTE_SIGNALS) }),
 ]);
 
 /** POST /session/:id/context: a code context in the session (created with `options` on first use). */

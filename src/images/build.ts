@@ -1,7 +1,7 @@
 import type Dockerode from "dockerode";
 import { eventError, type ProgressEvent, readProgressStream } from "./docker-stream.js";
 import { BuildStepError, ImageBuildError, lastLines, reasonOf } from "./errors.js";
-import { inspectImage } from "./image-state.js";
+import { removeUntagged } from "./image-state.js";
 import { archiveDirectory } from "./tar.js";
 
 interface DockerBuildRequest {
@@ -112,7 +112,11 @@ export async function dockerBuild(
   }
   if (failure !== undefined) {
     const at = step ? ` at step "${truncate(step, 120)}"` : "";
-    await removeLeftovers(docker, [...stageImageIds, lastLayerId]);
+    // The classic builder keeps the finished steps' layers of a failed build, untagged.
+    await removeUntagged(
+      docker,
+      [...stageImageIds, lastLayerId].filter((id): id is string => id !== undefined),
+    );
     const shown = output.filter((line) => line !== failure);
     const tail = lastLines(shown);
     const message = `Building ${image} failed${at}: ${failure}${tail ? `. Last output: ${tail}` : ""}`;
@@ -120,26 +124,6 @@ export async function dockerBuild(
     throw new ImageBuildError(message);
   }
   return { stageImageIds };
-}
-
-/**
- * After a failed build: deletes the layers its finished steps left (the
- * classic builder keeps them, untagged, with the build's labels). Anything
- * tagged (such as the FROM image) or still used by another image is kept.
- */
-async function removeLeftovers(
-  docker: Dockerode,
-  ids: readonly (string | undefined)[],
-): Promise<void> {
-  for (const id of ids) {
-    if (!id) continue;
-    const state = await inspectImage(docker, id).catch(() => undefined);
-    if (!state || state.repoTags.length > 0) continue;
-    await docker
-      .getImage(state.id)
-      .remove()
-      .catch(() => undefined);
-  }
 }
 
 function truncate(text: string, max: number): string {

@@ -1,9 +1,9 @@
 import type Dockerode from "dockerode";
 import { runtimeAdapter } from "../runtimes/index.js";
 import type { Runtime } from "../runtimes/runtime.js";
-import { ensureImage, removeUntagged } from "./ensure-image.js";
+import { ensureImage } from "./ensure-image.js";
 import { type BuildStepError, ImageBuildError, ImageInputError, lastLines } from "./errors.js";
-import { inspectImage } from "./image-state.js";
+import { inspectImage, removeUntagged } from "./image-state.js";
 import { inputsHash } from "./inputs-hash.js";
 import { runtimeImage } from "./names.js";
 import {

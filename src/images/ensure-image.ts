@@ -6,7 +6,7 @@ import { LABELS } from "../engine/labels.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import { dockerBuild } from "./build.js";
 import { BuildStepError, ImageBuildError, lastLines, reasonOf } from "./errors.js";
-import { inspectImage } from "./image-state.js";
+import { inspectImage, removeUntagged } from "./image-state.js";
 import { inputsHash } from "./inputs-hash.js";
 import { dockerfilePath } from "./paths.js";
 import { probeImage } from "./probe.js";
@@ -152,22 +152,6 @@ export function builtOutcome(
     seconds,
   });
   return previousId && previousId !== built.id ? { report, supersededId: previousId } : { report };
-}
-
-/**
- * Deletes images (and their untagged parent layers) that no tag names, such
- * as the leftovers of a multi-stage build's earlier stages; quietly keeps any
- * that are tagged or still in use.
- */
-export async function removeUntagged(docker: Dockerode, ids: readonly string[]): Promise<void> {
-  for (const id of ids) {
-    const state = await inspectImage(docker, id).catch(() => undefined);
-    if (!state || state.repoTags.length > 0) continue;
-    await docker
-      .getImage(state.id)
-      .remove()
-      .catch(() => undefined);
-  }
 }
 
 function withRuntime(runtime: Runtime | undefined, report: ImageReport): ImageReport {

@@ -35,3 +35,19 @@ export async function inspectImage(
     throw error;
   }
 }
+
+/**
+ * Deletes images (and their untagged parent layers) that no tag names, such
+ * as the leftovers of a multi-stage build's earlier stages; quietly keeps any
+ * that are tagged or still in use.
+ */
+export async function removeUntagged(docker: Dockerode, ids: readonly string[]): Promise<void> {
+  for (const id of ids) {
+    const state = await inspectImage(docker, id).catch(() => undefined);
+    if (!state || state.repoTags.length > 0) continue;
+    await docker
+      .getImage(state.id)
+      .remove()
+      .catch(() => undefined);
+  }
+}

@@ -1,7 +1,8 @@
 import type Dockerode from "dockerode";
 import { RUNTIMES, type Runtime } from "../runtimes/runtime.js";
 import { ensureBaseImage } from "./base-image.js";
-import { type EnsureOptions, type EnsureOutcome, removeUntagged } from "./ensure-image.js";
+import type { EnsureOptions, EnsureOutcome } from "./ensure-image.js";
+import { removeUntagged } from "./image-state.js";
 import { normalizePackages, relevantRegistries } from "./packages.js";
 import { ensureRootfs } from "./rootfs.js";
 import { ensureRuntimeImage } from "./runtime-images.js";

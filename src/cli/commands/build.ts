@@ -6,9 +6,10 @@ import { orList } from "../../one-of.js";
 import { isRuntime, notARuntime, RUNTIMES } from "../../runtimes/index.js";
 import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
 import { CliError } from "../exit-codes.js";
+import { addRegistryFlags, chosenRegistries, type RegistryFlags } from "../registry-flags.js";
 import { reportError } from "../report-error.js";
 
-interface BuildFlags {
+interface BuildFlags extends RegistryFlags {
   base: string;
   install?: string[];
   setup?: string[];
@@ -16,12 +17,10 @@ interface BuildFlags {
   force?: boolean;
   json?: boolean;
   config?: string;
-  pipIndexUrl?: string;
-  npmRegistry?: string;
 }
 
 export function registerBuild(program: Command): void {
-  program
+  const command = program
     .command("build")
     .description(
       "Build a custom image FROM isol8:<runtime> with packages installed and setup commands run; prints its tag (use it with `isol8 run --image`)",
@@ -39,15 +38,8 @@ export function registerBuild(program: Command): void {
       "--tag <name>",
       "tag of the image (default: isol8-custom:<first 16 hex of the inputs hash>)",
     )
-    .option("--force", "rebuild even when an image built from the same inputs exists")
-    .option(
-      "--pip-index-url <url>",
-      "install python packages from this PEP 503 index (default: the config file's registries.pip, else PyPI)",
-    )
-    .option(
-      "--npm-registry <url>",
-      "install node, bun and deno packages from this npm registry (default: the config file's registries.npm, else npmjs)",
-    )
+    .option("--force", "rebuild even when an image built from the same inputs exists");
+  addRegistryFlags(command)
     .option(
       "--json",
       "print {image, runtime, status, sizeBytes, seconds, packages} as JSON instead of the tag",
@@ -67,10 +59,11 @@ async function buildCommand(flags: BuildFlags): Promise<number> {
     const images = await import("../../images/index.js");
     const { config } = cliConfig(flags.config);
     const registries: PackageRegistries = {};
-    const pip = flags.pipIndexUrl ?? config.registries?.pip;
-    const npm = flags.npmRegistry ?? config.registries?.npm;
-    if (pip !== undefined) registries.pip = images.checkRegistryUrl("pip", pip);
-    if (npm !== undefined) registries.npm = images.checkRegistryUrl("npm", npm);
+    for (const [kind, url] of Object.entries(chosenRegistries(flags, config)))
+      registries[kind as keyof PackageRegistries] = images.checkRegistryUrl(
+        kind as keyof PackageRegistries,
+        url,
+      );
     const request = {
       runtime,
       packages: (flags.install ?? []).flatMap(images.splitPackageList),

@@ -11,9 +11,10 @@ import {
 import { isRuntime, notARuntime, RUNTIMES, type Runtime } from "../../runtimes/index.js";
 import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
 import { CliError } from "../exit-codes.js";
+import { addRegistryFlags, chosenRegistries, type RegistryFlags } from "../registry-flags.js";
 import { reportError } from "../report-error.js";
 
-interface SetupFlags {
+interface SetupFlags extends RegistryFlags {
   runtime?: string[];
   dataScience?: boolean;
   force?: boolean;
@@ -25,8 +26,6 @@ interface SetupFlags {
   bun?: string[];
   deno?: string[];
   bash?: string[];
-  pipIndexUrl?: string;
-  npmRegistry?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -70,15 +69,7 @@ export function registerSetup(program: Command): void {
       collect,
     );
   }
-  command
-    .option(
-      "--pip-index-url <url>",
-      "install python packages from this PEP 503 index (default: the config file's registries.pip, else PyPI)",
-    )
-    .option(
-      "--npm-registry <url>",
-      "install node, bun and deno packages from this npm registry (default: the config file's registries.npm, else npmjs)",
-    )
+  addRegistryFlags(command)
     .option("--json", "print the report as JSON")
     .option("--config <file>", CONFIG_FLAG_HELP)
     .action(async (flags: SetupFlags) => {
@@ -105,12 +96,7 @@ export function bakeRequest(
     const chosen = fromFlags.length > 0 ? fromFlags : (config.dependencies?.[runtime] ?? []);
     if (chosen.length > 0) packages[runtime] = chosen;
   }
-  const registries: PackageRegistries = {};
-  const pip = flags.pipIndexUrl ?? config.registries?.pip;
-  const npm = flags.npmRegistry ?? config.registries?.npm;
-  if (pip !== undefined) registries.pip = pip;
-  if (npm !== undefined) registries.npm = npm;
-  return { packages, registries };
+  return { packages, registries: chosenRegistries(flags, config) };
 }
 
 async function setupCommand(flags: SetupFlags): Promise<number> {

@@ -8,7 +8,8 @@ import {
   startNpmRegistry,
   startPythonIndex,
 } from "../fixtures/package-index.js";
-import { docker, isol8 } from "./cli-helpers.js";
+import { isol8 } from "../support/cli.js";
+import { docker } from "../support/containers.js";
 
 // The built CLI (`npm run build` first) against real Docker. Custom images
 // are built FROM the shared isol8:<runtime> images (run `isol8 setup` first)

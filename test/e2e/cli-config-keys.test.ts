@@ -20,7 +20,7 @@ import {
   startHttpUpstream,
   type Upstream,
 } from "../fixtures/upstreams.js";
-import { type CliResult, cleanEnv, envTrusting, isol8 } from "./cli-helpers.js";
+import { type CliResult, cleanEnv, envTrusting, isol8 } from "../support/cli.js";
 
 /** Keys a test below exercises, filled as the tests are declared. */
 const covered = new Set<string>();

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { cleanEnv, envTrusting, isol8 } from "./cli-helpers.js";
+import { cleanEnv, envTrusting, isol8 } from "../support/cli.js";
 
 /** A working directory holding this isol8.config.json. */
 function projectWith(config: unknown): string {

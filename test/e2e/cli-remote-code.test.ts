@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type CodeServer, makeTestCa, startCodeServer } from "../fixtures/upstreams.js";
-import { CLI, type CliResult, cleanEnv, isol8 } from "./cli-helpers.js";
+import { CLI, type CliResult, cleanEnv, isol8 } from "../support/cli.js";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const PYTHON = "import sys\nprint('python from afar', sys.argv[0])\n";

@@ -11,7 +11,9 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { ensureDataImage } from "../fixtures/data-image.js";
 import { type PackageIndex, startPythonIndex } from "../fixtures/package-index.js";
-import { CLI, cleanEnv, containersOf, envTrusting, eventually } from "./cli-helpers.js";
+import { CLI, cleanEnv, envTrusting } from "../support/cli.js";
+import { containersOf } from "../support/containers.js";
+import { eventually } from "../support/eventually.js";
 
 const TOOLS = [
   "close_context",

@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import Docker from "dockerode";
 import { DockerStdioDemuxer } from "../../src/engine/docker-stdio.js";
 import type { DockerIsol8Options } from "../../src/types.js";
-import { collectStream, engine, runOnce } from "../helpers.js";
+import { collectStream, engine, runOnce } from "../support/engine.js";
 
 const EPERM = 1;
 

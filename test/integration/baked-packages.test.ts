@@ -18,7 +18,7 @@ import {
   startNpmRegistry,
   startPythonIndex,
 } from "../fixtures/package-index.js";
-import { runOnce } from "../helpers.js";
+import { runOnce } from "../support/engine.js";
 
 // Real Docker. Baking is tested on images of this test's own (setupImages'
 // imageTags, and custom images FROM the shared runtime images), never by

@@ -5,7 +5,7 @@ import Docker from "dockerode";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import { InvalidRequestError } from "../../src/engine/request.js";
 import type { ExecutionRequest, StreamEvent } from "../../src/types.js";
-import { engine } from "../helpers.js";
+import { engine } from "../support/engine.js";
 
 async function events(isol8: DockerIsol8, request: ExecutionRequest): Promise<StreamEvent[]> {
   const seen: StreamEvent[] = [];

@@ -14,7 +14,7 @@ import Docker from "dockerode";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import type { DockerIsol8Options } from "../../src/types.js";
 import { hostAddresses, startHttpUpstream } from "../fixtures/upstreams.js";
-import { engine, runOnce } from "../helpers.js";
+import { engine, runOnce } from "../support/engine.js";
 
 /**
  * Options of every gVisor sandbox here: the engine's defaults, pidsLimit

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import Docker from "dockerode";
-import { collectStream, engine, runOnce } from "../helpers.js";
+import { collectStream, engine, runOnce } from "../support/engine.js";
 
 /**
  * Bash that prints how many processes the timeout test's markers are: one

@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import Database from "better-sqlite3";
 import { RemoteError } from "../../src/client/remote-error.js";
 import { startHttpUpstream } from "../fixtures/upstreams.js";
-import { MASTER, run, startServer } from "./helpers.js";
+import { MASTER, run, startServer } from "../support/server.js";
 
 const srv = await startServer({ maxBodyBytes: 64 * 1024 });
 

@@ -5,9 +5,10 @@ import { describe, test } from "node:test";
 import { RemoteError } from "../../src/client/remote-error.js";
 import { RemoteIsol8 } from "../../src/client/remote-isol8.js";
 import type { ContextInfo, ExecutionResult, StreamEvent } from "../../src/types.js";
-import { docker } from "../e2e/cli-helpers.js";
-import { eventually, startServer } from "./helpers.js";
-import { readSse } from "./sse-client.js";
+import { docker } from "../support/containers.js";
+import { eventually } from "../support/eventually.js";
+import { startServer } from "../support/server.js";
+import { readSse } from "../support/sse.js";
 
 const srv = await startServer();
 const keyA = (await srv.createKey("tenant-a")).key;

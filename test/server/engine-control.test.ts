@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { StreamEvent } from "../../src/types.js";
-import { docker } from "../e2e/cli-helpers.js";
-import { engine } from "../helpers.js";
+import { docker } from "../support/containers.js";
+import { engine } from "../support/engine.js";
 
 const isol8 = engine({ poolSize: { clean: 0, dirty: 0 } });
 

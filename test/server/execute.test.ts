@@ -7,9 +7,10 @@ import { describe, test } from "node:test";
 import WebSocket from "ws";
 import { RemoteError } from "../../src/client/remote-error.js";
 import type { ExecutionResult, StreamEvent } from "../../src/types.js";
-import { docker } from "../e2e/cli-helpers.js";
-import { eventually, MASTER, run, startServer } from "./helpers.js";
-import { readSse } from "./sse-client.js";
+import { containerExists } from "../support/containers.js";
+import { eventually } from "../support/eventually.js";
+import { MASTER, run, startServer } from "../support/server.js";
+import { readSse } from "../support/sse.js";
 
 const srv = await startServer();
 
@@ -17,11 +18,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The program's container, as its hostname names it (Docker sets the hostname to the short id). */
 const PRINT_HOST = "import socket, sys; print(socket.gethostname(), flush=True)";
-
-async function containerExists(shortId: string): Promise<boolean> {
-  const list = await docker.listContainers({ all: true, filters: { id: [shortId] } });
-  return list.length > 0;
-}
 
 function wsOpen(key = MASTER): WebSocket {
   return new WebSocket(`${srv.url.replace("http", "ws")}/execute/ws`, {

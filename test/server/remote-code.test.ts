@@ -8,8 +8,9 @@ import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { createIsol8Server } from "../../src/server/server.js";
 import { type CodeServer, makeTestCa, startCodeServer } from "../fixtures/upstreams.js";
-import { eventually, MASTER, startServer } from "./helpers.js";
-import { readSse } from "./sse-client.js";
+import { eventually } from "../support/eventually.js";
+import { MASTER, startServer } from "../support/server.js";
+import { readSse } from "../support/sse.js";
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const PYTHON = "print('fetched by the server')\n";

@@ -95,16 +95,3 @@ export function run(code: string, extra: Record<string, unknown> = {}): string {
   const { options, sessionId, ...request } = extra;
   return JSON.stringify({ request: { runtime: "python", code, ...request }, options, sessionId });
 }
-
-/** Waits until `check` holds, polling; false if it never did within `ms`. */
-export async function eventually(
-  check: () => Promise<boolean> | boolean,
-  ms = 10_000,
-): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}

@@ -1,8 +1,8 @@
+// The built CLI run as a child process, in an environment like a new user's.
 import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Docker from "dockerode";
 
 export const CLI = new URL("../../dist/cli/isol8.mjs", import.meta.url).pathname;
 
@@ -80,32 +80,6 @@ export function spawnCollect(
 export function isol8(args: string[], options: SpawnOptions = {}): Promise<CliResult> {
   return spawnCollect(process.execPath, [CLI, ...args], options);
 }
-
-const docker = new Docker();
-
-/** Containers (running or not) created by the CLI process with this pid. */
-export async function containersOf(pid: number): Promise<Docker.ContainerInfo[]> {
-  // A process that never got a pid (a `child.pid ?? 0`) owns nothing, which
-  // would make every "no container remains" check pass.
-  if (!Number.isInteger(pid) || pid <= 0)
-    throw new Error(`containersOf: no such process id ${pid}`);
-  return docker.listContainers({
-    all: true,
-    filters: { label: [`isol8.owner=${hostname()}:${pid}`] },
-  });
-}
-
-/** Waits until a condition holds, polling; false if it never did within `ms`. */
-export async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}
-
-export { docker };
 
 /**
  * A fresh environment (see cleanEnv) whose user has trusted the

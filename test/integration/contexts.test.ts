@@ -89,7 +89,9 @@ describe("code contexts: python", () => {
     assert.equal(exit.result.timedOut, true);
     assert.equal(exit.result.exitCode, 130);
     assert.equal(exit.result.contextRestarted, undefined);
-    assert.ok(elapsed >= 650 && elapsed < 2500, `took ${elapsed} ms`);
+    // Not before its timeout (no load makes a timeout early); that it was the
+    // interrupt and not the kill after the grace, contextRestarted says.
+    assert.ok(elapsed >= 650, `took ${elapsed} ms`);
     const stderr = streamed.flatMap((e) => (e.type === "stderr" ? [e.data] : [])).join("");
     assert.match(
       stderr,
@@ -124,7 +126,8 @@ describe("code contexts: python", () => {
     const exit = streamed.at(-1) as Extract<StreamEvent, { type: "exit" }>;
     assert.equal(exit.result.contextRestarted, true);
     assert.equal(exit.result.timedOut, true);
-    assert.ok(elapsed >= 2400 && elapsed < 8000, `took ${elapsed} ms`);
+    // The timeout and the 2 s grace both passed before the kill.
+    assert.ok(elapsed >= 2400, `took ${elapsed} ms`);
     const error = streamed.find((e) => e.type === "error");
     assert.match(
       error?.data ?? "",
@@ -405,14 +408,14 @@ describe("code contexts: engines", () => {
     await isol8.execute({ runtime: "python", code: "kept = 'yes'", contextId: id });
     for await (const event of isol8.executeStream({
       runtime: "python",
-      code: "import time\nprint('go', flush=True)\ntime.sleep(30)",
+      code: "import time\nprint('go', flush=True)\ntime.sleep(30)\nkept = 'not interrupted'",
       contextId: id,
     }))
       if (event.type === "stdout") break;
-    const started = performance.now();
+    // Had the abandoned cell run on, this call would have waited for it and
+    // found what it set after its sleep.
     const after = await isol8.execute({ runtime: "python", code: "kept", contextId: id });
-    assert.equal(after.value, "'yes'");
-    assert.ok(performance.now() - started < 1500, "the abandoned cell was interrupted");
+    assert.equal(after.value, "'yes'", "the abandoned cell was interrupted");
   });
 
   test("a persistent engine's contexts have their own /sandbox; secrets are masked; output is cut per call", async () => {

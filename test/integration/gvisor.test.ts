@@ -282,7 +282,6 @@ describe("gVisor: the normal tier's denials hold", () => {
 
   test("a timeout kills the whole process tree, including children that ignore SIGTERM or start new sessions", async () => {
     const isol8 = engine({ ...GVISOR, mode: "persistent" });
-    const started = performance.now();
     const result = await isol8.execute({
       runtime: "bash",
       timeoutMs: 3000,
@@ -298,8 +297,8 @@ describe("gVisor: the normal tier's denials hold", () => {
     });
     assert.equal(result.timedOut, true);
     // Both were running when the timeout came...
+    // (timedOut, and the run returned at all: the program's own sleep is 1000 s.)
     assert.equal(result.stdout, "started, markers alive: 2\n");
-    assert.ok(performance.now() - started < 10_000);
     // ...and the same container's next run finds neither.
     const check = await isol8.execute({ runtime: "bash", code: COUNT_MARKERS });
     assert.equal(check.stdout, "0\n");
@@ -417,8 +416,10 @@ describe("gVisor: where it differs from the normal tier", () => {
       `memory bomb: ${"error" in outcome ? `${outcome.error.name}: ${outcome.error.message}` : `oomKilled=${outcome.result.oomKilled}`} after ${Math.round(performance.now() - started)} ms`,
     );
     if ("error" in outcome) assert.equal(outcome.error.name, "SandboxFailure");
-    else assert.equal(outcome.result.oomKilled, true);
-    assert.ok(performance.now() - started < 20_000, "ended by the limit, not the timeout");
+    else {
+      assert.equal(outcome.result.oomKilled, true);
+      assert.equal(outcome.result.timedOut, false, "ended by the limit, not the timeout");
+    }
     const next = await isol8.execute({ runtime: "python", code: "print('still here')" });
     assert.equal(next.stdout, "still here\n");
   });

@@ -8,7 +8,7 @@ import {
   startNpmRegistry,
   startPythonIndex,
 } from "../fixtures/package-index.js";
-import { isol8 } from "../support/cli.js";
+import { type CliResult, isol8 } from "../support/cli.js";
 import { docker } from "../support/containers.js";
 
 // The built CLI (`npm run build` first) against real Docker. Custom images
@@ -62,10 +62,10 @@ function oneErrorLine(stderr: string): string {
 }
 
 describe("isol8 build", () => {
-  let tag = "";
-
-  test("builds a custom image with a hashed tag; isol8 run --image uses its package", async () => {
-    const r = await isol8([
+  let firstBuild: Promise<CliResult> | undefined;
+  /** The fixture image's first build: made once, by whichever test needs it first. */
+  const buildFixtureImage = () => {
+    firstBuild ??= isol8([
       "build",
       "--base",
       "python",
@@ -73,11 +73,18 @@ describe("isol8 build", () => {
       "isol8-cli-fixture",
       "--pip-index-url",
       pypi.url,
-    ]);
+    ]).then((r) => {
+      if (r.code === 0) created.add(r.stdout.trim());
+      return r;
+    });
+    return firstBuild;
+  };
+
+  test("builds a custom image with a hashed tag; isol8 run --image uses its package", async () => {
+    const r = await buildFixtureImage();
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^isol8-custom:[0-9a-f]{16}\n$/);
-    tag = r.stdout.trim();
-    created.add(tag);
+    const tag = r.stdout.trim();
     assert.match(r.stderr, /Successfully tagged/, "build progress goes to stderr");
     assert.ok(pypi.requests.includes("/simple/isol8-cli-fixture/"), pypi.requests.join(" "));
 
@@ -100,7 +107,9 @@ describe("isol8 build", () => {
   });
 
   test("a second identical build is a no-op reported as up to date; --force rebuilds", async () => {
-    assert.ok(tag, "needs the first test");
+    const first = await buildFixtureImage();
+    assert.equal(first.code, 0, first.stderr);
+    const tag = first.stdout.trim();
     const requests = pypi.requests.length;
     const args = ["build", "--base", "python", "--install", "isol8-cli-fixture"];
     const again = await isol8([...args, "--pip-index-url", pypi.url, "--json"]);

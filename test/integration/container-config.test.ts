@@ -5,12 +5,13 @@
 // going on, a pooled container after it was reused, a session's container
 // and a code context's.
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import type Docker from "dockerode";
 import type { ExecutionResult, ExecutionSummary } from "../../src/types.js";
 import { docker, ownContainers } from "../support/containers.js";
 import { engine } from "../support/engine.js";
+import { sha256 } from "../support/hash.js";
 
 const unique = (what: string) => `${what}-${randomBytes(8).toString("hex")}`;
 
@@ -24,8 +25,6 @@ function inputs() {
   };
 }
 type Inputs = ReturnType<typeof inputs>;
-
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /**
  * Python that shows it had each input: the code's marker reversed (the

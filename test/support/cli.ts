@@ -1,4 +1,5 @@
 // The built CLI run as a child process, in an environment like a new user's.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -91,4 +92,10 @@ export async function envTrusting(cwd: string, extra: Record<string, string> = {
   const trusted = await isol8(["config", "trust"], { cwd, env });
   if (trusted.code !== 0) throw new Error(`isol8 config trust: ${trusted.stderr}`);
   return env;
+}
+
+/** The result, once asserted that the command exited 0 (its stderr is the message if not). */
+export function ok(result: CliResult): CliResult {
+  assert.equal(result.code, 0, `exit ${result.code}: ${result.stderr}`);
+  return result;
 }

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import Docker from "dockerode";
 import { collectStream, engine, runOnce } from "../support/engine.js";
+import { outputRuns } from "../support/stream.js";
 
 describe("timeouts", () => {
   test("a per-request timeout overrides the engine's", async () => {
@@ -27,7 +28,7 @@ describe("timeouts", () => {
     const types = events.map((e) => e.event.type);
     assert.deepEqual(types.slice(-2), ["error", "exit"]);
     assert.match(events.at(-2)?.event.data ?? "", /timed out after 1000 ms/);
-    assert.equal(events[0]?.event.data, "before\n");
+    assert.equal(outputRuns(events.map((e) => e.event))[0], "stdout:before\n");
   });
 });
 

@@ -20,6 +20,11 @@ export interface OciRuntime {
    * NoNewPrivs line (the prctl case checks both under every runtime).
    */
   statusCapabilityLines: string[];
+  /**
+   * What connect() to an address with no route fails with: Linux says
+   * ENETUNREACH when no interface but lo is up, gVisor's netstack EHOSTUNREACH.
+   */
+  noRouteErrno: "ENETUNREACH" | "EHOSTUNREACH";
 }
 
 const NO_CAPABILITIES = ["CapInh", "CapPrm", "CapEff", "CapBnd"].map(
@@ -31,6 +36,7 @@ export const RUNC: OciRuntime = {
   name: "runc",
   options: {},
   statusCapabilityLines: [...NO_CAPABILITIES, "CapAmb: 0000000000000000", "NoNewPrivs: 1"],
+  noRouteErrno: "ENETUNREACH",
 };
 
 /** gVisor's runsc (the engine's defaults, pidsLimit included: it raises Docker's by gVisor's overhead). */
@@ -38,6 +44,7 @@ export const RUNSC: OciRuntime = {
   name: "runsc",
   options: { ociRuntime: "runsc" },
   statusCapabilityLines: NO_CAPABILITIES,
+  noRouteErrno: "EHOSTUNREACH",
 };
 
 /**
@@ -131,6 +138,79 @@ export function conformance(runtime: OciRuntime): void {
       } finally {
         delete process.env.ISOL8_TEST_HOST_SECRET;
       }
+    });
+  });
+
+  describe(`${runtime.name}: filesystem`, () => {
+    test("filling /sandbox and /tmp ends in ENOSPC inside the sandbox", async () => {
+      const result = await runOnce(
+        {
+          runtime: "bash",
+          code: [
+            "dd if=/dev/zero of=/sandbox/fill bs=1M count=64 2>&1 | grep -o 'No space left on device' | head -1",
+            "dd if=/dev/zero of=/tmp/fill bs=1M count=64 2>&1 | grep -o 'No space left on device' | head -1",
+            "du -sm /sandbox/fill /tmp/fill | cut -f1",
+          ].join("\n"),
+        },
+        { ...options, sandboxSize: "16m", tmpSize: "8m" },
+      );
+      assert.deepEqual(result.stdout.trim().split("\n"), [
+        "No space left on device",
+        "No space left on device",
+        "16",
+        "8",
+      ]);
+    });
+
+    test("the root filesystem, /etc and /usr are read-only; /tmp is noexec; /sandbox is the only place to run from", async () => {
+      const result = await runOnce(
+        {
+          runtime: "bash",
+          code: [
+            'for p in /x /etc/x /usr/x /usr/local/bin/x /sandbox/../x; do (echo > $p) 2>/dev/null && echo "wrote $p" || echo "refused $p"; done',
+            "cp /bin/true /tmp/t && /tmp/t 2>/dev/null && echo 'ran /tmp' || echo 'refused /tmp'",
+            "cp /bin/true /sandbox/t && /sandbox/t && echo 'ran /sandbox'",
+          ].join("\n"),
+        },
+        options,
+      );
+      assert.deepEqual(result.stdout.trim().split("\n"), [
+        "refused /x",
+        "refused /etc/x",
+        "refused /usr/x",
+        "refused /usr/local/bin/x",
+        "refused /sandbox/../x",
+        "refused /tmp",
+        "ran /sandbox",
+      ]);
+    });
+  });
+
+  describe(`${runtime.name}: network none`, () => {
+    test("only loopback; raw sockets, TCP to the host's bridge and DNS all fail", async () => {
+      const code = String.raw`
+import socket, errno
+print(sorted(name for _, name in socket.if_nameindex()))
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); print("raw-open")
+except OSError as e:
+    print("raw", errno.errorcode[e.errno])
+try:
+    socket.create_connection(("172.17.0.1", 2375), timeout=2); print("tcp-open")
+except OSError as e:
+    print("tcp", errno.errorcode.get(e.errno, e.errno))
+try:
+    socket.getaddrinfo("example.com", 443); print("dns-open")
+except OSError as e:
+    print("dns-failed")
+`;
+      const result = await runOnce({ runtime: "python", code }, options);
+      assert.deepEqual(result.stdout.trim().split("\n"), [
+        "['lo']",
+        "raw EPERM",
+        `tcp ${runtime.noRouteErrno}`,
+        "dns-failed",
+      ]);
     });
   });
 

@@ -99,3 +99,23 @@ export function ok(result: CliResult): CliResult {
   assert.equal(result.code, 0, `exit ${result.code}: ${result.stderr}`);
   return result;
 }
+
+/** The last line a command printed on stderr (its one-line error). */
+export function lastLine(stderr: string): string {
+  return (
+    stderr
+      .split("\n")
+      .filter((line) => line.length > 0)
+      .at(-1) ?? ""
+  );
+}
+
+/** What `isol8 build --json` prints. */
+export interface BuildReport {
+  image: string;
+  runtime: string;
+  status: string;
+  sizeBytes: number;
+  seconds: number;
+  packages: string[];
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: mutation testing of the security core, unit tests, then
 # integration, end-to-end and server tests against the real Docker engine
-# (several files at a time), the few files that must run alone, and last a
-# check that nothing was left behind.
+# (several files at a time), any file that must run alone, and last a check
+# that nothing was left behind.
 # Needs a running Docker engine, the images and gVisor (scripts/setup.sh sets
 # up all three) and a build (`npm run check` typechecks, lints and builds).
 #
@@ -38,18 +38,30 @@ run_tests() {
 # Pure logic: one file per core.
 run_tests --test-concurrency=2 test/unit/*.test.ts
 
-# Files that must run alone:
-# - memory-bounds pushes gigabytes through a server with 2 GB sandboxes and
-#   programs with 60 s timeouts: beside other files it starves them of both
-#   cores, and its own timeouts would then depend on their load.
-SERIAL=(test/server/memory-bounds.test.ts)
+# The Docker tiers. node --test starts files in the order given, so the
+# longest go first and the short ones fill in around them (times of one file
+# alone: memory-bounds about 130 s, cli-config-keys 80 s, gvisor 40 s,
+# serve-cli, cli-run and baked-packages 30-40 s; most others 5-30 s).
+LONGEST=(
+  test/server/memory-bounds.test.ts
+  test/e2e/cli-config-keys.test.ts
+  test/integration/gvisor.test.ts
+  test/server/serve-cli.test.ts
+  test/integration/baked-packages.test.ts
+  test/e2e/cli-run.test.ts
+)
+# Files that must run alone, after the others: none today. (memory-bounds
+# pushes gigabytes through a server, but it measures only that server's
+# memory, and beside three other heavy files its programs stayed well within
+# their 60 s timeouts.)
+SERIAL=()
 
-parallel=()
+docker_files=("${LONGEST[@]}")
 for file in test/integration/*.test.ts test/e2e/*.test.ts test/server/*.test.ts; do
-  [[ " ${SERIAL[*]} " == *" $file "* ]] || parallel+=("$file")
+  [[ " ${LONGEST[*]} ${SERIAL[*]} " == *" $file "* ]] || docker_files+=("$file")
 done
-run_tests --test-concurrency="${ISOL8_TEST_CONCURRENCY:-3}" "${parallel[@]}"
-run_tests --test-concurrency=1 "${SERIAL[@]}"
+run_tests --test-concurrency="${ISOL8_TEST_CONCURRENCY:-3}" "${docker_files[@]}"
+if ((${#SERIAL[@]})); then run_tests --test-concurrency=1 "${SERIAL[@]}"; fi
 
 # Last and alone: after everything else, no container or network isol8 made is left.
 run_tests --test-concurrency=1 test/zz-leaks.test.ts

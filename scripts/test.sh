@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: mutation testing of the security core, unit tests, then
-# integration and end-to-end tests against the real Docker engine, then a
-# check that nothing was left behind.
+# integration, end-to-end and server tests against the real Docker engine
+# (several files at a time), any file that must run alone, and last a check
+# that nothing was left behind.
 # Needs a running Docker engine, the images and gVisor (scripts/setup.sh sets
 # up all three) and a build (`npm run check` typechecks, lints and builds).
+#
+# ISOL8_TEST_CONCURRENCY sets how many Docker test files run at once (3 by
+# default). Each file is its own process, and a test only ever looks at the
+# containers its own process created (their isol8.owner label, or their ids),
+# so files do not see one another's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,11 +27,42 @@ export ISOL8_PREEXISTING
 # stryker.config.mjs).
 npm run --silent test:mutation
 
-# One file at a time: the machine has two cores and the suites start many containers.
-# A test that hangs fails after 5 minutes instead of hanging the suite.
-exec node --import tsx --test --test-concurrency=1 --test-timeout=300000 \
-  test/unit/*.test.ts \
-  test/integration/*.test.ts \
-  test/e2e/*.test.ts \
-  test/server/*.test.ts \
-  test/zz-leaks.test.ts
+# A test that hangs fails after 5 minutes instead of hanging the suite. A
+# failing step does not stop the later ones (the leak check means most after
+# failures), but fails the suite.
+status=0
+run_tests() {
+  node --import tsx --test --test-timeout=300000 "$@" || status=1
+}
+
+# Pure logic: one file per core.
+run_tests --test-concurrency=2 test/unit/*.test.ts
+
+# The Docker tiers. node --test starts files in the order given, so the
+# longest go first and the short ones fill in around them (times of one file
+# alone: memory-bounds about 130 s, cli-config-keys 80 s, gvisor 40 s,
+# serve-cli, cli-run and baked-packages 30-40 s; most others 5-30 s).
+LONGEST=(
+  test/server/memory-bounds.test.ts
+  test/e2e/cli-config-keys.test.ts
+  test/integration/gvisor.test.ts
+  test/server/serve-cli.test.ts
+  test/integration/baked-packages.test.ts
+  test/e2e/cli-run.test.ts
+)
+# Files that must run alone, after the others: none today. (memory-bounds
+# pushes gigabytes through a server, but it measures only that server's
+# memory, and beside three other heavy files its programs stayed well within
+# their 60 s timeouts.)
+SERIAL=()
+
+docker_files=("${LONGEST[@]}")
+for file in test/integration/*.test.ts test/e2e/*.test.ts test/server/*.test.ts; do
+  [[ " ${LONGEST[*]} ${SERIAL[*]} " == *" $file "* ]] || docker_files+=("$file")
+done
+run_tests --test-concurrency="${ISOL8_TEST_CONCURRENCY:-3}" "${docker_files[@]}"
+if ((${#SERIAL[@]})); then run_tests --test-concurrency=1 "${SERIAL[@]}"; fi
+
+# Last and alone: after everything else, no container or network isol8 made is left.
+run_tests --test-concurrency=1 test/zz-leaks.test.ts
+exit "$status"

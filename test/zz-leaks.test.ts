@@ -1,4 +1,4 @@
-// Runs last (scripts/test.sh lists it last and runs files one at a time):
+// Runs last and alone (scripts/test.sh runs it as its own step, after every other file):
 // after the whole suite, no container or network isol8 created is left.
 import assert from "node:assert/strict";
 import { test } from "node:test";

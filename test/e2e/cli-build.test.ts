@@ -3,21 +3,19 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  type PackageIndex,
-  startNpmRegistry,
-  startPythonIndex,
-} from "../fixtures/package-index.js";
-import { docker, isol8 } from "./cli-helpers.js";
+import { type PackageIndex, startPythonIndex } from "../fixtures/package-index.js";
+import { type BuildReport, type CliResult, isol8, lastLine } from "../support/cli.js";
+import { docker } from "../support/containers.js";
+import { removedAfterwards } from "../support/images.js";
 
 // The built CLI (`npm run build` first) against real Docker. Custom images
 // are built FROM the shared isol8:<runtime> images (run `isol8 setup` first)
-// and removed at the end; the shared images are never rebuilt here.
+// and removed at the end; the shared images are never rebuilt here. Python
+// builds here; node and bash builds in cli-build-node.test.ts, which runs
+// beside this file.
 
-const created = new Set<string>();
-const testRepo = `isol8-test-build-${process.pid}`;
+const created = removedAfterwards();
 let pypi: PackageIndex;
-let npm: PackageIndex;
 
 before(async () => {
   pypi = await startPythonIndex([
@@ -27,44 +25,15 @@ before(async () => {
       modules: { "isol8_cli_fixture.py": "WHO = 'baked'\n" },
     },
   ]);
-  npm = await startNpmRegistry([
-    {
-      name: "isol8-cli-fixture",
-      version: "1.0.0",
-      files: { "index.js": "module.exports = 'from the local registry';\n" },
-    },
-  ]);
 });
 
-after(async () => {
-  for (const image of created) {
-    await docker
-      .getImage(image)
-      .remove({ force: true })
-      .catch(() => undefined);
-  }
-  await Promise.all([pypi?.close(), npm?.close()]);
-});
-
-interface BuildReport {
-  image: string;
-  runtime: string;
-  status: string;
-  sizeBytes: number;
-  seconds: number;
-  packages: string[];
-}
-
-function oneErrorLine(stderr: string): string {
-  const lines = stderr.split("\n").filter((line) => line.length > 0);
-  return lines.at(-1) ?? "";
-}
+after(() => pypi?.close());
 
 describe("isol8 build", () => {
-  let tag = "";
-
-  test("builds a custom image with a hashed tag; isol8 run --image uses its package", async () => {
-    const r = await isol8([
+  let firstBuild: Promise<CliResult> | undefined;
+  /** The fixture image's first build: made once, by whichever test needs it first. */
+  const buildFixtureImage = () => {
+    firstBuild ??= isol8([
       "build",
       "--base",
       "python",
@@ -72,11 +41,18 @@ describe("isol8 build", () => {
       "isol8-cli-fixture",
       "--pip-index-url",
       pypi.url,
-    ]);
+    ]).then((r) => {
+      if (r.code === 0) created.add(r.stdout.trim());
+      return r;
+    });
+    return firstBuild;
+  };
+
+  test("builds a custom image with a hashed tag; isol8 run --image uses its package", async () => {
+    const r = await buildFixtureImage();
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^isol8-custom:[0-9a-f]{16}\n$/);
-    tag = r.stdout.trim();
-    created.add(tag);
+    const tag = r.stdout.trim();
     assert.match(r.stderr, /Successfully tagged/, "build progress goes to stderr");
     assert.ok(pypi.requests.includes("/simple/isol8-cli-fixture/"), pypi.requests.join(" "));
 
@@ -99,7 +75,9 @@ describe("isol8 build", () => {
   });
 
   test("a second identical build is a no-op reported as up to date; --force rebuilds", async () => {
-    assert.ok(tag, "needs the first test");
+    const first = await buildFixtureImage();
+    assert.equal(first.code, 0, first.stderr);
+    const tag = first.stdout.trim();
     const requests = pypi.requests.length;
     const args = ["build", "--base", "python", "--install", "isol8-cli-fixture"];
     const again = await isol8([...args, "--pip-index-url", pypi.url, "--json"]);
@@ -133,56 +111,6 @@ describe("isol8 build", () => {
     const idAfter = (await docker.getImage(tag).inspect()).Id;
     assert.notEqual(idAfter, idBefore);
     await assert.rejects(docker.getImage(idBefore).inspect(), "the replaced image is removed");
-  });
-
-  test("--tag names the image; --setup commands run as root at build time, in order", async () => {
-    const name = `${testRepo}:node`;
-    created.add(name);
-    const r = await isol8([
-      "build",
-      "--base",
-      "node",
-      "--install",
-      "isol8-cli-fixture",
-      "--npm-registry",
-      npm.url,
-      "--setup",
-      "id -u > /etc/isol8-setup-order",
-      "echo second >> /etc/isol8-setup-order",
-      "--tag",
-      name,
-    ]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, `${name}\n`);
-    const run = await isol8([
-      "run",
-      "--image",
-      name,
-      "-r",
-      "node",
-      "-e",
-      "import v from 'isol8-cli-fixture'; import { readFileSync } from 'node:fs'; console.log(v); console.log(readFileSync('/etc/isol8-setup-order', 'utf8').trim());",
-    ]);
-    assert.equal(run.stderr, "");
-    assert.equal(run.stdout, "from the local registry\n0\nsecond\n");
-  });
-
-  test("a package from the public npm registry (registry.npmjs.org)", async () => {
-    const r = await isol8(["build", "--base", "node", "--install", "is-number@7.0.0", "--json"]);
-    assert.equal(r.code, 0, r.stderr);
-    const report = JSON.parse(r.stdout) as BuildReport;
-    created.add(report.image);
-    assert.equal(report.status, "built");
-    const run = await isol8([
-      "run",
-      "--image",
-      report.image,
-      "-r",
-      "node",
-      "-e",
-      "import isNumber from 'is-number'; console.log(isNumber(7), isNumber('x'))",
-    ]);
-    assert.equal(run.stdout, "true false\n", run.stderr);
   });
 
   test("bad input: one line, exit 2, nothing built", async () => {
@@ -227,19 +155,10 @@ describe("isol8 build", () => {
     assert.equal(r.code, 125);
     assert.equal(r.stdout, "");
     assert.match(
-      oneErrorLine(r.stderr),
+      lastLine(r.stderr),
       /^isol8: installing python packages into isol8-custom:[0-9a-f]{16} failed: ERROR: No matching distribution found for isol8-no-such-package$/,
     );
     assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
-  });
-
-  test("a failed setup command: one line naming it, exit 125", async () => {
-    const r = await isol8(["build", "--base", "bash", "--setup", "true", "echo oops >&2; exit 7"]);
-    assert.equal(r.code, 125);
-    assert.equal(
-      oneErrorLine(r.stderr),
-      "isol8: setup command 2 (`echo oops >&2; exit 7`) failed (exit code 7): oops",
-    );
   });
 });
 

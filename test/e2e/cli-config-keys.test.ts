@@ -20,7 +20,7 @@ import {
   startHttpUpstream,
   type Upstream,
 } from "../fixtures/upstreams.js";
-import { type CliResult, cleanEnv, envTrusting, isol8 } from "./cli-helpers.js";
+import { type CliResult, cleanEnv, envTrusting, isol8, ok } from "../support/cli.js";
 
 /** Keys a test below exercises, filled as the tests are declared. */
 const covered = new Set<string>();
@@ -59,11 +59,6 @@ function scratchFile(name: string, content: string): string {
 async function runWith(config: unknown, args: string[]): Promise<CliResult> {
   const cwd = project(config);
   return isol8(["run", ...args], { cwd, env: await envTrusting(cwd) });
-}
-
-function ok(result: CliResult): CliResult {
-  assert.equal(result.code, 0, `exit ${result.code}: ${result.stderr}`);
-  return result;
 }
 
 /** cgroup v1 or v2: the CPU quota as "QUOTA PERIOD". */

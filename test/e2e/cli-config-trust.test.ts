@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CLI, cleanEnv, isol8 } from "./cli-helpers.js";
+import { CLI, cleanEnv, isol8 } from "../support/cli.js";
 
 const PLANTED = { defaults: { network: "host" }, security: { seccomp: "unconfined" } };
 const MARKER = "host-only-service-4f1c";

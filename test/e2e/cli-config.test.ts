@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parseSize } from "../../src/config/sizes.js";
 import { DEFAULTS } from "../../src/engine/options.js";
-import { cleanEnv, envTrusting, isol8 } from "./cli-helpers.js";
+import { cleanEnv, envTrusting, isol8 } from "../support/cli.js";
 
 /** A working directory holding this isol8.config.json. */
 function projectWith(config: unknown): string {

@@ -10,7 +10,7 @@ import {
   startHttpUpstream,
   type Upstream,
 } from "../fixtures/upstreams.js";
-import { cleanEnv, isol8 } from "./cli-helpers.js";
+import { cleanEnv, isol8 } from "../support/cli.js";
 
 describe("isol8 run: network flags", () => {
   let http: Upstream;

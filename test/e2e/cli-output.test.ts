@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { describe, test } from "node:test";
-import { CLI, cleanEnv } from "./cli-helpers.js";
+import { CLI, cleanEnv } from "../support/cli.js";
 
 const SIZE = 1_000_000;
 /** A program writing SIZE bytes of `o` to stdout and of `e` to stderr, with no newline (a TTY would rewrite those). */

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type CodeServer, makeTestCa, startCodeServer } from "../fixtures/upstreams.js";
-import { CLI, type CliResult, cleanEnv, isol8 } from "./cli-helpers.js";
+import { CLI, type CliResult, cleanEnv, isol8 } from "../support/cli.js";
+import { sha256 } from "../support/hash.js";
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const PYTHON = "import sys\nprint('python from afar', sys.argv[0])\n";
 const NODE = "console.log('node from afar', typeof import.meta.url);\n";
 

@@ -6,13 +6,10 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type PackageIndex, startPythonIndex } from "../fixtures/package-index.js";
 import { startHttpUpstream, type Upstream } from "../fixtures/upstreams.js";
-import { type CliResult, containersOf, eventually, isol8 } from "./cli-helpers.js";
-import { serveCli } from "./serve-helper.js";
-
-function ok(result: CliResult): CliResult {
-  assert.equal(result.code, 0, `exit ${result.code}: ${result.stderr}`);
-  return result;
-}
+import { type CliResult, isol8, ok } from "../support/cli.js";
+import { containersOf } from "../support/containers.js";
+import { eventually } from "../support/eventually.js";
+import { serveCli } from "../support/serve-cli.js";
 
 function oneLine(result: CliResult, code: number, message: RegExp): void {
   assert.equal(result.code, code, result.stderr);

@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { cleanEnv, containersOf, eventually, isol8 } from "./cli-helpers.js";
+import { cleanEnv, isol8 } from "../support/cli.js";
+import { containersOf, docker } from "../support/containers.js";
+import { eventually } from "../support/eventually.js";
 
 const work = mkdtempSync(join(tmpdir(), "isol8-e2e-"));
 function file(name: string, content: string | Buffer): string {
@@ -264,10 +266,7 @@ describe("isol8 run: no orphans", () => {
     try {
       assert.equal(kept?.State, "running");
     } finally {
-      if (kept)
-        await import("./cli-helpers.js").then(({ docker }) =>
-          docker.getContainer(kept.Id).remove({ force: true }),
-        );
+      if (kept) await docker.getContainer(kept.Id).remove({ force: true });
     }
   });
 });

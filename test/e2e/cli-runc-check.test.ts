@@ -6,8 +6,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { cleanEnv, isol8, standInRunc } from "./cli-helpers.js";
-import { serveCli } from "./serve-helper.js";
+import { cleanEnv, isol8, standInRunc } from "../support/cli.js";
+import { serveCli } from "../support/serve-cli.js";
 
 /** Debian 12's runc: the CVE-2024-21626 backport, nothing later. */
 const DEBIAN_12 =

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { isol8 } from "./cli-helpers.js";
+import { isol8 } from "../support/cli.js";
 
 test("an invalid --seccomp-profile file is exit 2 with its path, without its content", async () => {
   const dir = mkdtempSync(join(tmpdir(), "isol8-seccomp-file-"));

@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { CLI, cleanEnv } from "./cli-helpers.js";
+import { CLI, cleanEnv } from "../support/cli.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 

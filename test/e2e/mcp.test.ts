@@ -11,7 +11,9 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { ensureDataImage } from "../fixtures/data-image.js";
 import { type PackageIndex, startPythonIndex } from "../fixtures/package-index.js";
-import { CLI, cleanEnv, containersOf, envTrusting, eventually } from "./cli-helpers.js";
+import { CLI, cleanEnv, envTrusting } from "../support/cli.js";
+import { containersOf } from "../support/containers.js";
+import { eventually } from "../support/eventually.js";
 
 const TOOLS = [
   "close_context",
@@ -437,8 +439,8 @@ describe("isol8 mcp over stdio", () => {
       undefined,
       { signal: abort.signal },
     );
-    const started = Date.now();
-    // The session runs one call at a time: this one waits for the sleeper unless it was killed.
+    // The session runs one call at a time: this one waits for the sleeper
+    // unless it was killed, and would then list its "finished".
     await new Promise((r) => setTimeout(r, 1000));
     abort.abort();
     await assert.rejects(running);
@@ -447,7 +449,6 @@ describe("isol8 mcp over stdio", () => {
       runtime: "bash",
       code: "ls",
     });
-    assert.ok(Date.now() - started < 10_000, "the cancelled run did not hold the session");
     assert.match(listing, /started/);
     assert.doesNotMatch(listing, /finished/);
     await ok(mcp.client, "close_session", { sessionId: id });

@@ -17,16 +17,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type PackageIndex, startPythonIndex } from "../fixtures/package-index.js";
-import {
-  CLI,
-  type CliResult,
-  cleanEnv,
-  containersOf,
-  docker,
-  isol8,
-  spawnCollect,
-} from "./cli-helpers.js";
-import { serveCli } from "./serve-helper.js";
+import { CLI, type CliResult, cleanEnv, isol8, spawnCollect } from "../support/cli.js";
+import { containersOf, docker } from "../support/containers.js";
+import { serveCli } from "../support/serve-cli.js";
 
 /** The examples, verbatim. */
 const EXAMPLES = {

@@ -18,7 +18,8 @@ import {
   startNpmRegistry,
   startPythonIndex,
 } from "../fixtures/package-index.js";
-import { runOnce } from "../helpers.js";
+import { runOnce } from "../support/engine.js";
+import { removedAfterwards } from "../support/images.js";
 
 // Real Docker. Baking is tested on images of this test's own (setupImages'
 // imageTags, and custom images FROM the shared runtime images), never by
@@ -30,7 +31,7 @@ const docker = createDockerClient();
 const verbose = process.env.ISOL8_TEST_VERBOSE === "1";
 const onProgress = verbose ? (line: string) => process.stderr.write(`${line}\n`) : undefined;
 const testRepo = `isol8-test-baked-${process.pid}`;
-const created = new Set<string>();
+const created = removedAfterwards();
 
 let pypi: PackageIndex;
 let npm: PackageIndex;
@@ -79,15 +80,7 @@ before(async () => {
   ]);
 });
 
-after(async () => {
-  for (const image of created) {
-    await docker
-      .getImage(image)
-      .remove({ force: true })
-      .catch(() => undefined);
-  }
-  await Promise.all([pypi?.close(), npm?.close()]);
-});
+after(() => Promise.all([pypi?.close(), npm?.close()]));
 
 /** Runs one request in `image` (as a sandbox: no network, read-only root, uid 100). */
 async function runIn(image: string, request: ExecutionRequest): Promise<string> {

@@ -5,14 +5,14 @@
 // going on, a pooled container after it was reused, a session's container
 // and a code context's.
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import Docker from "dockerode";
-import { LABELS, ownerLabelValue } from "../../src/engine/labels.js";
+import type Docker from "dockerode";
 import type { ExecutionResult, ExecutionSummary } from "../../src/types.js";
-import { engine } from "../helpers.js";
+import { docker, ownContainers } from "../support/containers.js";
+import { engine } from "../support/engine.js";
+import { sha256 } from "../support/hash.js";
 
-const docker = new Docker();
 const unique = (what: string) => `${what}-${randomBytes(8).toString("hex")}`;
 
 /** A run's inputs, each with a value that appears nowhere else. */
@@ -25,8 +25,6 @@ function inputs() {
   };
 }
 type Inputs = ReturnType<typeof inputs>;
-
-const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 /**
  * Python that shows it had each input: the code's marker reversed (the
@@ -59,10 +57,7 @@ function assertRan(
 
 /** This process's containers as Docker describes them. */
 async function inspectOwn(): Promise<Docker.ContainerInspectInfo[]> {
-  const listed = await docker.listContainers({
-    all: true,
-    filters: { label: [`${LABELS.owner}=${ownerLabelValue()}`] },
-  });
+  const listed = await ownContainers();
   const infos = await Promise.all(
     listed.map((c) =>
       docker

@@ -5,9 +5,8 @@
 // kernel that floods the channel is restarted instead of holding the engine.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { collectStream, engine } from "../helpers.js";
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { collectStream, engine } from "../support/engine.js";
+import { pause } from "../support/eventually.js";
 
 /** CPU seconds the kernel's process has used, printed by a python cell. */
 const PROCESS_TIME = "import time\nprint(time.process_time())";

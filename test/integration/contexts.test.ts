@@ -5,7 +5,8 @@ import Docker from "dockerode";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import { InvalidRequestError } from "../../src/engine/request.js";
 import type { ExecutionRequest, StreamEvent } from "../../src/types.js";
-import { engine } from "../helpers.js";
+import { engine } from "../support/engine.js";
+import { outputRuns } from "../support/stream.js";
 
 async function events(isol8: DockerIsol8, request: ExecutionRequest): Promise<StreamEvent[]> {
   const seen: StreamEvent[] = [];
@@ -89,7 +90,9 @@ describe("code contexts: python", () => {
     assert.equal(exit.result.timedOut, true);
     assert.equal(exit.result.exitCode, 130);
     assert.equal(exit.result.contextRestarted, undefined);
-    assert.ok(elapsed >= 650 && elapsed < 2500, `took ${elapsed} ms`);
+    // Not before its timeout (no load makes a timeout early); that it was the
+    // interrupt and not the kill after the grace, contextRestarted says.
+    assert.ok(elapsed >= 650, `took ${elapsed} ms`);
     const stderr = streamed.flatMap((e) => (e.type === "stderr" ? [e.data] : [])).join("");
     assert.match(
       stderr,
@@ -124,7 +127,8 @@ describe("code contexts: python", () => {
     const exit = streamed.at(-1) as Extract<StreamEvent, { type: "exit" }>;
     assert.equal(exit.result.contextRestarted, true);
     assert.equal(exit.result.timedOut, true);
-    assert.ok(elapsed >= 2400 && elapsed < 8000, `took ${elapsed} ms`);
+    // The timeout and the 2 s grace both passed before the kill.
+    assert.ok(elapsed >= 2400, `took ${elapsed} ms`);
     const error = streamed.find((e) => e.type === "error");
     assert.match(
       error?.data ?? "",
@@ -168,7 +172,7 @@ describe("code contexts: python", () => {
       "print('two', file=sys.stderr)",
       "os.write(1, b'three\\n')",
       "print('four', flush=True)",
-      "time.sleep(0.2)",
+      "time.sleep(1)",
       "subprocess.run(['sh', '-c', 'echo five; echo six >&2'])",
       "print('seven')",
     ].join("\n");
@@ -185,15 +189,16 @@ describe("code contexts: python", () => {
     assert.equal(stdout.join(""), "one\nthree\nfour\nfive\nseven\n");
     assert.equal(stderr.join(""), "two\nsix\n");
     // Python-level writes keep their order across the two streams.
-    assert.deepEqual(
-      output.slice(0, 3).map((e) => `${e.event.type}:${e.event.data}`),
-      ["stdout:one\n", "stderr:two\n", "stdout:three\n"],
-    );
+    const runs = outputRuns(output.map((e) => e.event));
+    assert.deepEqual(runs.slice(0, 2), ["stdout:one\n", "stderr:two\n"]);
+    assert.ok(runs[2]?.startsWith("stdout:three\n"), JSON.stringify(runs));
     // Output streams as it is produced, before the sleep ends.
     const four = output.find((e) => e.event.data.includes("four"));
     const exit = streamed.at(-1);
     assert.equal(exit?.event.type, "exit");
-    assert.ok(four && exit && exit.at - four.at >= 150, "four arrived before the sleep");
+    // Half the sleep: a test process held up by a loaded machine may take
+    // "four" late, but not a second late and still have the rest at once.
+    assert.ok(four && exit && exit.at - four.at >= 500, "four arrived before the sleep");
     // A thread left running by its cell is stopped between cells (see
     // context-freeze.test.ts) and goes on in the next one: what it prints
     // then shows up in that call, not lost.
@@ -405,14 +410,14 @@ describe("code contexts: engines", () => {
     await isol8.execute({ runtime: "python", code: "kept = 'yes'", contextId: id });
     for await (const event of isol8.executeStream({
       runtime: "python",
-      code: "import time\nprint('go', flush=True)\ntime.sleep(30)",
+      code: "import time\nprint('go', flush=True)\ntime.sleep(30)\nkept = 'not interrupted'",
       contextId: id,
     }))
       if (event.type === "stdout") break;
-    const started = performance.now();
+    // Had the abandoned cell run on, this call would have waited for it and
+    // found what it set after its sleep.
     const after = await isol8.execute({ runtime: "python", code: "kept", contextId: id });
-    assert.equal(after.value, "'yes'");
-    assert.ok(performance.now() - started < 1500, "the abandoned cell was interrupted");
+    assert.equal(after.value, "'yes'", "the abandoned cell was interrupted");
   });
 
   test("a persistent engine's contexts have their own /sandbox; secrets are masked; output is cut per call", async () => {

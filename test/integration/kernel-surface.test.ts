@@ -11,7 +11,7 @@ import { before, describe, test } from "node:test";
 import { PYTHON_DATA_IMAGE } from "../../src/images/index.js";
 import type { DockerIsol8Options } from "../../src/types.js";
 import { ensureDataImage } from "../fixtures/data-image.js";
-import { engine } from "../helpers.js";
+import { engine } from "../support/engine.js";
 
 /** Python that prints, per probe, `name errno` (0 when the socket was made). */
 const SOCKET_PROBES = `

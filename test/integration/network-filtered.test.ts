@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import { InvalidOptionError } from "../../src/engine/options.js";
@@ -345,14 +346,23 @@ print(json.dumps(results))
   });
 
   test("the gateway is gone after stop(): no socket directory is left", async () => {
-    const before = readdirSync(tmpdir()).filter((n) => n.startsWith("isol8-egress-"));
-    const once = new DockerIsol8({ network: "filtered", networkFilter: { whitelist: [] } });
-    await once.execute({ runtime: "bash", code: "echo hi" });
-    const during = readdirSync(tmpdir()).filter((n) => n.startsWith("isol8-egress-"));
-    assert.equal(during.length, before.length + 1);
-    await once.stop();
-    const afterStop = readdirSync(tmpdir()).filter((n) => n.startsWith("isol8-egress-"));
-    assert.deepEqual(afterStop.sort(), before.sort());
+    // A temporary folder of this test's own: other test files running at the
+    // same time make and remove gateway directories in the shared one.
+    const shared = process.env.TMPDIR;
+    const own = mkdtempSync(join(tmpdir(), "isol8-gateway-test-"));
+    process.env.TMPDIR = own;
+    try {
+      const gatewayDirs = () => readdirSync(own).filter((n) => n.startsWith("isol8-egress-"));
+      const once = new DockerIsol8({ network: "filtered", networkFilter: { whitelist: [] } });
+      await once.execute({ runtime: "bash", code: "echo hi" });
+      assert.equal(gatewayDirs().length, 1);
+      await once.stop();
+      assert.deepEqual(gatewayDirs(), []);
+    } finally {
+      if (shared === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = shared;
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   test("bad filters are refused when the engine is made, naming the field", () => {

@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { hostname } from "node:os";
 import { describe, test } from "node:test";
-import Docker from "dockerode";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
-import { eventually } from "../e2e/cli-helpers.js";
-import { engine } from "../helpers.js";
-
-const docker = new Docker();
-const ownedBy = (pid: number) =>
-  docker.listContainers({ all: true, filters: { label: [`isol8.owner=${hostname()}:${pid}`] } });
+import { containersOf } from "../support/containers.js";
+import { engine } from "../support/engine.js";
+import { eventually } from "../support/eventually.js";
 
 /** A shell function printing how many processes are named isol8-pool-marker, one line per process. */
 const COUNT_MARKERS =
@@ -105,11 +100,11 @@ describe("warm pool", () => {
     const isol8 = new DockerIsol8({ poolSize: { clean: 3, dirty: 1 } });
     await isol8.execute({ runtime: "bash", code: "true" });
     assert.ok(
-      await eventually(async () => (await ownedBy(process.pid)).length >= 3),
+      await eventually(async () => (await containersOf(process.pid)).length >= 3),
       "the pool filled up",
     );
     await isol8.stop();
-    assert.deepEqual(await ownedBy(process.pid), []);
+    assert.deepEqual(await containersOf(process.pid), []);
   });
 
   test("a process killed with its pool warm leaves no container behind (SIGTERM and SIGKILL)", async () => {
@@ -131,13 +126,13 @@ describe("warm pool", () => {
       await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
       const pid = child.pid ?? 0;
       assert.ok(
-        await eventually(async () => (await ownedBy(pid)).length >= 2),
+        await eventually(async () => (await containersOf(pid)).length >= 2),
         "the pool filled up",
       );
       child.kill(signal);
       await new Promise((resolve) => child.once("exit", resolve));
       assert.ok(
-        await eventually(async () => (await ownedBy(pid)).length === 0, 15_000),
+        await eventually(async () => (await containersOf(pid)).length === 0, 15_000),
         `containers left after ${signal}`,
       );
     }

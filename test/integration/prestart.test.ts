@@ -6,9 +6,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import type { ExecutionRequest, ExecutionResult } from "../../src/types.js";
-import { collectStream, engine } from "../helpers.js";
-
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { collectStream, engine } from "../support/engine.js";
+import { pause } from "../support/eventually.js";
 
 /** Long enough for the last run's wipe and the next interpreter's start-up. */
 const IDLE_MS = 400;

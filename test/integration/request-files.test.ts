@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { collectStream, engine } from "../helpers.js";
+import { collectStream, engine } from "../support/engine.js";
 
 describe("request files and outputPaths", () => {
   test("files are placed before the program runs; outputPaths come back base64 in the result", async () => {

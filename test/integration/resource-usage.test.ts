@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { ExecutionResult, ExecutionSummary } from "../../src/types.js";
-import { engine } from "../helpers.js";
+import { engine } from "../support/engine.js";
 
 /**
  * Python spinning until it has used `seconds` of CPU time, then printing the

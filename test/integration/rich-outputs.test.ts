@@ -10,7 +10,7 @@ import type { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import { PYTHON_DATA_IMAGE } from "../../src/images/index.js";
 import type { ExecutionResult, RichOutput, StreamEvent } from "../../src/types.js";
 import { ensureDataImage } from "../fixtures/data-image.js";
-import { engine } from "../helpers.js";
+import { engine } from "../support/engine.js";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { Runtime } from "../../src/types.js";
-import { collectStream, engine } from "../helpers.js";
+import { collectStream, engine } from "../support/engine.js";
 
 /** The same small programs in every runtime's own language. */
 const PROGRAMS: Record<

@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import { SandboxFileError } from "../../src/engine/session-files.js";
 import type { StreamEvent } from "../../src/types.js";
 import { startHttpUpstream, type Upstream } from "../fixtures/upstreams.js";
-import { collectStream, engine } from "../helpers.js";
+import { collectStream, engine } from "../support/engine.js";
 
 /** URL- and JSON-special characters, a space, non-ASCII: each encoding spells it differently. */
 const SECRET = "sk-L1ve/Tok+en é9_Q";

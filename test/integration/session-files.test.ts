@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import { engine } from "../helpers.js";
+import { engine } from "../support/engine.js";
 
 describe("persistent sessions: files", () => {
   test("files put before and after the first run are there; binary content round-trips", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { collectStream, engine } from "../helpers.js";
+import { collectStream, engine } from "../support/engine.js";
 
 describe("setupScript", () => {
   test("runs before the program in the same sandbox; its output streams as phase setup, not in the result", async () => {

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import Docker from "dockerode";
 import type { DockerIsol8 } from "../../src/engine/docker-isol8.js";
-import { engine } from "../helpers.js";
+import { engine } from "../support/engine.js";
 
 /**
  * Python that tries, on PID 1 and on two children of its own (one made

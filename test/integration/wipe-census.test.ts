@@ -15,7 +15,7 @@ import { createDebugLog } from "../../src/engine/debug-log.js";
 import { resolveOptions } from "../../src/engine/options.js";
 import type { ExitReport } from "../../src/engine/protocol.js";
 import { SandboxContainer } from "../../src/engine/sandbox-container.js";
-import { engine } from "../helpers.js";
+import { engine } from "../support/engine.js";
 
 const docker = new Docker();
 const log = createDebugLog(false);

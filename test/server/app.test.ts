@@ -1,6 +1,8 @@
 // The HTTP API's rules that need no running program: auth, validation,
-// limits, policy refusals, keys, tenancy of key routes, OpenAPI. Checked both
-// through the app object (no socket) and over a real loopback socket.
+// limits, policy refusals, keys, tenancy of key routes, OpenAPI. Most are
+// handed to the app object in this process (no socket); what a client sees
+// over a connection (the clients' errors, a refused body's connection) goes
+// over a real loopback socket.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
@@ -8,7 +10,7 @@ import { describe, test } from "node:test";
 import Database from "better-sqlite3";
 import { RemoteError } from "../../src/client/remote-error.js";
 import { startHttpUpstream } from "../fixtures/upstreams.js";
-import { MASTER, run, startServer } from "./helpers.js";
+import { MASTER, run, startServer } from "../support/server.js";
 
 const srv = await startServer({ maxBodyBytes: 64 * 1024 });
 
@@ -40,15 +42,15 @@ describe("health and auth", () => {
   });
 
   test("an unknown route is a JSON 404", async () => {
-    const answer = await json(await srv.call("/no/such/route"));
+    const answer = await json(await srv.request("/no/such/route"));
     assert.deepEqual(answer, { status: 404, body: { error: "no route GET /no/such/route" } });
-    const wrongMethod = await json(await srv.call("/health", { method: "DELETE" }));
+    const wrongMethod = await json(await srv.request("/health", { method: "DELETE" }));
     assert.equal(wrongMethod.status, 404);
   });
 });
 
 describe("validation", () => {
-  const post = (body: string) => srv.call("/execute", { method: "POST", body });
+  const post = (body: string) => srv.request("/execute", { method: "POST", body });
 
   test("400 names the field path and the problem", async () => {
     const cases: [string, RegExp][] = [
@@ -124,7 +126,8 @@ describe("validation", () => {
 
   test("a body over the limit is 413, also without Content-Length", async () => {
     const big = run("x".repeat(80 * 1024));
-    const response = await post(big);
+    // Over the socket: what the server does with the connection is part of the answer.
+    const response = await srv.call("/execute", { method: "POST", body: big });
     // The unread rest of the body spoils the connection: the client must not reuse it.
     assert.equal(response.headers.get("connection"), "close");
     const answer = await json(response);
@@ -143,7 +146,7 @@ describe("validation", () => {
 
 describe("policy", () => {
   const refusal = async (options: Record<string, unknown>) =>
-    json(await srv.call("/execute", { method: "POST", body: run("print(1)", { options }) }));
+    json(await srv.request("/execute", { method: "POST", body: run("print(1)", { options }) }));
 
   test("weakening the sandbox or asking beyond the limits is 403 with the reason", async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
@@ -169,7 +172,7 @@ describe("policy", () => {
       assert.match(String(answer.body.error), expected);
     }
     const perRequest = await json(
-      await srv.call("/execute", { method: "POST", body: run("1", { timeoutMs: 999_999_999 }) }),
+      await srv.request("/execute", { method: "POST", body: run("1", { timeoutMs: 999_999_999 }) }),
     );
     assert.equal(perRequest.status, 403);
     assert.match(String(perRequest.body.error), /^request\.timeoutMs: /);
@@ -251,7 +254,7 @@ describe("policy", () => {
 
 describe("API keys and login", () => {
   test("create, list, use, revoke: a revoked key gets 403", async () => {
-    const created = await srv.call("/auth/keys", {
+    const created = await srv.request("/auth/keys", {
       method: "POST",
       body: JSON.stringify({ name: "ci", tenantId: "team-a" }),
     });
@@ -262,8 +265,8 @@ describe("API keys and login", () => {
     assert.equal(key.tenantId, "team-a");
     assert.equal(key.expiresAt, null);
 
-    assert.equal((await srv.call("/sessions", { key: String(key.key) })).status, 200);
-    const listed = (await (await srv.call("/auth/keys?tenantId=team-a")).json()) as {
+    assert.equal((await srv.request("/sessions", { key: String(key.key) })).status, 200);
+    const listed = (await (await srv.request("/auth/keys?tenantId=team-a")).json()) as {
       keys: Record<string, unknown>[];
     };
     const entry = listed.keys.find((k) => k.id === key.id);
@@ -272,23 +275,23 @@ describe("API keys and login", () => {
     assert.ok(entry.lastUsedAt, "lastUsedAt is set once the key was used");
     assert.equal("key" in entry || "keyHash" in entry, false, "a listing never holds the secret");
 
-    const revoked = await json(await srv.call(`/auth/keys/${key.id}`, { method: "DELETE" }));
+    const revoked = await json(await srv.request(`/auth/keys/${key.id}`, { method: "DELETE" }));
     assert.deepEqual(revoked, { status: 200, body: { ok: true, id: key.id } });
-    const after = await json(await srv.call("/sessions", { key: String(key.key) }));
+    const after = await json(await srv.request("/sessions", { key: String(key.key) }));
     assert.deepEqual(after, { status: 403, body: { error: "API key revoked" } });
-    assert.equal((await srv.call("/auth/keys/no-such-id", { method: "DELETE" })).status, 404);
+    assert.equal((await srv.request("/auth/keys/no-such-id", { method: "DELETE" })).status, 404);
   });
 
   test("an expired key gets 403", async () => {
     const { key } = await srv.createKey("team-e", 1);
     await new Promise((r) => setTimeout(r, 20));
-    const answer = await json(await srv.call("/sessions", { key }));
+    const answer = await json(await srv.request("/sessions", { key }));
     assert.deepEqual(answer, { status: 403, body: { error: "API key expired" } });
   });
 
   test("/auth/login issues a short-lived token that works like a key", async () => {
     const login = await json(
-      await srv.call("/auth/login", {
+      await srv.request("/auth/login", {
         method: "POST",
         body: JSON.stringify({ tenantId: "team-l", ttlMs: 60_000 }),
       }),
@@ -296,11 +299,11 @@ describe("API keys and login", () => {
     assert.equal(login.status, 200);
     const expires = Date.parse(String(login.body.expiresAt));
     assert.ok(expires > Date.now() && expires <= Date.now() + 60_000);
-    assert.equal((await srv.call("/sessions", { key: String(login.body.token) })).status, 200);
-    const defaultTtl = await json(await srv.call("/auth/login", { method: "POST", body: "{}" }));
+    assert.equal((await srv.request("/sessions", { key: String(login.body.token) })).status, 200);
+    const defaultTtl = await json(await srv.request("/auth/login", { method: "POST", body: "{}" }));
     assert.ok(Date.parse(String(defaultTtl.body.expiresAt)) <= Date.now() + 12 * 3600_000);
     const tooLong = await json(
-      await srv.call("/auth/login", { method: "POST", body: JSON.stringify({ ttlMs: 1e15 }) }),
+      await srv.request("/auth/login", { method: "POST", body: JSON.stringify({ ttlMs: 1e15 }) }),
     );
     assert.equal(tooLong.status, 400);
   });
@@ -315,7 +318,7 @@ describe("API keys and login", () => {
       ["POST", "/auth/login"],
     ] as const) {
       const answer = await json(
-        await srv.call(path, { method, key, body: method === "GET" ? undefined : "{}" }),
+        await srv.request(path, { method, key, body: method === "GET" ? undefined : "{}" }),
       );
       assert.deepEqual(
         answer,
@@ -356,7 +359,7 @@ describe("API keys and login", () => {
 
 describe("documents", () => {
   test("GET /openapi.json describes every route", async () => {
-    const doc = (await (await srv.call("/openapi.json")).json()) as {
+    const doc = (await (await srv.request("/openapi.json")).json()) as {
       paths: Record<string, Record<string, unknown>>;
     };
     const routes = Object.entries(doc.paths).flatMap(([path, ops]) =>
@@ -388,7 +391,7 @@ describe("documents", () => {
   });
 
   test("GET /metrics is Prometheus text with the server's series", async () => {
-    const response = await srv.call("/metrics");
+    const response = await srv.request("/metrics");
     assert.match(response.headers.get("content-type") ?? "", /text\/plain/);
     const text = await response.text();
     for (const name of [
@@ -402,7 +405,7 @@ describe("documents", () => {
   });
 
   test("GET /execute/ws without an upgrade is 426", async () => {
-    const answer = await json(await srv.call("/execute/ws"));
+    const answer = await json(await srv.request("/execute/ws"));
     assert.equal(answer.status, 426);
   });
 });

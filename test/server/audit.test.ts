@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { resolveServerConfig } from "../../src/server/config.js";
 import { METADATA_LIMITS } from "../../src/wire/schemas.js";
-import { run, startServer } from "./helpers.js";
+import { run, startServer } from "../support/server.js";
 
 const path = join(mkdtempSync(join(tmpdir(), "isol8-audit-meta-")), "audit.jsonl");
 const srv = await startServer({ auditLog: path });

@@ -8,7 +8,7 @@ import { request } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { WebSocket } from "ws";
 import { MAX_JSON_DEPTH, MAX_JSON_VALUES } from "../../src/server/bounded-json.js";
-import { type ServedCli, serveCli } from "../e2e/serve-helper.js";
+import { type ServedCli, serveCli } from "../support/serve-cli.js";
 
 const KEY = "body-bounds-master-key-0123456789";
 const TEN_MB = 10 * 1024 * 1024 - 1024;

@@ -5,9 +5,11 @@ import { describe, test } from "node:test";
 import { RemoteError } from "../../src/client/remote-error.js";
 import { RemoteIsol8 } from "../../src/client/remote-isol8.js";
 import type { ContextInfo, ExecutionResult, StreamEvent } from "../../src/types.js";
-import { docker } from "../e2e/cli-helpers.js";
-import { eventually, startServer } from "./helpers.js";
-import { readSse } from "./sse-client.js";
+import { docker } from "../support/containers.js";
+import { eventually } from "../support/eventually.js";
+import { startServer } from "../support/server.js";
+import { readSse } from "../support/sse.js";
+import { outputRuns } from "../support/stream.js";
 
 const srv = await startServer();
 const keyA = (await srv.createKey("tenant-a")).key;
@@ -79,10 +81,7 @@ describe("context routes", () => {
         cell("ctx-stream", id, "import sys\nprint('a')\nprint('b', file=sys.stderr)\n7"),
       ),
     );
-    assert.deepEqual(
-      sse.events.slice(0, 2).map((e) => `${e.type}:${e.data}`),
-      ["stdout:a\n", "stderr:b\n"],
-    );
+    assert.deepEqual(outputRuns(sse.events).slice(0, 2), ["stdout:a\n", "stderr:b\n"]);
     const exit = sse.events.at(-1) as Extract<StreamEvent, { type: "exit" }>;
     assert.equal(exit.type, "exit");
     assert.equal(exit.result.value, "7");
@@ -220,7 +219,8 @@ describe("a full server", () => {
       },
       abort.signal,
     );
-    await readSse(long, (e) => e.type === "stdout");
+    // Still reading: a client gone would free the slot before the next requests.
+    await readSse(long, (e) => e.type === "stdout", { keepOpen: true });
     const another = await postTo("/session/full/context", { runtime: "python" });
     assert.equal(another.status, 429, await another.clone().text());
     assert.match(await errorOf(another), /busy/);

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { StreamEvent } from "../../src/types.js";
-import { docker } from "../e2e/cli-helpers.js";
-import { engine } from "../helpers.js";
+import { docker } from "../support/containers.js";
+import { engine } from "../support/engine.js";
 
 const isol8 = engine({ poolSize: { clean: 0, dirty: 0 } });
 
@@ -16,13 +16,12 @@ async function drain(events: AsyncIterable<StreamEvent>): Promise<StreamEvent[]>
 
 describe("DockerIsol8.executeStream control", () => {
   test("kill() before the program has a container is delivered once it starts", async () => {
-    const started = performance.now();
     const run = isol8.executeStream({ runtime: "bash", cmd: "sleep 30" });
     run.kill("SIGTERM");
     const events = await drain(run);
     assert.equal(events.at(-1)?.type, "exit");
+    // 143 is SIGTERM's: the sleep did not run out on its own (that is 0).
     assert.equal(events.at(-1)?.data, "143");
-    assert.ok(performance.now() - started < 15_000);
   });
 
   test("aborting ends a silent run at once, throws the reason, and removes its container", async () => {
@@ -30,12 +29,12 @@ describe("DockerIsol8.executeStream control", () => {
     const run = isol8.executeStream(
       {
         runtime: "python",
-        code: "import socket, time\nprint(socket.gethostname(), flush=True)\ntime.sleep(60)",
+        // Longer than the suite lets a test run: only the abort can end it in time.
+        code: "import socket, time\nprint(socket.gethostname(), flush=True)\ntime.sleep(3600)",
       },
       { signal: abort.signal },
     );
     let host = "";
-    const started = performance.now();
     await assert.rejects(
       (async () => {
         for await (const event of run) {
@@ -45,7 +44,6 @@ describe("DockerIsol8.executeStream control", () => {
       })(),
       /stop now/,
     );
-    assert.ok(performance.now() - started < 15_000, "did not wait for the program's 60 s");
     const left = await docker.listContainers({ all: true, filters: { id: [host.trim()] } });
     assert.deepEqual(left, []);
   });

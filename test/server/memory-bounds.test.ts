@@ -13,8 +13,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { WebSocket } from "ws";
-import { cleanEnv, containersOf, docker, eventually } from "../e2e/cli-helpers.js";
-import { type ServedCli, serveCli } from "../e2e/serve-helper.js";
+import { cleanEnv } from "../support/cli.js";
+import { containersOf, docker } from "../support/containers.js";
+import { eventually } from "../support/eventually.js";
+import { type ServedCli, serveCli } from "../support/serve-cli.js";
 
 const KEY = "memory-bounds-master-key-0123456789";
 const MIB = 1024 * 1024;

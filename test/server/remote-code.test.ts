@@ -1,17 +1,17 @@
 // request.codeUrl: refused by default, fetched under the server's remoteCode
 // policy when enabled (a local HTTPS code server on 127.0.0.1 with its own CA).
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { createIsol8Server } from "../../src/server/server.js";
 import { type CodeServer, makeTestCa, startCodeServer } from "../fixtures/upstreams.js";
-import { eventually, MASTER, startServer } from "./helpers.js";
-import { readSse } from "./sse-client.js";
+import { eventually } from "../support/eventually.js";
+import { sha256 } from "../support/hash.js";
+import { MASTER, startServer } from "../support/server.js";
+import { readSse } from "../support/sse.js";
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const PYTHON = "print('fetched by the server')\n";
 const NODE = "console.log(typeof require, 'cjs from afar');\n";
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { resolveServerConfig } from "../../src/server/config.js";
-import { run, startServer } from "./helpers.js";
+import { run, startServer } from "../support/server.js";
 
 const dir = mkdtempSync(join(tmpdir(), "isol8-seccomp-profiles-"));
 const noUname = join(dir, "no-uname.json");

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { ExecutionResult } from "../../src/types.js";
-import { MASTER, run, startServer } from "./helpers.js";
-import { readSse } from "./sse-client.js";
+import { MASTER, run, startServer } from "../support/server.js";
+import { readSse } from "../support/sse.js";
 
 const SECRET = "srv-S3cret/Val+ue";
 const OPTIONS = { secrets: { API_KEY: SECRET } };

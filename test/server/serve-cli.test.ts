@@ -8,8 +8,10 @@ import { hostname, networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
-import { CLI, cleanEnv, containersOf, eventually, isol8, standInRunc } from "../e2e/cli-helpers.js";
-import { readSse } from "./sse-client.js";
+import { CLI, cleanEnv, isol8, standInRunc } from "../support/cli.js";
+import { containersOf } from "../support/containers.js";
+import { eventually } from "../support/eventually.js";
+import { readSse } from "../support/sse.js";
 
 const KEY = "cli-master-key-0123456789";
 

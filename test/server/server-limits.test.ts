@@ -4,17 +4,10 @@
 // lets running executions finish).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import Docker from "dockerode";
-import { LABELS, ownerLabelValue } from "../../src/engine/labels.js";
 import type { StreamEvent } from "../../src/types.js";
-import { eventually, MASTER, run, startServer } from "./helpers.js";
-
-const docker = new Docker();
-const ownContainers = () =>
-  docker.listContainers({
-    all: true,
-    filters: { label: [`${LABELS.owner}=${ownerLabelValue()}`] },
-  });
+import { ownContainers } from "../support/containers.js";
+import { eventually } from "../support/eventually.js";
+import { MASTER, run, startServer } from "../support/server.js";
 
 describe("sessions.maxPerTenant", () => {
   test("a tenant's third session is a 429 when the limit is 2; reusing one, another tenant's, or one after a delete is not", async () => {

@@ -7,12 +7,12 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { RemoteError } from "../../src/client/remote-error.js";
 import { RemoteIsol8 } from "../../src/client/remote-isol8.js";
-import { ownerLabelValue } from "../../src/engine/labels.js";
 import { DEFAULT_TENANT } from "../../src/server/auth/authenticator.js";
 import { KeyStore } from "../../src/server/auth/key-store.js";
-import { docker } from "../e2e/cli-helpers.js";
-import { eventually, MASTER, run, startServer } from "./helpers.js";
-import { readSse } from "./sse-client.js";
+import { containerExists, docker, ownContainers } from "../support/containers.js";
+import { eventually } from "../support/eventually.js";
+import { MASTER, run, startServer } from "../support/server.js";
+import { readSse } from "../support/sse.js";
 
 const srv = await startServer();
 const keyA = (await srv.createKey("tenant-a")).key;
@@ -30,10 +30,6 @@ async function hostOf(remote: RemoteIsol8): Promise<string> {
     code: "import socket; print(socket.gethostname())",
   });
   return result.stdout.trim();
-}
-
-async function containerExists(shortId: string): Promise<boolean> {
-  return (await docker.listContainers({ all: true, filters: { id: [shortId] } })).length > 0;
 }
 
 describe("a session", () => {
@@ -382,10 +378,7 @@ describe("expiry and cleanup", () => {
       assert.ok((report.containers?.removed ?? 0) >= 2, JSON.stringify(report));
       assert.deepEqual(report.images, { removed: 0, failed: 0, errors: [] });
       assert.deepEqual(await a.listSessions(), []);
-      const ours = await docker.listContainers({
-        all: true,
-        filters: { label: [`isol8.owner=${ownerLabelValue()}`] },
-      });
+      const ours = await ownContainers();
       const running = ours.filter((c) => c.State === "running");
       assert.ok(running.length <= 2, "only the other test server's warm containers may remain");
       assert.equal(

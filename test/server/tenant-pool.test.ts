@@ -4,7 +4,7 @@
 // this the second.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { startServer } from "./helpers.js";
+import { startServer } from "../support/server.js";
 
 /** The engine wipes a used container in the background: this gives it its moment. */
 const wipeTime = () => new Promise((r) => setTimeout(r, 1000));

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,8 +22,8 @@ import {
   startCodeServer,
   type TestCa,
 } from "../fixtures/upstreams.js";
+import { sha256 } from "../support/hash.js";
 
-const sha256 = (text: string | Buffer) => createHash("sha256").update(text).digest("hex");
 const dir = mkdtempSync(join(tmpdir(), "isol8-remote-code-"));
 
 describe("shorthands", () => {

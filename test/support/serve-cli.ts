@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI, cleanEnv } from "./cli-helpers.js";
+import { CLI, cleanEnv } from "./cli.js";
 
 /** A running `isol8 serve` started by a test. */
 export interface ServedCli {

@@ -1,11 +1,12 @@
+// Engines a test file starts, and what their runs returned or streamed.
 import { after } from "node:test";
-import { DockerIsol8 } from "../src/engine/docker-isol8.js";
+import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import type {
   DockerIsol8Options,
   ExecutionRequest,
   ExecutionResult,
   StreamEvent,
-} from "../src/types.js";
+} from "../../src/types.js";
 
 /** An engine that is stopped (its containers removed) when the test file ends. */
 export function engine(options: DockerIsol8Options = {}): DockerIsol8 {

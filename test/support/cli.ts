@@ -1,8 +1,9 @@
+// The built CLI run as a child process, in an environment like a new user's.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Docker from "dockerode";
 
 export const CLI = new URL("../../dist/cli/isol8.mjs", import.meta.url).pathname;
 
@@ -81,32 +82,6 @@ export function isol8(args: string[], options: SpawnOptions = {}): Promise<CliRe
   return spawnCollect(process.execPath, [CLI, ...args], options);
 }
 
-const docker = new Docker();
-
-/** Containers (running or not) created by the CLI process with this pid. */
-export async function containersOf(pid: number): Promise<Docker.ContainerInfo[]> {
-  // A process that never got a pid (a `child.pid ?? 0`) owns nothing, which
-  // would make every "no container remains" check pass.
-  if (!Number.isInteger(pid) || pid <= 0)
-    throw new Error(`containersOf: no such process id ${pid}`);
-  return docker.listContainers({
-    all: true,
-    filters: { label: [`isol8.owner=${hostname()}:${pid}`] },
-  });
-}
-
-/** Waits until a condition holds, polling; false if it never did within `ms`. */
-export async function eventually(check: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
-}
-
-export { docker };
-
 /**
  * A fresh environment (see cleanEnv) whose user has trusted the
  * isol8.config.json in `cwd` with `isol8 config trust`, as a project file
@@ -117,4 +92,30 @@ export async function envTrusting(cwd: string, extra: Record<string, string> = {
   const trusted = await isol8(["config", "trust"], { cwd, env });
   if (trusted.code !== 0) throw new Error(`isol8 config trust: ${trusted.stderr}`);
   return env;
+}
+
+/** The result, once asserted that the command exited 0 (its stderr is the message if not). */
+export function ok(result: CliResult): CliResult {
+  assert.equal(result.code, 0, `exit ${result.code}: ${result.stderr}`);
+  return result;
+}
+
+/** The last line a command printed on stderr (its one-line error). */
+export function lastLine(stderr: string): string {
+  return (
+    stderr
+      .split("\n")
+      .filter((line) => line.length > 0)
+      .at(-1) ?? ""
+  );
+}
+
+/** What `isol8 build --json` prints. */
+export interface BuildReport {
+  image: string;
+  runtime: string;
+  status: string;
+  sizeBytes: number;
+  seconds: number;
+  packages: string[];
 }

@@ -9,12 +9,14 @@ export interface SseCapture {
 
 /**
  * Reads an SSE response with eventsource-parser. `until` may stop reading
- * early (returning true aborts the request), which is how a test plays a
- * client that goes away.
+ * early: returning true cancels the response body, which is how a test plays
+ * a client that goes away, unless `keepOpen` is set (then the request stays
+ * open, unread, until the test aborts it: a client still waiting).
  */
 export async function readSse(
   response: Response,
   until?: (event: StreamEvent, capture: SseCapture) => boolean,
+  { keepOpen = false }: { keepOpen?: boolean } = {},
 ): Promise<SseCapture> {
   const capture: SseCapture = { events: [], comments: [] };
   let stop = false;
@@ -33,6 +35,7 @@ export async function readSse(
     if (done) break;
     parser.feed(decoder.decode(value, { stream: true }));
   }
-  if (stop) await reader.cancel();
+  if (stop && !keepOpen) await reader.cancel();
+  else if (stop) reader.releaseLock();
   return capture;
 }

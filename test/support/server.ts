@@ -19,8 +19,14 @@ export interface TestServer {
     tenantId: string | undefined,
     ttlMs?: number,
   ): Promise<{ id: string; key: string; tenantId: string }>;
-  /** fetch against the server. */
+  /** fetch against the server, over its loopback socket. */
   call(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
+  /**
+   * The same request handed to the Hono app in this process, with no socket:
+   * for what the app decides on its own (auth, validation, policy, keys,
+   * documents), where the connection is not what a test is about.
+   */
+  request(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
 }
 
 /**
@@ -54,14 +60,17 @@ export async function startServer(
     Authorization: `Bearer ${key}`,
     "Content-Type": "application/json",
   });
-  const call = (path: string, init: RequestInit & { key?: string | null } = {}) => {
-    const { key, ...rest } = init;
+  /** The request's init with its key (the master key unless given; null for none) as headers. */
+  const withKey = ({ key, ...rest }: RequestInit & { key?: string | null }): RequestInit => {
     const base: Record<string, string> =
       key === null ? { "Content-Type": "application/json" } : headers(key);
-    return fetch(`${url}${path}`, {
-      ...rest,
-      headers: { ...base, ...(rest.headers as Record<string, string>) },
-    }).catch((error: unknown) => {
+    return { ...rest, headers: { ...base, ...(rest.headers as Record<string, string>) } };
+  };
+  const request = async (path: string, init: RequestInit & { key?: string | null } = {}) =>
+    server.app.request(path, withKey(init));
+  const call = (path: string, init: RequestInit & { key?: string | null } = {}) => {
+    const rest = withKey(init);
+    return fetch(`${url}${path}`, rest).catch((error: unknown) => {
       // fetch says only "fetch failed"; the socket-level cause is what tells
       // a reset connection from a refused one when a run fails.
       const cause = (error as { cause?: { code?: string; message?: string } }).cause;
@@ -76,6 +85,7 @@ export async function startServer(
     url,
     headers,
     call,
+    request,
     remote: (key = MASTER, connection = {}) =>
       new RemoteIsol8({ host: url, apiKey: key, ...connection }),
     async createKey(tenantId, ttlMs) {
@@ -94,17 +104,4 @@ export async function startServer(
 export function run(code: string, extra: Record<string, unknown> = {}): string {
   const { options, sessionId, ...request } = extra;
   return JSON.stringify({ request: { runtime: "python", code, ...request }, options, sessionId });
-}
-
-/** Waits until `check` holds, polling; false if it never did within `ms`. */
-export async function eventually(
-  check: () => Promise<boolean> | boolean,
-  ms = 10_000,
-): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return check();
 }

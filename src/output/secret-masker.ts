@@ -257,8 +257,7 @@ export class SecretMasker {
     ) {
       out += text.slice(position, match.index) + MASK;
       position = match.end;
-      // Only a match that ends past `hold` can move it: from `hold` or before, the search finds `hold` again.
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: recomputing at or before hold finds hold again; the test only saves the work.
+      // Stryker disable next-line ConditionalExpression,EqualityOperator: only a match ending past hold can move it; searching from hold or before finds hold again, so the test only saves work.
       if (position > hold) hold = matcher.cutOffStart(text, position);
     }
     const cut = Math.max(position, hold);

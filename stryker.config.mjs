@@ -70,6 +70,10 @@ export default {
   // to the Stryker version or to this file's options does not re-test old
   // results; `npm run test:mutation -- --force` tests everything again. Commit
   // the file a run rewrote along with the change it tested.
+  // Measured on two cores shared with other work (load about 10): a full run
+  // took 32 minutes (about 10 on an idle machine); with nothing changed, 15 s
+  // (1404 of 1495 results reused; the dry run still runs every test file
+  // once); after a change to one test file (loopback), 38 s (1322 reused).
   incremental: true,
   incrementalFile: "test/mutation/stryker-incremental.json",
   thresholds: { high: 95, low: 90, break: 90 },

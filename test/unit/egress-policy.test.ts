@@ -500,3 +500,89 @@ describe("egress policy edges", () => {
     assert.ok(!isInternalAddress("64:ff9b::1:2:3"));
   });
 });
+
+describe("egress policy: what each check is for", () => {
+  it("a rule that is not a string is refused as a bad rule, naming the field", () => {
+    assert.throws(
+      () => compilePolicy({ whitelist: ["ok", 7 as unknown as string] }),
+      (error: unknown) =>
+        error instanceof InvalidOptionError &&
+        error.message === "networkFilter.whitelist[1]: a rule must be a non-empty pattern",
+    );
+  });
+
+  it("a port suffix ends a rule that is one name: a line break keeps the whole rule as the pattern", () => {
+    const rule = compilePolicy({ whitelist: ["evil\nexample\\.com:443"] }).allow[0];
+    assert.equal(rule?.port, undefined);
+    assert.equal(rule?.pattern.test("example.com"), false);
+  });
+
+  it("a bracketed address with a port is the whole rule, not the end of a name", () => {
+    const rule = compilePolicy({ whitelist: ["x\\[::1]:80"] }).allow[0];
+    assert.equal(rule?.address, undefined);
+    assert.equal(rule?.pattern.test("::1"), false);
+    assert.equal(rule?.pattern.test("x[::1]"), true);
+  });
+
+  it("a rule written in capitals matches the lower-case name", () => {
+    const policy = compilePolicy({ whitelist: ["Example\\.COM"] });
+    assert.deepEqual(decideDestination(policy, "example.com", 443), { allow: true });
+  });
+
+  it("a deny says which rule refused the name", () => {
+    const policy = compilePolicy({ whitelist: [".*"], blacklist: ["bad\\.example"] });
+    assert.deepEqual(decideDestination(policy, "bad.example", 443), {
+      allow: false,
+      reason: 'denied by rule "bad\\.example"',
+    });
+  });
+
+  it("a Unicode rule matches its own punycode name only, and a punycode rule still matches", () => {
+    const policy = compilePolicy({ whitelist: ["bücher\\.example"] });
+    assert.deepEqual(decideDestination(policy, "xn--caf-dma.example", 443), {
+      allow: false,
+      reason: "not on the allow list",
+    });
+    const punycode = compilePolicy({ whitelist: ["xn--bcher-kva\\.example"] });
+    assert.deepEqual(decideDestination(punycode, "xn--bcher-kva.example", 443), { allow: true });
+  });
+
+  it("an IPv6 address rule written out in full opens its port for the canonical address", () => {
+    const policy = compilePolicy({
+      whitelist: ["example\\.com", "[2606:2800:0220:0001:0000::1]:8443"],
+    });
+    assert.deepEqual(decideDestination(policy, "2606:2800:220:1::1", 8443), { allow: true });
+    assert.deepEqual(decideDestination(policy, "2606:2800:220:1::1", 8080), {
+      allow: false,
+      reason: "IP-address destinations need an allow rule naming the address",
+    });
+  });
+
+  it("something that is not an address is never matched against address rules", () => {
+    // Shaped like a mapped IPv4 address, but not one: no rule names it.
+    const notAnAddress = "0:0:0:0:0:ffff::zz";
+    const allow = compilePolicy({ whitelist: ["0\\.0\\.0\\.0"] });
+    assert.deepEqual(decideAddress(allow, notAnAddress, 443), {
+      allow: false,
+      reason: `resolves to the internal address ${notAnAddress}`,
+    });
+    const deny = compilePolicy({ whitelist: [".*"], blacklist: ["0\\.0\\.0\\.0"] });
+    assert.deepEqual(decideAddress(deny, notAnAddress, 443), {
+      allow: false,
+      reason: `resolves to the internal address ${notAnAddress}`,
+    });
+  });
+
+  it("host names: a closing bracket alone is not stripped; percent escapes read as the URL parser reads them", () => {
+    assert.equal(normalizeHost("xexample.com]"), undefined);
+    assert.equal(normalizeHost("%41pi.Example"), "api.example");
+    assert.equal(normalizeHost("127.0.0.1%eth0"), undefined);
+  });
+
+  it("syntax scanning: a stray closing bracket or parenthesis, bounds that are not quantifiers", () => {
+    assert.equal(repeatCount("a][*]+"), 1);
+    assert.equal(repeatCount("a{x}b{2}"), 1);
+    assert.equal(hasNestedRepetition("a)+"), false);
+    assert.equal(hasNestedRepetition("a+)*"), false);
+  });
+});

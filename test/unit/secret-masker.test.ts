@@ -60,3 +60,17 @@ test("values that are not strings are ignored", () => {
   const secrets = new SecretSet([7 as unknown as string, "abcdef"]);
   assert.equal(secrets.mask("7 abcdef"), "7 ***");
 });
+
+test("a secret right after another is released at once when nothing after it can start one", () => {
+  // "q" inside "abq" may start the long secret, which the piece's end cuts
+  // off; once "abq" is masked whole, the "w" after it is a whole secret too.
+  const { released } = maskInPieces(["qwertyuiop", "abq", "w"], ["abqw", "!"]);
+  assert.equal(released[0], "******");
+  assert.equal(released[1], "!");
+});
+
+test("values that are null or undefined are ignored", () => {
+  const secrets = new SecretSet([null, undefined, "abcdef"] as unknown as string[]);
+  assert.equal(secrets.mask("null undefined abcdef"), "null undefined ***");
+  assert.equal(new SecretSet([null] as unknown as string[]).empty, true);
+});

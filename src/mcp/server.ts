@@ -7,6 +7,7 @@ import type {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { orList } from "../one-of.js";
+import { runtimeAdapter } from "../runtimes/index.js";
 import { CONTEXT_RUNTIMES, RUNTIMES } from "../runtimes/runtime.js";
 import { SANDBOX_DIR, sandboxPlace } from "../sandbox-layout.js";
 import type { ExecutionRequest } from "../types.js";
@@ -112,8 +113,10 @@ export function createMcpServer(
             throw new ToolError(
               'packages: installing packages is disabled on this server (its sandboxes have no network: config defaults.network is "none"); use the standard library instead',
             );
-          if (args.runtime === "bash")
-            throw new ToolError("packages: not available for bash; use python, node, bun or deno");
+          if (!runtimeAdapter(args.runtime).installer)
+            throw new ToolError(
+              `packages: not available for ${args.runtime}; use ${orList(RUNTIMES.filter((r) => runtimeAdapter(r).installer))}`,
+            );
           request.installPackages = args.packages;
         }
         return runResult(

@@ -589,6 +589,13 @@ describe("isol8 mcp: limits and network from the config file", () => {
       assert.match(failed, /--- stderr \(package install\) ---/);
       assert.match(failed, /installing packages failed \(exit \d+\); the program did not run/);
       assert.doesNotMatch(failed, /never/);
+      // A runtime without a run-time installer is refused, naming those that have one.
+      const bash = await refused(mcp.client, "run_code", {
+        runtime: "bash",
+        packages: ["curl"],
+        code: "echo never",
+      });
+      assert.equal(bash, "packages: not available for bash; use python, node, bun or deno");
     } finally {
       await mcp.close();
     }

@@ -144,7 +144,13 @@ export class DockerIsol8 {
   async execute(request: ExecutionRequest): Promise<ExecutionResult> {
     if (request?.contextId !== undefined) return this.masked(this.contexts.execute(request));
     const collector = new ResultCollector();
-    const summary = await this.masked(this.run(request, (event) => collector.add(event)));
+    // A refusal can quote the request, so it is masked like any other error.
+    const summary = await this.masked(
+      Promise.resolve().then(() => {
+        validateRequest(request);
+        return this.run(request, (event) => collector.add(event));
+      }),
+    );
     return collector.result(summary);
   }
 
@@ -392,6 +398,7 @@ export class DockerIsol8 {
     throw new InvalidOptionError(`mode: ${method} needs a persistent engine (mode: "persistent")`);
   }
 
+  /** Runs a validated request (execute and streamEvents check it first, once). */
   private async run(
     request: ExecutionRequest,
     emit: (event: OutputEvent) => void,
@@ -399,7 +406,6 @@ export class DockerIsol8 {
     keepStdinOpen = false,
     tenant?: string,
   ): Promise<ExecutionSummary> {
-    validateRequest(request);
     if (request.installPackages?.length && this.options.network === "none") {
       throw new InvalidRequestError(
         'installPackages: the engine\'s network is "none"; installs need network "filtered" (the registry is allowed for the install) or "host"',

@@ -88,10 +88,13 @@ export class RunPlanner {
 
   /** Plans one execution of an already validated request. */
   plan(request: ExecutionRequest): RunPlan {
-    const program = this.programSpec(request);
+    const install = request.installPackages?.length
+      ? installPlan(request.runtime, request.installPackages, this.options.registries)
+      : undefined;
+    const program = this.programSpec(request, install);
     return {
       image: this.imageFor(request.runtime),
-      steps: this.prepSteps(request, program),
+      steps: this.prepSteps(request, program, install),
       program,
     };
   }
@@ -123,15 +126,14 @@ export class RunPlanner {
     return this.options.caCertificates.length > 0 && this.options.network !== "none";
   }
 
-  private programSpec(request: ExecutionRequest): RunSpec {
+  /** The program's run; `install` is the plan of the packages installed before it, if any. */
+  private programSpec(request: ExecutionRequest, install?: InstallPlan): RunSpec {
     const adapter = runtimeAdapter(request.runtime);
     const env = {
       ...BASE_ENV,
       ...adapter.env,
       ...this.engineEnv,
-      ...(request.installPackages?.length
-        ? installPlan(request.runtime, request.installPackages, this.options.registries).programEnv
-        : {}),
+      ...install?.programEnv,
       ...request.env,
       ...this.options.secrets,
     };
@@ -165,7 +167,11 @@ export class RunPlanner {
   }
 
   /** What runs before the program: the CA bundle, package installs, the setup script. */
-  private prepSteps(request: ExecutionRequest, program: RunSpec): PrepStep[] {
+  private prepSteps(
+    request: ExecutionRequest,
+    program: RunSpec,
+    install: InstallPlan | undefined,
+  ): PrepStep[] {
     const steps: PrepStep[] = [];
     // Installs and isol8's own steps work in /sandbox; the setup script starts where the program does.
     const common = {
@@ -176,14 +182,13 @@ export class RunPlanner {
       prestarted: false,
     };
     if (this.withCaCertificates) steps.push({ phase: "hidden", spec: this.caBundleSpec(common) });
-    const packages = request.installPackages ?? [];
-    if (packages.length > 0) {
-      const plan = installPlan(request.runtime, packages, this.options.registries);
+    if (install) {
       steps.push({
         phase: "install",
-        spec: { ...common, env: installEnv(program.env, plan), argv: plan.argv, files: [] },
+        spec: { ...common, env: installEnv(program.env, install), argv: install.argv, files: [] },
         policy:
-          this.options.egressPolicy && widenPolicy(this.options.egressPolicy, plan.registryRules),
+          this.options.egressPolicy &&
+          widenPolicy(this.options.egressPolicy, install.registryRules),
       });
     }
     if (request.setupScript !== undefined) {

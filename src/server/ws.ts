@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server } from "node:http";
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
-import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { type RawData, type ServerOptions, type WebSocket, WebSocketServer } from "ws";
 import type { SandboxSignal } from "../engine/docker-isol8.js";
 import type { StreamEvent } from "../types.js";
 import { wsControlSchema, wsExecuteSchema } from "../wire/schemas.js";
@@ -28,12 +28,19 @@ const STDIN_HIGH_WATER_BYTES = 1024 * 1024;
 const closeCodeFor = (status: number) => 4000 + status;
 
 /**
+ * How long a client has to answer the server's close before its socket is
+ * destroyed. ws waits 30 s by default; a client that never answers (or reads
+ * nothing) would hold its connection, and what it queued, that long.
+ */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/**
  * Serves GET /execute/ws on `server`. The upgrade is authenticated with the
  * same keys as HTTP; a refused upgrade gets a JSON `{ error }` answer with
  * its status, like any other route.
  */
 export function attachWebSocket(server: Server, ctx: ServerContext): { close(): void } {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.config.maxBodyBytes });
+  const wss = new WebSocketServer(serverOptions(ctx.config.maxBodyBytes));
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
     const refuse = (error: HttpError) => {
@@ -55,6 +62,11 @@ export function attachWebSocket(server: Server, ctx: ServerContext): { close(): 
       wss.close();
     },
   };
+}
+
+/** ws 8.23 takes `closeTimeout`; its type package does not list it yet. */
+function serverOptions(maxPayload: number): ServerOptions & { closeTimeout: number } {
+  return { noServer: true, maxPayload, closeTimeout: CLOSE_TIMEOUT_MS };
 }
 
 function refuseUpgrade(socket: Duplex, error: HttpError): void {

@@ -95,6 +95,7 @@
 #include <unistd.h>
 
 #include "egress-forwarder.h"
+#include "sandbox-seed.h"
 
 #define VERSION "isol8-supervisor 4"
 #define SANDBOX_UID 100
@@ -896,6 +897,17 @@ static int empty_writable_places(void) {
   return left ? -1 : 0;
 }
 
+/* Puts the image's /sandbox files (see sandbox-seed.c) into the empty
+ * /sandbox, as the sandbox user, whose files they are. */
+static int put_sandbox_seed(void) {
+  become_sandbox_effective();
+  int copied = sandbox_seed_copy();
+  int saved = errno;
+  become_root_effective();
+  errno = saved;
+  return copied;
+}
+
 /* Returns the container to the state it started in, for everything a
  * program can make: processes, files and folders in every writable place,
  * the mount points' metadata, SysV IPC objects (POSIX ones live in
@@ -914,6 +926,7 @@ static int wipe(void) {
   if (count_sandbox_processes() != 0) return -1;
   int dirty = remove_ipc_objects() != 0;
   dirty |= empty_writable_places() != 0;
+  dirty |= put_sandbox_seed() != 0; /* an image's /sandbox files are part of "fresh" */
   /* Emptying a folder changes its times: restored after, and checked by
    * stat() alone (reading a folder may change its access time). */
   for (size_t i = 0; i < WRITABLE_COUNT; i++)
@@ -1291,7 +1304,8 @@ int main(void) {
    * mapped on their own and unmapped when freed, not kept in the heap. */
   mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   egress_start(); /* before the hello: no program runs before the port is taken */
-  record_fresh_state(); /* with the forwarder: part of the idle baseline */
+  if (put_sandbox_seed() != 0) die_errno("copy the image's /sandbox files");
+  record_fresh_state(); /* with the forwarder and the seed: part of the idle baseline */
   send_frame('H', VERSION, sizeof VERSION - 1);
   for (;;) {
     char type;

@@ -14,6 +14,12 @@ export const SANDBOX_GID = 100;
 
 /** The program's home and default working directory: a tmpfs owned by the sandbox user. */
 export const SANDBOX_DIR = "/sandbox";
+/**
+ * Where an image keeps what its build left in /sandbox (which the /sandbox
+ * tmpfs hides at run time): the supervisor copies it into /sandbox when the
+ * container starts and after every wipe (sandbox/sandbox-seed.c).
+ */
+export const SANDBOX_SEED_DIR = "/usr/local/share/isol8/sandbox-seed";
 /** The scratch tmpfs every user may write to (noexec). */
 export const TMP_DIR = "/tmp";
 /** Where the base image keeps the files of `sandbox/bootstrap/` (bootstraps and kernels). */

@@ -1,6 +1,7 @@
 import type Dockerode from "dockerode";
 import { runtimeAdapter } from "../runtimes/index.js";
 import type { Runtime } from "../runtimes/runtime.js";
+import { SANDBOX_DIR, SANDBOX_GID, SANDBOX_SEED_DIR, SANDBOX_UID } from "../sandbox-layout.js";
 import { ensureImage } from "./ensure-image.js";
 import { type BuildStepError, ImageBuildError, ImageInputError, lastLines } from "./errors.js";
 import { inspectImage, removeUntagged } from "./image-state.js";
@@ -48,6 +49,20 @@ export interface CustomImageReport {
   /** The packages as installed (deno's bare names with `npm:`). */
   packages: string[];
 }
+
+/**
+ * The build's last step when it ran setup commands: what they left in
+ * /sandbox is copied, owned by the sandbox user, to where the supervisor puts
+ * it back into every fresh /sandbox (the /sandbox tmpfs hides the image's).
+ */
+const KEEP_SANDBOX_FILES = [
+  "set -eu",
+  `if [ -n "$(ls -A ${SANDBOX_DIR})" ]; then`,
+  `  mkdir -p ${SANDBOX_SEED_DIR}`,
+  `  cp -a ${SANDBOX_DIR}/. ${SANDBOX_SEED_DIR}/`,
+  `  chown -R -h ${SANDBOX_UID}:${SANDBOX_GID} ${SANDBOX_SEED_DIR}`,
+  "fi",
+].join("\n");
 
 /** `isol8-setup-N`: `$0` of the Nth setup command's step. */
 const SETUP_MARKER = /^isol8-setup-(\d+)$/;
@@ -157,6 +172,8 @@ export async function buildCustomImage(
   setup.forEach((command, index) => {
     lines.push(`RUN ${JSON.stringify(["/bin/bash", "-c", command, `isol8-setup-${index + 1}`])}`);
   });
+  if (setup.length > 0)
+    lines.push(`RUN ${JSON.stringify(["/bin/bash", "-c", KEEP_SANDBOX_FILES])}`);
 
   const outcome = await ensureImage(
     docker,

@@ -23,6 +23,8 @@ export const SUPERVISOR_SOURCES = [
   "supervisor.c",
   "egress-forwarder.c",
   "egress-forwarder.h",
+  "sandbox-seed.c",
+  "sandbox-seed.h",
 ] as const;
 
 /** One of SUPERVISOR_SOURCES in the package's `sandbox/` folder. */

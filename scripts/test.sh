@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: mutation testing of the security core, unit tests, then
-# integration, end-to-end and server tests against the real Docker engine
-# (several files at a time), any file that must run alone, and last a check
-# that nothing was left behind.
+# The whole test suite: integration, end-to-end and server tests against the
+# real Docker engine (several files at a time), beside them mutation testing
+# of the security core and the unit tests, and last a check that nothing was
+# left behind.
 # Needs a running Docker engine, the images and gVisor (scripts/setup.sh sets
 # up all three) and a build (`npm run check` typechecks, lints and builds).
 #
@@ -22,11 +22,6 @@ fi
 ISOL8_PREEXISTING=$(docker ps -aq --no-trunc --filter label=isol8.managed=true | cut -c1-12 | paste -sd, -)
 export ISOL8_PREEXISTING
 
-# Mutation testing of the security core needs no Docker, and a behaviour its
-# unit tests do not assert fails the suite here (score under 90%; see
-# stryker.config.mjs).
-npm run --silent test:mutation
-
 # A test that hangs fails after 5 minutes instead of hanging the suite. A
 # failing step does not stop the later ones (the leak check means most after
 # failures), but fails the suite.
@@ -35,33 +30,42 @@ run_tests() {
   node --import tsx --test --test-timeout=300000 "$@" || status=1
 }
 
-# Pure logic: one file per core.
-run_tests --test-concurrency=2 test/unit/*.test.ts
+# Pure logic needs no Docker, so it runs beside the Docker tiers, on the CPU
+# they leave idle while containers start and programs wait: first mutation
+# testing of the security core (a behaviour its unit tests do not assert
+# fails the suite: score under 90%, see stryker.config.mjs), then the unit
+# tests, one file at a time. Their report is printed once the Docker tiers end.
+pure_log=$(mktemp)
+(
+  pure_status=0
+  npm run --silent test:mutation || pure_status=1
+  node --import tsx --test --test-timeout=300000 --test-concurrency=1 test/unit/*.test.ts || pure_status=1
+  exit "$pure_status"
+) >"$pure_log" 2>&1 &
+pure_tests=$!
 
 # The Docker tiers. node --test starts files in the order given, so the
 # longest go first and the short ones fill in around them (times of one file
-# alone: memory-bounds about 130 s, cli-config-keys 80 s, gvisor 40 s,
-# serve-cli, cli-run and baked-packages 30-40 s; most others 5-30 s).
+# alone: memory-bounds about 80 s, gvisor 40 s, serve-cli, cli-run,
+# cli-config-keys and baked-packages 30-40 s; most others 5-30 s).
 LONGEST=(
   test/server/memory-bounds.test.ts
-  test/e2e/cli-config-keys.test.ts
   test/integration/gvisor.test.ts
+  test/e2e/cli-config-keys.test.ts
   test/server/serve-cli.test.ts
   test/integration/baked-packages.test.ts
   test/e2e/cli-run.test.ts
 )
-# Files that must run alone, after the others: none today. (memory-bounds
-# pushes gigabytes through a server, but it measures only that server's
-# memory, and beside three other heavy files its programs stayed well within
-# their 60 s timeouts.)
-SERIAL=()
-
 docker_files=("${LONGEST[@]}")
 for file in test/integration/*.test.ts test/e2e/*.test.ts test/server/*.test.ts; do
-  [[ " ${LONGEST[*]} ${SERIAL[*]} " == *" $file "* ]] || docker_files+=("$file")
+  [[ " ${LONGEST[*]} " == *" $file "* ]] || docker_files+=("$file")
 done
 run_tests --test-concurrency="${ISOL8_TEST_CONCURRENCY:-3}" "${docker_files[@]}"
-if ((${#SERIAL[@]})); then run_tests --test-concurrency=1 "${SERIAL[@]}"; fi
+
+echo "# mutation testing and unit tests (run beside the Docker tiers)"
+wait "$pure_tests" || status=1
+cat "$pure_log"
+rm -f "$pure_log"
 
 # Last and alone: after everything else, no container or network isol8 made is left.
 run_tests --test-concurrency=1 test/zz-leaks.test.ts

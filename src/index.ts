@@ -16,6 +16,7 @@ export type {
 export { ImageNotFoundError, UnsupportedByBackendError } from "./backend/backend.js";
 export { DockerUnavailableError } from "./backend/docker/client.js";
 export { DockerBackend } from "./backend/docker/docker-backend.js";
+export type { BusyRetryOptions } from "./client/busy-retry.js";
 export { RemoteError } from "./client/remote-error.js";
 export type {
   RemoteExecutionRequest,
@@ -36,6 +37,7 @@ export {
   WithheldFileError,
 } from "./engine/session-files.js";
 export { Isol8Error } from "./errors.js";
+export type { Isol8Engine, Isol8StreamControl, Isol8StreamRun } from "./isol8-engine.js";
 export { RUNTIMES } from "./runtimes/runtime.js";
 export type { ServerConfig, ServerConfigInput } from "./server/config.js";
 export type { Isol8Server, Isol8ServerOptions } from "./server/server.js";

@@ -1,18 +1,25 @@
 import { EventSourceParserStream } from "eventsource-parser/stream";
 import type { StreamEvent } from "../types.js";
+import type { WireStreamEvent } from "../wire/responses.js";
 import { settleEvents } from "./event-stream.js";
-import { RemoteError, remoteErrorFrom } from "./remote-error.js";
+import { errorFromAnswer } from "./library-errors.js";
+import { RemoteError } from "./remote-error.js";
 
 /**
- * POST /execute/stream and yields its events. Stopping the iteration closes
- * the connection, which makes the server kill the run.
+ * POST /execute/stream and yields its events. Stopping the iteration, or
+ * aborting `signal`, closes the connection, which makes the server kill the
+ * run (what an aborted stream then throws is the caller's to decide).
  */
 export async function* sseStream(
   url: string,
   headers: Record<string, string>,
   body: unknown,
+  signal?: AbortSignal,
 ): AsyncGenerator<StreamEvent> {
   const abort = new AbortController();
+  const onAbort = () => abort.abort(signal?.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal?.aborted) onAbort();
   try {
     let response: Response;
     try {
@@ -25,14 +32,14 @@ export async function* sseStream(
     } catch (error) {
       throw new RemoteError(0, `cannot reach ${new URL(url).origin}: ${reason(error)}`);
     }
-    if (!response.ok) throw await remoteErrorFrom(response);
+    if (!response.ok) throw await errorFromAnswer(response);
     if (!response.body) throw new RemoteError(0, "the server sent no event stream");
     const messages = response.body
       .pipeThrough(new TextDecoderStream())
       .pipeThrough(new EventSourceParserStream());
-    async function* events(): AsyncGenerator<StreamEvent> {
+    async function* events(): AsyncGenerator<WireStreamEvent> {
       try {
-        for await (const message of messages) yield JSON.parse(message.data) as StreamEvent;
+        for await (const message of messages) yield JSON.parse(message.data) as WireStreamEvent;
       } catch (error) {
         if (error instanceof SyntaxError)
           throw new RemoteError(0, `bad event from the server: ${error.message}`);
@@ -41,6 +48,7 @@ export async function* sseStream(
     }
     yield* settleEvents(events(), () => 500);
   } finally {
+    signal?.removeEventListener("abort", onAbort);
     abort.abort();
   }
 }

@@ -2,8 +2,10 @@ import type { IncomingMessage } from "node:http";
 import WebSocket from "ws";
 import { EventQueue } from "../engine/event-queue.js";
 import type { StreamEvent } from "../types.js";
+import type { WireStreamEvent } from "../wire/responses.js";
 import type { ExecuteBody, RemoteSignal } from "../wire/schemas.js";
 import { settleEvents } from "./event-stream.js";
+import { errorFromBody } from "./library-errors.js";
 import { RemoteError } from "./remote-error.js";
 
 /** A run streamed over GET /execute/ws. */
@@ -22,42 +24,64 @@ const NO_WEBSOCKET = new Set([400, 404, 405, 426, 501, 502]);
 
 /**
  * Opens GET /execute/ws and sends the execute message. Resolves undefined
- * when the server offers no WebSocket (see NO_WEBSOCKET); throws RemoteError
- * when it refuses the request.
+ * when the server offers no WebSocket (see NO_WEBSOCKET); throws when it
+ * refuses the request (the library class its answer's code names, else a
+ * RemoteError). Aborting `signal` closes the socket, which makes the server
+ * kill the run, and ends the events; while opening, it rejects with the
+ * signal's reason.
  */
 export async function openWebSocketRun(
   httpUrl: string,
   headers: Record<string, string>,
   body: ExecuteBody,
+  signal?: AbortSignal,
 ): Promise<WebSocketRun | undefined> {
+  signal?.throwIfAborted();
   const url = httpUrl.replace(/^http/, "ws");
   const ws = new WebSocket(url, { headers });
+  const onAbort = () => ws.terminate();
+  signal?.addEventListener("abort", onAbort, { once: true });
   const opened = await new Promise<"open" | "fallback">((resolve, reject) => {
     ws.once("open", () => resolve("open"));
     ws.once("unexpected-response", (request, response: IncomingMessage) => {
       readBody(response).then((text) => {
         request.destroy();
         if (NO_WEBSOCKET.has(response.statusCode ?? 0)) return resolve("fallback");
-        reject(new RemoteError(response.statusCode ?? 0, errorText(text, response)));
+        reject(
+          errorFromBody(
+            response.statusCode ?? 0,
+            response.statusMessage ?? "",
+            text,
+            headerOf(response, "retry-after"),
+          ),
+        );
       }, reject);
     });
     ws.once("error", (error: NodeJS.ErrnoException) => {
-      if (error.code === "ECONNREFUSED" || error.code === "ENOTFOUND") {
+      if (signal?.aborted) reject(signal.reason);
+      else if (error.code === "ECONNREFUSED" || error.code === "ENOTFOUND") {
         reject(new RemoteError(0, `cannot reach ${new URL(httpUrl).origin}: ${error.code}`));
       } else resolve("fallback");
     });
+  }).catch((error: unknown) => {
+    signal?.removeEventListener("abort", onAbort);
+    throw error;
   });
   if (opened === "fallback") {
+    signal?.removeEventListener("abort", onAbort);
     ws.terminate();
     return undefined;
   }
   ws.on("error", () => undefined); // reported through the close code below
 
-  const queue = new EventQueue<StreamEvent>({ pause: () => ws.pause(), resume: () => ws.resume() });
+  const queue = new EventQueue<WireStreamEvent>({
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+  });
   let closeCode = 0;
   ws.on("message", (data) => {
     try {
-      queue.push(JSON.parse(data.toString()) as StreamEvent);
+      queue.push(JSON.parse(data.toString()) as WireStreamEvent);
     } catch {
       queue.push({ type: "error", data: "bad event from the server" });
     }
@@ -68,13 +92,14 @@ export async function openWebSocketRun(
   });
   ws.send(JSON.stringify({ type: "execute", ...body }));
 
-  async function* received(): AsyncGenerator<StreamEvent> {
+  async function* received(): AsyncGenerator<WireStreamEvent> {
     for (let next = await queue.next(); !next.done; next = await queue.next()) yield next.value;
   }
   async function* events(): AsyncGenerator<StreamEvent> {
     try {
       yield* settleEvents(received(), () => (closeCode >= 4000 ? closeCode - 4000 : 0));
     } finally {
+      signal?.removeEventListener("abort", onAbort);
       // Closing before the end makes the server kill the run.
       if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)
         ws.close(1000);
@@ -97,10 +122,7 @@ function readBody(response: IncomingMessage): Promise<string> {
   });
 }
 
-function errorText(text: string, response: IncomingMessage): string {
-  try {
-    const body = JSON.parse(text) as { error?: unknown };
-    if (typeof body.error === "string") return body.error;
-  } catch {}
-  return `${response.statusCode} ${response.statusMessage ?? ""}`.trim();
+function headerOf(response: IncomingMessage, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -4,6 +4,7 @@ import type { SandboxBackend } from "../backend/backend.js";
 import { requireCapability } from "../backend/backend.js";
 import { DockerBackend } from "../backend/docker/docker-backend.js";
 import { ContextManager } from "../contexts/manager.js";
+import type { Isol8Engine, Isol8StreamControl } from "../isol8-engine.js";
 import { type EgressChannel, EgressGateway } from "../network/gateway.js";
 import { redactError, withheldReason } from "../output/redact.js";
 import { SecretSet } from "../output/secret-masker.js";
@@ -36,7 +37,7 @@ import { type SandboxSignal, SIGNALS, signalNumber } from "./signals.js";
 export type { SandboxSignal };
 
 /** How a caller acts on a streamed run from outside it. */
-export interface StreamControl {
+export interface StreamControl extends Isol8StreamControl {
   /** Aborting kills the run and removes its container at once; the stream then throws the abort reason. */
   signal?: AbortSignal;
   /**
@@ -88,7 +89,7 @@ interface RunTarget {
  * engine. `execute` returns the whole result; `executeStream` yields output
  * as it is produced. Both come from one execution path.
  */
-export class DockerIsol8 {
+export class DockerIsol8 implements Isol8Engine {
   private readonly options: ResolvedOptions;
   private readonly backend: SandboxBackend;
   private readonly log: DebugLog;
@@ -290,8 +291,8 @@ export class DockerIsol8 {
     return this.masked(this.contexts.create(options?.runtime));
   }
 
-  /** This engine's code contexts. */
-  listContexts(): ContextInfo[] {
+  /** This engine's code contexts (a promise, as a remote engine's list is). */
+  async listContexts(): Promise<ContextInfo[]> {
     return this.contextManager?.list() ?? [];
   }
 

@@ -4,7 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./app-env.js";
 import type { ServerContext } from "./context.js";
-import { ClientGoneError, HttpError, toHttpError } from "./errors.js";
+import { ClientGoneError, errorBody, HttpError, toHttpError } from "./errors.js";
 import { observeRequests, requireAuth } from "./middleware.js";
 import { adminRoutes } from "./routes/admin.js";
 import { contextRoutes } from "./routes/contexts.js";
@@ -66,7 +66,7 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
       ctx.log(`isol8 serve: ${c.req.method} ${c.req.path}: ${http.message} before its answer`);
     if (http.status === 500)
       ctx.log(`isol8 serve: ${c.req.method} ${c.req.path}: ${error.stack ?? error}`);
-    return c.json({ error: http.message }, http.status as ContentfulStatusCode, http.headers);
+    return c.json(errorBody(http), http.status as ContentfulStatusCode, http.headers);
   });
   return app;
 }

@@ -3,6 +3,7 @@ import { DockerUnavailableError } from "../backend/docker/client.js";
 import { InvalidOptionError } from "../engine/errors.js";
 import { SandboxFileError, WithheldFileError } from "../engine/session-files.js";
 import { Isol8Error } from "../errors.js";
+import type { ErrorBody, WireStreamEvent } from "../wire/responses.js";
 
 /**
  * An error the server answers with `status` and `{ error: message }`. Thrown
@@ -16,9 +17,33 @@ export class HttpError extends Isol8Error {
     message: string,
     /** Extra response headers, e.g. Retry-After on 429. */
     readonly headers: Record<string, string> = {},
+    /**
+     * The `code` of the library error a local engine throws for the same
+     * refusal; sent as the answer's `code` so a client throws that class.
+     */
+    readonly libraryCode?: string,
   ) {
     super(message);
   }
+}
+
+/** The JSON body of an answer refused with `error`. */
+export function errorBody(error: HttpError): ErrorBody {
+  return {
+    error: error.message,
+    ...(error.libraryCode !== undefined ? { code: error.libraryCode } : {}),
+  };
+}
+
+/** The `error` event that ends a stream refused or failed with `error`. */
+export function errorEvent(error: HttpError): WireStreamEvent {
+  const retryAfter = error.headers["Retry-After"];
+  return {
+    type: "error",
+    data: error.message,
+    ...(error.libraryCode !== undefined ? { code: error.libraryCode } : {}),
+    ...(retryAfter !== undefined ? { retryAfter } : {}),
+  };
 }
 
 /**
@@ -34,7 +59,11 @@ export class ClientGoneError extends Isol8Error {
   }
 }
 
-/** 400 naming each failing field by its path (`request.runtime: ...`). */
+/**
+ * 400 naming each failing field by its path (`request.runtime: ...`). A
+ * client's engine options that fail are what a local engine refuses with
+ * InvalidOptionError; anything else it sent, with InvalidRequestError.
+ */
 export function validationError(error: z.ZodError, root = ""): HttpError {
   const problems = error.issues.slice(0, 5).map((issue) => {
     const path = [root, ...issue.path.map(String)].filter(Boolean).join(".");
@@ -43,7 +72,9 @@ export function validationError(error: z.ZodError, root = ""): HttpError {
       issue.code === "invalid_key" ? (issue.issues[0]?.message ?? issue.message) : issue.message;
     return `${path || "body"}: ${message}`;
   });
-  return new HttpError(400, problems.join("; "));
+  const first = [root, ...(error.issues[0]?.path.map(String) ?? [])].filter(Boolean)[0];
+  const libraryCode = first === "options" ? "INVALID_OPTION" : "INVALID_REQUEST";
+  return new HttpError(400, problems.join("; "), {}, libraryCode);
 }
 
 /**
@@ -53,12 +84,13 @@ export function validationError(error: z.ZodError, root = ""): HttpError {
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof ClientGoneError) return new HttpError(499, error.message);
-  if (error instanceof InvalidOptionError) return new HttpError(400, error.message);
-  if (error instanceof WithheldFileError) return new HttpError(403, error.message);
+  // The library's own refusals keep their class's code (a subclass's, too).
+  if (error instanceof InvalidOptionError) return new HttpError(400, error.message, {}, error.code);
+  if (error instanceof WithheldFileError) return new HttpError(403, error.message, {}, error.code);
   if (error instanceof SandboxFileError) {
     // The sandbox's stderr may span lines; an answer's message is one.
     const message = error.message.replace(/\s*\n\s*/g, "; ");
-    return new HttpError(/no such file/i.test(message) ? 404 : 400, message);
+    return new HttpError(/no such file/i.test(message) ? 404 : 400, message, {}, error.code);
   }
   if (error instanceof DockerUnavailableError) return new HttpError(503, error.message);
   const message = error instanceof Error ? error.message.split("\n")[0] : String(error);

@@ -30,7 +30,17 @@ const removal = obj({ removed: num, failed: num, errors: { type: "array", items:
 
 /** Response shapes (the request shapes come from the zod schemas that enforce them). */
 const responses: Record<string, Schema> = {
-  Error: obj({ error: str }),
+  Error: obj(
+    {
+      error: str,
+      code: {
+        type: "string",
+        description:
+          "the code of the library error class a local engine throws for the same refusal (INVALID_REQUEST, INVALID_OPTION, SANDBOX_FILE, ...), when there is one",
+      },
+    },
+    ["error"],
+  ),
   ExecutionResult: obj(
     {
       stdout: str,

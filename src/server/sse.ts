@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
-import type { StreamEvent } from "../types.js";
-import { ClientGoneError, toHttpError } from "./errors.js";
+import type { WireStreamEvent } from "../wire/responses.js";
+import { ClientGoneError, errorEvent, toHttpError } from "./errors.js";
 import type { ServerRun } from "./execution.js";
 
 /**
@@ -34,9 +34,7 @@ export function sseResponse(
       for await (const event of run.events) await send(sseData(event));
     } catch (error) {
       if (!abort.signal.aborted) {
-        await send(sseData({ type: "error", data: toHttpError(error).message })).catch(
-          () => undefined,
-        );
+        await send(sseData(errorEvent(toHttpError(error)))).catch(() => undefined);
       }
     } finally {
       clearInterval(heartbeat);
@@ -44,7 +42,7 @@ export function sseResponse(
   });
 }
 
-function sseData(event: StreamEvent): string {
+function sseData(event: WireStreamEvent): string {
   // JSON has no raw newlines, so one data line holds the whole event.
   return `data: ${JSON.stringify(event)}\n\n`;
 }

@@ -4,11 +4,12 @@ import type { Duplex } from "node:stream";
 import { type RawData, type ServerOptions, type WebSocket, WebSocketServer } from "ws";
 import type { SandboxSignal } from "../engine/docker-isol8.js";
 import type { StreamEvent } from "../types.js";
+import type { WireStreamEvent } from "../wire/responses.js";
 import { wsControlSchema, wsExecuteSchema } from "../wire/schemas.js";
 import type { Principal } from "./auth/authenticator.js";
 import { parseBoundedJson } from "./bounded-json.js";
 import type { ServerContext } from "./context.js";
-import { ClientGoneError, HttpError, toHttpError } from "./errors.js";
+import { ClientGoneError, errorBody, errorEvent, HttpError, toHttpError } from "./errors.js";
 import type { ServerRun } from "./execution.js";
 import { StdinFeed } from "./stdin-feed.js";
 import { parse } from "./validate.js";
@@ -70,7 +71,7 @@ function serverOptions(maxPayload: number): ServerOptions & { closeTimeout: numb
 }
 
 function refuseUpgrade(socket: Duplex, error: HttpError): void {
-  const body = JSON.stringify({ error: error.message });
+  const body = JSON.stringify(errorBody(error));
   const headers = [
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ""}`,
     "Content-Type: application/json",
@@ -102,7 +103,7 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
   });
   ws.on("error", () => abort.abort(new Error("the connection failed")));
 
-  const send = (event: StreamEvent) =>
+  const send = (event: WireStreamEvent) =>
     new Promise<void>((resolve) => {
       if (ws.readyState !== ws.OPEN) return resolve();
       ws.send(JSON.stringify(event), () => resolve());
@@ -124,7 +125,7 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
   const fail = async (error: unknown) => {
     const http = toHttpError(error);
     if (http.status === 500) ctx.log(`isol8 serve: ${WS_PATH}: ${(error as Error).stack ?? error}`);
-    await send({ type: "error", data: http.message });
+    await send(errorEvent(http));
     // A close reason is at most 123 bytes; the full message went in the error event.
     ws.close(closeCodeFor(http.status), Buffer.from(http.message).subarray(0, 120).toString());
   };

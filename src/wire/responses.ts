@@ -1,4 +1,4 @@
-import type { ContextInfo } from "../types.js";
+import type { ContextInfo, StreamEvent } from "../types.js";
 
 /**
  * The bodies isol8's HTTP API answers with, beyond the engine's own result
@@ -43,4 +43,31 @@ export interface RemovalReport {
   removed: number;
   failed: number;
   errors: string[];
+}
+
+/**
+ * Every refusal or failure: `error` is one line for people; `code`, when
+ * there is one, is the `code` of the library error class a local engine
+ * throws for the same thing (`INVALID_REQUEST`, `INVALID_OPTION`,
+ * `SANDBOX_FILE`, ...), so a client can throw that class too. Refusals with
+ * no local counterpart (authentication, policy, a busy server) have none.
+ */
+export interface ErrorBody {
+  error: string;
+  code?: string;
+}
+
+/**
+ * An event of a streamed run as the server sends it: the engine's events,
+ * and the `error` that ends a refused or failed run, with the fields of its
+ * ErrorBody (`code`) and, for a busy server, its `Retry-After` in seconds.
+ */
+export type WireStreamEvent = Exclude<StreamEvent, { type: "error" }> | WireErrorEvent;
+
+/** A stream's `error` event on the wire (see WireStreamEvent). */
+export interface WireErrorEvent {
+  type: "error";
+  data: string;
+  code?: string;
+  retryAfter?: string;
 }

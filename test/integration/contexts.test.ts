@@ -235,7 +235,7 @@ describe("code contexts: python", () => {
       contextId: b.id,
     });
     assert.equal(file.value, "False");
-    const listed = isol8.listContexts().map((c) => c.id);
+    const listed = (await isol8.listContexts()).map((c) => c.id);
     assert.ok(listed.includes(a.id) && listed.includes(b.id));
     // Each in a container of its own, running at the same time.
     const [ra, rb] = await Promise.all([
@@ -263,7 +263,7 @@ describe("code contexts: python", () => {
     assert.equal(after.value, "(False, False)");
     assert.equal(after.contextRestarted, undefined);
     await isol8.closeContext(id);
-    assert.ok(!isol8.listContexts().some((c) => c.id === id));
+    assert.ok(!(await isol8.listContexts()).some((c) => c.id === id));
     await assert.rejects(
       isol8.execute({ runtime: "python", code: "1", contextId: id }),
       InvalidRequestError,
@@ -367,13 +367,13 @@ describe("code contexts: engines", () => {
     try {
       const a = await one.createContext({ runtime: "python" });
       const first = await one.execute({ runtime: "python", code: "'in one'", contextId: a.id });
-      assert.deepEqual(two.listContexts(), []);
+      assert.deepEqual(await two.listContexts(), []);
       await assert.rejects(
         two.execute({ runtime: "python", code: "1", contextId: a.id }),
         InvalidRequestError,
       );
       await one.stop();
-      assert.deepEqual(one.listContexts(), []);
+      assert.deepEqual(await one.listContexts(), []);
       await assert.rejects(
         new Docker().getContainer(first.containerId ?? "").inspect(),
         (error: { statusCode?: number }) => error.statusCode === 404,

@@ -265,8 +265,23 @@ describe("RemoteIsol8 contexts", () => {
       remote.closeContext(js.id),
       (error: Error) => error instanceof RemoteError && error.status === 404,
     );
+    // Without a sessionId, contexts live in a session the client makes for them, ended by stop();
+    // files outside a context still need one.
     const noSession = new RemoteIsol8({ host: srv.url, apiKey: keyA });
-    await assert.rejects(noSession.createContext({ runtime: "python" }), /needs a session/);
+    await assert.rejects(noSession.putFile("/sandbox/a.txt", "a"), /needs a session/);
+    const own = await noSession.createContext({ runtime: "python" });
+    assert.equal(
+      (await noSession.execute({ runtime: "python", code: "6 * 7", contextId: own.id })).value,
+      "42",
+    );
+    assert.deepEqual(await noSession.listContexts(), [own]);
+    const ownSessions = (await noSession.listSessions()).filter((s) =>
+      s.id.startsWith("contexts-"),
+    );
+    assert.equal(ownSessions.length, 1);
+    await noSession.stop();
+    assert.deepEqual(await noSession.listContexts(), []);
+    assert.ok(!(await noSession.listSessions()).some((s) => s.id === ownSessions[0]?.id));
     // Ending the session closes its contexts.
     await remote.stop();
     await assert.rejects(

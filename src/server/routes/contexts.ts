@@ -9,12 +9,12 @@ import { HttpError } from "../errors.js";
 import { jsonBody, parse } from "../validate.js";
 
 /** 404 unless the session's engine has a context `contextId`. */
-export function assertKnownContext(
+export async function assertKnownContext(
   engine: DockerIsol8,
   sessionId: string,
   contextId: string,
-): void {
-  if (!engine.listContexts().some((context) => context.id === contextId))
+): Promise<void> {
+  if (!(await engine.listContexts()).some((context) => context.id === contextId))
     throw new HttpError(404, `no context "${contextId}" in session "${sessionId}"`);
 }
 
@@ -80,7 +80,7 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
 
   app.get("/session/:id/context", async (c) => {
     const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
-    const contexts = ctx.sessions.inspect(c.get("principal").tenantId, sessionId, (engine) =>
+    const contexts = await ctx.sessions.inspect(c.get("principal").tenantId, sessionId, (engine) =>
       engine.listContexts(),
     );
     return c.json({ contexts } satisfies ContextList);
@@ -90,7 +90,7 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
     const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
     const contextId = c.req.param("cid");
     await inSession(c.get("principal").tenantId, sessionId, async (engine) => {
-      assertKnownContext(engine, sessionId, contextId);
+      await assertKnownContext(engine, sessionId, contextId);
       await admitted(c.req.raw, () => engine.resetContext(contextId));
     });
     return c.json({ ok: true });
@@ -100,7 +100,7 @@ export function contextRoutes(ctx: ServerContext): Hono<AppEnv> {
     const sessionId = parse(sessionIdSchema, c.req.param("id"), "id");
     const contextId = c.req.param("cid");
     await inSession(c.get("principal").tenantId, sessionId, async (engine) => {
-      assertKnownContext(engine, sessionId, contextId);
+      await assertKnownContext(engine, sessionId, contextId);
       await engine.closeContext(contextId);
     });
     return c.json({ ok: true });

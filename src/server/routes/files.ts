@@ -28,7 +28,7 @@ export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
     );
     try {
       if (body.contextId !== undefined)
-        assertKnownContext(session.engine, body.sessionId, body.contextId);
+        await assertKnownContext(session.engine, body.sessionId, body.contextId);
       const content = Buffer.from(body.content, "base64");
       await session.engine.putFile(body.path, content, { contextId: body.contextId });
       if (body.contextId === undefined) session.notePut(body.path);
@@ -48,7 +48,7 @@ export function fileRoutes(ctx: ServerContext): Hono<AppEnv> {
     let content: Buffer;
     try {
       if (query.contextId !== undefined)
-        assertKnownContext(session.engine, query.sessionId, query.contextId);
+        await assertKnownContext(session.engine, query.sessionId, query.contextId);
       content = await session.engine.getFile(query.path, {
         contextId: query.contextId,
         maxBytes,

@@ -7,6 +7,7 @@ import { DEFAULTS } from "../engine/options.js";
 import { remoteCodeConfigSchema } from "../remote-code/config.js";
 import { POOL_STRATEGIES } from "../types.js";
 import { validationError } from "./errors.js";
+import { LOG_FORMATS } from "./log-format.js";
 import { checkSeccompProfiles } from "./seccomp-profiles.js";
 
 const size = z.string().refine((v) => parseSize(v) !== undefined, "not a size such as 512m or 2g");
@@ -82,6 +83,12 @@ export const serverConfigSchema = z.strictObject({
   maxConcurrent: z.number().int().positive().default(10),
   /** Executions waiting for a slot; one more gets 429. */
   maxQueue: z.number().int().min(0).default(50),
+  /**
+   * The log on stderr: `text` (one line an operator reads per entry) or
+   * `json` (one pino JSON object per line: level, time, msg and the
+   * entry's fields). Either way one entry per request, at info.
+   */
+  logFormat: z.enum(LOG_FORMATS).default("text"),
   /** Idle time between SSE heartbeat comments. */
   heartbeatMs: ms.default(15_000),
   /** How long shutdown lets running executions finish. */

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { cleanEnv } from "../support/cli.js";
+import { containersOf } from "../support/containers.js";
 import { eventually } from "../support/eventually.js";
 import { type ServedCli, serveCli } from "../support/serve-cli.js";
 
@@ -165,5 +166,27 @@ describe("the log", () => {
 
     for (const leak of [KEY, secret, "code-marker-1", "stdin-marker-2", "cobol"])
       assert.ok(!served.stderr().includes(leak), `${leak} is not in the log`);
+  });
+});
+
+describe("the warm pool", () => {
+  test("an engine keeps poolSize.clean ready containers per image while in use, and none once idle past engines.idleTimeoutMs", async () => {
+    const served = await serve(cleanEnv(), [], {
+      engines: { idleTimeoutMs: 8000, poolSize: { clean: 2, dirty: 1 } },
+    });
+    const pid = served.child.pid ?? 0;
+    const ran = await execute(served.url, "print(1)");
+    assert.equal(ran.status, 200);
+    await ran.body?.cancel();
+    // The run's container is wiped back into the pool, which refills to two ready ones.
+    assert.ok(
+      await eventually(async () => (await containersOf(pid)).length === 2, 20_000),
+      `two ready containers: ${(await containersOf(pid)).length}`,
+    );
+    // Idle past idleTimeoutMs: the next sweep (every idleTimeoutMs here) stops the engine.
+    assert.ok(
+      await eventually(async () => (await containersOf(pid)).length === 0, 20_000),
+      `no container left: ${(await containersOf(pid)).length}`,
+    );
   });
 });

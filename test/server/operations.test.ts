@@ -3,10 +3,12 @@
 // request, text or JSON, with request ids, and never a key or a body).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import WebSocket from "ws";
 import { cleanEnv } from "../support/cli.js";
 import { containersOf } from "../support/containers.js";
 import { eventually } from "../support/eventually.js";
@@ -52,7 +54,7 @@ describe("the Docker engine unreachable", () => {
   const socket = join(dir, "docker.sock");
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("503 with Retry-After and Docker's message, /health degraded; both recover once it answers", async () => {
+  test("503 with Retry-After and Docker's message (streams and sockets too), /health degraded; all recover once it answers", async () => {
     const served = await serve(cleanEnv({ DOCKER_HOST: `unix://${socket}` }));
 
     const health = await fetch(`${served.url}/health`);
@@ -71,6 +73,28 @@ describe("the Docker engine unreachable", () => {
     assert.match(error, /Start the Docker engine/);
     assert.doesNotMatch(error, /internal error/);
     assert.doesNotMatch(served.stderr(), /internal error|at PipeConnectWrap/, "no stack logged");
+
+    const stream = await fetch(`${served.url}/execute/stream`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ request: { runtime: "python", code: "print(1)" } }),
+    });
+    const event = JSON.parse(/^data: (.*)$/m.exec(await stream.text())?.[1] ?? "null");
+    assert.equal(event?.type, "error");
+    assert.match(
+      event?.data,
+      /^Docker is not reachable at /,
+      "a stream ends with Docker's message",
+    );
+
+    const ws = new WebSocket(`${served.url.replace("http", "ws")}/execute/ws`, { headers });
+    ws.on("open", () =>
+      ws.send(
+        JSON.stringify({ type: "execute", request: { runtime: "python", code: "print(1)" } }),
+      ),
+    );
+    const [closeCode] = (await once(ws, "close")) as [number];
+    assert.equal(closeCode, 4503, "a WebSocket closes with 4000 + 503");
 
     symlinkSync(REAL_SOCKET, socket);
     let answer: Response | undefined;

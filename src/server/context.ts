@@ -66,7 +66,7 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
     options.debug ?? false,
     options.log ?? ((line: string) => process.stderr.write(`${line}\n`)),
   );
-  // The engines' own backend: the Docker engine DOCKER_HOST names, or the local socket.
+  // A backend of the Docker engine the engines use (DOCKER_HOST, or the local socket), to ping it.
   const backend = new DockerBackend();
   const docker = new DockerStatus(() => backend.ping());
   const createEngine = options.createEngine ?? ((o: DockerIsol8Options) => new DockerIsol8(o));

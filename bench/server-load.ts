@@ -75,8 +75,13 @@ async function startServer(dbDir: string): Promise<{ child: ChildProcess; url: s
       join(dbDir, "server.db"),
       ...(process.env.BENCH_SERVER_CONFIG ? ["--config", process.env.BENCH_SERVER_CONFIG] : []),
     ],
-    { stdio: ["ignore", "pipe", "inherit"] },
+    // Its log has an entry per request: kept out of the report, its tail shown if it fails to start.
+    { stdio: ["ignore", "pipe", "pipe"] },
   );
+  let log = "";
+  child.stderr?.on("data", (c: Buffer) => {
+    log = (log + c.toString()).slice(-4000);
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = "";
     child.stdout?.on("data", (c: Buffer) => {
@@ -84,7 +89,7 @@ async function startServer(dbDir: string): Promise<{ child: ChildProcess; url: s
       const match = /listening on (http:\/\/\S+)/.exec(out);
       if (match?.[1]) resolve(match[1]);
     });
-    child.once("exit", (code) => reject(new Error(`server exited ${code}`)));
+    child.once("exit", (code) => reject(new Error(`server exited ${code}: ${log}`)));
   });
   return { child, url };
 }

@@ -66,6 +66,8 @@ export const DEFAULTS = {
   maxOutputSize: 1024 * 1024,
   seccomp: "strict",
   poolStrategy: "fast",
+  // One of each: an engine is usually one caller's runs in turn; a server keeps
+  // one per execution it runs at once (SERVER_CONCURRENCY, src/server/config.ts).
   poolSize: { clean: 1, dirty: 1 },
   maxConcurrent: 10,
 } as const;

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { requestId } from "hono/request-id";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./app-env.js";
 import type { ServerContext } from "./context.js";
@@ -20,6 +21,8 @@ import { sessionRoutes } from "./routes/sessions.js";
  */
 export function createApp(ctx: ServerContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  // Before the log's middleware, so that every entry of a request carries its id.
+  app.use("*", requestId());
   app.use("*", observeRequests(ctx));
   app.use("*", async (c, next) => {
     if (ctx.state.draining) {
@@ -54,18 +57,21 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
   app.route("/", infoRoutes(ctx));
 
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
-  app.onError((error, c) => {
+  app.onError(async (error, c) => {
     // Whatever failed once the client hung up (its run aborted, its wait for
     // a slot given up, its body cut short) follows from the hang-up.
     const http = c.req.raw.signal.aborted
       ? toHttpError(new ClientGoneError())
       : error instanceof HTTPException && !(error instanceof HttpError)
         ? new HttpError(error.status as HttpError["status"], error.message)
-        : toHttpError(error);
-    if (http.status === 499)
-      ctx.log(`isol8 serve: ${c.req.method} ${c.req.path}: ${http.message} before its answer`);
-    if (http.status === 500)
-      ctx.log(`isol8 serve: ${c.req.method} ${c.req.path}: ${error.stack ?? error}`);
+        : toHttpError(await ctx.docker.explain(error));
+    const where = `${c.req.method} ${c.req.path}`;
+    const requestId = c.get("requestId");
+    // The request's own entry, which follows, carries its id and the 499.
+    if (http.status === 499) ctx.logger.info(`${where}: ${http.message} before its answer`);
+    if (http.status === 503 && error !== http)
+      ctx.logger.warn({ requestId }, `${where}: ${http.message}`);
+    if (http.status === 500) ctx.logger.error({ requestId, err: error }, where);
     return c.json(errorBody(http), http.status as ContentfulStatusCode, http.headers);
   });
   return app;

@@ -7,7 +7,18 @@ import { DEFAULTS } from "../engine/options.js";
 import { remoteCodeConfigSchema } from "../remote-code/config.js";
 import { POOL_STRATEGIES } from "../types.js";
 import { validationError } from "./errors.js";
+import { LOG_FORMATS } from "./log-format.js";
 import { checkSeccompProfiles } from "./seccomp-profiles.js";
+
+/**
+ * Executions a server runs at once unless configured otherwise, and so the
+ * warm pool it keeps per image: under load every running execution needs a
+ * container, and a smaller pool makes most runs wait for a cold one
+ * (measured in bench/server-load.ts). The library's engine keeps a pool of
+ * one instead (`DEFAULTS.poolSize`): it is usually made for one caller's
+ * runs in turn, where ten ready containers would be nine started for nothing.
+ */
+const SERVER_CONCURRENCY = 10;
 
 const size = z.string().refine((v) => parseSize(v) !== undefined, "not a size such as 512m or 2g");
 const ms = z.number().int().positive();
@@ -79,9 +90,15 @@ export const serverConfigSchema = z.strictObject({
     .positive()
     .default(10 * 1024 * 1024),
   /** Executions running at once, across all engines and sessions. */
-  maxConcurrent: z.number().int().positive().default(10),
+  maxConcurrent: z.number().int().positive().default(SERVER_CONCURRENCY),
   /** Executions waiting for a slot; one more gets 429. */
   maxQueue: z.number().int().min(0).default(50),
+  /**
+   * The log on stderr: `text` (one line an operator reads per entry) or
+   * `json` (one pino JSON object per line: level, time, msg and the
+   * entry's fields). Either way one entry per request, at info.
+   */
+  logFormat: z.enum(LOG_FORMATS).default("text"),
   /** Idle time between SSE heartbeat comments. */
   heartbeatMs: ms.default(15_000),
   /** How long shutdown lets running executions finish. */
@@ -98,7 +115,10 @@ export const serverConfigSchema = z.strictObject({
     .strictObject({
       /** Warm engines (one per distinct options set) kept while idle. */
       maxIdle: z.number().int().min(0).default(4),
-      /** An engine unused this long is stopped and its ready containers removed. */
+      /**
+       * An engine unused this long is stopped and its ready containers
+       * removed (checked every `min(sessions.sweepIntervalMs, idleTimeoutMs)`).
+       */
       idleTimeoutMs: ms.default(5 * 60_000),
       poolStrategy: z.enum(POOL_STRATEGIES).default(DEFAULTS.poolStrategy),
       /**
@@ -108,15 +128,15 @@ export const serverConfigSchema = z.strictObject({
        */
       shareAcrossTenants: z.boolean().default(false),
       /**
-       * Ready containers kept per image (`clean`) and used ones wiped for reuse
-       * at once (`dirty`). Under load every running execution needs one, so
-       * both default to maxConcurrent's default: smaller pools make most runs
-       * wait for a cold container (measured in bench/server-load.ts).
+       * Ready containers each engine keeps per image (`clean`) and used ones
+       * wiped for reuse at once (`dirty`); both maxConcurrent's default (see
+       * SERVER_CONCURRENCY). Kept while the engine lives: it and they go once
+       * it is idle for `idleTimeoutMs`.
        */
       poolSize: z
         .strictObject({
-          clean: z.number().int().min(0).default(10),
-          dirty: z.number().int().min(0).default(10),
+          clean: z.number().int().min(0).default(SERVER_CONCURRENCY),
+          dirty: z.number().int().min(0).default(SERVER_CONCURRENCY),
         })
         .prefault({}),
     })

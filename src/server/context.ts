@@ -1,3 +1,4 @@
+import { DockerBackend } from "../backend/docker/docker-backend.js";
 import { DockerIsol8 } from "../engine/docker-isol8.js";
 import { ownerLabelValue } from "../engine/labels.js";
 import { remoteCodePolicy } from "../remote-code/policy.js";
@@ -6,14 +7,13 @@ import { AuditLog } from "./audit.js";
 import { Authenticator, DEFAULT_TENANT } from "./auth/authenticator.js";
 import { KeyStore } from "./auth/key-store.js";
 import type { ServerConfig } from "./config.js";
+import { DockerStatus } from "./docker-status.js";
 import { EnginePool } from "./engine-pool.js";
 import { Executions } from "./execution.js";
+import { createServerLogger, type ServerLog, type ServerLogger } from "./logger.js";
 import { ServerMetrics } from "./metrics.js";
 import { SessionManager } from "./sessions.js";
 import { ExecutionSlots } from "./slots.js";
-
-/** Where the server writes what it has to say (stderr by default). */
-export type ServerLog = (line: string) => void;
 
 /** Everything the routes share: built once per server, closed once. */
 export interface ServerContext {
@@ -28,10 +28,12 @@ export interface ServerContext {
   executions: Executions;
   metrics: ServerMetrics;
   audit: AuditLog | undefined;
+  /** Whether the Docker engine answers: /health, and 503 instead of 500 when it does not. */
+  docker: DockerStatus;
   /** The `isol8.owner` label value of every container this server creates. */
   owner: string;
-  log: ServerLog;
-  debug: ServerLog;
+  /** The server's log, in the configured format (`logFormat`); debug entries only with `debug`. */
+  logger: ServerLogger;
   /** Set at shutdown: new requests get 503 while running ones finish. */
   state: { draining: boolean };
   /** Stops sweeping, every session and every engine (removing their containers), closes the stores. */
@@ -43,6 +45,7 @@ interface ContextOptions {
   version: string;
   /** Undefined: no auth (`--insecure-no-auth`). */
   masterKey: string | undefined;
+  /** Where log lines go; stderr by default. */
   log?: ServerLog;
   debug?: boolean;
   /** Makes engines; tests may count or wrap them. */
@@ -58,10 +61,17 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
   } catch (error) {
     throw new Error(`server config: ${(error as Error).message}`);
   }
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const logger = createServerLogger(
+    config.logFormat,
+    options.debug ?? false,
+    options.log ?? ((line: string) => process.stderr.write(`${line}\n`)),
+  );
+  // A backend of the Docker engine the engines use (DOCKER_HOST, or the local socket), to ping it.
+  const backend = new DockerBackend();
+  const docker = new DockerStatus(() => backend.ping());
   const createEngine = options.createEngine ?? ((o: DockerIsol8Options) => new DockerIsol8(o));
   const store = await KeyStore.open(config.dbPath);
-  if (options.masterKey !== undefined) reportSharedKeys(store, log);
+  if (options.masterKey !== undefined) reportSharedKeys(store, logger);
   const slots = new ExecutionSlots(config.maxConcurrent, config.maxQueue);
   const engines = new EnginePool(
     createEngine,
@@ -107,9 +117,9 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
     executions,
     metrics,
     audit,
+    docker,
     owner: ownerLabelValue(),
-    log,
-    debug: options.debug ? log : () => undefined,
+    logger,
     state: { draining: false },
     close() {
       closing ??= (async () => {
@@ -128,13 +138,13 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
  * tenant and see each other's (and the master key's) sessions. They keep
  * working; the operator is told which they are and how to move them.
  */
-function reportSharedKeys(store: KeyStore, log: ServerLog): void {
+function reportSharedKeys(store: KeyStore, logger: ServerLogger): void {
   const shared = store.usable(DEFAULT_TENANT);
   if (shared.length === 0) return;
   const named = shared
     .map((key) => `${key.id} (${key.kind} ${JSON.stringify(key.name)})`)
     .join(", ");
-  log(
-    `isol8 serve: ${shared.length} key(s) share the tenant "${DEFAULT_TENANT}" with the master key and see each other's sessions: ${named}; move each to a tenant of its own with PATCH /auth/keys/<id> {"tenantId": ...}`,
+  logger.warn(
+    `${shared.length} key(s) share the tenant "${DEFAULT_TENANT}" with the master key and see each other's sessions: ${named}; move each to a tenant of its own with PATCH /auth/keys/<id> {"tenantId": ...}`,
   );
 }

@@ -6,6 +6,13 @@ import { Isol8Error } from "../errors.js";
 import type { ErrorBody, WireStreamEvent } from "../wire/responses.js";
 
 /**
+ * What a client is told to wait (`Retry-After`, in seconds) when the Docker
+ * engine does not answer: long enough not to hammer a restarting engine,
+ * short enough that clients come back soon after it is up.
+ */
+export const DOCKER_RETRY_AFTER_SECONDS = 5;
+
+/**
  * An error the server answers with `status` and `{ error: message }`. Thrown
  * anywhere below a route; the app's error handler turns it into the response.
  */
@@ -92,7 +99,10 @@ export function toHttpError(error: unknown): HttpError {
     const message = error.message.replace(/\s*\n\s*/g, "; ");
     return new HttpError(/no such file/i.test(message) ? 404 : 400, message, {}, error.code);
   }
-  if (error instanceof DockerUnavailableError) return new HttpError(503, error.message);
+  if (error instanceof DockerUnavailableError)
+    return new HttpError(503, error.message, {
+      "Retry-After": String(DOCKER_RETRY_AFTER_SECONDS),
+    });
   const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
   return new HttpError(500, `internal error: ${message}`);
 }

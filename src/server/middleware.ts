@@ -24,15 +24,23 @@ export const requireMaster: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** Counts requests for /metrics and, with --debug, logs one line per request. */
+/**
+ * Counts requests for /metrics and logs one entry per request at info:
+ * method, path (never the query), status, duration and the request's id.
+ * Nothing a client sent beyond that: no header (the bearer key), no body.
+ */
 export function observeRequests(ctx: ServerContext): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = performance.now();
     await next();
     const route = c.res.status === 404 && c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
     ctx.metrics.request(c.req.method, route, c.res.status);
-    ctx.debug(
-      `${c.req.method} ${c.req.path} ${c.res.status} ${(performance.now() - started).toFixed(1)}ms`,
+    const durationMs = Number((performance.now() - started).toFixed(1));
+    const { method, path } = c.req;
+    const status = c.res.status;
+    ctx.logger.info(
+      { requestId: c.get("requestId"), method, path, status, durationMs },
+      `${method} ${path} ${status} ${durationMs}ms`,
     );
   };
 }

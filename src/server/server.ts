@@ -8,7 +8,8 @@ import type { DockerIsol8Options } from "../types.js";
 import { createApp } from "./app.js";
 import type { AppEnv } from "./app-env.js";
 import { resolveServerConfig, type ServerConfigInput } from "./config.js";
-import { createContext, type ServerContext, type ServerLog } from "./context.js";
+import { createContext, type ServerContext } from "./context.js";
+import type { ServerLog } from "./logger.js";
 import { attachWebSocket } from "./ws.js";
 
 /** How to make an isol8 server. */
@@ -20,7 +21,9 @@ export interface Isol8ServerOptions {
   /** Partial configuration; everything else has a default. */
   config?: ServerConfigInput;
   version: string;
+  /** Where log lines go (stderr by default), in the config's `logFormat`. */
   log?: ServerLog;
+  /** Debug entries too. */
   debug?: boolean;
   createEngine?: (options: DockerIsol8Options) => DockerIsol8;
 }

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { WireStreamEvent } from "../wire/responses.js";
+import type { DockerStatus } from "./docker-status.js";
 import { ClientGoneError, errorEvent, toHttpError } from "./errors.js";
 import type { ServerRun } from "./execution.js";
 
@@ -16,6 +17,7 @@ export function sseResponse(
   run: ServerRun,
   abort: AbortController,
   heartbeatMs: number,
+  docker: DockerStatus,
 ): Response {
   return streamSSE(c, async (stream) => {
     stream.onAbort(() => abort.abort(new ClientGoneError()));
@@ -34,7 +36,8 @@ export function sseResponse(
       for await (const event of run.events) await send(sseData(event));
     } catch (error) {
       if (!abort.signal.aborted) {
-        await send(sseData(errorEvent(toHttpError(error)))).catch(() => undefined);
+        const http = toHttpError(await docker.explain(error));
+        await send(sseData(errorEvent(http))).catch(() => undefined);
       }
     } finally {
       clearInterval(heartbeat);

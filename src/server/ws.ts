@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
@@ -42,19 +43,36 @@ const CLOSE_TIMEOUT_MS = 5_000;
  */
 export function attachWebSocket(server: Server, ctx: ServerContext): { close(): void } {
   const wss = new WebSocketServer(serverOptions(ctx.config.maxBodyBytes));
+  const requestIds = new WeakMap<IncomingMessage, string>();
+  // The 101 answer echoes the request's id like every HTTP answer does.
+  wss.on("headers", (headers, request) => {
+    const id = requestIds.get(request);
+    if (id) headers.push(`X-Request-Id: ${id}`);
+  });
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const started = performance.now();
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
+    const requestId = upgradeRequestId(request);
+    requestIds.set(request, requestId);
+    const logged = (status: number) => {
+      ctx.metrics.request("GET", path === WS_PATH ? WS_PATH : "unmatched", status);
+      const durationMs = Number((performance.now() - started).toFixed(1));
+      ctx.logger.info(
+        { requestId, method: "GET", path, status, durationMs },
+        `GET ${path} ${status} ${durationMs}ms`,
+      );
+    };
     const refuse = (error: HttpError) => {
-      ctx.metrics.request("GET", path === WS_PATH ? WS_PATH : "unmatched", error.status);
-      refuseUpgrade(socket, error);
+      logged(error.status);
+      refuseUpgrade(socket, error, requestId);
     };
     if (ctx.state.draining) return refuse(new HttpError(503, "the server is shutting down"));
     const auth = ctx.authenticator.authenticate(request.headers.authorization);
     if (!auth.ok) return refuse(new HttpError(auth.status, auth.error));
     if (path !== WS_PATH) return refuse(new HttpError(404, `no route GET ${path}`));
     wss.handleUpgrade(request, socket, head, (ws) => {
-      ctx.metrics.request("GET", WS_PATH, 101);
-      serveSocket(ws, auth.principal, ctx);
+      logged(101);
+      serveSocket(ws, auth.principal, ctx, requestId);
     });
   });
   return {
@@ -70,20 +88,38 @@ function serverOptions(maxPayload: number): ServerOptions & { closeTimeout: numb
   return { noServer: true, maxPayload, closeTimeout: CLOSE_TIMEOUT_MS };
 }
 
-function refuseUpgrade(socket: Duplex, error: HttpError): void {
+/**
+ * The upgrade's id, by the rule Hono's requestId middleware applies to HTTP
+ * requests: the client's X-Request-Id when it is at most 255 word
+ * characters, `-` or `=`, otherwise a new UUID.
+ */
+function upgradeRequestId(request: IncomingMessage): string {
+  const given = request.headers["x-request-id"];
+  return typeof given === "string" && given.length <= 255 && /^[\w\-=]+$/.test(given)
+    ? given
+    : randomUUID();
+}
+
+function refuseUpgrade(socket: Duplex, error: HttpError, requestId: string): void {
   const body = JSON.stringify(errorBody(error));
   const headers = [
     `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ""}`,
     "Content-Type: application/json",
     `Content-Length: ${Buffer.byteLength(body)}`,
     "Connection: close",
+    `X-Request-Id: ${requestId}`,
     ...Object.entries(error.headers).map(([k, v]) => `${k}: ${v}`),
   ];
   socket.end(`${headers.join("\r\n")}\r\n\r\n${body}`);
 }
 
 /** One connection: one execution, then close 1000; a refusal closes with 4000 + status. */
-function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): void {
+function serveSocket(
+  ws: WebSocket,
+  principal: Principal,
+  ctx: ServerContext,
+  requestId: string,
+): void {
   const abort = new AbortController();
   let run: ServerRun | undefined;
   let started = false;
@@ -123,8 +159,8 @@ function serveSocket(ws: WebSocket, principal: Principal, ctx: ServerContext): v
     });
   };
   const fail = async (error: unknown) => {
-    const http = toHttpError(error);
-    if (http.status === 500) ctx.log(`isol8 serve: ${WS_PATH}: ${(error as Error).stack ?? error}`);
+    const http = toHttpError(await ctx.docker.explain(error));
+    if (http.status === 500) ctx.logger.error({ requestId, err: error }, WS_PATH);
     await send(errorEvent(http));
     // A close reason is at most 123 bytes; the full message went in the error event.
     ws.close(closeCodeFor(http.status), Buffer.from(http.message).subarray(0, 120).toString());

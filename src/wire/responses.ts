@@ -32,10 +32,18 @@ export interface FileContent {
   content: string;
 }
 
-/** GET /health. */
+/**
+ * GET /health: 200 `{ status: "ok", version }` when the server can run code;
+ * 503 `degraded` (with `Retry-After`) when the Docker engine does not answer,
+ * `error` saying where it was looked for and why it failed.
+ */
 export interface Health {
-  status: "ok";
+  status: "ok" | "degraded";
   version: string;
+  /** Only when degraded: the Docker engine does not answer. */
+  docker?: "unreachable";
+  /** Only when degraded: why, in one line. */
+  error?: string;
 }
 
 /** Summary of removals, as POST /cleanup reports it. */

@@ -2,7 +2,9 @@ import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { runcWarning } from "../../host/runc-check.js";
 import { isLoopbackAddress } from "../../network/loopback.js";
+import { isOneOf, orList } from "../../one-of.js";
 import type { ServerConfigInput } from "../../server/config.js";
+import { LOG_FORMATS } from "../../server/log-format.js";
 import type { Isol8Server } from "../../server/server.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
@@ -17,6 +19,7 @@ interface ServeFlags {
   config?: string;
   db?: string;
   auditLog?: string;
+  logFormat?: string;
   debug?: boolean;
 }
 
@@ -37,7 +40,11 @@ export function registerServe(program: Command): void {
       "--audit-log <file>",
       "append one JSON line per execution to this file (rotated: see auditLogRotation)",
     )
-    .option("--debug", "log every request to stderr")
+    .option(
+      "--log-format <format>",
+      `the log on stderr: ${orList(LOG_FORMATS)} (one JSON object per line); default: the config's logFormat, else text`,
+    )
+    .option("--debug", "log debug entries too (every request is logged at info anyway)")
     .action(async (flags: ServeFlags) => {
       process.exitCode = await serveCommand(flags);
     });
@@ -73,16 +80,14 @@ async function serveCommand(flags: ServeFlags): Promise<number> {
         "a master key is required: pass -k/--key or set ISOL8_API_KEY (or --insecure-no-auth on a trusted machine)",
       );
     }
-    if (insecure) {
-      process.stderr.write(
-        "\n*** WARNING: isol8 serve is running WITHOUT AUTHENTICATION (--insecure-no-auth). ***\n*** Anyone who can reach this port can run code and administer the server.    ***\n\n",
-      );
-    }
+    if (flags.logFormat !== undefined && !isOneOf(LOG_FORMATS, flags.logFormat))
+      throw new CliError(`--log-format: "${flags.logFormat}" is not one of ${orList(LOG_FORMATS)}`);
     // The server's modules load only for this command, not for every CLI start.
     const { loadServerConfigFile } = await import("../../server/config.js");
     const config: ServerConfigInput = flags.config ? loadServerConfigFile(flags.config) : {};
     if (flags.db) config.dbPath = flags.db;
     if (flags.auditLog) config.auditLog = flags.auditLog;
+    if (flags.logFormat) config.logFormat = flags.logFormat;
     const { createIsol8Server } = await import("../../server/server.js");
     server = await createIsol8Server({
       masterKey,
@@ -92,24 +97,38 @@ async function serveCommand(flags: ServeFlags): Promise<number> {
       debug: flags.debug,
       log: (line) => process.stderr.write(`${line}\n`),
     });
+    const { logger } = server.context;
+    const json = server.context.config.logFormat === "json";
+    if (insecure) {
+      if (json)
+        logger.warn(
+          "WARNING: running WITHOUT AUTHENTICATION (--insecure-no-auth): anyone who can reach this port can run code and administer the server",
+        );
+      else
+        process.stderr.write(
+          "\n*** WARNING: isol8 serve is running WITHOUT AUTHENTICATION (--insecure-no-auth). ***\n*** Anyone who can reach this port can run code and administer the server.    ***\n\n",
+        );
+    }
     const host = flags.bind ?? server.context.config.bind;
     const { url, address } = await listenOrPick(server, port, host);
     if (!isLoopbackAddress(address)) {
-      process.stderr.write(
-        `isol8 serve: WARNING: listening on ${address}, beyond loopback: other machines can reach this server${insecure ? " and, without authentication, run code on it" : ""}\n`,
+      logger.warn(
+        `WARNING: listening on ${address}, beyond loopback: other machines can reach this server${insecure ? " and, without authentication, run code on it" : ""}`,
       );
     }
     // Before the URL line, so that whoever waits for it has seen any warning too.
     const warning = await runcWarning(
       "serve",
-      flags.debug ? (line) => process.stderr.write(`isol8 serve: ${line}\n`) : undefined,
+      flags.debug ? (line) => logger.debug(line) : undefined,
     );
-    if (warning) process.stderr.write(warning);
+    // The warning is a block of lines, each already prefixed for the text log.
+    if (warning && json) logger.warn(warning.replace(/^isol8 serve: /gm, "").trim());
+    else if (warning) process.stderr.write(warning);
     process.stdout.write(`isol8 server ${VERSION} listening on ${url}\n`);
     await untilSignalled();
-    process.stderr.write("isol8 serve: shutting down; letting running executions finish\n");
+    logger.info("shutting down; letting running executions finish");
     await server.close();
-    process.stderr.write("isol8 serve: stopped\n");
+    logger.info("stopped");
     return 0;
   } catch (error) {
     await server?.close(0).catch(() => undefined);
@@ -138,6 +157,6 @@ async function listenOrPick(server: Isol8Server, port: number, host: string) {
     }
   }
   const picked = await server.listen(0, host);
-  process.stderr.write(`isol8 serve: port ${port} is in use; using port ${picked.port} instead\n`);
+  server.context.logger.warn(`port ${port} is in use; using port ${picked.port} instead`);
   return picked;
 }

@@ -31,7 +31,7 @@ export function executeRoutes(ctx: ServerContext): Hono<AppEnv> {
     const body = await jsonBody(c, executeBodySchema);
     const abort = clientAbort(c.req.raw);
     const run = await ctx.executions.start(c.get("principal"), body, abort.signal);
-    return sseResponse(c, run, abort, ctx.config.heartbeatMs);
+    return sseResponse(c, run, abort, ctx.config.heartbeatMs, ctx.docker);
   });
 
   // The upgrade itself is handled by ws.ts on the HTTP server; a plain GET lands here.

@@ -36,6 +36,7 @@ export {
   WithheldFileError,
 } from "./engine/session-files.js";
 export { Isol8Error } from "./errors.js";
+export { MissingDependencyError } from "./optional-dependency.js";
 export { RUNTIMES } from "./runtimes/runtime.js";
 export type { ServerConfig, ServerConfigInput } from "./server/config.js";
 export type { Isol8Server, Isol8ServerOptions } from "./server/server.js";

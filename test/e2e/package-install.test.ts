@@ -13,12 +13,13 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, normalize, relative } from "node:path";
-import { before, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { cleanEnv } from "../support/cli.js";
 
 const project = realpathSync(new URL("../..", import.meta.url).pathname);
@@ -163,6 +164,9 @@ before(
   },
   { timeout: 900_000 },
 );
+
+// The consumer's node_modules is tens of megabytes: not left behind.
+after(() => rmSync(work, { recursive: true, force: true }));
 
 describe("the packed package", () => {
   test("ships its build, its license and every file its documents link to; no source maps", () => {

@@ -38,6 +38,7 @@ export {
 } from "./engine/session-files.js";
 export { Isol8Error } from "./errors.js";
 export type { Isol8Engine, Isol8StreamControl, Isol8StreamRun } from "./isol8-engine.js";
+export { MissingDependencyError } from "./optional-dependency.js";
 export { RUNTIMES } from "./runtimes/runtime.js";
 export type { ServerConfig, ServerConfigInput } from "./server/config.js";
 export type { Isol8Server, Isol8ServerOptions } from "./server/server.js";

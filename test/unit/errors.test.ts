@@ -33,6 +33,7 @@ test("the index exports every error a library caller can meet, each with its own
     InvalidOptionError: "INVALID_OPTION",
     InvalidRequestError: "INVALID_REQUEST",
     Isol8Error: "ISOL8_ERROR",
+    MissingDependencyError: "MISSING_DEPENDENCY",
     RemoteError: "REMOTE",
     SandboxFailure: "SANDBOX_FAILURE",
     SandboxFileError: "SANDBOX_FILE",

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { chmodSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
+import { loadOptionalDependency } from "../../optional-dependency.js";
 
 /** An API key or login token as listed; never its secret, which is stored only hashed. */
 interface ApiKeyInfo {
@@ -83,10 +84,16 @@ export class KeyStore {
   /**
    * Opens (creating) the database at `path`; `:memory:` for a throwaway one.
    * better-sqlite3 is loaded here, not at import, so that the CLI's other
-   * commands never load its native module.
+   * commands never load its native module; it is an optional peer
+   * dependency (only serving needs it, and it compiles a native module), so
+   * without it this throws a `MissingDependencyError` saying how to install it.
    */
   static async open(path: string, now: () => number = Date.now): Promise<KeyStore> {
-    const { default: Database } = await import("better-sqlite3");
+    const { default: Database } = await loadOptionalDependency({
+      name: "better-sqlite3",
+      neededBy: "The HTTP server's API key store",
+      load: () => import("better-sqlite3"),
+    });
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const db = new Database(path);
     if (path !== ":memory:") chmodSync(path, 0o600);

@@ -151,9 +151,17 @@ export class RemoteIsol8 implements Isol8Engine {
           self.retry,
           signal,
         );
-        if (first.done) return;
-        yield first.value;
-        yield* stream as AsyncGenerator<StreamEvent>;
+        // Events the transport had already buffered are not handed out once
+        // the signal fired: like a local stream, this one ends at the abort.
+        for (
+          let next = first;
+          !next.done;
+          next = await (stream as AsyncGenerator<StreamEvent>).next()
+        ) {
+          signal?.throwIfAborted();
+          yield next.value;
+          signal?.throwIfAborted();
+        }
       } catch (error) {
         throw signal?.aborted ? signal.reason : error;
       } finally {

@@ -58,7 +58,12 @@ export function engineParity(target: EngineUnderTest): void {
         (error: unknown) => error === reason,
       );
       const elapsed = performance.now() - started;
-      assert.deepEqual(seen, [{ type: "stdout", data: "started\n" }]);
+      // Nothing after the event that aborted: however the output was cut
+      // into chunks, that was the first piece of "started\n".
+      assert.equal(seen.length, 1, JSON.stringify(seen));
+      assert.equal(seen[0]?.type, "stdout");
+      const first = String((seen[0] as { data?: unknown }).data);
+      assert.ok(first.length > 0 && "started\n".startsWith(first), JSON.stringify(seen));
       assert.ok(elapsed < 30_000, `the aborted stream ended after ${elapsed} ms`);
       // A signal aborted before the stream starts refuses it at once.
       await assert.rejects(

@@ -2,6 +2,7 @@ import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { assertDockerReachable, createDockerClient } from "../../backend/docker/client.js";
 import { MANAGED_FILTER } from "../../engine/labels.js";
+import { addExamples } from "../examples.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 
@@ -11,7 +12,7 @@ interface CleanupFlags {
 }
 
 export function registerCleanup(program: Command): void {
-  program
+  const cleanup = program
     .command("cleanup")
     .description(
       "Remove isol8's containers (and with --images its images); only resources labelled isol8.managed=true",
@@ -21,6 +22,10 @@ export function registerCleanup(program: Command): void {
     .action(async (flags: CleanupFlags) => {
       process.exitCode = await cleanupCommand(flags);
     });
+  addExamples(cleanup, [
+    { line: "isol8 cleanup", does: "list isol8's containers, then ask" },
+    { line: "isol8 cleanup --force --images", does: "remove them and the images without asking" },
+  ]);
 }
 
 async function confirm(question: string): Promise<boolean> {

@@ -4,6 +4,7 @@ import { runcWarning } from "../../host/runc-check.js";
 import { isLoopbackAddress } from "../../network/loopback.js";
 import type { ServerConfigInput } from "../../server/config.js";
 import type { Isol8Server } from "../../server/server.js";
+import { addExamples } from "../examples.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 import { untilSignalled } from "../until-signalled.js";
@@ -21,7 +22,7 @@ interface ServeFlags {
 }
 
 export function registerServe(program: Command): void {
-  program
+  const serve = program
     .command("serve")
     .description("Start the isol8 HTTP server (remote execution with API keys)")
     .option("-p, --port <port>", "port to listen on (default: $ISOL8_PORT, $PORT, else 3000)")
@@ -41,6 +42,13 @@ export function registerServe(program: Command): void {
     .action(async (flags: ServeFlags) => {
       process.exitCode = await serveCommand(flags);
     });
+  addExamples(serve, [
+    { line: "ISOL8_API_KEY=change-me isol8 serve --port 3000", does: "on 127.0.0.1:3000" },
+    {
+      line: "isol8 serve --key change-me --config server.json --audit-log audit.jsonl",
+      does: "with limits and an audit log",
+    },
+  ]);
 }
 
 /** `--port` > `ISOL8_PORT` > `PORT` > 3000. */

@@ -15,10 +15,9 @@ export async function containersOf(pid: number): Promise<Docker.ContainerInfo[]>
   // would make every "no container remains" check pass.
   if (!Number.isInteger(pid) || pid <= 0)
     throw new Error(`containersOf: no such process id ${pid}`);
-  return docker.listContainers({
-    all: true,
-    filters: { label: [`${LABELS.owner}=${hostname()}:${pid}`] },
-  });
+  // The label also holds the process's start time and boot id; the pid on this host is its start.
+  const listed = await docker.listContainers({ all: true, filters: { label: [LABELS.owner] } });
+  return listed.filter((c) => c.Labels[LABELS.owner]?.startsWith(`${hostname()}:${pid}:`));
 }
 
 /** Containers (running or not) that engines in this test process created. */

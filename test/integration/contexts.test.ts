@@ -345,7 +345,7 @@ describe("code contexts: node", () => {
     );
     const loop = await call("while (true) {}", 500);
     assert.equal(loop.timedOut, true);
-    assert.equal(loop.exitCode, 130);
+    assert.equal(loop.exitCode, 124);
     assert.equal(loop.contextRestarted, undefined);
     const wait = await call("await new Promise(() => {})", 300);
     assert.equal(wait.timedOut, true);

@@ -10,6 +10,7 @@ import { hostname } from "node:os";
 import { after, describe, test } from "node:test";
 import { containersToClean, removeContainers } from "../../src/cli/commands/cleanup.js";
 import { LABELS, ownerLabelValue } from "../../src/engine/labels.js";
+import { isol8 } from "../support/cli.js";
 import { docker } from "../support/containers.js";
 
 const TEST_LABEL = `isol8.test-cleanup=${randomUUID()}`;
@@ -71,5 +72,36 @@ describe("isol8 cleanup against Docker", () => {
     assert.deepEqual(all.remove.map((e) => e.container.Id).sort(), [ids.live, ids.remote].sort());
     assert.equal(await removeContainers(docker, all), 0);
     assert.deepEqual(await remaining(), []);
+  });
+
+  test("the command lists what it would remove, and why, before it asks (here: refuses, no terminal)", async () => {
+    const gone = await create(owners.gone);
+    const live = await create(owners.live);
+    // Without a terminal and without --force nothing is removed: safe to run
+    // beside other test files, whose containers it lists too.
+    const asked = await isol8(["cleanup"]);
+    assert.equal(asked.code, 2);
+    assert.match(
+      asked.stdout,
+      new RegExp(`^container ${gone.slice(0, 12)} isol8:bash created owner gone$`, "m"),
+    );
+    assert.doesNotMatch(asked.stdout, new RegExp(live.slice(0, 12)));
+    assert.match(
+      asked.stdout,
+      /^kept \d+ container\(s\): its isol8 process is running \(--all removes them\)$/m,
+    );
+    assert.match(
+      asked.stderr,
+      /refusing to remove without confirmation: not a terminal; use --force/,
+    );
+    const all = await isol8(["cleanup", "--all"]);
+    assert.match(
+      all.stdout,
+      new RegExp(
+        `^container ${live.slice(0, 12)} isol8:bash created --all \\(its isol8 process is running\\)$`,
+        "m",
+      ),
+    );
+    assert.deepEqual(await remaining(), [owners.gone, owners.live].sort(), "nothing was removed");
   });
 });

@@ -86,6 +86,13 @@ describe("isol8 completion bash", () => {
     writeFileSync(join(dir, "prog.py"), "print(1)");
     assert.deepEqual(complete("isol8", "run", "pro"), ["prog.py"]);
     assert.deepEqual(complete("isol8", "run", "--config", "isol8.b"), ["isol8.bash"]);
+    writeFileSync(join(dir, "my data.csv"), "");
+    assert.deepEqual(complete("isol8", "run", "--files", "my"), [], "--files takes a directory");
+    assert.deepEqual(
+      complete("isol8", "run", "my"),
+      ["my data.csv"],
+      "a name with a space stays whole",
+    );
   });
 });
 

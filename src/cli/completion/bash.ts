@@ -57,13 +57,14 @@ ${lookup("_isol8_argument", commands, (c) => (c.argument ? valueWords(c.argument
 ${flagValues(commands)}
 
 # Offers WORDS (a word list, or @files, @dirs, @free) for the word being completed.
+# One candidate per line, so file names with spaces stay whole (no mapfile: bash 3.2 has none).
 _isol8_offer() {
-  local cur="$2"
+  local cur="$2" IFS=$'\\n'
   case "$1" in
-    @files) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
-    @dirs) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
+    @files) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -f -- "$cur") ) ;;
+    @dirs) compopt -o filenames 2>/dev/null; COMPREPLY=( $(compgen -d -- "$cur") ) ;;
     @free) COMPREPLY=() ;;
-    *) mapfile -t COMPREPLY < <(compgen -W "$1" -- "$cur") ;;
+    *) IFS=$' \\t\\n'; COMPREPLY=( $(compgen -W "$1" -- "$cur") ) ;;
   esac
 }
 

@@ -59,6 +59,7 @@ function flagSpec(option: Option): FlagSpec {
   const spec: FlagSpec = {
     names,
     description: option.description,
+    // isol8's repeatable flags are variadic or collect their values with a parser (`collect`); no other flag has one.
     repeatable: option.variadic || typeof option.parseArg === "function",
   };
   if (option.short) spec.short = option.short;

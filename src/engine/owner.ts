@@ -34,6 +34,16 @@ export function parseOwnerLabel(value: string | undefined): Owner | undefined {
   return { host, pid: Number(pid), startTime, bootId };
 }
 
+/**
+ * Whether a label names the process `pid` of `host` as the owner, whatever
+ * its start time: for a caller that knows only the pid (of a child process
+ * that may have ended), such as a test counting what a server left behind.
+ */
+export function labelNamesProcess(label: string | undefined, host: string, pid: number): boolean {
+  const owner = parseOwnerLabel(label);
+  return owner !== undefined && owner.host === host && owner.pid === pid;
+}
+
 /** This machine as it answers who is alive: its name, boot and processes. */
 export interface ProcessTable {
   host: string;

@@ -5,6 +5,7 @@ import type Docker from "dockerode";
 import { planCleanup } from "../../src/cli/cleanup-plan.js";
 import { ownerLabelValue } from "../../src/engine/labels.js";
 import {
+  labelNamesProcess,
   ownerLabel,
   ownerState,
   type ProcessTable,
@@ -42,6 +43,14 @@ describe("the owner label", () => {
     assert.equal(own?.bootId, readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim());
     assert.equal(own?.startTime, startTimeFromStat(readFileSync("/proc/self/stat", "utf8")));
     assert.deepEqual(ownerState(ownerLabelValue(), thisMachine), { alive: true, why: "running" });
+  });
+
+  test("a label names a process by host and pid, whatever start time it holds", () => {
+    assert.equal(labelNamesProcess(`here:42:1234:${BOOT}`, "here", 42), true);
+    assert.equal(labelNamesProcess("here:42", "here", 42), true);
+    assert.equal(labelNamesProcess(`here:421:1234:${BOOT}`, "here", 42), false);
+    assert.equal(labelNamesProcess(`there:42:1234:${BOOT}`, "here", 42), false);
+    assert.equal(labelNamesProcess(undefined, "here", 42), false);
   });
 
   test("the start time is field 22, counted after the command name's last parenthesis", () => {

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import Docker from "dockerode";
 import { RemoteIsol8 } from "../src/client/remote-isol8.js";
 import { LABELS } from "../src/engine/labels.js";
+import { labelNamesProcess } from "../src/engine/owner.js";
 import { atMost, percentile, printTable, printVerdicts, type Target } from "./stats.js";
 
 const clients = Number(process.argv[2] ?? 16);
@@ -41,12 +42,16 @@ const measured = new Map<string, number>();
  */
 async function containersLeft(serverPid: number): Promise<number> {
   const docker = new Docker();
-  const filters = { label: [`${LABELS.owner}=${hostname()}:${serverPid}`] };
+  // Docker matches a label's whole value, which also holds the server's start time and boot id.
+  const listLeft = async () =>
+    (await docker.listContainers({ all: true, filters: { label: [LABELS.owner] } })).filter((c) =>
+      labelNamesProcess(c.Labels[LABELS.owner], hostname(), serverPid),
+    );
   const deadline = Date.now() + 15_000;
-  let left = await docker.listContainers({ all: true, filters });
+  let left = await listLeft();
   while (left.length && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 250));
-    left = await docker.listContainers({ all: true, filters });
+    left = await listLeft();
   }
   await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true })));
   return left.length;

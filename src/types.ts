@@ -162,13 +162,24 @@ export interface ResourceUsage {
   networkBytesOut: number;
 }
 
+/**
+ * The exit code of a run (or a context's cell) that ran past its timeout, in
+ * every face: the library's result, the HTTP API, MCP and `isol8 run`. It is
+ * what `timeout(1)` exits with, so a timeout never reads as the SIGKILL (137)
+ * that an out-of-memory kill also is.
+ */
+export const TIMEOUT_EXIT_CODE = 124;
+
 /** What an execution produced. */
 export interface ExecutionResult {
   /** Standard output, secrets masked, cut at `maxOutputSize` bytes. */
   stdout: string;
   /** Standard error, secrets masked, cut at `maxOutputSize` bytes. */
   stderr: string;
-  /** The program's exit code; 128 + signal number when a signal ended it. */
+  /**
+   * The program's exit code; 128 + signal number when a signal ended it, and
+   * `TIMEOUT_EXIT_CODE` (124) when it was killed for running past its timeout.
+   */
   exitCode: number;
   /** Wall time of the execution, from request to result, in ms. */
   durationMs: number;

@@ -1,4 +1,5 @@
 import type { ExitReport } from "../engine/protocol.js";
+import { TIMEOUT_EXIT_CODE } from "../types.js";
 import type { CellEnd } from "./cell.js";
 
 /**
@@ -83,6 +84,8 @@ export function cellReport(facts: CellFacts): CellReport {
   } else {
     notices.push("the context was closed while the cell ran");
   }
+  // However the interrupted cell ended (its kernel's own code, or killed after the grace), a timeout reads as one.
+  if (facts.timedOut) exitCode = TIMEOUT_EXIT_CODE;
   if (facts.truncated) notices.push(`output truncated at ${facts.maxOutputBytes} bytes`);
   if (facts.withheldImages > 0)
     notices.push(

@@ -1,4 +1,4 @@
-import { hostname } from "node:os";
+import { currentOwner, ownerLabel } from "./owner.js";
 
 /**
  * Labels on every container, network and image isol8 creates. Cleanup and
@@ -6,7 +6,11 @@ import { hostname } from "node:os";
  */
 export const LABELS = {
   managed: "isol8.managed",
-  /** `<hostname>:<pid>` of the process that created a container or network. */
+  /**
+   * The process that created a container or network:
+   * `<hostname>:<pid>:<start time>:<boot id>` (`src/engine/owner.ts`), so
+   * that a reused pid or a reboot is not taken for the owner still running.
+   */
   owner: "isol8.owner",
   session: "isol8.session",
   runtime: "isol8.runtime",
@@ -14,10 +18,12 @@ export const LABELS = {
   inputsHash: "isol8.inputs",
 } as const;
 
-/** The owner label value for resources created by this process. */
+/** The owner label value for resources created by this process (computed once: it never changes). */
 export function ownerLabelValue(): string {
-  return `${hostname()}:${process.pid}`;
+  ownLabel ??= ownerLabel(currentOwner());
+  return ownLabel;
 }
+let ownLabel: string | undefined;
 
 /** Filter for `docker ps`/`images` listing only isol8's resources. */
 export const MANAGED_FILTER = { label: [`${LABELS.managed}=true`] };

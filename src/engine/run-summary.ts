@@ -1,7 +1,13 @@
 import type { RunNetworkRecord } from "../network/gateway.js";
 import { redactNetworkLog } from "../output/redact.js";
 import type { SecretSet } from "../output/secret-masker.js";
-import type { ExecutionResult, ExecutionSummary, ResourceUsage, Runtime } from "../types.js";
+import {
+  type ExecutionResult,
+  type ExecutionSummary,
+  type ResourceUsage,
+  type Runtime,
+  TIMEOUT_EXIT_CODE,
+} from "../types.js";
 import type { ResolvedOptions } from "./options.js";
 import type { ExitReport } from "./protocol.js";
 import type { StepsOutcome } from "./run-steps.js";
@@ -24,7 +30,8 @@ export function runSummary(
 ): ExecutionSummary {
   const { report, containerId, fresh, files, failedPhase, network } = outcome;
   return {
-    exitCode: report.exitCode,
+    // The supervisor's SIGKILL of a timed-out run reads 137, like an OOM kill; the result says which.
+    exitCode: report.timedOut ? TIMEOUT_EXIT_CODE : report.exitCode,
     durationMs: Math.round(performance.now() - start.startedAt),
     truncated: report.stdoutTruncated || report.stderrTruncated,
     timedOut: report.timedOut,

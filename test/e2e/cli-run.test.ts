@@ -111,6 +111,21 @@ describe("isol8 run: flags and exit codes", () => {
     assert.match(r.stderr, /^isol8: timed out after 1000 ms.*\n$/);
   });
 
+  test("--json: a timed-out run's result says 124, the code isol8 exits with", async () => {
+    const r = await isol8([
+      "run",
+      "--json",
+      "-e",
+      "import time; time.sleep(30)",
+      "--timeout",
+      "1000",
+    ]);
+    assert.equal(r.code, 124);
+    const result = JSON.parse(r.stdout) as { exitCode: number; timedOut: boolean };
+    assert.equal(result.timedOut, true);
+    assert.equal(result.exitCode, 124);
+  });
+
   test("--memory: an out-of-memory kill is exit 137 with a message", async () => {
     const r = await isol8(["run", "-e", "x = bytearray(400 * 1024 * 1024)", "--memory", "64m"]);
     assert.equal(r.code, 137);

@@ -150,6 +150,7 @@ describe("isol8 mcp over stdio", () => {
       code: "print('started', flush=True)\nwhile True: pass",
       timeoutMs: 1000,
     });
+    assert.match(text, /^exit code: 124\n/, "124, as `isol8 run` exits");
     assert.match(text, /--- stdout ---\nstarted\n/);
     assert.match(
       text,
@@ -288,6 +289,7 @@ describe("isol8 mcp over stdio", () => {
       timeoutMs: 1000,
     });
     assert.match(timedOut, /timed out after 1000 ms; the cell was interrupted/);
+    assert.match(timedOut, /^exit code: 124\n/);
     assert.match(
       await ok(mcp.client, "run_in_session", { sessionId: id, contextId: py, code: "x" }),
       /--- value ---\n21$/,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { hostname } from "node:os";
 import { describe, test } from "node:test";
 import Docker from "dockerode";
+import { ownerLabelValue } from "../../src/engine/labels.js";
 import { DockerIsol8 } from "../../src/index.js";
 
 const docker = new Docker();
@@ -10,7 +10,7 @@ const docker = new Docker();
 const ours = () =>
   docker.listContainers({
     all: true,
-    filters: { label: ["isol8.managed=true", `isol8.owner=${hostname()}:${process.pid}`] },
+    filters: { label: ["isol8.managed=true", `isol8.owner=${ownerLabelValue()}`] },
   });
 
 /** Whether a container whose id starts with `prefix` still exists. */

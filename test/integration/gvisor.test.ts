@@ -8,10 +8,10 @@
 // scripts/install-gvisor.sh); the `before` hook fails with that advice when not.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { before, describe, test } from "node:test";
 import Docker from "dockerode";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
+import { ownerLabelValue } from "../../src/engine/labels.js";
 import type { DockerIsol8Options } from "../../src/types.js";
 import { hostAddresses, startHttpUpstream } from "../fixtures/upstreams.js";
 import { engine, runOnce } from "../support/engine.js";
@@ -63,7 +63,7 @@ function watchPidsCgroups(): { stop(): Promise<Map<string, PidsReading>> } {
   const done = (async () => {
     while (watching) {
       const containers = await docker.listContainers({
-        filters: { label: [`isol8.owner=${hostname()}:${process.pid}`] },
+        filters: { label: [`isol8.owner=${ownerLabelValue()}`] },
       });
       for (const { Id } of containers) {
         const dir = pidsCgroup(Id);

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import Docker from "dockerode";
+import { ownerLabelValue } from "../../src/engine/labels.js";
 import { collectStream, engine, runOnce } from "../support/engine.js";
 import { outputRuns } from "../support/stream.js";
 
@@ -109,7 +110,12 @@ describe("container settings", () => {
       assert.match(host.Tmpfs?.["/tmp"] ?? "", /noexec/);
       assert.match(host.Tmpfs?.["/sandbox"] ?? "", /(^|,)exec/);
       assert.equal(info.Config.Labels["isol8.managed"], "true");
-      assert.match(info.Config.Labels["isol8.owner"] ?? "", /:\d+$/);
+      assert.equal(info.Config.Labels["isol8.owner"], ownerLabelValue());
+      assert.match(
+        ownerLabelValue(),
+        /^[^:]+:\d+:\d+:[0-9a-f-]{36}$/,
+        "host:pid:start time:boot id",
+      );
       assert.equal(
         info.Config.Env?.some((e) => e.startsWith("ISOL8") || e.startsWith("AWS")),
         false,

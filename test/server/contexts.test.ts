@@ -106,6 +106,7 @@ describe("context routes", () => {
     const last = ws.at(-1) as Extract<StreamEvent, { type: "exit" }>;
     assert.equal(last.result.contextRestarted, true);
     assert.equal(last.result.timedOut, true);
+    assert.equal(last.result.exitCode, 124);
 
     // A SIGINT sent over the socket interrupts the cell; the context goes on.
     await remote.execute({ runtime: "python", code: "kept = 2", contextId: id });

@@ -164,6 +164,7 @@ describe("POST /execute/stream (SSE)", () => {
     assert.equal(error?.type, "error");
     assert.match(error?.data ?? "", /timed out after 500 ms/);
     assert.equal(exit?.type, "exit");
+    assert.equal(exit?.data, "124", "a timeout's exit code is 124 here as in the CLI");
   });
 
   test("refusals come before the stream, as JSON with their status", async () => {

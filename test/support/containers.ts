@@ -5,6 +5,7 @@
 import { hostname } from "node:os";
 import Docker from "dockerode";
 import { LABELS } from "../../src/engine/labels.js";
+import { labelNamesProcess } from "../../src/engine/owner.js";
 
 /** The Docker client tests inspect containers with. */
 export const docker = new Docker();
@@ -15,10 +16,9 @@ export async function containersOf(pid: number): Promise<Docker.ContainerInfo[]>
   // would make every "no container remains" check pass.
   if (!Number.isInteger(pid) || pid <= 0)
     throw new Error(`containersOf: no such process id ${pid}`);
-  return docker.listContainers({
-    all: true,
-    filters: { label: [`${LABELS.owner}=${hostname()}:${pid}`] },
-  });
+  // Docker matches a label's whole value, which also holds the process's start time and boot id.
+  const listed = await docker.listContainers({ all: true, filters: { label: [LABELS.owner] } });
+  return listed.filter((c) => labelNamesProcess(c.Labels[LABELS.owner], hostname(), pid));
 }
 
 /** Containers (running or not) that engines in this test process created. */

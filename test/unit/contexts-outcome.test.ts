@@ -140,6 +140,26 @@ describe("a cell's report", () => {
     assert.deepEqual(cellReport(facts({ timedOut: true })).notices, []);
   });
 
+  test("a timed-out cell reads 124, whether its kernel stopped it or was killed", () => {
+    const interrupted = {
+      kind: "done",
+      status: "interrupted",
+      exitCode: 130,
+      cpuMs: 1,
+      rssKb: 1,
+    } as const;
+    assert.equal(cellReport(facts({ timedOut: true, end: interrupted })).exitCode, 124);
+    assert.equal(cellReport(facts({ timedOut: false, end: interrupted })).exitCode, 130);
+    const killed = cellReport(
+      facts({
+        timedOut: true,
+        end: { kind: "lost", reason: "did not stop", report: report({ exitCode: 137, signal: 9 }) },
+      }),
+    );
+    assert.equal(killed.exitCode, 124);
+    assert.equal(killed.restarted, true);
+  });
+
   test("a context closed under its cell reports 137 and says so", () => {
     assert.deepEqual(cellReport(facts({ end: { kind: "closed" } })), {
       exitCode: 137,

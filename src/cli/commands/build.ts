@@ -4,7 +4,9 @@ import { ImageInputError } from "../../images/errors.js";
 import type { PackageRegistries } from "../../images/packages.js";
 import { orList } from "../../one-of.js";
 import { isRuntime, notARuntime, RUNTIMES } from "../../runtimes/index.js";
+import { completeWith } from "../completion/spec.js";
 import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
+import { addExamples } from "../examples.js";
 import { CliError } from "../exit-codes.js";
 import { addRegistryFlags, chosenRegistries, type RegistryFlags } from "../registry-flags.js";
 import { reportError } from "../report-error.js";
@@ -48,6 +50,15 @@ export function registerBuild(program: Command): void {
     .action(async (flags: BuildFlags) => {
       process.exitCode = await buildCommand(flags);
     });
+  addExamples(command, [
+    { line: "isol8 build --base python --install requests", does: "prints a tag for run --image" },
+    {
+      line: "isol8 build --base node --install lodash --setup 'npm config list' --tag my-node",
+      does: "packages, then a setup command, under your own tag",
+    },
+    { line: "isol8 run --image my-node -e 'console.log(1)' --runtime node", does: "run in it" },
+  ]);
+  completeWith(command, "--base", RUNTIMES);
 }
 
 async function buildCommand(flags: BuildFlags): Promise<number> {

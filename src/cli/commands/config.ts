@@ -16,6 +16,7 @@ import { DEFAULT_PORTS } from "../../network/policy.js";
 import { REMOTE_CODE_DEFAULTS } from "../../remote-code/config.js";
 import { RUNTIMES } from "../../runtimes/runtime.js";
 import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
+import { addExamples } from "../examples.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 
@@ -30,7 +31,12 @@ export function registerConfig(program: Command): void {
     .action((flags: { json?: boolean; config?: string }) => {
       process.exitCode = configCommand(flags.json ?? false, flags.config);
     });
-  config
+  addExamples(config, [
+    { line: "isol8 config", does: "the files read and every resolved value" },
+    { line: "isol8 config --json", does: "the same as JSON" },
+    { line: "isol8 config --config ./ci.isol8.json", does: "what this file would give isol8 run" },
+  ]);
+  const trust = config
     .command("trust")
     .description(
       "Trust a project's isol8.config.json with its current content, so that it may widen what isol8 allows (asked again when it changes)",
@@ -39,6 +45,13 @@ export function registerConfig(program: Command): void {
     .action((file: string) => {
       process.exitCode = trustCommand(file);
     });
+  addExamples(trust, [
+    { line: "isol8 config trust", does: "trust ./isol8.config.json as it is now" },
+    {
+      line: "isol8 config trust ../shared/isol8.config.json",
+      does: "trust another project's file",
+    },
+  ]);
 }
 
 /** `isol8 config trust FILE`: records the file's content hash and says what it widens. */

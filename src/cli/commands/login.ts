@@ -7,6 +7,7 @@ import {
   saveCredential,
 } from "../../client/credentials.js";
 import { RemoteError, remoteErrorFrom } from "../../client/remote-error.js";
+import { addExamples } from "../examples.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 import { remoteErrorForCli } from "./session.js";
@@ -23,7 +24,7 @@ interface LoginFlags {
 const DEFAULT_TOKEN_NAME = "isol8 login";
 
 export function registerLogin(program: Command): void {
-  program
+  const login = program
     .command("login")
     .description(
       "Get a short-lived token from an isol8 server with its master key and store it in ~/.isol8/credentials.json",
@@ -38,7 +39,14 @@ export function registerLogin(program: Command): void {
         reportError(remoteErrorForCli(error)),
       );
     });
-  program
+  addExamples(login, [
+    { line: "isol8 login --host https://isol8.example.com", does: "asks for the master key" },
+    {
+      line: "ISOL8_API_KEY=change-me isol8 login --host http://localhost:3000 --ttl 3600000",
+      does: "a token for one hour",
+    },
+  ]);
+  const logout = program
     .command("logout")
     .description("Forget the stored token for a server (all servers without --host)")
     .option("--host <url>", "isol8 server URL")
@@ -46,6 +54,10 @@ export function registerLogin(program: Command): void {
       const n = removeCredentials(flags.host);
       process.stdout.write(n ? `forgot ${n} stored token(s)\n` : "no stored token\n");
     });
+  addExamples(logout, [
+    { line: "isol8 logout --host https://isol8.example.com", does: "forget that server's token" },
+    { line: "isol8 logout", does: "forget every stored token" },
+  ]);
 }
 
 async function askKey(): Promise<string> {

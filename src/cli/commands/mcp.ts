@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { assertDockerReachable, createDockerClient } from "../../backend/docker/client.js";
 import { describeSources } from "../../config/file.js";
 import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
+import { addExamples } from "../examples.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 import { untilSignalled } from "../until-signalled.js";
@@ -22,7 +23,7 @@ interface McpFlags {
 const HTTP_DEFAULTS = { bind: "127.0.0.1", idleTimeoutSeconds: 1800 } as const;
 
 export function registerMcp(program: Command): void {
-  program
+  const mcp = program
     .command("mcp")
     .description(
       "Serve isol8 to AI agents over the Model Context Protocol: stdio, or streamable HTTP with --port",
@@ -53,6 +54,11 @@ export function registerMcp(program: Command): void {
     .action(async (flags: McpFlags) => {
       process.exitCode = await mcpCommand(flags);
     });
+  addExamples(mcp, [
+    { line: "isol8 mcp", does: "over stdio, for a client that starts it" },
+    { line: "isol8 mcp --port 8808 --key change-me", does: "streamable HTTP with a bearer key" },
+    { line: "isol8 mcp --image isol8:python-data", does: "python sandboxes with NumPy and pandas" },
+  ]);
 }
 
 async function mcpCommand(flags: McpFlags): Promise<number> {

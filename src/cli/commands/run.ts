@@ -2,8 +2,10 @@ import type { Command } from "commander";
 import { DEFAULTS } from "../../engine/options.js";
 import { orList } from "../../one-of.js";
 import { RUNTIMES } from "../../runtimes/runtime.js";
-import { SECCOMP_MODES } from "../../types.js";
+import { NETWORK_MODES, SECCOMP_MODES } from "../../types.js";
+import { completeWith } from "../completion/spec.js";
 import { CONFIG_FLAG_HELP } from "../config-files.js";
+import { addExamples } from "../examples.js";
 import { collect, type RunFlags } from "./run/flags.js";
 import { runLocal } from "./run/local.js";
 import { runRemote } from "./run/remote.js";
@@ -17,7 +19,7 @@ function fileThenEngine(key: keyof typeof DEFAULTS): string {
 }
 
 export function registerRun(program: Command): void {
-  program
+  const run = program
     .command("run")
     .description(
       "Run code in a sandbox: --eval CODE, a FILE (runtime from its extension), or code piped on stdin",
@@ -141,10 +143,42 @@ export function registerRun(program: Command): void {
     )
     .addHelpText(
       "after",
-      "\nA limit not given as a flag comes from the configuration file, else from isol8's default;\nwith --host, from the server's defaults.\n",
+      "\nA limit not given as a flag comes from the configuration file, else from isol8's default;\nwith --host, from the server's defaults.",
     )
     .action(async (file: string | undefined, flags: RunFlags) => {
       if (flags.logNetwork) flags.netLog = true;
       process.exitCode = flags.host ? await runRemote(file, flags) : await runLocal(file, flags);
     });
+  addExamples(run, [
+    { line: `isol8 run -e "print('hello')"`, does: "inline code, python by default" },
+    { line: "isol8 run script.py", does: "the runtime from the file's extension" },
+    { line: "echo 'console.log(42)' | isol8 run --runtime node", does: "code on stdin" },
+    { line: "isol8 run --cmd 'uname -a'", does: "a bash command in the sandbox" },
+    { line: "isol8 run -e 'while True: pass' --timeout 2000", does: "killed after 2 s: exit 124" },
+    {
+      line: "isol8 run -e 'import os; print(os.environ[\"KEY\"])' --secret KEY=sk-1234",
+      does: "a secret, masked as *** in the output",
+    },
+    {
+      line: `isol8 run --runtime node --install is-odd -e 'import isOdd from "is-odd"; console.log(isOdd(3))'`,
+      does: "a package installed before the run",
+    },
+    {
+      line: "isol8 run --allow 'api\\.github\\.com' --net-log --cmd 'curl -s https://api.github.com/zen'",
+      does: "one host reachable, connections logged",
+    },
+    {
+      line: "isol8 run --files ./data --workdir /sandbox main.py",
+      does: "a folder copied into /sandbox",
+    },
+    { line: "isol8 run --json -e 'print(1)'", does: "the whole result as JSON" },
+    {
+      line: "isol8 run --config ./ci.isol8.json tests.py",
+      does: "limits from this configuration file",
+    },
+    { line: "isol8 run --host http://localhost:3000 -e 'print(1)'", does: "on an isol8 server" },
+  ]);
+  completeWith(run, "--runtime", RUNTIMES);
+  completeWith(run, "--net", NETWORK_MODES);
+  completeWith(run, "--seccomp", SECCOMP_MODES);
 }

@@ -6,6 +6,7 @@ import { isOneOf, orList } from "../../one-of.js";
 import type { ServerConfigInput } from "../../server/config.js";
 import { LOG_FORMATS } from "../../server/log-format.js";
 import type { Isol8Server } from "../../server/server.js";
+import { addExamples } from "../examples.js";
 import { CliError } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 import { untilSignalled } from "../until-signalled.js";
@@ -24,7 +25,7 @@ interface ServeFlags {
 }
 
 export function registerServe(program: Command): void {
-  program
+  const serve = program
     .command("serve")
     .description("Start the isol8 HTTP server (remote execution with API keys)")
     .option("-p, --port <port>", "port to listen on (default: $ISOL8_PORT, $PORT, else 3000)")
@@ -48,6 +49,13 @@ export function registerServe(program: Command): void {
     .action(async (flags: ServeFlags) => {
       process.exitCode = await serveCommand(flags);
     });
+  addExamples(serve, [
+    { line: "ISOL8_API_KEY=change-me isol8 serve --port 3000", does: "on 127.0.0.1:3000" },
+    {
+      line: "isol8 serve --key change-me --config server.json --audit-log audit.jsonl",
+      does: "with limits and an audit log",
+    },
+  ]);
 }
 
 /** `--port` > `ISOL8_PORT` > `PORT` > 3000. */

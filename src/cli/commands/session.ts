@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { resolveApiKey } from "../../client/credentials.js";
 import { RemoteError } from "../../client/remote-error.js";
 import type { RemoteIsol8, RemoteIsol8Options } from "../../client/remote-isol8.js";
+import { addExamples } from "../examples.js";
 import { CliError, EXIT } from "../exit-codes.js";
 import { reportError } from "../report-error.js";
 
@@ -42,6 +43,7 @@ export function remoteErrorForCli(error: unknown): unknown {
   return new CliError(
     `${from}: ${error.message}`,
     error.status === 400 ? EXIT.usage : EXIT.isol8Error,
+    { cause: error },
   );
 }
 
@@ -49,7 +51,11 @@ export function registerSession(program: Command): void {
   const session = program
     .command("session")
     .description("List or stop persistent sessions on an isol8 server");
-  session
+  addExamples(session, [
+    { line: "isol8 session list --host http://localhost:3000", does: "your sessions on a server" },
+    { line: "isol8 session stop build-42 --host http://localhost:3000", does: "stop one" },
+  ]);
+  const list = session
     .command("list")
     .description("List your sessions")
     .option("--host <url>", "isol8 server URL")
@@ -67,7 +73,11 @@ export function registerSession(program: Command): void {
             );
       });
     });
-  session
+  addExamples(list, [
+    { line: "isol8 session list --host http://localhost:3000", does: "id, state, last use" },
+    { line: "isol8 session list --host https://isol8.example.com --json", does: "as JSON" },
+  ]);
+  const stop = session
     .command("stop")
     .description("Stop a session and remove its container")
     .argument("<id>", "session id")
@@ -79,6 +89,12 @@ export function registerSession(program: Command): void {
         process.stdout.write(`stopped session ${id}\n`);
       });
     });
+  addExamples(stop, [
+    {
+      line: "isol8 session stop build-42 --host http://localhost:3000",
+      does: "stop it and remove its container",
+    },
+  ]);
 }
 
 async function run(work: () => Promise<void>): Promise<number> {

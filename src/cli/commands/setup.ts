@@ -9,7 +9,9 @@ import {
   splitPackageList,
 } from "../../images/packages.js";
 import { isRuntime, notARuntime, RUNTIMES, type Runtime } from "../../runtimes/index.js";
+import { completeWith } from "../completion/spec.js";
 import { CONFIG_FLAG_HELP, cliConfig } from "../config-files.js";
+import { addExamples } from "../examples.js";
 import { CliError } from "../exit-codes.js";
 import { addRegistryFlags, chosenRegistries, type RegistryFlags } from "../registry-flags.js";
 import { reportError } from "../report-error.js";
@@ -75,6 +77,17 @@ export function registerSetup(program: Command): void {
     .action(async (flags: SetupFlags) => {
       process.exitCode = await setupCommand(flags);
     });
+  addExamples(command, [
+    { line: "isol8 setup", does: "build every runtime's image (again only what changed)" },
+    { line: "isol8 setup --runtime python --runtime node", does: "only these images" },
+    { line: "isol8 setup --python numpy,requests", does: "bake packages into isol8:python" },
+    {
+      line: "isol8 setup --data-science",
+      does: "also isol8:python-data (matplotlib, NumPy, pandas)",
+    },
+    { line: "isol8 setup --json", does: "the report as JSON" },
+  ]);
+  completeWith(command, "--runtime", RUNTIMES);
 }
 
 function formatMB(bytes: number): string {

@@ -1,7 +1,7 @@
 import { InvalidOptionError } from "../../../engine/options.js";
 import { isOneOf } from "../../../one-of.js";
 import { type DockerIsol8Options, NETWORK_MODES, type NetworkMode } from "../../../types.js";
-import { CliError } from "../../exit-codes.js";
+import { CliError, EXIT } from "../../exit-codes.js";
 import type { RemoteCodeFlags } from "../../remote-code.js";
 
 /**
@@ -149,5 +149,7 @@ export function inFlagTerms(error: unknown): unknown {
   if (!(error instanceof InvalidOptionError)) return error;
   const field = error.message.split(":")[0] ?? "";
   const flag = FLAG_FOR_OPTION[field.replace(/\[\d+\]$/, "")];
-  return flag ? new CliError(`${flag}${error.message.slice(field.length)}`) : error;
+  return flag
+    ? new CliError(`${flag}${error.message.slice(field.length)}`, EXIT.usage, { cause: error })
+    : error;
 }

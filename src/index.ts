@@ -15,9 +15,9 @@ export type {
 } from "./backend/backend.js";
 export { ImageNotFoundError, UnsupportedByBackendError } from "./backend/backend.js";
 export { createDockerClient, DockerUnavailableError } from "./backend/docker/client.js";
+export { DockerBackend } from "./backend/docker/docker-backend.js";
 export type { DockerClient } from "./backend/docker/engine-api/client.js";
 export type { DockerEnvironment } from "./backend/docker/engine-api/endpoint.js";
-export { DockerBackend } from "./backend/docker/docker-backend.js";
 export { RemoteError } from "./client/remote-error.js";
 export type {
   RemoteExecutionRequest,

@@ -8,11 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, test } from "node:test";
+import { ImageNotFoundError } from "../../src/backend/backend.js";
 import {
   assertDockerReachable,
   createDockerClient,
   DockerUnavailableError,
 } from "../../src/backend/docker/client.js";
+import { DockerBackend } from "../../src/backend/docker/docker-backend.js";
 import type { DockerClient } from "../../src/backend/docker/engine-api/client.js";
 import { DockerApiError, hasStatus } from "../../src/backend/docker/engine-api/errors.js";
 import {
@@ -22,6 +24,8 @@ import {
 } from "../../src/backend/docker/engine-api/progress.js";
 import { API_VERSION } from "../../src/backend/docker/engine-api/transport.js";
 import { DockerStdioDemuxer } from "../../src/backend/docker/stdio.js";
+import { InvalidOptionError } from "../../src/engine/errors.js";
+import { resolveOptions } from "../../src/engine/options.js";
 
 interface Seen {
   method: string;
@@ -330,4 +334,44 @@ test("multiplexed stdio: empty records, records larger than a chunk and several 
   for (let at = 0; at < wire.length; at += 4096) demuxer.push(wire.subarray(at, at + 4096));
   assert.equal(Buffer.concat(out).toString(), `${big}end`);
   assert.deepEqual(err.map(String), ["e1", "e2"]);
+});
+
+test("Docker's refusals of a sandbox become isol8's errors: a missing image, an unknown runtime; others pass as they are", async () => {
+  const { docker } = await standIn((one, res) => {
+    const image = (JSON.parse(one.body || "{}") as { Image?: string }).Image;
+    if (image === "isol8:python") return json(res, 404, { message: "No such image: isol8:python" });
+    if (image === "isol8:python-data")
+      return json(res, 404, { message: "No such image: isol8:python-data" });
+    if (image === "isol8:bash")
+      return json(res, 400, { message: "Unknown runtime specified runsc" }); // Docker 20.10's words
+    json(res, 500, { message: "no space left on device" });
+  });
+  const backend = new DockerBackend(docker);
+  const spec = (image: string, ociRuntime?: string) => ({
+    image,
+    hardening: resolveOptions({ ociRuntime }),
+    labels: {},
+    keep: false,
+  });
+  await assert.rejects(
+    backend.create(spec("isol8:python")),
+    (error: unknown) =>
+      error instanceof ImageNotFoundError &&
+      error.message ===
+        "image isol8:python not found; run `isol8 setup` to build the runtime images",
+  );
+  await assert.rejects(
+    backend.create(spec("isol8:python-data")),
+    (error: unknown) =>
+      error instanceof ImageNotFoundError && /isol8 setup --data-science/.test(error.message),
+  );
+  await assert.rejects(
+    backend.create(spec("isol8:bash", "runsc")),
+    (error: unknown) =>
+      error instanceof InvalidOptionError &&
+      /^ociRuntime: "runsc" is not registered with Docker/.test(error.message),
+  );
+  await assert.rejects(backend.create(spec("isol8:node")), (error: unknown) =>
+    hasStatus(error, 500),
+  );
 });

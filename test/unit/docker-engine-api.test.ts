@@ -1,13 +1,15 @@
 // isol8's Docker Engine API client against a stand-in engine: an HTTP
 // server on a unix socket in a temporary folder, answering as Docker does.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { Socket } from "node:net";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, test } from "node:test";
+import type { TLSSocket } from "node:tls";
 import { ImageNotFoundError } from "../../src/backend/backend.js";
 import {
   assertDockerReachable,
@@ -26,6 +28,7 @@ import { API_VERSION } from "../../src/backend/docker/engine-api/transport.js";
 import { DockerStdioDemuxer } from "../../src/backend/docker/stdio.js";
 import { InvalidOptionError } from "../../src/engine/errors.js";
 import { resolveOptions } from "../../src/engine/options.js";
+import { makeTestCa } from "../fixtures/upstreams.js";
 
 interface Seen {
   method: string;
@@ -374,4 +377,44 @@ test("Docker's refusals of a sandbox become isol8's errors: a missing image, an 
   await assert.rejects(backend.create(spec("isol8:node")), (error: unknown) =>
     hasStatus(error, 500),
   );
+});
+
+test("over TCP with DOCKER_TLS_VERIFY the engine's certificate is checked and the client's from DOCKER_CERT_PATH is shown", async () => {
+  const ca = makeTestCa();
+  const certs = mkdtempSync(join(tmpdir(), "isol8-engine-certs-"));
+  after(() => rmSync(certs, { recursive: true, force: true }));
+  writeFileSync(join(certs, "ca.pem"), ca.caPem);
+  // The test CA signed one certificate: the engine's, shown here by the client too.
+  writeFileSync(join(certs, "cert.pem"), ca.certPem);
+  writeFileSync(join(certs, "key.pem"), ca.keyPem);
+  const clients: string[] = [];
+  const server = createHttpsServer(
+    { key: ca.keyPem, cert: ca.certPem, ca: ca.caPem, requestCert: true, rejectUnauthorized: true },
+    (req, res) => {
+      clients.push(`${(req.socket as TLSSocket).getPeerCertificate().subject?.CN} ${req.url}`);
+      json(res, 200, { Version: "20.10.24", ApiVersion: "1.41", Arch: "amd64", Os: "linux" });
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  after(() => new Promise((resolve) => server.close(resolve)));
+  const { port } = server.address() as AddressInfo;
+  const env = {
+    DOCKER_HOST: `tcp://localhost:${port}`,
+    DOCKER_TLS_VERIFY: "1",
+    DOCKER_CERT_PATH: certs,
+  };
+  const docker = createDockerClient(env);
+  assert.equal((await docker.version()).Arch, "amd64");
+  assert.deepEqual(clients, ["localhost /v1.41/version"]);
+  // A remote engine: this machine's folders cannot be mounted.
+  assert.equal(new DockerBackend(docker).capabilities.localMounts, false);
+  // An engine whose certificate the CA did not sign is refused.
+  const other = makeTestCa();
+  writeFileSync(join(certs, "ca.pem"), other.caPem);
+  await assert.rejects(
+    assertDockerReachable(createDockerClient(env)),
+    (error: unknown) =>
+      error instanceof DockerUnavailableError && /certificate/i.test(error.message),
+  );
+  assert.equal(clients.length, 1);
 });

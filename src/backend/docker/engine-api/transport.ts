@@ -103,6 +103,8 @@ export class EngineTransport {
       outgoing.on("upgrade", (_response, socket: Socket, head: Buffer) => {
         // Output Docker sent with its 101 answer belongs to the stream.
         if (head.length > 0) socket.unshift(head);
+        // The supervisor's frames are small: over TCP, send each at once.
+        socket.setNoDelay(true);
         resolve(socket);
       });
       outgoing.on("response", (response: http.IncomingMessage) => {

@@ -4,7 +4,7 @@ import * as https from "node:https";
 import type { Socket } from "node:net";
 import type { Duplex, Readable } from "node:stream";
 import type { EngineEndpoint } from "./endpoint.js";
-import { apiError } from "./errors.js";
+import { apiError, hasStatus } from "./errors.js";
 
 /**
  * The Engine API version every request names: v1.41 is Docker 20.10, the
@@ -79,7 +79,7 @@ export class EngineTransport {
     } catch (error) {
       // An engine newer than the pinned version: once per client, and only
       // when the body can be sent again (a streamed one is gone by now).
-      const minimum = minimumVersionOf(String((error as Error).message));
+      const minimum = hasStatus(error, 400) ? minimumVersionOf((error as Error).message) : undefined;
       if (!minimum || minimum === this.version || request.stream) throw error;
       this.version = minimum;
       return this.sendOnce(request);

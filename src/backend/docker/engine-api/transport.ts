@@ -79,7 +79,9 @@ export class EngineTransport {
     } catch (error) {
       // An engine newer than the pinned version: once per client, and only
       // when the body can be sent again (a streamed one is gone by now).
-      const minimum = hasStatus(error, 400) ? minimumVersionOf((error as Error).message) : undefined;
+      const minimum = hasStatus(error, 400)
+        ? minimumVersionOf((error as Error).message)
+        : undefined;
       if (!minimum || minimum === this.version || request.stream) throw error;
       this.version = minimum;
       return this.sendOnce(request);

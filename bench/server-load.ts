@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import Docker from "dockerode";
+import { createDockerClient } from "../src/backend/docker/client.js";
 import { RemoteIsol8 } from "../src/client/remote-isol8.js";
 import { LABELS } from "../src/engine/labels.js";
 import { labelNamesProcess } from "../src/engine/owner.js";
@@ -41,7 +41,7 @@ const measured = new Map<string, number>();
  * removes them: the count is the measurement, the machine is left clean.
  */
 async function containersLeft(serverPid: number): Promise<number> {
-  const docker = new Docker();
+  const docker = createDockerClient();
   // Docker matches a label's whole value, which also holds the server's start time and boot id.
   const listLeft = async () =>
     (await docker.listContainers({ all: true, filters: { label: [LABELS.owner] } })).filter((c) =>

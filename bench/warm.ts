@@ -7,7 +7,7 @@
  */
 
 import { readFileSync } from "node:fs";
-import Docker from "dockerode";
+import { createDockerClient } from "../src/backend/docker/client.js";
 import { DockerIsol8 } from "../src/engine/docker-isol8.js";
 import type { Runtime } from "../src/types.js";
 import {
@@ -150,7 +150,9 @@ async function supervisorRss(): Promise<number> {
   const isol8 = new DockerIsol8({ mode: "persistent" });
   try {
     const result = await isol8.execute({ runtime: "bash", code: "true" });
-    const info = await new Docker().getContainer(result.containerId ?? "").inspect();
+    const info = await createDockerClient()
+      .getContainer(result.containerId ?? "")
+      .inspect();
     const status = readFileSync(`/proc/${info.State.Pid}/status`, "utf8");
     return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024;
   } finally {

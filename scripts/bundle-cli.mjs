@@ -6,40 +6,6 @@
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
-/**
- * dockerode loads an SSH client (for ssh:// DOCKER_HOSTs) and gRPC (for
- * BuildKit sessions) when it is loaded, though a local run needs neither.
- * Inside the bundle both are replaced by stand-ins that load the real module
- * the first time it is actually used, so both features keep working.
- */
-const lazyModules = {
-  name: "lazy-modules",
-  setup(b) {
-    const lazy = { ssh2: ["Client"], "@grpc/grpc-js": null, "@grpc/proto-loader": null };
-    b.onResolve({ filter: /^(ssh2|@grpc\/grpc-js|@grpc\/proto-loader)$/ }, (args) =>
-      args.pluginData === "real"
-        ? undefined
-        : { path: args.path, namespace: "lazy", pluginData: args.resolveDir },
-    );
-    b.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => {
-      const load = `let real; const load = () => (real ??= require(${JSON.stringify(`${args.path}?real`)}));`;
-      const classes = lazy[args.path];
-      const contents = classes
-        ? `${load}\n${classes.map((c) => `exports.${c} = function ${c}(...a) { return new (load().${c})(...a); };`).join("\n")}`
-        : `${load}\nmodule.exports = new Proxy({}, { get: (_, key) => load()[key] });`;
-      return { contents, loader: "js", resolveDir: args.pluginData };
-    });
-    b.onResolve({ filter: /\?real$/ }, async (args) => {
-      const resolved = await b.resolve(args.path.slice(0, -"?real".length), {
-        kind: args.kind,
-        resolveDir: args.resolveDir,
-        pluginData: "real",
-      });
-      return { path: resolved.path };
-    });
-  },
-};
-
 // Chunk names carry a content hash: remove the previous build's.
 mkdirSync("dist/cli", { recursive: true });
 for (const name of readdirSync("dist/cli", { withFileTypes: true }).map((e) => e.name)) {
@@ -64,10 +30,8 @@ await build({
   platform: "node",
   target: "node20",
   format: "esm",
-  plugins: [lazyModules],
-  // ssh2's optional native crypto binding stays a runtime require.
   // better-sqlite3 finds its native module relative to its own package: not bundled.
-  external: ["*.node", "better-sqlite3"],
+  external: ["better-sqlite3"],
   // Bundled CommonJS dependencies expect these; they only use them on Windows.
   banner: {
     js: [

@@ -14,8 +14,10 @@ export type {
   SupervisorChannel,
 } from "./backend/backend.js";
 export { ImageNotFoundError, UnsupportedByBackendError } from "./backend/backend.js";
-export { DockerUnavailableError } from "./backend/docker/client.js";
+export { createDockerClient, DockerUnavailableError } from "./backend/docker/client.js";
 export { DockerBackend } from "./backend/docker/docker-backend.js";
+export type { DockerClient } from "./backend/docker/engine-api/client.js";
+export type { DockerEnvironment } from "./backend/docker/engine-api/endpoint.js";
 export type { BusyRetryOptions } from "./client/busy-retry.js";
 export { RemoteError } from "./client/remote-error.js";
 export type {

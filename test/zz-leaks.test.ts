@@ -2,9 +2,9 @@
 // after the whole suite, no container or network isol8 created is left.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import Docker from "dockerode";
+import { createDockerClient } from "../src/backend/docker/client.js";
 
-const docker = new Docker();
+const docker = createDockerClient();
 const before = new Set((process.env.ISOL8_PREEXISTING ?? "").split(",").filter(Boolean));
 
 async function leftovers(): Promise<string[]> {

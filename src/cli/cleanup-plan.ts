@@ -1,11 +1,11 @@
-import type Docker from "dockerode";
+import type { ContainerSummary } from "../backend/docker/engine-api/types.js";
 import { LABELS } from "../engine/labels.js";
 import { type OwnerState, ownerState, type ProcessTable } from "../engine/owner.js";
 
 /** What `isol8 cleanup` will do with each isol8 container, before it does anything. */
 export interface CleanupPlan {
-  remove: { container: Docker.ContainerInfo; owner: OwnerState }[];
-  keep: { container: Docker.ContainerInfo; owner: OwnerState }[];
+  remove: { container: ContainerSummary; owner: OwnerState }[];
+  keep: { container: ContainerSummary; owner: OwnerState }[];
 }
 
 /**
@@ -15,7 +15,7 @@ export interface CleanupPlan {
  * another host's containers are kept); `all` removes every one.
  */
 export function planCleanup(
-  containers: readonly Docker.ContainerInfo[],
+  containers: readonly ContainerSummary[],
   table: ProcessTable,
   all: boolean,
 ): CleanupPlan {

@@ -1,6 +1,6 @@
 import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type Dockerode from "dockerode";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
 import { readCertificates, resolveCaFiles, writeCertificates } from "./ca-certificates.js";
 import {
   type EnsureOptions,
@@ -21,7 +21,7 @@ import { bootstrapDir, SUPERVISOR_SOURCES, supervisorSourcePath } from "./paths.
  * interpreters' prestart bootstraps from `sandbox/bootstrap/`.
  */
 export async function ensureBaseImage(
-  docker: Dockerode,
+  docker: DockerClient,
   caCertificateFiles: string[] | undefined,
   options: EnsureOptions,
 ): Promise<EnsureOutcome> {

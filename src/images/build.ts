@@ -1,5 +1,9 @@
-import type Dockerode from "dockerode";
-import { eventError, type ProgressEvent, readProgressStream } from "./docker-stream.js";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
+import {
+  eventError,
+  type ProgressEvent,
+  readProgressStream,
+} from "../backend/docker/engine-api/progress.js";
 import { BuildStepError, ImageBuildError, lastLines, reasonOf } from "./errors.js";
 import { removeUntagged } from "./image-state.js";
 import { archiveDirectory } from "./tar.js";
@@ -45,7 +49,7 @@ const BUILDER_CHATTER = /^(Running in [0-9a-f]+|Removing intermediate container 
  * last output lines.
  */
 export async function dockerBuild(
-  docker: Dockerode,
+  docker: DockerClient,
   request: DockerBuildRequest,
 ): Promise<DockerBuildResult> {
   const { image, onProgress } = request;

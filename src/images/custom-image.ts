@@ -1,4 +1,4 @@
-import type Dockerode from "dockerode";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
 import { runtimeAdapter } from "../runtimes/index.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import { SANDBOX_DIR, SANDBOX_GID, SANDBOX_SEED_DIR, SANDBOX_UID } from "../sandbox-layout.js";
@@ -147,7 +147,7 @@ export function checkCustomImageRequest(request: CustomImageRequest): {
  * is reused ("up-to-date") unless `force`. Run it with `isol8 run --image`.
  */
 export async function buildCustomImage(
-  docker: Dockerode,
+  docker: DockerClient,
   request: CustomImageRequest,
 ): Promise<CustomImageReport> {
   const { runtime } = request;

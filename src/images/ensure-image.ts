@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type Dockerode from "dockerode";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
 import { LABELS } from "../engine/labels.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import { dockerBuild } from "./build.js";
@@ -47,7 +47,7 @@ export interface EnsureOutcome {
 
 /** Builds `recipe.image` unless an image with the same inputs hash exists. */
 export async function ensureImage(
-  docker: Dockerode,
+  docker: DockerClient,
   recipe: ImageRecipe,
   options: EnsureOptions,
 ): Promise<EnsureOutcome> {

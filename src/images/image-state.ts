@@ -1,4 +1,4 @@
-import type Dockerode from "dockerode";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
 import { LABELS } from "../engine/labels.js";
 
 /** What isol8 needs to know about an existing image. */
@@ -17,7 +17,7 @@ function isNotFound(error: unknown): boolean {
 
 /** Inspects an image by name or id; undefined when it does not exist. */
 export async function inspectImage(
-  docker: Dockerode,
+  docker: DockerClient,
   name: string,
 ): Promise<ImageState | undefined> {
   try {
@@ -41,7 +41,7 @@ export async function inspectImage(
  * as the leftovers of a multi-stage build's earlier stages; quietly keeps any
  * that are tagged or still in use.
  */
-export async function removeUntagged(docker: Dockerode, ids: readonly string[]): Promise<void> {
+export async function removeUntagged(docker: DockerClient, ids: readonly string[]): Promise<void> {
   for (const id of ids) {
     const state = await inspectImage(docker, id).catch(() => undefined);
     if (!state || state.repoTags.length > 0) continue;

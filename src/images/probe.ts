@@ -1,4 +1,5 @@
-import type Dockerode from "dockerode";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
+import { DockerStdioDemuxer } from "../backend/docker/stdio.js";
 import { LABELS, ownerLabelValue } from "../engine/labels.js";
 import { SANDBOX_DIR, SANDBOX_GID, SANDBOX_UID } from "../sandbox-layout.js";
 
@@ -25,7 +26,7 @@ interface ProbeResult {
  * sandbox user, no network, read-only root, a writable tmpfs home at /sandbox.
  */
 export async function probeImage(
-  docker: Dockerode,
+  docker: DockerClient,
   image: string,
   cmd: string[],
   options: ProbeOptions = {},
@@ -54,30 +55,21 @@ export async function probeImage(
     const timer = setTimeout(() => {
       container.kill().catch(() => undefined);
     }, options.timeoutMs ?? 60_000);
-    const status = (await container.wait().finally(() => clearTimeout(timer))) as {
-      StatusCode: number;
-    };
-    const logs = await container.logs({ stdout: true, stderr: true, follow: false });
-    const { stdout, stderr } = demultiplex(
-      Buffer.isBuffer(logs) ? logs : Buffer.from(String(logs)),
-    );
+    const status = await container.wait().finally(() => clearTimeout(timer));
+    const { stdout, stderr } = demultiplex(await container.logs({ stdout: true, stderr: true }));
     return { exitCode: status.StatusCode, output: stdout + stderr, stdout, stderr };
   } finally {
     await container.remove({ force: true }).catch(() => undefined);
   }
 }
 
-/** Splits Docker's multiplexed log stream (8-byte frame headers: stream, 0, 0, 0, size) */
+/** A container's logs (no TTY: multiplexed) as the text of each stream. */
 function demultiplex(data: Buffer): { stdout: string; stderr: string } {
   const chunks: Record<"stdout" | "stderr", Buffer[]> = { stdout: [], stderr: [] };
-  let offset = 0;
-  while (offset + 8 <= data.length) {
-    const kind = data[offset];
-    const size = data.readUInt32BE(offset + 4);
-    const payload = data.subarray(offset + 8, offset + 8 + size);
-    (kind === 2 ? chunks.stderr : chunks.stdout).push(payload);
-    offset += 8 + size;
-  }
+  new DockerStdioDemuxer(
+    (chunk) => chunks.stdout.push(chunk),
+    (chunk) => chunks.stderr.push(chunk),
+  ).push(data);
   return {
     stdout: Buffer.concat(chunks.stdout).toString("utf8"),
     stderr: Buffer.concat(chunks.stderr).toString("utf8"),

@@ -1,7 +1,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type Dockerode from "dockerode";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
+import { eventError, readProgressStream } from "../backend/docker/engine-api/progress.js";
 import { LABELS } from "../engine/labels.js";
 import { dockerBuild } from "./build.js";
 import {
@@ -11,7 +12,6 @@ import {
   DEBIAN_SUITE,
   removeRootfsDir,
 } from "./debian-bootstrap.js";
-import { eventError, readProgressStream } from "./docker-stream.js";
 import type { EnsureOptions, EnsureOutcome } from "./ensure-image.js";
 import { builtOutcome, readShippedFile } from "./ensure-image.js";
 import { ImageBuildError, reasonOf } from "./errors.js";
@@ -30,7 +30,7 @@ const REGISTRY_DEBIAN_IMAGE = "debian:bookworm-slim";
  * registry, bootstrapped locally with debootstrap/mmdebstrap and imported.
  */
 export async function ensureRootfs(
-  docker: Dockerode,
+  docker: DockerClient,
   options: EnsureOptions,
 ): Promise<EnsureOutcome> {
   const started = performance.now();
@@ -85,7 +85,7 @@ export async function ensureRootfs(
 
 /** Pulls an image, forwarding its layer status changes (not byte counts) to `log`. */
 async function pullImage(
-  docker: Dockerode,
+  docker: DockerClient,
   reference: string,
   log: (line: string) => void,
 ): Promise<void> {
@@ -104,7 +104,7 @@ async function pullImage(
 }
 
 /** Tags the registry image as the rootfs, adding isol8's labels with a one-line build. */
-async function labelRegistryImage(docker: Dockerode, options: EnsureOptions): Promise<void> {
+async function labelRegistryImage(docker: DockerClient, options: EnsureOptions): Promise<void> {
   const dockerfile = await readShippedFile(dockerfilePath("rootfs-registry.Dockerfile"));
   const source = await inspectImage(docker, REGISTRY_DEBIAN_IMAGE);
   const contextDir = await mkdtemp(join(tmpdir(), "isol8-build-"));
@@ -132,12 +132,12 @@ async function labelRegistryImage(docker: Dockerode, options: EnsureOptions): Pr
 
 /** `tar -C dir -c . | docker import - isol8:debian-bookworm`, with isol8's labels. */
 async function importDirectory(
-  docker: Dockerode,
+  docker: DockerClient,
   dir: string,
   tool: string,
   hash: string,
 ): Promise<void> {
-  const [repo, tag] = ROOTFS_IMAGE.split(":");
+  const [repo = ROOTFS_IMAGE, tag] = ROOTFS_IMAGE.split(":");
   const archive = archiveDirectory(dir, "the bootstrapped rootfs");
   try {
     const response: NodeJS.ReadableStream = await docker.importImage(archive.stream, {

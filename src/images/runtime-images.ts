@@ -1,4 +1,4 @@
-import type Dockerode from "dockerode";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
 import { runtimeAdapter } from "../runtimes/index.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import {
@@ -34,7 +34,7 @@ interface BakeOptions {
  * npm tarballs are fetched only once a build is known to be needed.
  */
 export async function ensureRuntimeImage(
-  docker: Dockerode,
+  docker: DockerClient,
   runtime: Runtime,
   platform: EnginePlatform,
   options: EnsureOptions,

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type Dockerode from "dockerode";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
 import { runtimeAdapter } from "../runtimes/index.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import { ImageBuildError, lastLines } from "./errors.js";
@@ -30,7 +30,7 @@ export function runtimePackages(runtime: Runtime, platform: EnginePlatform): Npm
 }
 
 /** The engine's CPU architecture (from the engine, which may differ from Node's) and AVX2 support. */
-export async function detectEnginePlatform(docker: Dockerode): Promise<EnginePlatform> {
+export async function detectEnginePlatform(docker: DockerClient): Promise<EnginePlatform> {
   const version = await docker.version();
   const engineArch = version.Arch;
   let arch: EnginePlatform["arch"];

@@ -1,4 +1,4 @@
-import type Dockerode from "dockerode";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
 import { RUNTIMES, type Runtime } from "../runtimes/runtime.js";
 import { ensureBaseImage } from "./base-image.js";
 import type { EnsureOptions, EnsureOutcome } from "./ensure-image.js";
@@ -19,7 +19,7 @@ import { ensureVariantImage, IMAGE_VARIANTS, variantRuntime } from "./variants.j
  * call only inspects images. Returns one report per image, rootfs first.
  */
 export async function setupImages(
-  docker: Dockerode,
+  docker: DockerClient,
   options: SetupImagesOptions = {},
 ): Promise<ImageReport[]> {
   const variants = IMAGE_VARIANTS.filter((variant) => options.variants?.includes(variant));
@@ -70,7 +70,7 @@ function dedupe(runtimes: Runtime[]): Runtime[] {
  * when nothing else uses them (no other tag, no container, no child image).
  * One still in use is simply left for `docker image prune`.
  */
-async function removeSuperseded(docker: Dockerode, outcomes: EnsureOutcome[]): Promise<void> {
+async function removeSuperseded(docker: DockerClient, outcomes: EnsureOutcome[]): Promise<void> {
   const superseded = outcomes
     .map((outcome) => outcome.supersededId)
     .filter((id): id is string => id !== undefined)

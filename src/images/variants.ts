@@ -1,4 +1,4 @@
-import type Dockerode from "dockerode";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
 import type { Runtime } from "../runtimes/runtime.js";
 import { type EnsureOptions, type EnsureOutcome, ensureImage } from "./ensure-image.js";
 import { runtimeImage } from "./names.js";
@@ -56,7 +56,7 @@ export function variantRuntime(variant: ImageVariant): Runtime {
  * tag, so a rebuilt runtime image rebuilds its variants too.
  */
 export function ensureVariantImage(
-  docker: Dockerode,
+  docker: DockerClient,
   variant: ImageVariant,
   options: EnsureOptions,
 ): Promise<EnsureOutcome> {

@@ -1,4 +1,4 @@
-import type Docker from "dockerode";
+import type { DockerClient } from "../backend/docker/engine-api/client.js";
 import { LABELS } from "../engine/labels.js";
 import type { RemovalReport } from "../wire/responses.js";
 import type { ServerContext } from "./context.js";
@@ -20,7 +20,7 @@ interface CleanupReport {
  */
 export async function cleanup(
   ctx: ServerContext,
-  docker: Docker,
+  docker: DockerClient,
   images: boolean,
 ): Promise<CleanupReport> {
   const ours = async () =>

@@ -5,7 +5,7 @@
 // runc and runsc; this file holds the escapes tried under runc alone.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import Docker from "dockerode";
+import { createDockerClient } from "../../src/backend/docker/client.js";
 import { DockerStdioDemuxer } from "../../src/backend/docker/stdio.js";
 import type { DockerIsol8Options } from "../../src/types.js";
 import { collectStream, engine, runOnce } from "../support/engine.js";
@@ -351,7 +351,7 @@ describe("privileges", () => {
   test("control: without no-new-privileges the same probe sees su and every setuid binary run as root", async () => {
     // The sandbox image as a plain container: uid 100, no capabilities, no
     // network, but no no-new-privileges: only that flag differs from a sandbox here.
-    const container = await new Docker().createContainer({
+    const container = await createDockerClient().createContainer({
       Image: "isol8:bash",
       Entrypoint: ["timeout", "60", "bash", "-c", SETUID_PROBE],
       User: "100:100",

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import Docker from "dockerode";
+import { createDockerClient } from "../../src/backend/docker/client.js";
 import { ownerLabelValue } from "../../src/engine/labels.js";
 import { DockerIsol8 } from "../../src/index.js";
 
-const docker = new Docker();
+const docker = createDockerClient();
 
 /** The isol8 containers this test process made, running or not. */
 const ours = () =>

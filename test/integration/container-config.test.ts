@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
-import type Docker from "dockerode";
+import type { ContainerInspect } from "../../src/backend/docker/engine-api/types.js";
 import type { ExecutionResult, ExecutionSummary } from "../../src/types.js";
 import { docker, ownContainers } from "../support/containers.js";
 import { engine } from "../support/engine.js";
@@ -56,7 +56,7 @@ function assertRan(
 }
 
 /** This process's containers as Docker describes them. */
-async function inspectOwn(): Promise<Docker.ContainerInspectInfo[]> {
+async function inspectOwn(): Promise<ContainerInspect[]> {
   const listed = await ownContainers();
   const infos = await Promise.all(
     listed.map((c) =>
@@ -66,7 +66,7 @@ async function inspectOwn(): Promise<Docker.ContainerInspectInfo[]> {
         .catch(() => undefined),
     ),
   );
-  return infos.filter((info): info is Docker.ContainerInspectInfo => info !== undefined);
+  return infos.filter((info): info is ContainerInspect => info !== undefined);
 }
 
 /**
@@ -74,7 +74,7 @@ async function inspectOwn(): Promise<Docker.ContainerInspectInfo[]> {
  * these containers, naming the container and the part (Config.Env,
  * Config.Cmd, Config.Labels, HostConfig, ...). `expected` must be among them.
  */
-function assertAbsent(infos: Docker.ContainerInspectInfo[], i: Inputs, expected: string): void {
+function assertAbsent(infos: ContainerInspect[], i: Inputs, expected: string): void {
   assert.ok(
     infos.some((info) => info.Id === expected),
     `the run's container ${expected} was inspected`,
@@ -100,7 +100,7 @@ describe("what Docker keeps about a container holds no code, environment, file o
   test("a fresh container, inspected while its run is going on", async () => {
     const i = inputs();
     const isol8 = engine({ poolStrategy: "secure", secrets: { API_KEY: i.secret } });
-    let during: Docker.ContainerInspectInfo[] = [];
+    let during: ContainerInspect[] = [];
     let result: ExecutionSummary | undefined;
     let stdout = "";
     let stderr = "";

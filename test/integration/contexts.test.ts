@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
-import Docker from "dockerode";
+import { createDockerClient } from "../../src/backend/docker/client.js";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import { InvalidRequestError } from "../../src/engine/request.js";
 import type { ExecutionRequest, StreamEvent } from "../../src/types.js";
@@ -269,7 +269,9 @@ describe("code contexts: python", () => {
       InvalidRequestError,
     );
     await assert.rejects(
-      new Docker().getContainer(made.containerId ?? "").inspect(),
+      createDockerClient()
+        .getContainer(made.containerId ?? "")
+        .inspect(),
       (error: { statusCode?: number }) => error.statusCode === 404,
     );
   });
@@ -375,7 +377,9 @@ describe("code contexts: engines", () => {
       await one.stop();
       assert.deepEqual(await one.listContexts(), []);
       await assert.rejects(
-        new Docker().getContainer(first.containerId ?? "").inspect(),
+        createDockerClient()
+          .getContainer(first.containerId ?? "")
+          .inspect(),
         (error: { statusCode?: number }) => error.statusCode === 404,
       );
     } finally {

@@ -17,7 +17,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, type TestContext, test } from "node:test";
-import Docker from "dockerode";
+import { createDockerClient } from "../../src/backend/docker/client.js";
 import { containerSpec } from "../../src/backend/docker/container-spec.js";
 import { DockerBackend } from "../../src/backend/docker/docker-backend.js";
 import { createDebugLog } from "../../src/engine/debug-log.js";
@@ -25,7 +25,7 @@ import { resolveOptions } from "../../src/engine/options.js";
 import type { ExitReport } from "../../src/engine/protocol.js";
 import { SandboxContainer } from "../../src/engine/sandbox-container.js";
 
-const docker = new Docker();
+const docker = createDockerClient();
 const log = createDebugLog(false);
 
 /** A temporary folder (0755, so the forwarder's uid 101 can enter it), removed when the test ends. */

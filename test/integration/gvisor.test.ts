@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { before, describe, test } from "node:test";
-import Docker from "dockerode";
+import { createDockerClient } from "../../src/backend/docker/client.js";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import { ownerLabelValue } from "../../src/engine/labels.js";
 import type { DockerIsol8Options } from "../../src/types.js";
@@ -56,7 +56,7 @@ interface PidsReading {
 
 /** Reads, until stopped, the host's pids cgroup of every container this process owns. */
 function watchPidsCgroups(): { stop(): Promise<Map<string, PidsReading>> } {
-  const docker = new Docker();
+  const docker = createDockerClient();
   const seen = new Map<string, PidsReading>();
   let watching = true;
   const read = (dir: string, file: string) => readFileSync(`${dir}/${file}`, "utf8");
@@ -131,7 +131,7 @@ describe("gVisor: programs run", () => {
       code: "echo hello from bash; cat /proc/version",
     });
     t.diagnostic(`bash hello world, fresh engine: ${Math.round(performance.now() - started)} ms`);
-    const container = new Docker().getContainer(result.containerId ?? "");
+    const container = createDockerClient().getContainer(result.containerId ?? "");
     try {
       assert.equal(result.exitCode, 0, result.stderr);
       assert.equal(result.stderr, "");

@@ -3,7 +3,7 @@
 // conformance-runc.test.ts).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import Docker from "dockerode";
+import { createDockerClient } from "../../src/backend/docker/client.js";
 import { ownerLabelValue } from "../../src/engine/labels.js";
 import { collectStream, engine, runOnce } from "../support/engine.js";
 import { outputRuns } from "../support/stream.js";
@@ -93,7 +93,7 @@ describe("container settings", () => {
   test("every container is hardened, labelled and logs nothing to the host", async () => {
     const isol8 = engine({ persist: true, memoryLimit: "256m", pidsLimit: 32, cpuLimit: 0.5 });
     const result = await isol8.execute({ runtime: "bash", code: "echo ok" });
-    const docker = new Docker();
+    const docker = createDockerClient();
     const container = docker.getContainer(result.containerId ?? "");
     try {
       const info = await container.inspect();

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import Docker from "dockerode";
+import { createDockerClient } from "../../src/backend/docker/client.js";
 import type { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import { engine } from "../support/engine.js";
 
@@ -152,7 +152,9 @@ describe("supervisor", () => {
   test("the supervisor stays under 8 MB resident", async () => {
     const isol8 = engine({ mode: "persistent" });
     const result = await isol8.execute({ runtime: "bash", code: "true" });
-    const info = await new Docker().getContainer(result.containerId ?? "").inspect();
+    const info = await createDockerClient()
+      .getContainer(result.containerId ?? "")
+      .inspect();
     const status = readFileSync(`/proc/${info.State.Pid}/status`, "utf8");
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]);
     assert.ok(rssKb > 0 && rssKb <= 8 * 1024, `supervisor RSS ${rssKb} kB`);

@@ -6,9 +6,8 @@
 // kind and the supervisor wiped it. The two must match; a wipe that cannot
 // undo something must say so, so that the container is not reused.
 import assert from "node:assert/strict";
-import type { Duplex } from "node:stream";
 import { describe, type TestContext, test } from "node:test";
-import Docker from "dockerode";
+import { createDockerClient } from "../../src/backend/docker/client.js";
 import { DockerBackend } from "../../src/backend/docker/docker-backend.js";
 import { DockerStdioDemuxer } from "../../src/backend/docker/stdio.js";
 import { createDebugLog } from "../../src/engine/debug-log.js";
@@ -17,7 +16,7 @@ import type { ExitReport } from "../../src/engine/protocol.js";
 import { SandboxContainer } from "../../src/engine/sandbox-container.js";
 import { engine } from "../support/engine.js";
 
-const docker = new Docker();
+const docker = createDockerClient();
 const log = createDebugLog(false);
 const MB = 1024 * 1024;
 /** How far a wiped container's charged memory may be above a fresh one's. */
@@ -75,7 +74,7 @@ async function exec(
     AttachStdout: true,
     AttachStderr: true,
   });
-  const stream = (await run.start({ hijack: true })) as unknown as Duplex;
+  const stream = await run.start();
   let stdout = "";
   let stderr = "";
   const demuxer = new DockerStdioDemuxer(

@@ -3,15 +3,16 @@
 // parallel processes, so a test that looked at every isol8 container would
 // count, or wait for, another file's.
 import { hostname } from "node:os";
-import Docker from "dockerode";
+import { createDockerClient } from "../../src/backend/docker/client.js";
+import type { ContainerSummary } from "../../src/backend/docker/engine-api/types.js";
 import { LABELS } from "../../src/engine/labels.js";
 import { labelNamesProcess } from "../../src/engine/owner.js";
 
 /** The Docker client tests inspect containers with. */
-export const docker = new Docker();
+export const docker = createDockerClient();
 
 /** Containers (running or not) created by the process with this pid, on this host. */
-export async function containersOf(pid: number): Promise<Docker.ContainerInfo[]> {
+export async function containersOf(pid: number): Promise<ContainerSummary[]> {
   // A process that never got a pid (a `child.pid ?? 0`) owns nothing, which
   // would make every "no container remains" check pass.
   if (!Number.isInteger(pid) || pid <= 0)
@@ -22,7 +23,7 @@ export async function containersOf(pid: number): Promise<Docker.ContainerInfo[]>
 }
 
 /** Containers (running or not) that engines in this test process created. */
-export function ownContainers(): Promise<Docker.ContainerInfo[]> {
+export function ownContainers(): Promise<ContainerSummary[]> {
   return containersOf(process.pid);
 }
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import Docker from "dockerode";
 import {
   type BackendCapabilities,
   type SandboxBackend,
   UnsupportedByBackendError,
 } from "../../src/backend/backend.js";
+import { createDockerClient } from "../../src/backend/docker/client.js";
 import { DockerBackend } from "../../src/backend/docker/docker-backend.js";
 import { DockerIsol8 } from "../../src/engine/docker-isol8.js";
 import { InvalidOptionError } from "../../src/engine/errors.js";
@@ -63,10 +63,11 @@ test("the same options are accepted by a backend that has the capability", async
 
 test("Docker over a unix socket can mount this machine's directories; over tcp it cannot", () => {
   assert.equal(
-    new DockerBackend(new Docker({ socketPath: "/var/run/docker.sock" })).capabilities.localMounts,
+    new DockerBackend(createDockerClient({ DOCKER_HOST: "unix:///var/run/docker.sock" }))
+      .capabilities.localMounts,
     true,
   );
-  const remote = new DockerBackend(new Docker({ host: "127.0.0.1", port: 2375 }));
+  const remote = new DockerBackend(createDockerClient({ DOCKER_HOST: "tcp://127.0.0.1:2375" }));
   assert.equal(remote.capabilities.localMounts, false);
   assert.throws(() => new DockerIsol8({ network: "filtered" }, remote), UnsupportedByBackendError);
   // What the Docker backend does not implement is declared absent, never faked.

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import type Docker from "dockerode";
+import type { ContainerSummary } from "../../src/backend/docker/engine-api/types.js";
 import { planCleanup } from "../../src/cli/cleanup-plan.js";
 import { ownerLabelValue } from "../../src/engine/labels.js";
 import {
@@ -94,7 +94,7 @@ describe("whose containers cleanup removes", () => {
       ({
         Id: id,
         Labels: owner ? { "isol8.owner": owner } : {},
-      }) as unknown as Docker.ContainerInfo;
+      }) as unknown as ContainerSummary;
     const listed = [
       container("live", `here:10:500:${BOOT}`),
       container("dead", `here:12:500:${BOOT}`),
@@ -102,8 +102,7 @@ describe("whose containers cleanup removes", () => {
       container("remote", `there:10:500:${BOOT}`),
       container("unlabelled"),
     ];
-    const ids = (entries: { container: Docker.ContainerInfo }[]) =>
-      entries.map((e) => e.container.Id);
+    const ids = (entries: { container: ContainerSummary }[]) => entries.map((e) => e.container.Id);
     const plan = planCleanup(listed, machine, false);
     assert.deepEqual(ids(plan.remove), ["dead", "reused"]);
     assert.deepEqual(ids(plan.keep), ["live", "remote", "unlabelled"]);

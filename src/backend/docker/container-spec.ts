@@ -1,7 +1,7 @@
-import type Docker from "dockerode";
 import { LABELS, ownerLabelValue } from "../../engine/labels.js";
 import { SANDBOX_DIR, SANDBOX_GID, SANDBOX_UID, TMP_DIR } from "../../sandbox-layout.js";
 import type { SandboxHardening } from "../backend.js";
+import type { ContainerCreateBody } from "./engine-api/types.js";
 
 const SUPERVISOR_PATH = "/usr/local/bin/isol8-supervisor";
 
@@ -29,7 +29,7 @@ export function containerSpec(
   options: SandboxHardening & { persist: boolean },
   image: string,
   extraLabels: Record<string, string> = {},
-): Docker.ContainerCreateOptions {
+): ContainerCreateBody {
   return {
     Image: image,
     Entrypoint: [SUPERVISOR_PATH],

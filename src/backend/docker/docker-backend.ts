@@ -1,5 +1,4 @@
 import type { Duplex } from "node:stream";
-import type Docker from "dockerode";
 import { InvalidOptionError } from "../../engine/errors.js";
 import { PYTHON_DATA_IMAGE } from "../../images/variants.js";
 import { GATEWAY_MOUNT } from "../../network/gateway.js";
@@ -16,6 +15,8 @@ import {
 } from "../backend.js";
 import { assertDockerReachable, createDockerClient } from "./client.js";
 import { containerSpec } from "./container-spec.js";
+import type { Container, DockerClient } from "./engine-api/client.js";
+import { hasStatus } from "./engine-api/errors.js";
 import { DockerStdioDemuxer } from "./stdio.js";
 
 /** How long past its own timeout the engine waits for an exec'd process. */
@@ -35,11 +36,11 @@ export class DockerBackend implements SandboxBackend {
   readonly name = "docker";
   readonly capabilities: Readonly<BackendCapabilities>;
 
-  constructor(private readonly docker: Docker = createDockerClient()) {
+  constructor(private readonly docker: DockerClient = createDockerClient()) {
     this.capabilities = {
       hostNetwork: true,
       // A bind mount names a path on the Docker engine's machine, which is this one only over a unix socket.
-      localMounts: isLocalEngine(docker),
+      localMounts: docker.endpoint.kind === "socket",
       keepForDebugging: true,
       reattach: false,
       checkpoint: false,
@@ -64,7 +65,7 @@ export class DockerBackend implements SandboxBackend {
         ...options.HostConfig,
         Binds: [`${spec.egressDirectory}:${GATEWAY_MOUNT}:ro`],
       };
-    let container: Docker.Container;
+    let container: Container;
     try {
       container = await this.docker.createContainer(options);
     } catch (error) {
@@ -72,13 +73,7 @@ export class DockerBackend implements SandboxBackend {
     }
     try {
       // Attach before start: the supervisor's first words are not logged anywhere.
-      const stream = (await container.attach({
-        stream: true,
-        stdin: true,
-        stdout: true,
-        stderr: true,
-        hijack: true,
-      })) as unknown as Duplex;
+      const stream = await container.attach();
       const sandbox = new DockerSandbox(container, stream);
       await container.start();
       return sandbox;
@@ -89,15 +84,8 @@ export class DockerBackend implements SandboxBackend {
   }
 }
 
-/** dockerode keeps a unix socket path, or a function finding the default one; tcp and ssh have neither. */
-function isLocalEngine(docker: Docker): boolean {
-  const socket = (docker as unknown as { modem?: { socketPath?: unknown } }).modem?.socketPath;
-  return typeof socket === "string" || typeof socket === "function";
-}
-
 /** Docker's answer to a create or start, as an error a user can act on. */
 function explainCreateError(error: unknown, spec: SandboxSpec): unknown {
-  const status = (error as { statusCode?: number }).statusCode;
   const message = String((error as Error).message);
   const runtime = spec.hardening.ociRuntime;
   if (runtime && /unknown runtime|specified runtime/i.test(message)) {
@@ -105,7 +93,7 @@ function explainCreateError(error: unknown, spec: SandboxSpec): unknown {
       `ociRuntime: "${runtime}" is not registered with Docker (see \`docker info\` for the runtimes it knows; scripts/install-gvisor.sh registers runsc)`,
     );
   }
-  if (status === 404 && /image/i.test(message)) {
+  if (hasStatus(error, 404) && /image/i.test(message)) {
     return new ImageNotFoundError(
       spec.image === PYTHON_DATA_IMAGE
         ? `image ${spec.image} not found; run \`isol8 setup --data-science\` to build it`
@@ -120,7 +108,7 @@ class DockerSandbox implements BackendSandbox {
   readonly channel: SupervisorChannel;
 
   constructor(
-    private readonly container: Docker.Container,
+    private readonly container: Container,
     stream: Duplex,
   ) {
     this.channel = attachedChannel(stream);
@@ -147,10 +135,7 @@ class DockerSandbox implements BackendSandbox {
       AttachStdout: true,
       AttachStderr: true,
     });
-    const stream = (await exec.start({
-      hijack: true,
-      stdin: options.stdin !== undefined,
-    })) as unknown as Duplex;
+    const stream = await exec.start();
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
     let stderr = "";
@@ -210,9 +195,9 @@ class DockerSandbox implements BackendSandbox {
     // Docker 20.10 can miss the removal of a container it is asked to wait
     // for, so the wait is bounded and its request aborted, never left open.
     const abort = new AbortController();
-    const removed = this.container.wait({ condition: "removed", abortSignal: abort.signal }).then(
+    const removed = this.container.wait({ condition: "removed", signal: abort.signal }).then(
       () => true,
-      (error: { statusCode?: number }) => error.statusCode === 404, // already gone
+      (error: unknown) => hasStatus(error, 404), // already gone
     );
     // Told to quit, the supervisor exits and Docker's AutoRemove deletes the container.
     askToQuit();
@@ -220,8 +205,8 @@ class DockerSandbox implements BackendSandbox {
     const gone = await removed;
     clearTimeout(deadline);
     if (gone) return;
-    await this.container.remove({ force: true }).catch((error: { statusCode?: number }) => {
-      if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
+    await this.container.remove({ force: true }).catch((error: unknown) => {
+      if (!hasStatus(error, 404) && !hasStatus(error, 409)) throw error;
     });
   }
 

@@ -1,7 +1,7 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
-import type Docker from "dockerode";
 import { assertDockerReachable, createDockerClient } from "../../backend/docker/client.js";
+import type { DockerClient } from "../../backend/docker/engine-api/client.js";
 import { MANAGED_FILTER } from "../../engine/labels.js";
 import { thisMachine } from "../../engine/owner.js";
 import { type CleanupPlan, keptReason, planCleanup, removedReason } from "../cleanup-plan.js";
@@ -48,7 +48,7 @@ async function confirm(question: string): Promise<boolean> {
 
 /** The plan for this host's isol8 containers: listed by Docker, sorted by their owners. */
 export async function containersToClean(
-  docker: Docker,
+  docker: DockerClient,
   all: boolean,
   /** Labels selected on top of isol8's (a test narrows the plan to containers of its own). */
   labels: readonly string[] = [],
@@ -59,7 +59,7 @@ export async function containersToClean(
 }
 
 /** Removes the plan's containers (force: running ones too); the number that could not be removed. */
-export async function removeContainers(docker: Docker, plan: CleanupPlan): Promise<number> {
+export async function removeContainers(docker: DockerClient, plan: CleanupPlan): Promise<number> {
   let failed = 0;
   for (const { container } of plan.remove) {
     await docker

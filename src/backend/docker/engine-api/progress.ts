@@ -1,3 +1,5 @@
+import { StringDecoder } from "node:string_decoder";
+
 /** One JSON message of a Docker build, pull or import progress stream. */
 export interface ProgressEvent {
   stream?: string;
@@ -19,6 +21,8 @@ export function readProgressStream(
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     let buffered = "";
+    // A character's bytes can be cut between two chunks.
+    const decoder = new StringDecoder("utf8");
     const handle = (line: string): void => {
       const trimmed = line.trim();
       if (trimmed.length === 0) return;
@@ -31,7 +35,7 @@ export function readProgressStream(
       onEvent(event);
     };
     stream.on("data", (chunk: Buffer | string) => {
-      buffered += chunk.toString();
+      buffered += typeof chunk === "string" ? chunk : decoder.write(chunk);
       let newline = buffered.indexOf("\n");
       while (newline >= 0) {
         handle(buffered.slice(0, newline));
@@ -40,7 +44,7 @@ export function readProgressStream(
       }
     });
     stream.on("end", () => {
-      handle(buffered);
+      handle(buffered + decoder.end());
       resolve();
     });
     stream.on("error", reject);

@@ -1,23 +1,74 @@
-import { Hono } from "hono";
-import type { Health } from "../../wire/responses.js";
-import type { AppEnv } from "../app-env.js";
+import { createRoute, z } from "@hono/zod-openapi";
+import { healthSchema } from "../../wire/responses.js";
 import type { ServerContext } from "../context.js";
-import { openApiDocument } from "../openapi.js";
+import { AUTHED, failures, jsonAnswer, mount, routeGroup } from "../openapi.js";
+
+const health = createRoute({
+  method: "get",
+  path: "/health",
+  operationId: "health",
+  tags: ["server"],
+  summary: "Liveness; needs no key",
+  security: [],
+  responses: {
+    200: jsonAnswer("the server is up", healthSchema),
+    ...failures(503),
+  },
+});
+
+const metrics = createRoute({
+  method: "get",
+  path: "/metrics",
+  operationId: "metrics",
+  tags: ["server"],
+  summary: "Prometheus metrics",
+  description:
+    "Executions by runtime and outcome, a latency histogram, queue depth, sessions, requests by route and status.",
+  responses: {
+    200: {
+      description: "the Prometheus text format (version 0.0.4)",
+      content: { "text/plain": { schema: z.string() } },
+    },
+    ...failures(...AUTHED),
+  },
+});
+
+const openApi = createRoute({
+  method: "get",
+  path: "/openapi.json",
+  operationId: "openApiDocument",
+  tags: ["server"],
+  summary: "This document",
+  responses: {
+    200: jsonAnswer(
+      "the OpenAPI 3.1 document of every route",
+      z.record(z.string(), z.unknown()).meta({ description: "an OpenAPI 3.1 document" }),
+    ),
+    ...failures(...AUTHED),
+  },
+});
 
 /** GET /health (no auth: mounted before the auth middleware). */
-export function healthRoutes(ctx: ServerContext): Hono<AppEnv> {
-  return new Hono<AppEnv>().get("/health", (c) =>
-    c.json({ status: "ok", version: ctx.version } satisfies Health),
-  );
+export function healthRoutes(ctx: ServerContext) {
+  const app = routeGroup();
+  mount(app, health, (c) => c.json({ status: "ok", version: ctx.version } as const, 200));
+  return app;
 }
 
-/** GET /metrics (Prometheus text) and GET /openapi.json. */
-export function infoRoutes(ctx: ServerContext): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  const document = openApiDocument(ctx.version);
-  app.get("/metrics", async (c) =>
-    c.body(await ctx.metrics.render(), 200, { "Content-Type": ctx.metrics.contentType }),
+/**
+ * GET /metrics (Prometheus text) and GET /openapi.json, the document
+ * `describe` makes (once, at the first request: by then every route is
+ * mounted).
+ */
+export function infoRoutes(ctx: ServerContext, describe: () => object) {
+  const app = routeGroup();
+  let document: object | undefined;
+  mount(app, metrics, async (c) =>
+    c.text(await ctx.metrics.render(), 200, { "Content-Type": ctx.metrics.contentType }),
   );
-  app.get("/openapi.json", (c) => c.json(document));
+  mount(app, openApi, (c) => {
+    document ??= describe();
+    return c.json(document as Record<string, unknown>, 200);
+  });
   return app;
 }

@@ -16,6 +16,7 @@ import type {
 import type {
   ExecuteBody,
   ExecutionOptions,
+  PutFileBody,
   RemoteSignal,
   WireExecutionRequest,
 } from "../wire/schemas.js";
@@ -56,6 +57,14 @@ export interface RemoteStreamRun extends AsyncGenerator<StreamEvent> {
 export class RemoteIsol8 {
   private readonly host: string;
   private readonly headers: Record<string, string>;
+  /**
+   * Whether a call of this client has used its session, so the session is
+   * known to exist: until then `putFile` asks the server to make it (a first
+   * call that uploads, as DockerIsol8's persistent engine allows); after,
+   * a session that is gone (expired, deleted) is a 404 instead of a new,
+   * empty one.
+   */
+  private sessionUsed = false;
 
   constructor(
     private readonly connection: RemoteIsol8Connection,
@@ -75,7 +84,7 @@ export class RemoteIsol8 {
 
   /** Runs a program to completion on the server. */
   execute(request: RemoteExecutionRequest): Promise<ExecutionResult> {
-    return this.request<ExecutionResult>("POST", "/execute", this.body(request));
+    return this.inSession(this.request<ExecutionResult>("POST", "/execute", this.body(request)));
   }
 
   /**
@@ -96,12 +105,14 @@ export class RemoteIsol8 {
           kill = ws.kill;
           for (const signal of pending.splice(0)) ws.kill(signal);
           yield* ws.events;
+          self.sessionUsed = true;
           return;
         }
         if (transport === "websocket")
           throw new RemoteError(0, `${self.host} offers no WebSocket at /execute/ws`);
       }
       yield* sseStream(`${self.host}/execute/stream`, self.headers, body);
+      self.sessionUsed = true;
     }
     return disposableRun(
       Object.assign(events(), {
@@ -115,17 +126,22 @@ export class RemoteIsol8 {
 
   /**
    * Writes a file into the session's /sandbox (needs a sessionId), or with
-   * `contextId` into that code context's /sandbox.
+   * `contextId` into that code context's /sandbox. The session is made by
+   * the upload when this client has not used it yet; once it has, a session
+   * the server no longer has is a RemoteError with status 404.
    */
   async putFile(path: string, content: Buffer | string, options: FileOptions = {}): Promise<void> {
     const sessionId = this.session("putFile");
     const bytes = typeof content === "string" ? Buffer.from(content) : content;
-    await this.request("POST", "/file", {
-      sessionId,
-      path,
-      content: bytes.toString("base64"),
-      ...(options.contextId !== undefined ? { contextId: options.contextId } : {}),
-    });
+    await this.inSession(
+      this.request("POST", "/file", {
+        sessionId,
+        path,
+        content: bytes.toString("base64"),
+        ...(options.contextId !== undefined ? { contextId: options.contextId } : {}),
+        ...(this.sessionUsed || options.contextId !== undefined ? {} : { createSession: true }),
+      } satisfies PutFileBody),
+    );
   }
 
   /**
@@ -148,6 +164,7 @@ export class RemoteIsol8 {
     } catch (error) {
       if (!(error instanceof RemoteError && error.status === 404)) throw error;
     }
+    this.sessionUsed = false;
   }
 
   /** For `await using`: ends the session, as `stop()` does. */
@@ -162,10 +179,12 @@ export class RemoteIsol8 {
    */
   async createContext(options: CreateContextOptions): Promise<ContextInfo> {
     const sessionId = this.session("createContext");
-    return this.request<ContextInfo>("POST", this.contextPath(sessionId), {
-      runtime: options.runtime,
-      ...(this.options ? { options: this.options } : {}),
-    });
+    return this.inSession(
+      this.request<ContextInfo>("POST", this.contextPath(sessionId), {
+        runtime: options.runtime,
+        ...(this.options ? { options: this.options } : {}),
+      }),
+    );
   }
 
   /** The session's code contexts. */
@@ -205,6 +224,13 @@ export class RemoteIsol8 {
       ...(this.options ? { options: this.options } : {}),
       ...(this.connection.sessionId ? { sessionId: this.connection.sessionId } : {}),
     };
+  }
+
+  /** `answer`, noting once it succeeds that the session (if any) exists. */
+  private async inSession<T>(answer: Promise<T>): Promise<T> {
+    const value = await answer;
+    if (this.connection.sessionId) this.sessionUsed = true;
+    return value;
   }
 
   private session(method: string): string {

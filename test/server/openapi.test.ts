@@ -274,3 +274,29 @@ describe("the app's answers match the document", () => {
     );
   });
 });
+
+describe("POST /file to a session that does not exist", () => {
+  test("is a 404 like GET /file, and makes no session", async () => {
+    const put = await srv.request("/file", {
+      method: "POST",
+      body: JSON.stringify({ sessionId: "never-made", path: "/sandbox/a", content: "aGk=" }),
+    });
+    assert.equal(put.status, 404);
+    assert.deepEqual(await checker.answer("post", "/file", put), {
+      error: 'no session "never-made"',
+    });
+    const get = await srv.request("/file?sessionId=never-made&path=/sandbox/a");
+    assert.deepEqual([get.status, await get.json()], [404, { error: 'no session "never-made"' }]);
+    const sessions = (await (await srv.request("/sessions")).json()) as { sessions: unknown[] };
+    assert.deepEqual(sessions.sessions, []);
+  });
+
+  test("createSession must be a boolean", async () => {
+    const put = await srv.request("/file", {
+      method: "POST",
+      body: JSON.stringify({ sessionId: "s", path: "/sandbox/a", content: "", createSession: 1 }),
+    });
+    assert.equal(put.status, 400);
+    assert.match(((await put.json()) as { error: string }).error, /^createSession: /);
+  });
+});

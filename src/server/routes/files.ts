@@ -15,7 +15,7 @@ const putFile = createRoute({
   tags: ["files"],
   summary: "Upload a file into a session, or with contextId into that code context's /sandbox",
   description:
-    "A missing session is made with the server's defaults; a context's session must exist (404).",
+    "The session must exist (404 otherwise) unless createSession is true: then a missing session is made with the server's defaults.",
   request: { body: jsonRequest(putFileBodySchema) },
   responses: {
     200: jsonAnswer("the file is written", okSchema),
@@ -46,12 +46,16 @@ export function fileRoutes(ctx: ServerContext) {
   mount(app, putFile, async (c) => {
     const body = c.req.valid("json");
     const { tenantId } = c.get("principal");
-    // An upload may come before the first execution; the session then starts
-    // with the server's defaults. A context's file needs its session to exist.
+    // An upload may come before the first execution when the client says it
+    // means to start the session (it then starts with the server's
+    // defaults); otherwise a missing session is a 404, as for GET /file, so
+    // a client whose session expired does not write into a new, empty one.
+    // A context's file needs its session to exist.
+    const creates = body.createSession === true && body.contextId === undefined;
     const session = ctx.sessions.forFile(
       tenantId,
       body.sessionId,
-      body.contextId === undefined ? admitOptions(ctx.config) : undefined,
+      creates ? admitOptions(ctx.config) : undefined,
     );
     try {
       if (body.contextId !== undefined)

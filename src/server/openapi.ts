@@ -17,27 +17,46 @@ import { jsonBody, parse, queryOf } from "./validate.js";
 const FAILURES = {
   400: "invalid body, query or path: the message names the field",
   401: "no bearer key",
-  403: "wrong, expired or revoked key; or forbidden by policy or role",
+  403: "wrong, expired or revoked key; forbidden by policy or role; a file that holds a secret",
   404: "no such session, context or key",
   413: "body larger than this server's limit",
   426: "a plain GET: this route needs a WebSocket upgrade",
-  429: "every execution slot and the queue are full (see Retry-After)",
+  429: "every execution slot and the queue are full, or the tenant has its most sessions",
   500: "a fault of the server's own",
   502: "request.codeUrl could not be fetched (network, TLS, timeout, HTTP status)",
-  503: "the server is shutting down",
+  503: "the server is shutting down, or the Docker engine does not answer",
 } as const;
 
 type Failure = keyof typeof FAILURES;
 
+/** Headers a refusal comes with, by status. */
+const FAILURE_HEADERS: Partial<Record<Failure, Record<string, object>>> = {
+  401: {
+    "WWW-Authenticate": { description: 'Bearer realm="isol8"', schema: { type: "string" } },
+  },
+  429: {
+    "Retry-After": { description: "seconds to wait before retrying", schema: { type: "string" } },
+  },
+};
+
 const errorContent = { "application/json": { schema: errorBodySchema } };
 
+type FailureResponses<S extends Failure> = {
+  [K in S]: { description: string; content: typeof errorContent };
+};
+
 /** The `responses` entries of `statuses`, each a JSON `{ error }`. */
-export function failures<const S extends Failure>(
-  ...statuses: S[]
-): { [K in S]: { description: string; content: typeof errorContent } } {
+export function failures<const S extends Failure>(...statuses: S[]): FailureResponses<S> {
   return Object.fromEntries(
-    statuses.map((status) => [status, { description: FAILURES[status], content: errorContent }]),
-  ) as unknown as { [K in S]: { description: string; content: typeof errorContent } };
+    statuses.map((status) => [
+      status,
+      {
+        description: FAILURES[status],
+        content: errorContent,
+        ...(FAILURE_HEADERS[status] ? { headers: FAILURE_HEADERS[status] } : {}),
+      },
+    ]),
+  ) as unknown as FailureResponses<S>;
 }
 
 /** The refusals every route behind the bearer key may answer with. */

@@ -5,7 +5,15 @@ import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
 export interface OpenApiDocument {
   paths: Record<
     string,
-    Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>
+    Record<
+      string,
+      {
+        responses: Record<
+          string,
+          { content?: Record<string, { schema: unknown }>; headers?: Record<string, unknown> }
+        >;
+      }
+    >
   >;
   components: { schemas: Record<string, unknown> };
 }
@@ -15,7 +23,8 @@ const pointer = (segment: string) => segment.replaceAll("~", "~0").replaceAll("/
 
 /**
  * Checks answers against the document the server serves: the status must be
- * one the operation declares, and a JSON body must match the schema the
+ * one the operation declares, with the headers and content type it names,
+ * and a JSON body must match the schema the
  * document gives for that status (OpenAPI 3.1 schemas are JSON Schema
  * 2020-12, so ajv reads them as they are, `$ref`s into the components
  * included).
@@ -52,6 +61,8 @@ export function documentChecker(document: OpenApiDocument) {
       assert.ok(operation, `${method.toUpperCase()} ${path} is not in the document`);
       const declared = operation.responses[String(response.status)];
       assert.ok(declared, `${what}: the document does not declare this status`);
+      for (const header of Object.keys(declared.headers ?? {}))
+        assert.ok(response.headers.has(header), `${what}: no ${header} header`);
       const type = (response.headers.get("content-type") ?? "").split(";")[0]?.trim() ?? "";
       assert.ok(
         declared.content?.[type],

@@ -19,7 +19,7 @@ const putFile = createRoute({
   request: { body: jsonRequest(putFileBodySchema) },
   responses: {
     200: jsonAnswer("the file is written", okSchema),
-    ...failures(400, 404, 413, ...AUTHED),
+    ...failures(400, 404, 413, 429, ...AUTHED),
   },
 });
 

@@ -3,6 +3,7 @@ import { RUNTIMES } from "../runtimes/runtime.js";
 import type {
   ContextInfo,
   ExecutionResult,
+  ExecutionSummary,
   NetworkLogEntry,
   ResourceUsage,
   RichOutput,
@@ -152,28 +153,41 @@ export const executionResultSchema = exactly<ExecutionResult>()(
     .meta({ id: "ExecutionResult" }),
 );
 
-const executionSummarySchema = z
-  .strictObject(summaryFields)
-  .meta({ id: "ExecutionSummary", description: "an ExecutionResult without stdout and stderr" });
+const executionSummarySchema = exactly<ExecutionSummary>()(
+  z
+    .strictObject(summaryFields)
+    .meta({ id: "ExecutionSummary", description: "an ExecutionResult without stdout and stderr" }),
+);
+
+/** A stream event of each kind, checked one by one: `exactly` sees only a union's common keys. */
+type EventOf<K extends StreamEvent["type"]> = Extract<StreamEvent, { type: K }>;
+
+const outputEventSchema = exactly<Exclude<StreamEvent, EventOf<"exit" | "error">>>()(
+  z.strictObject({
+    type: z.enum(["stdout", "stderr"]),
+    data: z.string(),
+    phase: z.enum(["install", "setup", "code"]).optional().meta({
+      description: "set only when the run has an install or setup step",
+    }),
+  }),
+);
+
+const exitEventSchema = exactly<EventOf<"exit">>()(
+  z.strictObject({
+    type: z.literal("exit"),
+    data: z.string().meta({ description: "the exit code in decimal" }),
+    result: executionSummarySchema,
+  }),
+);
+
+const errorEventSchema = exactly<EventOf<"error">>()(
+  z.strictObject({ type: z.literal("error"), data: z.string() }),
+);
 
 /** One event of a streamed run: an SSE `data:` line or a WebSocket message. */
 export const streamEventSchema = exactly<StreamEvent>()(
   z
-    .discriminatedUnion("type", [
-      z.strictObject({
-        type: z.enum(["stdout", "stderr"]),
-        data: z.string(),
-        phase: z.enum(["install", "setup", "code"]).optional().meta({
-          description: "set only when the run has an install or setup step",
-        }),
-      }),
-      z.strictObject({
-        type: z.literal("exit"),
-        data: z.string().meta({ description: "the exit code in decimal" }),
-        result: executionSummarySchema,
-      }),
-      z.strictObject({ type: z.literal("error"), data: z.string() }),
-    ])
+    .discriminatedUnion("type", [outputEventSchema, exitEventSchema, errorEventSchema])
     .meta({ id: "StreamEvent" }),
 );
 

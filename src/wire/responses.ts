@@ -199,15 +199,27 @@ export const contextInfoSchema = exactly<ContextInfo>()(
 /** GET /session/:id/context. */
 export const contextListSchema = z.strictObject({ contexts: z.array(contextInfoSchema) });
 
-/** A session as GET /sessions lists it. */
-const sessionInfoSchema = z
-  .strictObject({
-    id: z.string(),
-    tenantId: z.string().meta({ description: "the master key lists every tenant's" }),
-    isActive: z.boolean().meta({ description: "an execution or file transfer is using it" }),
-    lastAccessedAt: z.string().meta({ description: "ISO 8601" }),
-  })
-  .meta({ id: "Session" });
+/** A session as GET /sessions lists it (and RemoteIsol8's `listSessions`). */
+export interface SessionInfo {
+  id: string;
+  /** The tenant it belongs to (the master key lists every tenant's). */
+  tenantId: string;
+  /** True while an execution or file transfer is using it. */
+  isActive: boolean;
+  /** ISO 8601. */
+  lastAccessedAt: string;
+}
+
+const sessionInfoSchema = exactly<SessionInfo>()(
+  z
+    .strictObject({
+      id: z.string(),
+      tenantId: z.string().meta({ description: "the master key lists every tenant's" }),
+      isActive: z.boolean().meta({ description: "an execution or file transfer is using it" }),
+      lastAccessedAt: z.string().meta({ description: "ISO 8601" }),
+    })
+    .meta({ id: "Session" }),
+);
 
 /** GET /sessions. */
 export const sessionListSchema = z.strictObject({ sessions: z.array(sessionInfoSchema) });
@@ -278,8 +290,6 @@ export const loginTokenSchema = z.strictObject({
   keyId: z.string(),
 });
 
-/** A session as GET /sessions lists it. */
-export type SessionInfo = z.infer<typeof sessionInfoSchema>;
 /** GET /sessions. */
 export type SessionList = z.infer<typeof sessionListSchema>;
 /** GET /session/:id/context. */

@@ -1,10 +1,12 @@
 // Answers of runs on a real engine (Docker) checked against the document
 // GET /openapi.json serves: a buffered result with files, a failed setup,
-// a streamed run's events with their phase, and a session's file routes.
+// a streamed run's events with their phase, WebSocket messages, a code
+// context's routes and a session's file routes.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import WebSocket from "ws";
 import { documentChecker, type OpenApiDocument } from "../support/openapi.js";
-import { run, startServer } from "../support/server.js";
+import { MASTER, run, startServer } from "../support/server.js";
 import { readSse } from "../support/sse.js";
 
 const srv = await startServer();
@@ -53,6 +55,61 @@ describe("a real engine's answers match the document", () => {
       .map((e) => (e as { phase?: string }).phase);
     assert.deepEqual([...new Set(phases)], ["setup", "code"]);
     assert.equal(events.at(-1)?.type, "exit");
+  });
+
+  test("GET /execute/ws: every message is a StreamEvent, and a message the client sends is an ExecuteMessage", async () => {
+    const execute = { type: "execute", request: { runtime: "python", code: "print('ws')" } };
+    checker.component("ExecuteMessage", execute);
+    checker.component("ControlMessage", { type: "stdin", data: "", eof: true });
+    const ws = new WebSocket(`${srv.url.replace("http", "ws")}/execute/ws`, {
+      headers: { Authorization: `Bearer ${MASTER}` },
+    });
+    const messages: unknown[] = [];
+    const closed = new Promise<number>((resolve) => ws.on("close", (code) => resolve(code)));
+    ws.on("message", (data) => messages.push(JSON.parse(String(data))));
+    ws.on("open", () => ws.send(JSON.stringify(execute)));
+    assert.equal(await closed, 1000);
+    for (const message of messages) checker.component("StreamEvent", message);
+    const last = messages.at(-1) as { type: string; data: string };
+    assert.deepEqual([last.type, last.data], ["exit", "0"]);
+  });
+
+  test("the context routes: 201 when made, then list, reset and close", async () => {
+    const made = await srv.call("/session/ctx-documented/context", {
+      method: "POST",
+      body: JSON.stringify({ runtime: "python" }),
+    });
+    assert.equal(made.status, 201);
+    const { id } = (await checker.answer("post", "/session/{id}/context", made)) as { id: string };
+    const listed = (await checker.answer(
+      "get",
+      "/session/{id}/context",
+      await srv.call("/session/ctx-documented/context"),
+    )) as { contexts: { id: string }[] };
+    assert.deepEqual(
+      listed.contexts.map((c) => c.id),
+      [id],
+    );
+    const cell = (await checker.answer(
+      "post",
+      "/execute",
+      await srv.call("/execute", {
+        method: "POST",
+        body: run("6 * 7", { contextId: id, sessionId: "ctx-documented" }),
+      }),
+    )) as { value?: string };
+    assert.equal(cell.value, "42");
+    await checker.answer(
+      "post",
+      "/session/{id}/context/{cid}/reset",
+      await srv.call(`/session/ctx-documented/context/${id}/reset`, { method: "POST" }),
+    );
+    await checker.answer(
+      "delete",
+      "/session/{id}/context/{cid}",
+      await srv.call(`/session/ctx-documented/context/${id}`, { method: "DELETE" }),
+    );
+    await srv.call("/session/ctx-documented", { method: "DELETE" });
   });
 
   test("POST /file with createSession, GET /file, GET /sessions, DELETE /session/{id}", async () => {

@@ -41,6 +41,33 @@ describe("a real engine's answers match the document", () => {
     assert.equal(failed.setupFailed, true);
   });
 
+  test("POST /execute: networkLogs of a filtered run", async () => {
+    const code = [
+      "import urllib.request",
+      "try: urllib.request.urlopen('http://elsewhere.test/x', timeout=10)",
+      "except Exception as e: print('refused')",
+    ].join("\n");
+    const result = (await checker.answer(
+      "post",
+      "/execute",
+      await srv.call("/execute", {
+        method: "POST",
+        body: run(code, {
+          options: {
+            network: "filtered",
+            networkFilter: { whitelist: ["allowed\\.test"] },
+            logNetwork: true,
+          },
+        }),
+      }),
+    )) as { stdout: string; networkLogs: { action: string; host: string; path: string | null }[] };
+    assert.equal(result.stdout, "refused\n");
+    assert.deepEqual(
+      result.networkLogs.map((e) => [e.action, e.host, e.path]),
+      [["BLOCK", "elsewhere.test", "/x"]],
+    );
+  });
+
   test("POST /execute/stream: every event is a StreamEvent, with phase when there is a setup", async () => {
     const response = await srv.call("/execute/stream", {
       method: "POST",

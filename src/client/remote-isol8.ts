@@ -19,6 +19,7 @@ import type {
 import type {
   ExecuteBody,
   ExecutionOptions,
+  PutFileBody,
   RemoteSignal,
   WireExecutionRequest,
 } from "../wire/schemas.js";
@@ -82,6 +83,14 @@ export class RemoteIsol8 implements Isol8Engine {
   private readonly retry: Required<BusyRetryOptions>;
   /** The session this client made for its code contexts, when it was given no sessionId. */
   private contextSessionId: string | undefined;
+  /**
+   * Whether a call of this client has used its session, so the session is
+   * known to exist: until then `putFile` asks the server to make it (a first
+   * call that uploads, as DockerIsol8's persistent engine allows); after,
+   * a session that is gone (expired, deleted) is a 404 instead of a new,
+   * empty one.
+   */
+  private sessionUsed = false;
 
   constructor(
     private readonly connection: RemoteIsol8Connection,
@@ -102,7 +111,7 @@ export class RemoteIsol8 implements Isol8Engine {
 
   /** Runs a program to completion on the server. */
   execute(request: RemoteExecutionRequest): Promise<ExecutionResult> {
-    return this.request<ExecutionResult>("POST", "/execute", this.body(request));
+    return this.inSession(this.request<ExecutionResult>("POST", "/execute", this.body(request)));
   }
 
   /**
@@ -130,12 +139,14 @@ export class RemoteIsol8 implements Isol8Engine {
           kill = ws.kill;
           for (const queued of pending.splice(0)) ws.kill(queued);
           yield* ws.events;
+          self.sessionUsed = true;
           return;
         }
         if (transport === "websocket")
           throw new RemoteError(0, `${self.host} offers no WebSocket at /execute/ws`);
       }
       yield* sseStream(`${self.host}/execute/stream`, self.headers, body, signal);
+      self.sessionUsed = true;
     }
     async function* events(): AsyncGenerator<StreamEvent> {
       let stream: AsyncGenerator<StreamEvent> | undefined;
@@ -181,17 +192,22 @@ export class RemoteIsol8 implements Isol8Engine {
 
   /**
    * Writes a file into the session's /sandbox (needs a sessionId), or with
-   * `contextId` into that code context's /sandbox.
+   * `contextId` into that code context's /sandbox. The session is made by
+   * the upload when this client has not used it yet; once it has, a session
+   * the server no longer has is a RemoteError with status 404.
    */
   async putFile(path: string, content: Buffer | string, options: FileOptions = {}): Promise<void> {
     const sessionId = this.fileSession("putFile", options);
     const bytes = typeof content === "string" ? Buffer.from(content) : content;
-    await this.request("POST", "/file", {
-      sessionId,
-      path,
-      content: bytes.toString("base64"),
-      ...(options.contextId !== undefined ? { contextId: options.contextId } : {}),
-    });
+    await this.inSession(
+      this.request("POST", "/file", {
+        sessionId,
+        path,
+        content: bytes.toString("base64"),
+        ...(options.contextId !== undefined ? { contextId: options.contextId } : {}),
+        ...(this.sessionUsed || options.contextId !== undefined ? {} : { createSession: true }),
+      } satisfies PutFileBody),
+    );
   }
 
   /**
@@ -219,6 +235,7 @@ export class RemoteIsol8 implements Isol8Engine {
       if (!(error instanceof RemoteError && error.status === 404)) throw error;
     }
     this.contextSessionId = undefined;
+    this.sessionUsed = false;
   }
 
   /** For `await using`: ends the session, as `stop()` does. */
@@ -234,10 +251,12 @@ export class RemoteIsol8 implements Isol8Engine {
    */
   async createContext(options: CreateContextOptions): Promise<ContextInfo> {
     const sessionId = this.contextSession();
-    return this.request<ContextInfo>("POST", this.contextPath(sessionId), {
-      runtime: options.runtime,
-      ...(this.options ? { options: this.options } : {}),
-    });
+    return this.inSession(
+      this.request<ContextInfo>("POST", this.contextPath(sessionId), {
+        runtime: options.runtime,
+        ...(this.options ? { options: this.options } : {}),
+      }),
+    );
   }
 
   /** The session's code contexts (none before this client made any, without a sessionId). */
@@ -287,6 +306,13 @@ export class RemoteIsol8 implements Isol8Engine {
   private contextSession(): string {
     this.contextSessionId ??= this.connection.sessionId ?? `contexts-${randomUUID()}`;
     return this.contextSessionId;
+  }
+
+  /** `answer`, noting once it succeeds that the session (if any) exists. */
+  private async inSession<T>(answer: Promise<T>): Promise<T> {
+    const value = await answer;
+    if (this.connection.sessionId) this.sessionUsed = true;
+    return value;
   }
 
   /**

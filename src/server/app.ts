@@ -1,4 +1,5 @@
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { requestId } from "hono/request-id";
@@ -7,6 +8,7 @@ import type { AppEnv } from "./app-env.js";
 import type { ServerContext } from "./context.js";
 import { ClientGoneError, errorBody, HttpError, toHttpError } from "./errors.js";
 import { observeRequests, requireAuth } from "./middleware.js";
+import { openApiDocument } from "./openapi.js";
 import { adminRoutes } from "./routes/admin.js";
 import { contextRoutes } from "./routes/contexts.js";
 import { executeRoutes } from "./routes/execute.js";
@@ -17,10 +19,12 @@ import { sessionRoutes } from "./routes/sessions.js";
 /**
  * The HTTP API as a Hono app: a plain object that answers `app.request()`
  * without a socket, and that server.ts serves on a port. Every answer that
- * is not a success is JSON `{ error }`.
+ * is not a success is JSON `{ error }`. Each route group declares its
+ * routes for the OpenAPI document (`openapi.ts`), which mounting them here
+ * gathers into the app's.
  */
 export function createApp(ctx: ServerContext): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
   // Before the log's middleware, so that every entry of a request carries its id.
   app.use("*", requestId());
   app.use("*", observeRequests(ctx));
@@ -54,7 +58,10 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
   app.route("/", sessionRoutes(ctx));
   app.route("/", contextRoutes(ctx));
   app.route("/", adminRoutes(ctx));
-  app.route("/", infoRoutes(ctx));
+  app.route(
+    "/",
+    infoRoutes(ctx, () => openApiDocument(app, ctx.version)),
+  );
 
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError(async (error, c) => {

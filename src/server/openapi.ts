@@ -1,317 +1,152 @@
-import { z } from "zod";
-import {
-  cleanupBodySchema,
-  createContextBodySchema,
-  createKeyBodySchema,
-  executeBodySchema,
-  loginBodySchema,
-  moveKeyBodySchema,
-  putFileBodySchema,
-  wsControlSchema,
-  wsExecuteSchema,
-} from "../wire/schemas.js";
+import { OpenAPIHono, type RouteConfig, type RouteHandler } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import type { z } from "zod";
+import { errorBodySchema } from "../wire/responses.js";
+import type { AppEnv } from "./app-env.js";
+import { jsonBody, parse, queryOf } from "./validate.js";
 
-type Schema = Record<string, unknown>;
+/**
+ * The OpenAPI 3.1 document of the HTTP API, made from the routes
+ * themselves: each route is declared once (its params, query, JSON body and
+ * every answer, by zod schema from src/wire/), `mount` serves it, and the
+ * document is generated from those declarations. A route cannot answer a
+ * status or body its declaration lacks: its handler would not compile.
+ */
 
-const json = (schema: z.ZodType): Schema =>
-  z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Schema;
+/** What each refusal means, for the routes that can give it. */
+const FAILURES = {
+  400: "invalid body, query or path: the message names the field",
+  401: "no bearer key",
+  403: "wrong, expired or revoked key; forbidden by policy or role; a file that holds a secret",
+  404: "no such session, context or key",
+  413: "body larger than this server's limit",
+  426: "a plain GET: this route needs a WebSocket upgrade",
+  429: "every execution slot and the queue are full, or the tenant has its most sessions",
+  500: "a fault of the server's own",
+  502: "request.codeUrl could not be fetched (network, TLS, timeout, HTTP status)",
+  503: "the server is shutting down, or the Docker engine does not answer",
+} as const;
 
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const str = { type: "string" };
-const num = { type: "number" };
-const bool = { type: "boolean" };
-const obj = (properties: Schema, required: string[] = Object.keys(properties)): Schema => ({
-  type: "object",
-  properties,
-  required,
-});
+type Failure = keyof typeof FAILURES;
 
-const removal = obj({ removed: num, failed: num, errors: { type: "array", items: str } });
-
-/** Response shapes (the request shapes come from the zod schemas that enforce them). */
-const responses: Record<string, Schema> = {
-  Error: obj(
-    {
-      error: str,
-      code: {
-        type: "string",
-        description:
-          "the code of the library error class a local engine throws for the same refusal (INVALID_REQUEST, INVALID_OPTION, SANDBOX_FILE, ...), when there is one",
-      },
+/** Headers a refusal comes with, by status. */
+const FAILURE_HEADERS: Partial<Record<Failure, Record<string, object>>> = {
+  401: {
+    "WWW-Authenticate": { description: 'Bearer realm="isol8"', schema: { type: "string" } },
+  },
+  429: {
+    "Retry-After": { description: "seconds to wait before retrying", schema: { type: "string" } },
+  },
+  503: {
+    "Retry-After": {
+      description: "seconds to wait before retrying, when the Docker engine does not answer",
+      schema: { type: "string" },
     },
-    ["error"],
-  ),
-  ExecutionResult: obj(
-    {
-      stdout: str,
-      stderr: str,
-      exitCode: num,
-      durationMs: num,
-      truncated: bool,
-      timedOut: bool,
-      oomKilled: bool,
-      executionId: str,
-      runtime: str,
-      timestamp: str,
-      containerId: str,
-      withheldFiles: {
-        type: "array",
-        description:
-          "outputPaths left out of files because they hold the value of a secret (raw or encoded)",
-        items: str,
-      },
-      value: { type: "string", description: "code contexts: the last expression's value as text" },
-      contextRestarted: {
-        type: "boolean",
-        description: "code contexts: the interpreter was restarted and its state lost",
-      },
-      outputs: {
-        type: "array",
-        description:
-          "python code contexts: rich outputs in order (matplotlib figures, the last value's PNG/SVG/HTML form); each came after stdout.slice(0, stdoutOffset)",
-        items: obj({
-          type: { enum: ["image/png", "image/svg+xml", "text/html"] },
-          data: { type: "string", description: "base64 for image/png; the text for SVG and HTML" },
-          stdoutOffset: num,
-        }),
-      },
-      resourceUsage: obj({
-        cpuPercent: num,
-        memoryMB: num,
-        cpuTimeMs: num,
-        networkBytesIn: num,
-        networkBytesOut: num,
-      }),
-    },
-    [
-      "stdout",
-      "stderr",
-      "exitCode",
-      "durationMs",
-      "truncated",
-      "executionId",
-      "runtime",
-      "timestamp",
-    ],
-  ),
-  StreamEvent: obj(
-    {
-      type: { enum: ["stdout", "stderr", "exit", "error"] },
-      data: str,
-      result: { description: "on exit: the ExecutionResult without stdout and stderr" },
-    },
-    ["type", "data"],
-  ),
-  Session: obj({ id: str, tenantId: str, isActive: bool, lastAccessedAt: str }),
-  Context: obj({ id: str, runtime: str }),
-  ApiKey: obj({
-    id: str,
-    name: str,
-    keyPrefix: str,
-    tenantId: str,
-    createdAt: str,
-    expiresAt: { type: ["string", "null"] },
-    lastUsedAt: { type: ["string", "null"] },
-    revoked: bool,
-    kind: { enum: ["key", "token"] },
-  }),
+  },
 };
 
-const content = (schema: Schema) => ({ "application/json": { schema } });
-const ok = (schema: Schema, description = "OK") => ({ description, content: content(schema) });
-const failures = Object.fromEntries(
-  [
-    ["400", "invalid body or query: the message names the field"],
-    ["401", "no bearer key"],
-    ["403", "wrong key, or forbidden by policy or role"],
-    ["404", "no such session, key or route"],
-    ["413", "body too large"],
-    ["429", "busy: slots and queue full (see Retry-After)"],
-    ["500", "a fault of the server's own"],
-  ].map(([code, description]) => [code, { description, content: content(ref("Error")) }]),
-);
+const errorContent = { "application/json": { schema: errorBodySchema } };
 
-function op(summary: string, response: Schema, extra: Schema = {}): Schema {
-  return {
-    summary,
-    security: [{ bearer: [] }],
-    responses: { "200": response, ...failures },
-    ...extra,
+type FailureResponses<S extends Failure> = {
+  [K in S]: { description: string; content: typeof errorContent };
+};
+
+/** The `responses` entries of `statuses`, each a JSON `{ error }`. */
+export function failures<const S extends Failure>(...statuses: S[]): FailureResponses<S> {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: FAILURES[status],
+        content: errorContent,
+        ...(FAILURE_HEADERS[status] ? { headers: FAILURE_HEADERS[status] } : {}),
+      },
+    ]),
+  ) as unknown as FailureResponses<S>;
+}
+
+/** The refusals every route behind the bearer key may answer with. */
+export const AUTHED = [401, 403, 500, 503] as const;
+
+/** A JSON answer of `schema`. */
+export function jsonAnswer<S extends z.ZodType>(description: string, schema: S) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+/** A JSON request body of `schema`. */
+export function jsonRequest<S extends z.ZodType>(schema: S, required = true) {
+  return { required, content: { "application/json": { schema } } };
+}
+
+/** The sub-app a route group declares its routes on. */
+export function routeGroup(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>();
+}
+
+/**
+ * The route's params, query and JSON body, parsed as every route parses
+ * them (`validate.ts`: the body's size and depth bounded before it is
+ * parsed, any content type read as JSON, 400 naming the field) and handed
+ * to the handler as `c.req.valid(...)`. zod-openapi's own validators are not
+ * used: they would refuse a body by its content type and parse it unbounded.
+ */
+function parsed(route: RouteConfig): MiddlewareHandler<AppEnv> {
+  const { params, query, body } = route.request ?? {};
+  const media = body?.content["application/json"];
+  const bodySchema = media && "schema" in media ? (media.schema as z.ZodType) : undefined;
+  return async (c: Context<AppEnv>, next) => {
+    const valid = (target: "param" | "query" | "json", value: unknown) =>
+      c.req.addValidatedData(target, value as object);
+    if (params) valid("param", parse(params as z.ZodType, c.req.param()));
+    if (query) valid("query", queryOf(c, query as z.ZodType));
+    if (bodySchema) valid("json", await jsonBody(c, bodySchema));
+    await next();
   };
 }
 
-/** A route that runs a request, which may name code by URL: 502 when that fetch fails. */
-function runs(operation: Schema): Schema {
-  const fetchFailed = {
-    description: "request.codeUrl could not be fetched (network, TLS, timeout, HTTP status)",
-    content: content(ref("Error")),
-  };
-  return { ...operation, responses: { ...(operation.responses as Schema), "502": fetchFailed } };
+/** Declares `route` in `app`'s document and serves it with `handler`. */
+export function mount<R extends RouteConfig>(
+  app: OpenAPIHono<AppEnv>,
+  route: R,
+  handler: RouteHandler<R, AppEnv>,
+): void {
+  app.openAPIRegistry.registerPath(route);
+  const path = route.path.replaceAll(/\/{(.+?)}/g, "/:$1");
+  // The handler's type is checked against the route above; Hono's `on` types it loosely.
+  app.on(route.method.toUpperCase(), path, parsed(route), handler as unknown as MiddlewareHandler);
 }
 
-const body = (schema: z.ZodType) => ({
-  requestBody: { required: true, content: content(json(schema)) },
-});
-const query = (...names: string[]) => ({
-  parameters: names.map((name) => ({
-    name,
-    in: "query",
-    required: name !== "tenantId" && name !== "contextId",
-    schema: str,
-  })),
-});
-const pathId = { parameters: [{ name: "id", in: "path", required: true, schema: str }] };
-const pathIds = {
-  parameters: ["id", "cid"].map((name) => ({ name, in: "path", required: true, schema: str })),
-};
+/** The tags operations are grouped by, in the document's order. */
+const TAGS = [
+  {
+    name: "execution",
+    description: "Running code: buffered, streamed over SSE, or over a WebSocket",
+  },
+  { name: "files", description: "Files of a session, or of one of its code contexts" },
+  { name: "sessions", description: "Persistent sessions of the caller's tenant" },
+  { name: "contexts", description: "Code contexts: live interpreters in a session" },
+  { name: "admin", description: "The master key's routes: cleanup and API keys" },
+  { name: "server", description: "Liveness, metrics and this document" },
+];
 
-/** The OpenAPI 3.1 description of every route, served at GET /openapi.json. */
-export function openApiDocument(version: string): Schema {
-  return {
+/** The document of every route `app` has mounted (sub-apps included). */
+export function openApiDocument(app: OpenAPIHono<AppEnv>, version: string): object {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "the master key, an API key (POST /auth/keys) or a login token (POST /auth/login)",
+  });
+  return app.getOpenAPI31Document({
     openapi: "3.1.0",
-    info: { title: "isol8 server", version },
-    components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
-      schemas: responses,
+    info: {
+      title: "isol8 server",
+      version,
+      description: "Runs untrusted code in hardened containers (isol8 serve).",
+      license: { name: "MIT", url: "https://opensource.org/license/mit" },
     },
-    paths: {
-      "/health": {
-        get: {
-          summary: "Liveness; needs no key",
-          responses: { "200": ok(obj({ status: { const: "ok" }, version: str })) },
-        },
-      },
-      "/execute": {
-        post: runs(
-          op("Run code; answers when it ends", ok(ref("ExecutionResult")), body(executeBodySchema)),
-        ),
-      },
-      "/execute/stream": {
-        post: runs(
-          op(
-            "Run code; Server-Sent Events, one `data: <StreamEvent>` each, heartbeat comments while idle",
-            {
-              description: "text/event-stream",
-              content: { "text/event-stream": { schema: ref("StreamEvent") } },
-            },
-            body(executeBodySchema),
-          ),
-        ),
-      },
-      "/execute/ws": {
-        get: op(
-          "WebSocket: send one execute message, then stdin or signal messages; receive one StreamEvent per message; closed with 1000 at the end, or 4000+HTTP status on refusal",
-          { description: "switching protocols" },
-          {
-            "x-messages": {
-              execute: json(wsExecuteSchema),
-              control: json(wsControlSchema),
-              event: ref("StreamEvent"),
-            },
-          },
-        ),
-      },
-      "/file": {
-        post: op(
-          "Upload a file into a session, or with contextId into that code context's own /sandbox (base64)",
-          ok(obj({ ok: bool })),
-          body(putFileBodySchema),
-        ),
-        get: op(
-          "Download a file of a session, or with contextId of that code context's own /sandbox (base64)",
-          ok(obj({ content: str })),
-          query("sessionId", "path", "contextId"),
-        ),
-      },
-      "/sessions": {
-        get: op(
-          "The caller's tenant's sessions; with the master key, every tenant's",
-          ok(obj({ sessions: { type: "array", items: ref("Session") } })),
-        ),
-      },
-      "/session/{id}": {
-        delete: op(
-          "Stop a session of the caller's tenant (the master key: of the tenant tenantId names) and remove its container",
-          ok(obj({ ok: bool })),
-          { parameters: [...pathId.parameters, ...query("tenantId").parameters] },
-        ),
-      },
-      "/session/{id}/context": {
-        post: op(
-          "Start a code context (python or node) in the session, made on first use: a live interpreter whose state persists between executions that give its id as request.contextId with this sessionId",
-          ok(ref("Context"), "201 Created"),
-          { ...pathId, ...body(createContextBodySchema) },
-        ),
-        get: op(
-          "The session's code contexts",
-          ok(obj({ contexts: { type: "array", items: ref("Context") } })),
-          pathId,
-        ),
-      },
-      "/session/{id}/context/{cid}/reset": {
-        post: op(
-          "Give a context a fresh interpreter and empty /sandbox and /tmp",
-          ok(obj({ ok: bool })),
-          pathIds,
-        ),
-      },
-      "/session/{id}/context/{cid}": {
-        delete: op("Close a context and remove its container", ok(obj({ ok: bool })), pathIds),
-      },
-      "/cleanup": {
-        post: op(
-          "Master key: stop sessions and idle engines; removes only this server's containers",
-          ok(
-            obj({ ok: bool, sessions: removal, containers: removal, images: removal }, [
-              "ok",
-              "sessions",
-              "containers",
-            ]),
-          ),
-          body(cleanupBodySchema),
-        ),
-      },
-      "/auth/keys": {
-        post: op(
-          "Master key: create an API key (shown once)",
-          ok(
-            obj({
-              id: str,
-              key: str,
-              name: str,
-              keyPrefix: str,
-              tenantId: str,
-              expiresAt: { type: ["string", "null"] },
-            }),
-            "201 Created",
-          ),
-          body(createKeyBodySchema),
-        ),
-        get: op(
-          "Master key: list keys",
-          ok(obj({ keys: { type: "array", items: ref("ApiKey") } })),
-          query("tenantId"),
-        ),
-      },
-      "/auth/keys/{id}": {
-        patch: op(
-          "Master key: move a key to another tenant (its secret stays the same)",
-          ok(obj({ ok: bool, id: str, tenantId: str })),
-          { ...pathId, ...body(moveKeyBodySchema) },
-        ),
-        delete: op("Master key: revoke a key", ok(obj({ ok: bool, id: str })), pathId),
-      },
-      "/auth/login": {
-        post: op(
-          "Master key: issue a short-lived token",
-          ok(obj({ token: str, expiresAt: str, keyId: str })),
-          body(loginBodySchema),
-        ),
-      },
-      "/metrics": {
-        get: op("Prometheus metrics", { description: "text/plain; version=0.0.4" }),
-      },
-      "/openapi.json": { get: op("This document", { description: "OpenAPI 3.1" }) },
-    },
-  };
+    // Relative to where this document was fetched: the server that serves it.
+    servers: [{ url: "/", description: "the server that serves this document" }],
+    security: [{ bearer: [] }],
+    tags: TAGS,
+  });
 }

@@ -171,6 +171,11 @@ export const putFileBodySchema = z.strictObject({
   content: z.base64(),
   /** A code context of the session: its /sandbox instead of the session's. */
   contextId: z.string().min(1).optional(),
+  /**
+   * Make the session (with the server's defaults) when it does not exist;
+   * without it a missing session is a 404. Not with `contextId`.
+   */
+  createSession: z.boolean().optional(),
 });
 
 export const getFileQuerySchema = z.strictObject({
@@ -203,6 +208,8 @@ export const deleteSessionQuerySchema = z.strictObject({
 });
 
 export type ExecuteBody = z.infer<typeof executeBodySchema>;
+/** POST /file. */
+export type PutFileBody = z.infer<typeof putFileBodySchema>;
 /** What a client may send as `options`. */
 export type ExecutionOptions = z.infer<typeof executionOptionsSchema>;
 /** An ExecutionRequest as the wire knows it (a superset of the engine's). */

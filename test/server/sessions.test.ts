@@ -60,6 +60,7 @@ describe("a session", () => {
         sessionId: "raw",
         path: "/sandbox/in.txt",
         content: Buffer.from("hello").toString("base64"),
+        createSession: true,
       }),
     });
     assert.deepEqual([put.status, await put.json()], [200, { ok: true }]);
@@ -89,6 +90,44 @@ describe("a session", () => {
     const noSession = await srv.call("/file?sessionId=never-made&path=/sandbox/x", { key: keyA });
     assert.equal(noSession.status, 404);
     await session(keyA, "raw").stop();
+  });
+
+  test("POST /file makes a missing session only with createSession; a client's upload after its session is gone is a 404", async () => {
+    const upload = (sessionId: string, extra: Record<string, unknown> = {}) =>
+      srv.call("/file", {
+        method: "POST",
+        key: keyA,
+        body: JSON.stringify({ sessionId, path: "/sandbox/a.txt", content: "aGk=", ...extra }),
+      });
+    const refused = await upload("made-by-upload");
+    assert.deepEqual(
+      [refused.status, await refused.json()],
+      [404, { error: 'no session "made-by-upload"' }],
+    );
+    const made = await upload("made-by-upload", { createSession: true });
+    assert.deepEqual([made.status, await made.json()], [200, { ok: true }]);
+    const again = await upload("made-by-upload");
+    assert.deepEqual([again.status, await again.json()], [200, { ok: true }], "it exists now");
+    const ids = (await session(keyA, "made-by-upload").listSessions()).map((s) => s.id);
+    assert.ok(ids.includes("made-by-upload"));
+    await session(keyA, "made-by-upload").stop();
+
+    // A client's first upload makes its session; once it has used it, a
+    // session deleted (or expired) under it is a 404, not a new empty one.
+    const client = session(keyA, "client-upload");
+    await client.putFile("/sandbox/first.txt", "first");
+    assert.deepEqual(await client.getFile("/sandbox/first.txt"), Buffer.from("first"));
+    await session(keyA, "other-client").deleteSession("client-upload");
+    await assert.rejects(client.putFile("/sandbox/second.txt", "second"), {
+      status: 404,
+      message: 'no session "client-upload"',
+    });
+    assert.ok(!(await client.listSessions()).some((s) => s.id === "client-upload"));
+    // After its own stop(), the client starts afresh: the next upload makes the session again.
+    await client.stop();
+    await client.putFile("/sandbox/third.txt", "third");
+    assert.deepEqual(await client.getFile("/sandbox/third.txt"), Buffer.from("third"));
+    await client.stop();
   });
 
   test("options sent before the first execution decide the session; later, other options are 400", async () => {

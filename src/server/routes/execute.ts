@@ -1,11 +1,11 @@
-import { Hono } from "hono";
-import { executeBodySchema } from "../../wire/schemas.js";
-import type { AppEnv } from "../app-env.js";
+import { createRoute, z } from "@hono/zod-openapi";
+import { executionResultSchema, streamEventSchema } from "../../wire/responses.js";
+import { executeBodySchema, wsControlSchema, wsExecuteSchema } from "../../wire/schemas.js";
 import type { ServerContext } from "../context.js";
 import { ClientGoneError, HttpError } from "../errors.js";
 import { collect } from "../execution.js";
+import { AUTHED, failures, jsonAnswer, jsonRequest, mount, routeGroup } from "../openapi.js";
 import { sseResponse } from "../sse.js";
-import { jsonBody } from "../validate.js";
 
 /** An abort controller that fires when the client disconnects. */
 function clientAbort(request: Request): AbortController {
@@ -16,26 +16,102 @@ function clientAbort(request: Request): AbortController {
   return abort;
 }
 
-/** POST /execute, POST /execute/stream, and GET /execute/ws for clients that do not upgrade. */
-export function executeRoutes(ctx: ServerContext): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+/** What refuses a run: its body, its policy, the slots, the fetch of request.codeUrl. */
+const RUN_FAILURES = [400, 404, 413, 429, 502, ...AUTHED] as const;
 
-  app.post("/execute", async (c) => {
-    const body = await jsonBody(c, executeBodySchema);
+const execute = createRoute({
+  method: "post",
+  path: "/execute",
+  operationId: "execute",
+  tags: ["execution"],
+  summary: "Run code; answers when it ends",
+  description:
+    "With sessionId the run happens in that persistent session (created on first use); with request.contextId, in that code context of the session.",
+  request: { body: jsonRequest(executeBodySchema) },
+  responses: {
+    200: jsonAnswer("what the run produced", executionResultSchema),
+    ...failures(...RUN_FAILURES),
+  },
+});
+
+const executeStream = createRoute({
+  method: "post",
+  path: "/execute/stream",
+  operationId: "executeStream",
+  tags: ["execution"],
+  summary: "Run code, its output streamed as Server-Sent Events",
+  description:
+    "One `data: <StreamEvent JSON>` event each, heartbeat comments while idle; `exit` is always last. A client that disconnects cancels the run.",
+  request: { body: jsonRequest(executeBodySchema) },
+  responses: {
+    200: {
+      description: "the run's events, each one StreamEvent as JSON on a data line",
+      content: {
+        "text/event-stream": {
+          schema: z
+            .string()
+            .meta({ description: "events of `data: <StreamEvent JSON>` and a blank line" }),
+        },
+      },
+    },
+    ...failures(...RUN_FAILURES),
+  },
+});
+
+const executeWebSocket = createRoute({
+  method: "get",
+  path: "/execute/ws",
+  operationId: "executeWebSocket",
+  tags: ["execution"],
+  summary: "Run code over a WebSocket: stdin and signals in, events out",
+  description: [
+    "Send one ExecuteMessage, then StdinMessage or SignalMessage messages; each message received is one StreamEvent.",
+    "The server closes with 1000 when the run ends, or with 4000 + the HTTP status a refusal would have (4400, 4403, 4429, ...).",
+    "A request without request.stdin takes its standard input from stdin messages (`eof: true` ends it).",
+  ].join(" "),
+  // What the client sends once upgraded, for clients generated from the document.
+  "x-client-messages": {
+    oneOf: [
+      { $ref: "#/components/schemas/ExecuteMessage" },
+      { $ref: "#/components/schemas/ControlMessage" },
+    ],
+  },
+  responses: {
+    101: {
+      description:
+        "switched to the WebSocket protocol; each message the server sends is a StreamEvent",
+      content: { "application/json": { schema: streamEventSchema } },
+    },
+    ...failures(426, ...AUTHED),
+  },
+});
+
+/** The WebSocket's messages, as components a client can generate types from. */
+const wsMessages = {
+  ExecuteMessage: wsExecuteSchema,
+  ControlMessage: wsControlSchema,
+};
+
+/** POST /execute, POST /execute/stream, and GET /execute/ws for clients that do not upgrade. */
+export function executeRoutes(ctx: ServerContext) {
+  const app = routeGroup();
+  for (const [name, schema] of Object.entries(wsMessages))
+    app.openAPIRegistry.register(name, schema);
+
+  mount(app, execute, async (c) => {
     const abort = clientAbort(c.req.raw);
-    const run = await ctx.executions.start(c.get("principal"), body, abort.signal);
-    return c.json(await collect(run));
+    const run = await ctx.executions.start(c.get("principal"), c.req.valid("json"), abort.signal);
+    return c.json(await collect(run), 200);
   });
 
-  app.post("/execute/stream", async (c) => {
-    const body = await jsonBody(c, executeBodySchema);
+  mount(app, executeStream, async (c) => {
     const abort = clientAbort(c.req.raw);
-    const run = await ctx.executions.start(c.get("principal"), body, abort.signal);
+    const run = await ctx.executions.start(c.get("principal"), c.req.valid("json"), abort.signal);
     return sseResponse(c, run, abort, ctx.config.heartbeatMs, ctx.docker);
   });
 
   // The upgrade itself is handled by ws.ts on the HTTP server; a plain GET lands here.
-  app.get("/execute/ws", () => {
+  mount(app, executeWebSocket, () => {
     throw new HttpError(426, "GET /execute/ws needs a WebSocket upgrade", { Upgrade: "websocket" });
   });
 

@@ -1,26 +1,88 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../app-env.js";
+import { createRoute, z } from "@hono/zod-openapi";
+import { healthSchema } from "../../wire/responses.js";
 import type { ServerContext } from "../context.js";
 import { DOCKER_RETRY_AFTER_SECONDS } from "../errors.js";
-import { openApiDocument } from "../openapi.js";
+import { AUTHED, failures, jsonAnswer, mount, routeGroup } from "../openapi.js";
+
+const health = createRoute({
+  method: "get",
+  path: "/health",
+  operationId: "health",
+  tags: ["server"],
+  summary: "Liveness; needs no key",
+  security: [],
+  responses: {
+    200: jsonAnswer("the server is up and can run code (status ok)", healthSchema),
+    503: {
+      ...jsonAnswer("the Docker engine does not answer (status degraded)", healthSchema),
+      headers: {
+        "Retry-After": {
+          description: "seconds to wait before asking again",
+          schema: { type: "string" },
+        },
+      },
+    },
+  },
+});
+
+const metrics = createRoute({
+  method: "get",
+  path: "/metrics",
+  operationId: "metrics",
+  tags: ["server"],
+  summary: "Prometheus metrics",
+  description:
+    "Executions by runtime and outcome, a latency histogram, queue depth, sessions, requests by route and status.",
+  responses: {
+    200: {
+      description: "the Prometheus text format (version 0.0.4)",
+      content: { "text/plain": { schema: z.string() } },
+    },
+    ...failures(...AUTHED),
+  },
+});
+
+const openApi = createRoute({
+  method: "get",
+  path: "/openapi.json",
+  operationId: "openApiDocument",
+  tags: ["server"],
+  summary: "This document",
+  responses: {
+    200: jsonAnswer(
+      "the OpenAPI 3.1 document of every route",
+      z.record(z.string(), z.unknown()).meta({ description: "an OpenAPI 3.1 document" }),
+    ),
+    ...failures(...AUTHED),
+  },
+});
 
 /** GET /health (no auth: mounted before the auth middleware); 503 while Docker does not answer. */
-export function healthRoutes(ctx: ServerContext): Hono<AppEnv> {
-  return new Hono<AppEnv>().get("/health", async (c) => {
+export function healthRoutes(ctx: ServerContext) {
+  const app = routeGroup();
+  mount(app, health, async (c) => {
     const { status, body } = await ctx.docker.health(ctx.version);
-    const headers: Record<string, string> =
-      status === 503 ? { "Retry-After": String(DOCKER_RETRY_AFTER_SECONDS) } : {};
-    return c.json(body, status, headers);
+    if (status === 503)
+      return c.json(body, 503, { "Retry-After": String(DOCKER_RETRY_AFTER_SECONDS) });
+    return c.json(body, 200);
   });
+  return app;
 }
 
-/** GET /metrics (Prometheus text) and GET /openapi.json. */
-export function infoRoutes(ctx: ServerContext): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
-  const document = openApiDocument(ctx.version);
-  app.get("/metrics", async (c) =>
-    c.body(await ctx.metrics.render(), 200, { "Content-Type": ctx.metrics.contentType }),
+/**
+ * GET /metrics (Prometheus text) and GET /openapi.json, the document
+ * `describe` makes (once, at the first request: by then every route is
+ * mounted).
+ */
+export function infoRoutes(ctx: ServerContext, describe: () => object) {
+  const app = routeGroup();
+  let document: object | undefined;
+  mount(app, metrics, async (c) =>
+    c.text(await ctx.metrics.render(), 200, { "Content-Type": ctx.metrics.contentType }),
   );
-  app.get("/openapi.json", (c) => c.json(document));
+  mount(app, openApi, (c) => {
+    document ??= describe();
+    return c.json(document as Record<string, unknown>, 200);
+  });
   return app;
 }

@@ -43,7 +43,12 @@ export class DockerStatus {
   }
 
   /** GET /health's status and body: 200 `ok`, or 503 `degraded` naming what is down. */
-  async health(version: string): Promise<{ status: 200 | 503; body: Health }> {
+  async health(
+    version: string,
+  ): Promise<
+    | { status: 200; body: Extract<Health, { status: "ok" }> }
+    | { status: 503; body: Extract<Health, { status: "degraded" }> }
+  > {
     const unreachable = await this.check();
     if (!unreachable) return { status: 200, body: { status: "ok", version } };
     return {

@@ -260,17 +260,18 @@ export const fileContentSchema = z.strictObject({ content: z.base64() });
 
 /** GET /health. */
 export const healthSchema = z
+  .strictObject({ status: z.literal("ok"), version: z.string() })
+  .meta({ id: "Health", description: "the server can run code" });
+
+/** GET /health's 503: the Docker engine does not answer. */
+export const degradedHealthSchema = z
   .strictObject({
-    status: z.enum(["ok", "degraded"]).meta({
-      description: "ok: the server can run code; degraded: the Docker engine does not answer",
-    }),
+    status: z.literal("degraded"),
     version: z.string(),
-    docker: z.literal("unreachable").optional().meta({ description: "only when degraded" }),
-    error: z.string().optional().meta({
-      description: "only when degraded: where the engine was looked for and why it failed",
-    }),
+    docker: z.literal("unreachable"),
+    error: z.string().meta({ description: "where the engine was looked for and why it failed" }),
   })
-  .meta({ id: "Health" });
+  .meta({ id: "DegradedHealth" });
 
 const removalReportSchema = z
   .strictObject({ removed: z.number(), failed: z.number(), errors: z.array(z.string()) })
@@ -339,7 +340,7 @@ export type ContextList = z.infer<typeof contextListSchema>;
 /** GET /file. */
 export type FileContent = z.infer<typeof fileContentSchema>;
 /** GET /health. */
-export type Health = z.infer<typeof healthSchema>;
+export type Health = z.infer<typeof healthSchema> | z.infer<typeof degradedHealthSchema>;
 /** Summary of removals, as POST /cleanup reports it. */
 export type RemovalReport = z.infer<typeof removalReportSchema>;
 /** Every refusal or failure's body (see errorBodySchema). */

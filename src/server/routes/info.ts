@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { healthSchema } from "../../wire/responses.js";
+import { degradedHealthSchema, healthSchema } from "../../wire/responses.js";
 import type { ServerContext } from "../context.js";
 import { DOCKER_RETRY_AFTER_SECONDS } from "../errors.js";
 import { AUTHED, failures, jsonAnswer, mount, routeGroup } from "../openapi.js";
@@ -12,9 +12,9 @@ const health = createRoute({
   summary: "Liveness; needs no key",
   security: [],
   responses: {
-    200: jsonAnswer("the server is up and can run code (status ok)", healthSchema),
+    200: jsonAnswer("the server is up and can run code", healthSchema),
     503: {
-      ...jsonAnswer("the Docker engine does not answer (status degraded)", healthSchema),
+      ...jsonAnswer("the Docker engine does not answer (status degraded)", degradedHealthSchema),
       headers: {
         "Retry-After": {
           description: "seconds to wait before asking again",
@@ -61,10 +61,10 @@ const openApi = createRoute({
 export function healthRoutes(ctx: ServerContext) {
   const app = routeGroup();
   mount(app, health, async (c) => {
-    const { status, body } = await ctx.docker.health(ctx.version);
-    if (status === 503)
-      return c.json(body, 503, { "Retry-After": String(DOCKER_RETRY_AFTER_SECONDS) });
-    return c.json(body, 200);
+    const health = await ctx.docker.health(ctx.version);
+    if (health.status === 503)
+      return c.json(health.body, 503, { "Retry-After": String(DOCKER_RETRY_AFTER_SECONDS) });
+    return c.json(health.body, 200);
   });
   return app;
 }

@@ -48,7 +48,11 @@ describe("isol8 setup checks the host's runc", () => {
       env: withRunc(DEBIAN_12, NO_DOCKER),
     });
     assert.equal(r.code, 125, "it fails only because Docker is not reachable");
-    assert.equal(r.stdout, "", "nothing on stdout, which --json keeps for the report");
+    // stdout, which --json keeps for machines, holds the failure's error object and no warning.
+    const { error } = JSON.parse(r.stdout) as { error: { code: string; exitCode: number } };
+    assert.equal(error.code, "DOCKER_UNAVAILABLE");
+    assert.equal(error.exitCode, 125);
+    assert.doesNotMatch(r.stdout, /WARNING|CVE/);
     assertWarns(r.stderr, "setup");
     assert.match(r.stderr, /isol8: Docker is not reachable at unix:\/\/\/nonexistent/);
     assert.ok(

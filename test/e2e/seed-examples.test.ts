@@ -11,9 +11,9 @@
 //   machine (other runs' included), so they run against a stand-in Docker
 //   engine on a unix socket (DOCKER_HOST) that records what was removed.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type PackageIndex, startPythonIndex } from "../fixtures/package-index.js";
@@ -64,11 +64,14 @@ async function startFakeDocker(): Promise<FakeDocker> {
   const socket = join(dir, "docker.sock");
   const requests: string[] = [];
   const managed = { "isol8.managed": "true" };
+  // Left behind by an isol8 process that is gone: a pid above the kernel's
+  // pid_max, which no process of this host can have.
+  const gonePid = Number(readFileSync("/proc/sys/kernel/pid_max", "utf8")) + 1;
   const containers = ["c1", "c2"].map((name) => ({
     Id: name.repeat(32),
     Image: "isol8:python",
     State: "running",
-    Labels: managed,
+    Labels: { ...managed, "isol8.owner": `${hostname()}:${gonePid}` },
   }));
   const images = [
     { Id: `sha256:${"a".repeat(64)}`, RepoTags: ["isol8:python"], Created: 2, Labels: managed },

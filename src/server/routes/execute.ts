@@ -95,8 +95,19 @@ const wsMessages = {
 /** POST /execute, POST /execute/stream, and GET /execute/ws for clients that do not upgrade. */
 export function executeRoutes(ctx: ServerContext) {
   const app = routeGroup();
+  // As plain JSON Schema components: `register` would need the schema to have
+  // zod-openapi's `.openapi()`, which zod 4 gives only to schemas made after
+  // the extension was loaded - not to the wire's, which the client shares.
   for (const [name, schema] of Object.entries(wsMessages))
-    app.openAPIRegistry.register(name, schema);
+    app.openAPIRegistry.registerComponent(
+      "schemas",
+      name,
+      z.toJSONSchema(schema, {
+        io: "input",
+        unrepresentable: "any",
+        target: "draft-2020-12",
+      }) as Parameters<typeof app.openAPIRegistry.registerComponent>[2],
+    );
 
   mount(app, execute, async (c) => {
     const abort = clientAbort(c.req.raw);

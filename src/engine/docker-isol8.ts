@@ -265,8 +265,13 @@ export class DockerIsol8 implements Isol8Engine {
         queue.end();
       });
     try {
-      for (let next = await queue.next(); !next.done; next = await queue.next()) yield next.value;
-      if (abort?.aborted) throw abort.reason;
+      // Events already queued are not handed out once the signal fired: the
+      // stream ends at the abort.
+      for (let next = await queue.next(); !next.done; next = await queue.next()) {
+        abort?.throwIfAborted();
+        yield next.value;
+      }
+      abort?.throwIfAborted();
       if (failure !== undefined) throw failure;
     } finally {
       abort?.removeEventListener("abort", kill);

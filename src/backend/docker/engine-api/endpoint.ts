@@ -35,7 +35,9 @@ export interface DockerEnvironment {
  * the local socket; `unix://PATH` and `npipe://PATH` are sockets; `tcp://`,
  * `http://` and `https://` are TCP, over TLS for `https://`, port 2376 or
  * when DOCKER_TLS_VERIFY or DOCKER_CERT_PATH is set (certificates from
- * DOCKER_CERT_PATH, default `~/.docker`). Unlike the Docker CLI's `--tls`,
+ * DOCKER_CERT_PATH, default `~/.docker`; DOCKER_CERT_PATH alone turns TLS
+ * on, as Docker's Go SDK and docker-py have it, where the Docker CLI only
+ * reads certificates from it). Unlike the Docker CLI's `--tls`,
  * TLS here always checks the engine's certificate against `ca.pem`, whether
  * or not DOCKER_TLS_VERIFY is set: there is no unverified mode. Throws for
  * anything else, `ssh://` included.

@@ -54,6 +54,9 @@ export interface CustomImageReport {
  * The build's last step when it ran setup commands: what they left in
  * /sandbox is copied, owned by the sandbox user, to where the supervisor puts
  * it back into every fresh /sandbox (the /sandbox tmpfs hides the image's).
+ * The supervisor copies it as that user, who cannot read a file or list a
+ * folder its owner may not: such an entry would make every run of the image
+ * fail, so the build fails instead, naming it.
  */
 const KEEP_SANDBOX_FILES = [
   "set -eu",
@@ -61,6 +64,11 @@ const KEEP_SANDBOX_FILES = [
   `  mkdir -p ${SANDBOX_SEED_DIR}`,
   `  cp -a ${SANDBOX_DIR}/. ${SANDBOX_SEED_DIR}/`,
   `  chown -R -h ${SANDBOX_UID}:${SANDBOX_GID} ${SANDBOX_SEED_DIR}`,
+  `  closed=$(find ${SANDBOX_SEED_DIR} \\( -type f ! -perm -u=r \\) -o \\( -type d ! -perm -u=rx \\) | head -n 3)`,
+  `  if [ -n "$closed" ]; then`,
+  `    echo "${SANDBOX_DIR} holds what its owner cannot read (files need u+r, folders u+rx), so it cannot be copied into a fresh sandbox: $(echo "$closed" | sed "s|^${SANDBOX_SEED_DIR}|${SANDBOX_DIR}|" | tr '\\n' ' ')" >&2`,
+  "    exit 1",
+  "  fi",
   "fi",
 ].join("\n");
 

@@ -46,11 +46,24 @@ interface Entry {
   err?: { stack?: string; message?: string };
 }
 
-/** One entry as text: its message, the error's stack after it, the request's id at the end. */
+/**
+ * One entry as text: its message, the error's stack after it, the request's
+ * id at the end. Control characters a client can put in a message (a path's
+ * `%0A` or `%1B` is decoded into it) are written escaped, so that a request
+ * cannot forge a line of its own or send escape sequences to the operator's
+ * terminal; a stack keeps its line breaks.
+ */
 function textLine(json: string): string {
   const entry = JSON.parse(json) as Entry;
-  let line = `isol8 serve: ${entry.msg ?? ""}`;
-  if (entry.err) line += `: ${entry.err.stack ?? entry.err.message}`;
-  if (entry.requestId) line += ` (request ${entry.requestId})`;
+  let line = `isol8 serve: ${escapeControls(entry.msg ?? "")}`;
+  if (entry.err) line += `: ${escapeControls(entry.err.stack ?? entry.err.message ?? "", true)}`;
+  if (entry.requestId) line += ` (request ${escapeControls(entry.requestId)})`;
   return line;
+}
+
+/** C0 controls, DEL and the C1 range (with CSI, 0x9b) as `\xNN`; newlines kept when `keepNewlines`. */
+function escapeControls(text: string, keepNewlines = false): string {
+  return text.replace(/\p{Cc}/gu, (c) =>
+    keepNewlines && c === "\n" ? c : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }

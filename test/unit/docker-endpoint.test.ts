@@ -52,34 +52,34 @@ test("tcp:// and http:// are plain TCP on 2375 unless a port, TLS variable or ht
     port: 2375,
     tls: undefined,
   });
-  const files = (dir: string, verify: boolean) => ({
+  // The engine's certificate is checked in every case (no flag turns it off).
+  const files = (dir: string) => ({
     ca: join(dir, "ca.pem"),
     cert: join(dir, "cert.pem"),
     key: join(dir, "key.pem"),
-    verify,
   });
   const home = join(homedir(), ".docker");
   assert.deepEqual(engineEndpoint({ DOCKER_HOST: "tcp://h:2376" }), {
     kind: "tcp",
     host: "h",
     port: 2376,
-    tls: files(home, false),
+    tls: files(home),
   });
   assert.deepEqual(engineEndpoint({ DOCKER_HOST: "https://h" }), {
     kind: "tcp",
     host: "h",
     port: 2376,
-    tls: files(home, false),
+    tls: files(home),
   });
   assert.deepEqual(
     engineEndpoint({ DOCKER_HOST: "tcp://h", DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: "/certs" }),
-    { kind: "tcp", host: "h", port: 2376, tls: files("/certs", true) },
+    { kind: "tcp", host: "h", port: 2376, tls: files("/certs") },
   );
   assert.deepEqual(engineEndpoint({ DOCKER_HOST: "tcp://h:9999", DOCKER_CERT_PATH: "/certs" }), {
     kind: "tcp",
     host: "h",
     port: 9999,
-    tls: files("/certs", false),
+    tls: files("/certs"),
   });
   // DOCKER_TLS_VERIFY=0 and an empty one ask for nothing.
   for (const value of ["0", ""])

@@ -17,7 +17,7 @@ import { assertDockerReachable, createDockerClient } from "./client.js";
 import { containerSpec } from "./container-spec.js";
 import type { Container, DockerClient } from "./engine-api/client.js";
 import { hasStatus } from "./engine-api/errors.js";
-import { DockerStdioDemuxer } from "./stdio.js";
+import { DockerStdioDemuxer, type DockerStdioError } from "./stdio.js";
 
 /** How long past its own timeout the engine waits for an exec'd process. */
 const EXEC_GRACE_MS = 2_000;
@@ -156,11 +156,19 @@ class DockerSandbox implements BackendSandbox {
       },
     );
     let timedOut = false;
+    let unreadable: DockerStdioError | undefined;
     let timer: NodeJS.Timeout | undefined;
     // A stream error (the process left without reading all of stdin) still
     // has an exit code and stderr that say why; they are looked at below.
     await new Promise<void>((resolve) => {
-      stream.on("data", (chunk: Buffer) => demuxer.push(chunk));
+      stream.on("data", (chunk: Buffer) => {
+        try {
+          demuxer.push(chunk);
+        } catch (error) {
+          unreadable = error as DockerStdioError;
+          stream.destroy();
+        }
+      });
       stream.on("end", resolve);
       stream.on("close", resolve);
       stream.on("error", () => resolve());
@@ -172,6 +180,7 @@ class DockerSandbox implements BackendSandbox {
       if (options.stdin !== undefined) stream.end(options.stdin);
     });
     clearTimeout(timer);
+    if (unreadable) throw unreadable;
     let exitCode = -1;
     // The stream can end a moment before Docker records the exit code.
     for (let tries = 0; !timedOut && !truncated && tries < 50; tries++) {
@@ -233,7 +242,14 @@ function attachedChannel(stream: Duplex): SupervisorChannel {
     onFrames(listener) {
       onFrames = listener;
       // Reading starts here: what the supervisor said first waited in the stream.
-      stream.on("data", (chunk: Buffer) => demuxer.push(chunk));
+      stream.on("data", (chunk: Buffer) => {
+        try {
+          demuxer.push(chunk);
+        } catch (error) {
+          // Past a record that is not Docker's nothing can be read: the channel is lost.
+          stream.destroy(error as Error);
+        }
+      });
     },
     onDiagnostic(listener) {
       onDiagnostic = listener;

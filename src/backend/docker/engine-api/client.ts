@@ -238,6 +238,11 @@ class Exec {
   }
 }
 
+/** A name as one path segment, keeping the `:` and `@` of a tag or digest readable (both are allowed in a segment). */
+function pathSegment(name: string): string {
+  return encodeURIComponent(name).replace(/%3A/gi, ":").replace(/%40/gi, "@");
+}
+
 /** One image of the engine. */
 class Image {
   constructor(
@@ -245,15 +250,24 @@ class Image {
     readonly name: string,
   ) {}
 
+  /**
+   * One path segment whatever the name holds: a `/` of a repository, or a
+   * `?`, `#` or `..` in a name from a user, cannot reach another route or
+   * add a query parameter (the engine decodes it back into the name).
+   */
+  private get path(): string {
+    return `/images/${pathSegment(this.name)}`;
+  }
+
   inspect(): Promise<ImageInspect> {
-    return this.transport.json({ method: "GET", path: `/images/${this.name}/json` });
+    return this.transport.json({ method: "GET", path: `${this.path}/json` });
   }
 
   /** Removes it; with `force` also while a stopped container uses it or other tags name it. */
   async remove(options: { force?: boolean } = {}): Promise<void> {
     await this.transport.json({
       method: "DELETE",
-      path: `/images/${this.name}`,
+      path: this.path,
       query: { force: options.force },
     });
   }

@@ -11,12 +11,16 @@ export type EngineEndpoint =
   | { kind: "socket"; path: string }
   | { kind: "tcp"; host: string; port: number; tls: TlsFiles | undefined };
 
-/** The client certificate, key and CA (PEM files) of a TLS connection, and whether the server's certificate is checked. */
+/**
+ * The client certificate, key and CA (PEM files) of a TLS connection. The
+ * engine's certificate is always checked against the CA: an engine answering
+ * unverified could be anyone on the path, and whoever it is receives the
+ * code, files and secrets of every run and commands root on that host.
+ */
 interface TlsFiles {
   ca: string;
   cert: string;
   key: string;
-  verify: boolean;
 }
 
 /** The environment variables the Docker CLI reads to find its engine. */
@@ -31,8 +35,12 @@ export interface DockerEnvironment {
  * the local socket; `unix://PATH` and `npipe://PATH` are sockets; `tcp://`,
  * `http://` and `https://` are TCP, over TLS for `https://`, port 2376 or
  * when DOCKER_TLS_VERIFY or DOCKER_CERT_PATH is set (certificates from
- * DOCKER_CERT_PATH, default `~/.docker`; the server's certificate is checked
- * when DOCKER_TLS_VERIFY is set). Throws for anything else, `ssh://` included.
+ * DOCKER_CERT_PATH, default `~/.docker`; DOCKER_CERT_PATH alone turns TLS
+ * on, as Docker's Go SDK and docker-py have it, where the Docker CLI only
+ * reads certificates from it). Unlike the Docker CLI's `--tls`,
+ * TLS here always checks the engine's certificate against `ca.pem`, whether
+ * or not DOCKER_TLS_VERIFY is set: there is no unverified mode. Throws for
+ * anything else, `ssh://` included.
  */
 export function engineEndpoint(
   env: DockerEnvironment,
@@ -59,8 +67,11 @@ export function engineEndpoint(
     throw new Error(`DOCKER_HOST ${host} is not a valid address`);
   }
   if (!url.hostname) throw new Error(`DOCKER_HOST ${host} names no host`);
-  const verify = isSet(env.DOCKER_TLS_VERIFY);
-  const useTls = scheme === "https" || url.port === "2376" || verify || isSet(env.DOCKER_CERT_PATH);
+  const useTls =
+    scheme === "https" ||
+    url.port === "2376" ||
+    isSet(env.DOCKER_TLS_VERIFY) ||
+    isSet(env.DOCKER_CERT_PATH);
   const port = url.port ? Number(url.port) : useTls ? 2376 : 2375;
   const certDir = env.DOCKER_CERT_PATH || join(homedir(), ".docker");
   return {
@@ -73,7 +84,6 @@ export function engineEndpoint(
           ca: join(certDir, "ca.pem"),
           cert: join(certDir, "cert.pem"),
           key: join(certDir, "key.pem"),
-          verify,
         }
       : undefined,
   };

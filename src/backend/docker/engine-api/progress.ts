@@ -12,8 +12,16 @@ export interface ProgressEvent {
 }
 
 /**
+ * The longest line accepted. Docker writes one message per chunk of a step's
+ * output (tens of kilobytes even JSON-escaped); a longer line is not a
+ * progress message, and waiting for its end would buffer without bound.
+ */
+export const MAX_PROGRESS_LINE_CHARS = 4 * 1024 * 1024;
+
+/**
  * Reads a newline-delimited JSON progress stream to its end, calling `onEvent`
  * for each message. Lines that are not JSON are passed on as `stream` text.
+ * A line longer than MAX_PROGRESS_LINE_CHARS ends the stream with an error.
  */
 export function readProgressStream(
   stream: NodeJS.ReadableStream,
@@ -34,7 +42,9 @@ export function readProgressStream(
       }
       onEvent(event);
     };
+    let tooLong = false;
     stream.on("data", (chunk: Buffer | string) => {
+      if (tooLong) return;
       buffered += typeof chunk === "string" ? chunk : decoder.write(chunk);
       let newline = buffered.indexOf("\n");
       while (newline >= 0) {
@@ -42,8 +52,20 @@ export function readProgressStream(
         buffered = buffered.slice(newline + 1);
         newline = buffered.indexOf("\n");
       }
+      if (buffered.length > MAX_PROGRESS_LINE_CHARS) {
+        buffered = "";
+        tooLong = true;
+        // Whatever else the engine sends is not read; the connection goes.
+        (stream as { destroy?: () => void }).destroy?.();
+        reject(
+          new Error(
+            `Docker's progress stream sent a line of more than ${MAX_PROGRESS_LINE_CHARS} characters`,
+          ),
+        );
+      }
     });
     stream.on("end", () => {
+      if (tooLong) return;
       handle(buffered + decoder.end());
       resolve();
     });

@@ -64,7 +64,8 @@ export class EngineTransport {
             ca: readFileSync(endpoint.tls.ca),
             cert: readFileSync(endpoint.tls.cert),
             key: readFileSync(endpoint.tls.key),
-            rejectUnauthorized: endpoint.tls.verify,
+            // Always: see TlsFiles.
+            rejectUnauthorized: true,
           }
         : undefined;
     this.agent = this.tls
@@ -176,16 +177,29 @@ function describe(request: EngineRequest): string {
   return `${request.method} ${request.path}`;
 }
 
+/**
+ * The most of one answer read into memory: far above what isol8 asks for
+ * (a listing of thousands of containers, a probe's logs), so that an engine
+ * or a proxy sending without end fails the request instead of the process.
+ */
+export const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
 /** A response's whole body as text. */
 async function readText(response: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of response) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
+  return (await readBytes(response)).toString("utf8");
 }
 
-/** A response's whole body as bytes. */
-export async function readBytes(response: Readable): Promise<Buffer> {
+/** A response's whole body as bytes; rejects (and drops the connection) past `limit` bytes. */
+export async function readBytes(response: Readable, limit = MAX_RESPONSE_BYTES): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of response) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of response) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      response.destroy();
+      throw new Error(`Docker's answer is larger than ${limit} bytes; it was not read`);
+    }
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks);
 }

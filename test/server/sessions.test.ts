@@ -195,7 +195,7 @@ describe("a cancelled session run", () => {
       runtime: "python",
       code: "import socket; print(socket.gethostname(), open('/sandbox/keep.txt').read())",
     });
-    assert.equal(after.stdout, `${host} still here\n`);
+    assert.equal(after.stdout, `${host} still here\n`, JSON.stringify(after));
     await a.stop();
   });
 });

@@ -265,10 +265,11 @@ export class DockerIsol8 implements Isol8Engine {
         queue.end();
       });
     try {
-      // Events already queued are not handed out once the signal fired: the
-      // stream ends at the abort.
+      // Once the signal fired, nothing more is handed out, but the queue is
+      // read to its end: the run is being killed, and a session's container
+      // must outlive it (leaving early would remove the container below).
       for (let next = await queue.next(); !next.done; next = await queue.next()) {
-        abort?.throwIfAborted();
+        if (abort?.aborted) continue;
         yield next.value;
       }
       abort?.throwIfAborted();

@@ -92,3 +92,31 @@ describe("persistent sessions: files", () => {
     await assert.rejects(isol8.putFile("/sandbox/a", "x"), /needs a persistent engine/);
   });
 });
+
+describe("an aborted stream in a persistent engine", () => {
+  test("ends at the abort, hands out nothing after it, and keeps the container and its files", async () => {
+    const isol8 = engine({ mode: "persistent" });
+    await isol8.putFile("/sandbox/keep.txt", "kept");
+    const before = await isol8.execute({ runtime: "bash", code: "hostname" });
+    const abort = new AbortController();
+    const seen: string[] = [];
+    // Much output at once, so events are still queued when the abort comes.
+    const run = isol8.executeStream(
+      { runtime: "bash", code: "seq 1 20000; sleep 60" },
+      { signal: abort.signal },
+    );
+    await assert.rejects(
+      (async () => {
+        for await (const event of run) {
+          if (event.type !== "stdout") continue;
+          seen.push(String(event.data));
+          abort.abort(new Error("enough"));
+        }
+      })(),
+      /enough/,
+    );
+    assert.equal(seen.length, 1, "nothing after the event that aborted");
+    const after = await isol8.execute({ runtime: "bash", code: "hostname; cat /sandbox/keep.txt" });
+    assert.equal(after.stdout, `${before.stdout}kept`, JSON.stringify(after));
+  });
+});

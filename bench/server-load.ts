@@ -13,6 +13,9 @@
  * Stops by itself.
  *
  *   node --import tsx bench/server-load.ts [clients, default 16] [seconds, default 30] [paced runs per path, default 200]
+ *
+ * BENCH_SERVER_CONFIG names a server configuration file; BENCH_SERVER_NODE_ARGS
+ * holds Node's flags for the server (`--cpu-prof --cpu-prof-dir=<dir>` profiles it).
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
@@ -84,6 +87,8 @@ async function startServer(dbDir: string): Promise<{ child: ChildProcess; url: s
   const child = spawn(
     process.execPath,
     [
+      // Node's own flags for the server, e.g. --cpu-prof to profile it.
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
       "--import",
       "tsx",
       "src/cli/main.ts",

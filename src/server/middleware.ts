@@ -3,11 +3,12 @@ import type { AppEnv } from "./app-env.js";
 import type { Authenticator } from "./auth/authenticator.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./errors.js";
+import { requestHeader } from "./node-request.js";
 
 /** Every route after this one needs a valid bearer key: 401 without one, 403 for a bad one. */
 export function requireAuth(authenticator: Authenticator): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const outcome = authenticator.authenticate(c.req.header("authorization"));
+    const outcome = authenticator.authenticate(requestHeader(c, "authorization"));
     if (!outcome.ok) {
       const headers: Record<string, string> =
         outcome.status === 401 ? { "WWW-Authenticate": 'Bearer realm="isol8"' } : {};

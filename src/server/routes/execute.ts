@@ -1,18 +1,19 @@
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { executeBodySchema } from "../../wire/schemas.js";
 import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
 import { ClientGoneError, HttpError } from "../errors.js";
 import { collect } from "../execution.js";
+import { clientGoneSignal } from "../node-request.js";
 import { sseResponse } from "../sse.js";
 import { jsonBody } from "../validate.js";
 
 /** An abort controller that fires when the client disconnects. */
-function clientAbort(request: Request): AbortController {
+function clientAbort(c: Context): AbortController {
   const abort = new AbortController();
-  request.signal.addEventListener("abort", () => abort.abort(new ClientGoneError()), {
-    once: true,
-  });
+  const gone = clientGoneSignal(c);
+  if (gone.aborted) abort.abort(new ClientGoneError());
+  else gone.addEventListener("abort", () => abort.abort(new ClientGoneError()), { once: true });
   return abort;
 }
 
@@ -22,14 +23,14 @@ export function executeRoutes(ctx: ServerContext): Hono<AppEnv> {
 
   app.post("/execute", async (c) => {
     const body = await jsonBody(c, executeBodySchema);
-    const abort = clientAbort(c.req.raw);
+    const abort = clientAbort(c);
     const run = await ctx.executions.start(c.get("principal"), body, abort.signal);
     return c.json(await collect(run));
   });
 
   app.post("/execute/stream", async (c) => {
     const body = await jsonBody(c, executeBodySchema);
-    const abort = clientAbort(c.req.raw);
+    const abort = clientAbort(c);
     const run = await ctx.executions.start(c.get("principal"), body, abort.signal);
     return sseResponse(c, run, abort, ctx.config.heartbeatMs, ctx.docker);
   });

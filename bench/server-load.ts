@@ -30,6 +30,7 @@ import { LABELS } from "../src/engine/labels.js";
 import { labelNamesProcess } from "../src/engine/owner.js";
 import { admitOptions } from "../src/server/admission.js";
 import { loadServerConfigFile, resolveServerConfig } from "../src/server/config.js";
+import type { StreamEvent } from "../src/types.js";
 import { atMost, percentile, printTable, printVerdicts, type Target } from "./stats.js";
 
 const clients = Number(process.argv[2] ?? 16);
@@ -162,14 +163,48 @@ async function once(kind: Kind, client: number, n: number, url: string): Promise
   }
 }
 
-type Path = "library" | "http" | "ws";
-const PATHS: Path[] = ["library", "http", "ws"];
+type Path = "library" | "http" | "ws" | "httpFloor" | "wsFloor";
+const PATHS: Path[] = ["library", "http", "ws", "httpFloor", "wsFloor"];
+const PATH_NAMES: Record<Path, string> = {
+  library: "library (DockerIsol8.execute)",
+  http: "POST /execute (keep-alive)",
+  ws: "WebSocket stream",
+  httpFloor: "baseline: POST to a server answering at once",
+  wsFloor: "baseline: WebSocket to a server answering at once",
+};
+
+/** The loopback echo server (bench/loopback-echo.ts) replaying these answers, and its URL. */
+async function startEcho(
+  result: unknown,
+  events: unknown[],
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/loopback-echo.ts"], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: {
+      ...process.env,
+      ECHO_RESULT: JSON.stringify(result),
+      ECHO_EVENTS: JSON.stringify(events),
+    },
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      out += c.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`echo server exited ${code}`)));
+  });
+  return { child, url };
+}
 
 /**
  * The same warm python run through the library, POST /execute and the
  * WebSocket, `pacedRuns` times each, interleaved (the order rotates each
- * round) so that the machine's load falls on all three alike. The library's
+ * round) so that the machine's load falls on all alike. The library's
  * engine has the options the server gives a request that asks for none.
+ * Beside them, the floor of the transport: the same client and requests
+ * against a process that answers with the server's own answer bytes at once.
  */
 async function pacedComparison(url: string): Promise<void> {
   const config = resolveServerConfig(
@@ -178,17 +213,31 @@ async function pacedComparison(url: string): Promise<void> {
   const library = new DockerIsol8(admitOptions(config));
   const remote = new RemoteIsol8({ host: url, apiKey: KEY, transport: "websocket" });
   const request = { runtime: "python", code: 'print("hi")' } as const;
+  // The server's answers, for the echo server to replay.
+  const result = await remote.execute(request);
+  const events: unknown[] = [];
+  for await (const event of remote.executeStream(request)) events.push(event);
+  const echo = await startEcho(result, events);
+  const floor = new RemoteIsol8({ host: echo.url, apiKey: KEY, transport: "websocket" });
+  const stdoutOf = async (run: AsyncIterable<StreamEvent>) => {
+    let out = "";
+    for await (const event of run) if (event.type === "stdout") out += event.data;
+    return out;
+  };
   const runOnce: Record<Path, () => Promise<string>> = {
     library: async () => (await library.execute(request)).stdout,
     http: async () => (await remote.execute(request)).stdout,
-    ws: async () => {
-      let out = "";
-      for await (const event of remote.executeStream(request))
-        if (event.type === "stdout") out += event.data;
-      return out;
-    },
+    ws: () => stdoutOf(remote.executeStream(request)),
+    httpFloor: async () => (await floor.execute(request)).stdout,
+    wsFloor: () => stdoutOf(floor.executeStream(request)),
   };
-  const paced: Record<Path, number[]> = { library: [], http: [], ws: [] };
+  const paced: Record<Path, number[]> = {
+    library: [],
+    http: [],
+    ws: [],
+    httpFloor: [],
+    wsFloor: [],
+  };
   try {
     for (const path of PATHS) await runOnce[path](); // warm: the pools are filled
     for (let round = 0; round < pacedRuns; round++) {
@@ -202,28 +251,31 @@ async function pacedComparison(url: string): Promise<void> {
       }
     }
   } finally {
+    echo.child.kill();
     await library.stop();
   }
   const p50 = (path: Path) => percentile(paced[path], 50);
   console.log(
     `\nWarm python, paced (${pacedRuns} runs per path, interleaved, ${PAUSE_MS} ms idle before each), ms\n`,
   );
+  const overhead: Partial<Record<Path, number>> = {
+    http: p50("http") - p50("library"),
+    ws: p50("ws") - p50("library"),
+  };
+  const floorOf: Partial<Record<Path, number>> = { http: p50("httpFloor"), ws: p50("wsFloor") };
   printTable(
-    ["path", "p50", "p90", "p99", "overhead p50"],
+    ["path", "p50", "p90", "p99", "overhead p50 (- library)", "of it the transport's floor"],
     PATHS.map((path) => [
-      path === "library"
-        ? "library (DockerIsol8.execute)"
-        : path === "http"
-          ? "POST /execute (keep-alive)"
-          : "WebSocket stream",
+      PATH_NAMES[path],
       p50(path),
       percentile(paced[path], 90),
       percentile(paced[path], 99),
-      path === "library" ? "-" : (p50(path) - p50("library")).toFixed(2),
+      overhead[path]?.toFixed(2) ?? "-",
+      floorOf[path]?.toFixed(2) ?? "-",
     ]),
   );
-  measured.set("http.overhead", p50("http") - p50("library"));
-  measured.set("ws.overhead", p50("ws") - p50("library"));
+  measured.set("http.overhead", overhead.http ?? Number.NaN);
+  measured.set("ws.overhead", overhead.ws ?? Number.NaN);
 }
 
 const dbDir = mkdtempSync(join(tmpdir(), "isol8-bench-"));

@@ -35,13 +35,19 @@ export function observeRequests(ctx: ServerContext): MiddlewareHandler<AppEnv> {
     const started = performance.now();
     await next();
     const route = c.res.status === 404 && c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
-    ctx.metrics.request(c.req.method, route, c.res.status);
     const durationMs = Number((performance.now() - started).toFixed(1));
     const { method, path } = c.req;
     const status = c.res.status;
-    ctx.logger.info(
-      { requestId: c.get("requestId"), method, path, status, durationMs },
-      `${method} ${path} ${status} ${durationMs}ms`,
-    );
+    const requestId = c.get("requestId");
+    // Counted and written once the answer has been handed to the socket
+    // (the same turn of the event loop, before any other I/O is read): the
+    // entry is complete here, and writing it need not delay the answer.
+    setImmediate(() => {
+      ctx.metrics.request(method, route, status);
+      ctx.logger.info(
+        { requestId, method, path, status, durationMs },
+        `${method} ${path} ${status} ${durationMs}ms`,
+      );
+    });
   };
 }

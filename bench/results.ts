@@ -48,12 +48,17 @@ interpreter; their warm latency is the interpreter's start-up.`,
     title: "The server under load",
     script: "server-load.ts",
     args: ["16", "90"],
-    notes: `\`isol8 serve\` on loopback, each client cycling through a buffered python execution
-(POST /execute), a streamed bash execution (WebSocket) and a 64 KiB session-file upload and
-download; every answer is checked. Before the load, one client measures the warm path through
-HTTP with nothing else running: against bench/warm.ts, the difference is HTTP, JSON and
-authentication. Server memory rises while the warm pools fill; the samples every 5 s show whether
-it levels off after that.`,
+    notes: `\`isol8 serve\` on loopback. First, with nothing else running, one client compares the
+same warm python run through the library (an engine in the benchmark's process with the options
+the server gives such a request), through POST /execute (Node's fetch, keep-alive) and through the
+WebSocket, interleaved; the overhead is what HTTP or the WebSocket, JSON, authentication,
+admission, the log and a second process add. The baselines are the same client and requests
+against a process that answers with the server's own answer bytes at once: that much of the
+overhead is the client and the loopback transport, which any server costs (the WebSocket opens a
+new connection per run). Then load: each client cycles through a buffered python execution (POST
+/execute), a streamed bash execution (WebSocket) and a 64 KiB session-file upload and download;
+every answer is checked. Server memory rises while the warm pools fill; the samples every 5 s show
+whether it levels off after that.`,
   },
   {
     title: "Code contexts",

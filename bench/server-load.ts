@@ -1,12 +1,21 @@
 /**
- * Bounded load on `isol8 serve` over loopback: 16 concurrent clients for 30 s,
- * each cycling through a buffered execution (POST /execute), a streamed one
- * (RemoteIsol8.executeStream over WebSocket) and an upload + download of a
- * session file (POST /file, GET /file). Every answer is checked. Prints
- * correct/failed counts and p50/p95 latency per kind, throughput, and the
- * server process's RSS at the start and the end. Stops by itself.
+ * `isol8 serve` over loopback, in two parts. First its overhead over the
+ * library: a warm python run paced (one at a time, a short pause before
+ * each) through DockerIsol8 in this process with the server's own engine
+ * options, through POST /execute from a keep-alive client (RemoteIsol8 on
+ * Node's fetch), and streamed over the WebSocket, interleaved; overhead is
+ * the server's p50 less the library's. Then bounded load: 16 concurrent
+ * clients for 30 s, each cycling through a buffered execution (POST
+ * /execute), a streamed one (RemoteIsol8.executeStream over WebSocket) and
+ * an upload + download of a session file (POST /file, GET /file). Every
+ * answer is checked. Prints correct/failed counts and p50/p95 latency per
+ * kind, throughput, and the server process's RSS at the start and the end.
+ * Stops by itself.
  *
- *   node --import tsx bench/server-load.ts [clients, default 16] [seconds, default 30]
+ *   node --import tsx bench/server-load.ts [clients, default 16] [seconds, default 30] [paced runs per path, default 200]
+ *
+ * BENCH_SERVER_CONFIG names a server configuration file; BENCH_SERVER_NODE_ARGS
+ * holds Node's flags for the server (`--cpu-prof --cpu-prof-dir=<dir>` profiles it).
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
@@ -16,18 +25,31 @@ import { availableParallelism, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createDockerClient } from "../src/backend/docker/client.js";
 import { RemoteIsol8 } from "../src/client/remote-isol8.js";
+import { DockerIsol8 } from "../src/engine/docker-isol8.js";
 import { LABELS } from "../src/engine/labels.js";
 import { labelNamesProcess } from "../src/engine/owner.js";
+import { admitOptions } from "../src/server/admission.js";
+import { loadServerConfigFile, resolveServerConfig } from "../src/server/config.js";
+import type { StreamEvent } from "../src/types.js";
 import { atMost, percentile, printTable, printVerdicts, type Target } from "./stats.js";
 
 const clients = Number(process.argv[2] ?? 16);
 const seconds = Number(process.argv[3] ?? 30);
+const pacedRuns = Number(process.argv[4] ?? 200);
+/** Idle time before each paced run: long enough that runs never overlap, short enough to end soon. */
+const PAUSE_MS = 100;
 const KEY = "bench-master-key-0123456789";
 const kinds = ["execute", "stream", "upload"] as const;
 type Kind = (typeof kinds)[number];
 
-/** Every answer right under load, and nothing left behind once the server has stopped. */
+/**
+ * The server within a millisecond and a half of the library for a warm paced
+ * run, buffered and streamed; every answer right under load, and nothing left
+ * behind once the server has stopped.
+ */
 const TARGETS: Target[] = [
+  atMost("http.overhead", "POST /execute p50 - library p50, paced", 1.5, "ms"),
+  atMost("ws.overhead", "WebSocket stream p50 - library p50, paced", 1.5, "ms"),
   atMost("execute.failed", "execute: failed or wrong answers", 0, ""),
   atMost("stream.failed", "stream: failed or wrong answers", 0, ""),
   atMost("upload.failed", "upload: failed or wrong answers", 0, ""),
@@ -66,6 +88,8 @@ async function startServer(dbDir: string): Promise<{ child: ChildProcess; url: s
   const child = spawn(
     process.execPath,
     [
+      // Node's own flags for the server, e.g. --cpu-prof to profile it.
+      ...(process.env.BENCH_SERVER_NODE_ARGS?.split(" ").filter(Boolean) ?? []),
       "--import",
       "tsx",
       "src/cli/main.ts",
@@ -139,6 +163,121 @@ async function once(kind: Kind, client: number, n: number, url: string): Promise
   }
 }
 
+type Path = "library" | "http" | "ws" | "httpFloor" | "wsFloor";
+const PATHS: Path[] = ["library", "http", "ws", "httpFloor", "wsFloor"];
+const PATH_NAMES: Record<Path, string> = {
+  library: "library (DockerIsol8.execute)",
+  http: "POST /execute (keep-alive)",
+  ws: "WebSocket stream",
+  httpFloor: "baseline: POST to a server answering at once",
+  wsFloor: "baseline: WebSocket to a server answering at once",
+};
+
+/** The loopback echo server (bench/loopback-echo.ts) replaying these answers, and its URL. */
+async function startEcho(
+  result: unknown,
+  events: unknown[],
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "bench/loopback-echo.ts"], {
+    stdio: ["ignore", "pipe", "inherit"],
+    env: {
+      ...process.env,
+      ECHO_RESULT: JSON.stringify(result),
+      ECHO_EVENTS: JSON.stringify(events),
+    },
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      out += c.toString();
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`echo server exited ${code}`)));
+  });
+  return { child, url };
+}
+
+/**
+ * The same warm python run through the library, POST /execute and the
+ * WebSocket, `pacedRuns` times each, interleaved (the order rotates each
+ * round) so that the machine's load falls on all alike. The library's
+ * engine has the options the server gives a request that asks for none.
+ * Beside them, the floor of the transport: the same client and requests
+ * against a process that answers with the server's own answer bytes at once.
+ */
+async function pacedComparison(url: string): Promise<void> {
+  const config = resolveServerConfig(
+    process.env.BENCH_SERVER_CONFIG ? loadServerConfigFile(process.env.BENCH_SERVER_CONFIG) : {},
+  );
+  const library = new DockerIsol8(admitOptions(config));
+  const remote = new RemoteIsol8({ host: url, apiKey: KEY, transport: "websocket" });
+  const request = { runtime: "python", code: 'print("hi")' } as const;
+  // The server's answers, for the echo server to replay.
+  const result = await remote.execute(request);
+  const events: unknown[] = [];
+  for await (const event of remote.executeStream(request)) events.push(event);
+  const echo = await startEcho(result, events);
+  const floor = new RemoteIsol8({ host: echo.url, apiKey: KEY, transport: "websocket" });
+  const stdoutOf = async (run: AsyncIterable<StreamEvent>) => {
+    let out = "";
+    for await (const event of run) if (event.type === "stdout") out += event.data;
+    return out;
+  };
+  const runOnce: Record<Path, () => Promise<string>> = {
+    library: async () => (await library.execute(request)).stdout,
+    http: async () => (await remote.execute(request)).stdout,
+    ws: () => stdoutOf(remote.executeStream(request)),
+    httpFloor: async () => (await floor.execute(request)).stdout,
+    wsFloor: () => stdoutOf(floor.executeStream(request)),
+  };
+  const paced: Record<Path, number[]> = {
+    library: [],
+    http: [],
+    ws: [],
+    httpFloor: [],
+    wsFloor: [],
+  };
+  try {
+    for (const path of PATHS) await runOnce[path](); // warm: the pools are filled
+    for (let round = 0; round < pacedRuns; round++) {
+      for (let i = 0; i < PATHS.length; i++) {
+        const path = PATHS[(round + i) % PATHS.length] as Path;
+        await new Promise((r) => setTimeout(r, PAUSE_MS));
+        const t = performance.now();
+        const out = await runOnce[path]();
+        paced[path].push(performance.now() - t);
+        if (out !== "hi\n") throw new Error(`${path}: wrong output ${JSON.stringify(out)}`);
+      }
+    }
+  } finally {
+    echo.child.kill();
+    await library.stop();
+  }
+  const p50 = (path: Path) => percentile(paced[path], 50);
+  console.log(
+    `\nWarm python, paced (${pacedRuns} runs per path, interleaved, ${PAUSE_MS} ms idle before each), ms\n`,
+  );
+  const overhead: Partial<Record<Path, number>> = {
+    http: p50("http") - p50("library"),
+    ws: p50("ws") - p50("library"),
+  };
+  const floorOf: Partial<Record<Path, number>> = { http: p50("httpFloor"), ws: p50("wsFloor") };
+  printTable(
+    ["path", "p50", "p90", "p99", "overhead p50 (- library)", "of it the transport's floor"],
+    PATHS.map((path) => [
+      PATH_NAMES[path],
+      p50(path),
+      percentile(paced[path], 90),
+      percentile(paced[path], 99),
+      overhead[path]?.toFixed(2) ?? "-",
+      floorOf[path]?.toFixed(2) ?? "-",
+    ]),
+  );
+  measured.set("http.overhead", overhead.http ?? Number.NaN);
+  measured.set("ws.overhead", overhead.ws ?? Number.NaN);
+}
+
 const dbDir = mkdtempSync(join(tmpdir(), "isol8-bench-"));
 const { child, url } = await startServer(dbDir);
 const pid = child.pid ?? 0;
@@ -150,20 +289,7 @@ try {
     failures[kind] = 0;
   }
   firstErrors.length = 0;
-  // The warm path through HTTP with no load: one client, 250 ms idle before each run,
-  // comparable with the library's paced latency in bench/warm.ts.
-  const remote = new RemoteIsol8({ host: url, apiKey: KEY });
-  const paced: number[] = [];
-  for (let i = 0; i < 40; i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    const t = performance.now();
-    const result = await remote.execute({ runtime: "python", code: 'print("hi")' });
-    paced.push(performance.now() - t);
-    if (result.stdout !== "hi\n") throw new Error(`wrong result: ${JSON.stringify(result)}`);
-  }
-  console.log(
-    `\nwarm python through POST /execute, paced (40 runs, 250 ms idle): p50 ${percentile(paced, 50).toFixed(1)} ms, p95 ${percentile(paced, 95).toFixed(1)} ms`,
-  );
+  await pacedComparison(url);
   const rssStart = rssMiB(pid);
   // RSS every 5 s: flat memory shows as a plateau after the pools have filled.
   const rssSamples: number[] = [];

@@ -69,11 +69,14 @@ export async function admit(
   abort: AbortSignal,
 ): Promise<Admitted> {
   const { config, remoteCode } = deps;
-  const policyOptions = applyPolicy(config.policy, body.options, body.request);
+  const asksNothing = body.options === undefined && !body.request.installPackages?.length;
+  const policyOptions = asksNothing
+    ? undefined
+    : applyPolicy(config.policy, body.options, body.request);
   assertSupportedRequest(body.request, config.policy, remoteCode.enabled);
   const fetched = await fetchRemoteCode(body.request, remoteCode, abort);
   const request = engineRequest(body.request, fetched);
-  const options = engineOptions(config, policyOptions);
+  const options = policyOptions ? engineOptions(config, policyOptions) : defaultOptions(config);
   if (request.contextId !== undefined) {
     // A context lives in a session's engine; a call never creates either.
     if (!body.sessionId)
@@ -91,6 +94,24 @@ export async function admit(
  */
 export function admitOptions(config: ServerConfig, options?: ExecutionOptions): DockerIsol8Options {
   return engineOptions(config, applyPolicy(config.policy, options));
+}
+
+/**
+ * The engine options of a request that asks for no options and installs
+ * nothing: the policy's defaults, which no check can refuse and which depend
+ * on the configuration alone (never changed once resolved), so they are made
+ * once per configuration. One object for all such requests also lets the
+ * engine pool find their engine by the key it computed once (engine-pool.ts).
+ */
+const defaults = new WeakMap<ServerConfig, DockerIsol8Options>();
+
+function defaultOptions(config: ServerConfig): DockerIsol8Options {
+  let options = defaults.get(config);
+  if (!options) {
+    options = engineOptions(config, applyPolicy(config.policy));
+    defaults.set(config, options);
+  }
+  return options;
 }
 
 /** The options of the engine that runs a request whose options passed the policy. */

@@ -1,14 +1,14 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import { requestId } from "hono/request-id";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./app-env.js";
 import type { ServerContext } from "./context.js";
 import { ClientGoneError, errorBody, HttpError, toHttpError } from "./errors.js";
 import { observeRequests, requireAuth } from "./middleware.js";
+import { clientGoneSignal, limitBody } from "./node-request.js";
 import { openApiDocument } from "./openapi.js";
+import { requestIds } from "./request-id.js";
 import { adminRoutes } from "./routes/admin.js";
 import { contextRoutes } from "./routes/contexts.js";
 import { executeRoutes } from "./routes/execute.js";
@@ -26,7 +26,7 @@ import { sessionRoutes } from "./routes/sessions.js";
 export function createApp(ctx: ServerContext): Hono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>();
   // Before the log's middleware, so that every entry of a request carries its id.
-  app.use("*", requestId());
+  app.use("*", requestIds());
   app.use("*", observeRequests(ctx));
   app.use("*", async (c, next) => {
     if (ctx.state.draining) {
@@ -37,18 +37,15 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
   });
   app.use(
     "*",
-    bodyLimit({
-      maxSize: ctx.config.maxBodyBytes,
-      // The rest of the body is never read, so the connection cannot carry
-      // another request: tell the client, or it may reuse a socket the server
-      // is about to close.
-      onError: () => {
-        throw new HttpError(
-          413,
-          `body: larger than this server's limit of ${ctx.config.maxBodyBytes} bytes`,
-          { Connection: "close" },
-        );
-      },
+    // The rest of the body is never read, so the connection cannot carry
+    // another request: tell the client, or it may reuse a socket the server
+    // is about to close.
+    limitBody(ctx.config.maxBodyBytes, () => {
+      throw new HttpError(
+        413,
+        `body: larger than this server's limit of ${ctx.config.maxBodyBytes} bytes`,
+        { Connection: "close" },
+      );
     }),
   );
   app.route("/", healthRoutes(ctx));
@@ -67,7 +64,7 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
   app.onError(async (error, c) => {
     // Whatever failed once the client hung up (its run aborted, its wait for
     // a slot given up, its body cut short) follows from the hang-up.
-    const http = c.req.raw.signal.aborted
+    const http = clientGoneSignal(c).aborted
       ? toHttpError(new ClientGoneError())
       : error instanceof HTTPException && !(error instanceof HttpError)
         ? new HttpError(error.status as HttpError["status"], error.message)

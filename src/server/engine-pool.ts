@@ -8,9 +8,21 @@ interface Entry {
   lastUsed: number;
 }
 
-/** A stable key for an options set: equal options share one engine and its warm containers. */
+/** Keys already computed, by options object: admission hands the same object to every request that asks for no options. */
+const keys = new WeakMap<DockerIsol8Options, string>();
+
+/**
+ * A stable key for an options set: equal options share one engine and its
+ * warm containers. Options objects are never changed once made, so an
+ * object's key is computed once.
+ */
 export function optionsKey(options: DockerIsol8Options): string {
-  return createHash("sha256").update(canonicalJson(options)).digest("hex");
+  let key = keys.get(options);
+  if (key === undefined) {
+    key = createHash("sha256").update(canonicalJson(options)).digest("hex");
+    keys.set(options, key);
+  }
+  return key;
 }
 
 function canonicalJson(value: unknown): string {

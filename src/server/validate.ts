@@ -2,10 +2,11 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { parseBoundedJson } from "./bounded-json.js";
 import { validationError } from "./errors.js";
+import { bodyText } from "./node-request.js";
 
 /** The JSON body parsed with `schema`; 400 naming the field for anything else, or the size or depth problem. */
 export async function jsonBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
-  const text = await c.req.text();
+  const text = await bodyText(c);
   const value = text.trim() === "" ? {} : parseBoundedJson(text, "body");
   return parse(schema, value);
 }

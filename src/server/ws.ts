@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage, Server } from "node:http";
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
@@ -12,6 +11,7 @@ import { parseBoundedJson } from "./bounded-json.js";
 import type { ServerContext } from "./context.js";
 import { ClientGoneError, errorBody, errorEvent, HttpError, toHttpError } from "./errors.js";
 import type { ServerRun } from "./execution.js";
+import { chooseRequestId } from "./request-id.js";
 import { StdinFeed } from "./stdin-feed.js";
 import { parse } from "./validate.js";
 
@@ -52,7 +52,8 @@ export function attachWebSocket(server: Server, ctx: ServerContext): { close(): 
   server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     const started = performance.now();
     const path = new URL(request.url ?? "/", "http://localhost").pathname;
-    const requestId = upgradeRequestId(request);
+    const given = request.headers["x-request-id"];
+    const requestId = chooseRequestId(typeof given === "string" ? given : undefined);
     requestIds.set(request, requestId);
     const logged = (status: number) => {
       ctx.metrics.request("GET", path === WS_PATH ? WS_PATH : "unmatched", status);
@@ -86,18 +87,6 @@ export function attachWebSocket(server: Server, ctx: ServerContext): { close(): 
 /** ws 8.23 takes `closeTimeout`; its type package does not list it yet. */
 function serverOptions(maxPayload: number): ServerOptions & { closeTimeout: number } {
   return { noServer: true, maxPayload, closeTimeout: CLOSE_TIMEOUT_MS };
-}
-
-/**
- * The upgrade's id, by the rule Hono's requestId middleware applies to HTTP
- * requests: the client's X-Request-Id when it is at most 255 word
- * characters, `-` or `=`, otherwise a new UUID.
- */
-function upgradeRequestId(request: IncomingMessage): string {
-  const given = request.headers["x-request-id"];
-  return typeof given === "string" && given.length <= 255 && /^[\w\-=]+$/.test(given)
-    ? given
-    : randomUUID();
 }
 
 function refuseUpgrade(socket: Duplex, error: HttpError, requestId: string): void {

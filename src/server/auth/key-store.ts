@@ -62,6 +62,10 @@ const LAST_USED_PRECISION_MS = 1000;
 
 /** API keys and login tokens in SQLite, hashed; each belongs to a tenant. */
 export class KeyStore {
+  /** The statements every authenticated request runs, prepared once rather than per request. */
+  private readonly byHash: BetterSqlite3.Statement<[Buffer], Row>;
+  private readonly touch: BetterSqlite3.Statement<[number, string]>;
+
   private constructor(
     private readonly db: BetterSqlite3.Database,
     private readonly now: () => number,
@@ -79,6 +83,8 @@ export class KeyStore {
       revoked INTEGER NOT NULL DEFAULT 0,
       kind TEXT NOT NULL DEFAULT 'key'
     )`);
+    this.byHash = db.prepare<[Buffer], Row>("SELECT * FROM api_keys WHERE key_hash = ?");
+    this.touch = db.prepare<[number, string]>("UPDATE api_keys SET last_used_at = ? WHERE id = ?");
   }
 
   /**
@@ -137,15 +143,13 @@ export class KeyStore {
    * the key's hash, so how long it takes says nothing about the key.
    */
   verify(key: string): { ok: true; info: ApiKeyInfo } | { ok: false; reason: KeyRefusal } {
-    const row = this.db.prepare("SELECT * FROM api_keys WHERE key_hash = ?").get(hashKey(key)) as
-      | Row
-      | undefined;
+    const row = this.byHash.get(hashKey(key));
     if (!row) return { ok: false, reason: "unknown" };
     if (row.revoked) return { ok: false, reason: "revoked" };
     const now = this.now();
     if (row.expires_at !== null && row.expires_at <= now) return { ok: false, reason: "expired" };
     if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_PRECISION_MS) {
-      this.db.prepare("UPDATE api_keys SET last_used_at = ? WHERE id = ?").run(now, row.id);
+      this.touch.run(now, row.id);
       row.last_used_at = now;
     }
     return { ok: true, info: info(row) };

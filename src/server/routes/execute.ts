@@ -1,18 +1,20 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { executionResultSchema, streamEventSchema } from "../../wire/responses.js";
 import { executeBodySchema, wsControlSchema, wsExecuteSchema } from "../../wire/schemas.js";
 import type { ServerContext } from "../context.js";
 import { ClientGoneError, HttpError } from "../errors.js";
 import { collect } from "../execution.js";
+import { clientGoneSignal } from "../node-request.js";
 import { AUTHED, failures, jsonAnswer, jsonRequest, mount, routeGroup } from "../openapi.js";
 import { sseResponse } from "../sse.js";
 
 /** An abort controller that fires when the client disconnects. */
-function clientAbort(request: Request): AbortController {
+function clientAbort(c: Context): AbortController {
   const abort = new AbortController();
-  request.signal.addEventListener("abort", () => abort.abort(new ClientGoneError()), {
-    once: true,
-  });
+  const gone = clientGoneSignal(c);
+  if (gone.aborted) abort.abort(new ClientGoneError());
+  else gone.addEventListener("abort", () => abort.abort(new ClientGoneError()), { once: true });
   return abort;
 }
 
@@ -110,13 +112,13 @@ export function executeRoutes(ctx: ServerContext) {
     );
 
   mount(app, execute, async (c) => {
-    const abort = clientAbort(c.req.raw);
+    const abort = clientAbort(c);
     const run = await ctx.executions.start(c.get("principal"), c.req.valid("json"), abort.signal);
     return c.json(await collect(run), 200);
   });
 
   mount(app, executeStream, async (c) => {
-    const abort = clientAbort(c.req.raw);
+    const abort = clientAbort(c);
     const run = await ctx.executions.start(c.get("principal"), c.req.valid("json"), abort.signal);
     return sseResponse(c, run, abort, ctx.config.heartbeatMs, ctx.docker);
   });

@@ -242,7 +242,11 @@ test("a wait is aborted by its signal; a container's logs come back as bytes", a
   const waiting = docker
     .getContainer("c0ffee")
     .wait({ condition: "removed", signal: abort.signal });
-  setTimeout(() => abort.abort(), 50);
+  // Aborted once the engine holds the wait (not on a timer, which a loaded machine can beat).
+  void (async () => {
+    while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    abort.abort();
+  })();
   await assert.rejects(
     waiting,
     (error: unknown) =>

@@ -46,12 +46,14 @@ pure_tests=$!
 
 # The Docker tiers. node --test starts files in the order given, so the
 # longest go first and the short ones fill in around them (times of one file
-# alone: memory-bounds about 80 s, gvisor 40 s, serve-cli, cli-run,
-# cli-config-keys and baked-packages 30-40 s; most others 5-30 s).
+# alone: memory-bounds about 80 s, gvisor and package-install 40 s,
+# serve-cli, cli-run, cli-config-keys and baked-packages 30-40 s; most
+# others 5-30 s).
 LONGEST=(
   test/server/memory-bounds.test.ts
   test/integration/gvisor.test.ts
   test/e2e/cli-config-keys.test.ts
+  test/e2e/package-install.test.ts
   test/server/serve-cli.test.ts
   test/integration/baked-packages.test.ts
   test/e2e/cli-run.test.ts

@@ -2,7 +2,6 @@
 // server on a unix socket in a temporary folder, answering as Docker does.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,7 +16,6 @@ import {
   DockerUnavailableError,
 } from "../../src/backend/docker/client.js";
 import { DockerBackend } from "../../src/backend/docker/docker-backend.js";
-import type { DockerClient } from "../../src/backend/docker/engine-api/client.js";
 import { DockerApiError, hasStatus } from "../../src/backend/docker/engine-api/errors.js";
 import {
   eventError,
@@ -29,64 +27,18 @@ import { DockerStdioDemuxer } from "../../src/backend/docker/stdio.js";
 import { InvalidOptionError } from "../../src/engine/errors.js";
 import { resolveOptions } from "../../src/engine/options.js";
 import { makeTestCa } from "../fixtures/upstreams.js";
+import {
+  json,
+  type SeenRequest,
+  startDockerStandIn,
+  stdioFrame,
+} from "../support/docker-stand-in.js";
 
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage["headers"];
-  body: string;
-}
-
-type Handler = (seen: Seen, res: ServerResponse) => void;
-
-/** A stand-in engine on a fresh unix socket; `handle` answers each request once its body is read. */
-async function standIn(
-  handle: Handler,
-  onUpgrade?: (seen: Seen, socket: Socket) => void,
-): Promise<{ docker: DockerClient; seen: Seen[] }> {
-  const dir = mkdtempSync(join(tmpdir(), "isol8-engine-api-"));
-  const socket = join(dir, "docker.sock");
-  const seen: Seen[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (chunk: Buffer) => chunks.push(chunk));
-    req.on("end", () => {
-      const one = {
-        method: req.method ?? "",
-        url: req.url ?? "",
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString(),
-      };
-      seen.push(one);
-      handle(one, res);
-    });
-  });
-  server.on("upgrade", (req: IncomingMessage, sock: Socket) => {
-    const one = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: "" };
-    seen.push(one);
-    onUpgrade?.(one, sock);
-  });
-  await new Promise<void>((resolve) => server.listen(socket, resolve));
-  after(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { docker: createDockerClient({ DOCKER_HOST: `unix://${socket}` }), seen };
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "Content-Type": "application/json" });
-  res.end(JSON.stringify(body));
-}
-
-/** One record of Docker's multiplexed stdio. */
-function frame(stream: 1 | 2, text: string): Buffer {
-  const header = Buffer.alloc(8);
-  header[0] = stream;
-  header.writeUInt32BE(Buffer.byteLength(text), 4);
-  return Buffer.concat([header, Buffer.from(text)]);
-}
+/** A stand-in engine for one test. */
+const standIn = (
+  handle: Parameters<typeof startDockerStandIn>[0],
+  onUpgrade?: (seen: SeenRequest, socket: Socket) => void,
+) => startDockerStandIn(handle, { onUpgrade });
 
 test("requests name the pinned API version, send JSON bodies and read JSON answers", async () => {
   const { docker, seen } = await standIn((one, res) => {
@@ -190,14 +142,16 @@ test("attach hands over the connection: stdin written to it reaches the engine, 
           Buffer.from(
             "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
           ),
-          frame(1, "ready\n"),
+          stdioFrame(1, "ready\n"),
         ]),
       );
       const input: Buffer[] = [];
       socket.on("data", (chunk: Buffer) => input.push(chunk));
       // Ending our side closes the process's stdin; the engine then ends the stream.
       socket.on("end", () =>
-        socket.end(Buffer.concat([frame(1, `got ${Buffer.concat(input)}`), frame(2, "bye")])),
+        socket.end(
+          Buffer.concat([stdioFrame(1, `got ${Buffer.concat(input)}`), stdioFrame(2, "bye")]),
+        ),
       );
     },
   );
@@ -234,7 +188,7 @@ test("a wait is aborted by its signal; a container's logs come back as bytes", a
   const { docker, seen } = await standIn((one, res) => {
     if (one.url.includes("/logs")) {
       res.writeHead(200, { "Content-Type": "application/vnd.docker.raw-stream" });
-      return res.end(Buffer.concat([frame(1, "out"), frame(2, "err")]));
+      return res.end(Buffer.concat([stdioFrame(1, "out"), stdioFrame(2, "err")]));
     }
     res.writeHead(200, { "Content-Type": "application/json" }); // and never a body: Docker waits
   });
@@ -254,7 +208,7 @@ test("a wait is aborted by its signal; a container's logs come back as bytes", a
   );
   assert.match(seen[0]?.url ?? "", /^\/v1\.41\/containers\/c0ffee\/wait\?condition=removed$/);
   const logs = await docker.getContainer("c0ffee").logs({ stdout: true, stderr: true });
-  assert.deepEqual(logs, Buffer.concat([frame(1, "out"), frame(2, "err")]));
+  assert.deepEqual(logs, Buffer.concat([stdioFrame(1, "out"), stdioFrame(2, "err")]));
 });
 
 test("pull, import and build send what Docker expects: a tag, the archive as the body, JSON-valued parameters", async () => {
@@ -332,11 +286,11 @@ test("multiplexed stdio: empty records, records larger than a chunk and several 
   );
   const big = "x".repeat(100_000);
   const wire = Buffer.concat([
-    frame(1, ""),
-    frame(2, "e1"),
-    frame(1, big),
-    frame(2, "e2"),
-    frame(1, "end"),
+    stdioFrame(1, ""),
+    stdioFrame(2, "e1"),
+    stdioFrame(1, big),
+    stdioFrame(2, "e2"),
+    stdioFrame(1, "end"),
   ]);
   for (let at = 0; at < wire.length; at += 4096) demuxer.push(wire.subarray(at, at + 4096));
   assert.equal(Buffer.concat(out).toString(), `${big}end`);

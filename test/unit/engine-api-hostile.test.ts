@@ -5,7 +5,7 @@
 // fails safely, and the same client's next request still works.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -18,7 +18,6 @@ import {
   DockerUnavailableError,
 } from "../../src/backend/docker/client.js";
 import { DockerBackend } from "../../src/backend/docker/docker-backend.js";
-import type { DockerClient } from "../../src/backend/docker/engine-api/client.js";
 import {
   MAX_PROGRESS_LINE_CHARS,
   readProgressStream,
@@ -31,59 +30,21 @@ import {
 } from "../../src/backend/docker/stdio.js";
 import { resolveOptions } from "../../src/engine/options.js";
 import { makeTestCa } from "../fixtures/upstreams.js";
+import {
+  json,
+  type SeenRequest,
+  startDockerStandIn,
+  stdioFrame,
+} from "../support/docker-stand-in.js";
 
-interface Seen {
-  method: string;
-  url: string;
-}
+/** A stand-in engine for one test (`/_ping` answered OK, unrecorded). */
+const standIn = (
+  handle: Parameters<typeof startDockerStandIn>[0],
+  onUpgrade?: (seen: SeenRequest, socket: Socket) => void,
+) => startDockerStandIn(handle, { onUpgrade, answerPing: true });
 
 const UPGRADED =
   "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
-
-/** A stand-in engine on a fresh unix socket; `/_ping` always answers OK, so a test can show the client still works. */
-async function standIn(
-  handle: (seen: Seen, res: ServerResponse, req: IncomingMessage) => void,
-  onUpgrade?: (seen: Seen, socket: Socket) => void,
-): Promise<{ docker: DockerClient; seen: Seen[] }> {
-  const dir = mkdtempSync(join(tmpdir(), "isol8-engine-hostile-"));
-  const socket = join(dir, "docker.sock");
-  const seen: Seen[] = [];
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      const one = { method: req.method ?? "", url: req.url ?? "" };
-      if (one.url.endsWith("/_ping")) return res.end("OK");
-      seen.push(one);
-      handle(one, res, req);
-    });
-  });
-  server.on("upgrade", (req: IncomingMessage, sock: Socket) => {
-    const one = { method: req.method ?? "", url: req.url ?? "" };
-    seen.push(one);
-    sock.on("error", () => undefined);
-    onUpgrade?.(one, sock);
-  });
-  await new Promise<void>((resolve) => server.listen(socket, resolve));
-  after(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { docker: createDockerClient({ DOCKER_HOST: `unix://${socket}` }), seen };
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "Content-Type": "application/json" });
-  res.end(JSON.stringify(body));
-}
-
-/** One record of Docker's multiplexed stdio. */
-function frame(stream: number, text: string): Buffer {
-  const header = Buffer.alloc(8);
-  header[0] = stream;
-  header.writeUInt32BE(Buffer.byteLength(text), 4);
-  return Buffer.concat([header, Buffer.from(text)]);
-}
 
 /** Writes `chunk` to `res` until the client goes away. */
 function sendForever(res: ServerResponse, chunk: Buffer): void {
@@ -152,11 +113,11 @@ test("multiplexed stdio that is not Docker's is refused at its first bad header,
       (chunk) => err.push(String(chunk)),
     );
   // An unknown stream id, and nonzero padding: a TTY stream or plain text read as records.
-  for (const bad of [frame(9, "x"), Buffer.from("HTTP/1.1 200 OK\r\n\r\n")]) {
+  for (const bad of [stdioFrame(9, "x"), Buffer.from("HTTP/1.1 200 OK\r\n\r\n")]) {
     const one = demuxer();
     assert.throws(() => one.push(bad), DockerStdioError);
     // Broken for good: nothing after it is read as records.
-    assert.throws(() => one.push(frame(1, "late")), DockerStdioError);
+    assert.throws(() => one.push(stdioFrame(1, "late")), DockerStdioError);
   }
   // A record announcing 4 GiB: refused from its 8 header bytes, nothing buffered for it.
   const huge = Buffer.alloc(8);
@@ -169,7 +130,9 @@ test("multiplexed stdio that is not Docker's is refused at its first bad header,
   assert.throws(() => demuxer().push(justOver), DockerStdioError);
   // Records up to the limit are read, and the engine's own error stream (3) is not stdout.
   const ok = demuxer();
-  ok.push(Buffer.concat([frame(1, "out"), frame(3, "engine error"), frame(0, "in")]));
+  ok.push(
+    Buffer.concat([stdioFrame(1, "out"), stdioFrame(3, "engine error"), stdioFrame(0, "in")]),
+  );
   assert.deepEqual(out, ["out", "in"]);
   assert.deepEqual(err, ["engine error"]);
 });
@@ -192,7 +155,7 @@ test("a sandbox whose attached stream turns to garbage loses its channel with a 
         const huge = Buffer.alloc(8);
         huge[0] = 1;
         huge.writeUInt32BE(0x7fffffff, 4);
-        socket.write(Buffer.concat([frame(1, "hello"), huge, Buffer.alloc(1024, 0x41)]));
+        socket.write(Buffer.concat([stdioFrame(1, "hello"), huge, Buffer.alloc(1024, 0x41)]));
       } else socket.write(Buffer.from("not multiplexed at all\n")); // exec: never ends by itself
     },
   );

@@ -49,6 +49,15 @@
  *         memory charged to the container is back to its start-up level
  *     'L' linger: when the engine goes away, keep the container running (debugging)
  *     'Q' quit
+ *     'N' new process (processes.c; from the first one on, the container is a
+ *         long-lived sandbox: 'R' and 'P' are refused, a 'W' is answered 'D'):
+ *         4-byte id, then fields 'a', 'e', 'w' as for 'R', 't' timeout in ms,
+ *         'y' "cols rows": run it on a new pseudo-terminal of that size
+ *     'J' stdin bytes: 4-byte id, bytes (at most 256 KiB of them unanswered by 'j')
+ *     'F' end of stdin: 4-byte id (on a terminal, the EOF character)
+ *     'G' signal: 4-byte id, signal number (decimal) for the process's group
+ *     'Y' resize: 4-byte id, "cols rows" for its terminal (and SIGWINCH)
+ *     'U' credit: 4-byte id, 4-byte count of its output bytes the engine has taken
  *   supervisor -> engine
  *     'H' hello (version)   '1' stdout bytes   '2' stderr bytes
  *     'X' exit report: "key=value\n" lines
@@ -57,6 +66,12 @@
  *         that were dropped because its stdin had ended
  *     'C' wipe finished, clean   'D' wipe failed: container must not be reused
  *     'Z' protocol or internal error (text); the supervisor exits after it
+ *     'n' process started: 4-byte id, 4-byte pid; pid 0 and a reason if it could not
+ *     'O' process output: 4-byte id, '1' stdout (or the terminal) or '2' stderr, bytes;
+ *         at most 256 KiB of a process's output is ever uncredited by 'U'
+ *     'j' stdin taken: 4-byte id, 4-byte count (or dropped: its stdin had ended)
+ *     'x' process ended: 4-byte id, "key=value\n" lines as in 'X' (exit, signal,
+ *         timeout, cpu_us, max_rss_kb, wall_us) once its output is drained
  * When its stdin closes (the engine went away) it kills everything and exits,
  * which stops the container.
  *
@@ -96,18 +111,14 @@
 
 #include "egress-forwarder.h"
 #include "sandbox-seed.h"
+#include "supervisor.h"
 
-#define VERSION "isol8-supervisor 4"
-#define SANDBOX_UID 100
-#define SANDBOX_GID 100
+#define VERSION "isol8-supervisor 5"
 #define MAX_FRAME (96u * 1024u * 1024u)
 /* How far the channel is read ahead while the program has input left to take:
  * more than the engine's window of unanswered stdin (1 MB) and the small
  * frames beside it, so all the engine sent is read, and its hang-up seen. */
 #define CHANNEL_READ_AHEAD (2u * 1024u * 1024u)
-#define CHUNK 65536
-#define MAX_ARGS 256
-#define MAX_ENV 1024
 #define MAX_FILES 4096
 /* After a run, the prestarted child is started once the channel has been
  * quiet this long: a pooled container is wiped right after its run, and a
@@ -122,10 +133,8 @@ static size_t in_len, in_cap;
 
 /* ---------- small helpers ---------- */
 
-static void die_errno(const char *what);
-static void fatal(const char *fmt, const char *detail);
 
-static int64_t now_us(void) {
+int64_t now_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
@@ -145,7 +154,7 @@ static int write_all(int fd, const void *buf, size_t len) {
   return 0;
 }
 
-static void send_frame(char type, const void *payload, uint32_t len) {
+void send_frame(char type, const void *payload, uint32_t len) {
   unsigned char header[5] = {(unsigned char)type, (unsigned char)(len >> 24), (unsigned char)(len >> 16),
                              (unsigned char)(len >> 8), (unsigned char)len};
   struct iovec iov[2] = {{header, 5}, {(void *)payload, len}};
@@ -166,7 +175,7 @@ static void send_frame(char type, const void *payload, uint32_t len) {
   }
 }
 
-static void send_text(char type, const char *fmt, ...) {
+void send_text(char type, const char *fmt, ...) {
   char buf[1024];
   va_list ap;
   va_start(ap, fmt);
@@ -182,31 +191,31 @@ static void send_taken(size_t n) { send_text('T', "%zu", n); }
 
 /* When PID 1 exits the kernel kills every other process in the container,
  * so leaving is also the last word on cleanup. */
-static _Noreturn void leave(int code) { _exit(code); }
+_Noreturn void leave(int code) { _exit(code); }
 
-static void fatal(const char *fmt, const char *detail) {
+void fatal(const char *fmt, const char *detail) {
   send_text('Z', fmt, detail);
   leave(2);
 }
 
-static void die_errno(const char *what) {
+void die_errno(const char *what) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(errno));
   fatal("%s", msg);
 }
 
-static uint32_t be32(const unsigned char *p) {
+uint32_t be32(const unsigned char *p) {
   return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 /* Acting as the sandbox user for file and signal operations, without giving
  * up the root identity that keeps the sandbox from touching us. */
-static void become_sandbox_effective(void) {
+void become_sandbox_effective(void) {
   if (setresgid(-1, SANDBOX_GID, -1) != 0 || setresuid(-1, SANDBOX_UID, -1) != 0) die_errno("seteuid");
 }
-static void become_root_effective(void) {
+void become_root_effective(void) {
   if (setresuid(-1, 0, -1) != 0 || setresgid(-1, 0, -1) != 0) die_errno("restore euid");
   prctl(PR_SET_DUMPABLE, 0);
 }
@@ -259,14 +268,6 @@ struct file_spec {
   int append;
 };
 
-/* What to exec: argv, environment, working directory. */
-struct launch {
-  char *argv[MAX_ARGS + 1];
-  int argc;
-  char *envp[MAX_ENV + 1];
-  int envc;
-  const char *workdir;
-};
 
 struct run_request {
   struct launch l;
@@ -280,7 +281,7 @@ struct run_request {
 /* Takes the next field of a frame: its tag and its value, NUL-terminated in
  * place by moving it one byte left over its own length prefix, which is no
  * longer needed once read. Returns 1, 0 at the end, or -1 (*problem says why). */
-static int next_field(unsigned char *p, uint32_t len, uint32_t *off, unsigned char *tag, char **value,
+int next_field(unsigned char *p, uint32_t len, uint32_t *off, unsigned char *tag, char **value,
                       uint32_t *flen, const char **problem) {
   if (*off >= len) return 0;
   if (len - *off < 5) {
@@ -301,7 +302,7 @@ static int next_field(unsigned char *p, uint32_t len, uint32_t *off, unsigned ch
 }
 
 /* The 'a', 'e' and 'w' fields, common to 'R' and 'P'; 1 if the tag was one of them. */
-static int launch_field(struct launch *l, unsigned char tag, char *value, const char **problem) {
+int launch_field(struct launch *l, unsigned char tag, char *value, const char **problem) {
   switch (tag) {
   case 'a':
     if (l->argc >= MAX_ARGS) *problem = "too many arguments";
@@ -385,7 +386,7 @@ static const char *parse_launch(unsigned char *p, uint32_t len, struct launch *l
 
 /* ---------- the child: drop everything, place files, exec ---------- */
 
-static void child_fail(const char *what, const char *detail) {
+void child_fail(const char *what, const char *detail) {
   dprintf(STDERR_FILENO, "isol8: %s %s: %s\n", what, detail, strerror(errno));
   _exit(127);
 }
@@ -408,7 +409,7 @@ static int path_is_allowed(const char *path) {
 
 /* Creates a run's working directory under /sandbox/ and its parents when
  * missing; as the sandbox user, like the files. Others are left to chdir(). */
-static int make_workdir(const char *workdir) {
+int make_workdir(const char *workdir) {
   if (!workdir || strncmp(workdir, "/sandbox/", 9) != 0 || !path_is_allowed(workdir)) return 0;
   size_t n = strlen(workdir);
   char *dir = malloc(n + 2);
@@ -424,7 +425,7 @@ static int make_workdir(const char *workdir) {
  * one on fd 3), every other descriptor closed, a session of its own, first
  * in line for the OOM killer, no capabilities in any set or in the bounding
  * set, the sandbox user's ids only, no new privileges ever. */
-static void enter_sandbox(int in_fd, int out_fd, int err_fd, int ctl_fd) {
+void enter_sandbox(int in_fd, int out_fd, int err_fd, int ctl_fd) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -488,7 +489,7 @@ static int place_files(struct run_request *req, int open_flags, const char **wha
   return 0;
 }
 
-static _Noreturn void exec_launch(struct launch *l) {
+_Noreturn void exec_launch(struct launch *l) {
   const char *workdir = l->workdir ? l->workdir : "/sandbox";
   if (chdir(workdir) != 0) child_fail("cannot enter working directory", workdir);
   l->argv[l->argc] = NULL;
@@ -519,7 +520,7 @@ static struct {
   int64_t due; /* start one at this time (after a run); 0: not scheduled */
 } pre = {.in_fd = -1, .out_fd = -1, .err_fd = -1, .ctl_fd = -1};
 
-static void close_fd(int *fd) {
+void close_fd(int *fd) {
   if (*fd >= 0) close(*fd);
   *fd = -1;
 }
@@ -533,13 +534,12 @@ static void prestart_forget(void) {
   close_fd(&pre.ctl_fd);
 }
 
-static void kill_sandbox_processes(void);
 
 /* Kills the idle prestarted child (reaped later with the other children),
  * and with it anything its start-up began (a persistent session's own
  * start-up files run there): a run that does not take it starts, as without
  * prestarting, with no other sandbox process alive. */
-static void prestart_discard(void) {
+void prestart_discard(void) {
   if (pre.frame) kill_sandbox_processes();
   prestart_forget();
 }
@@ -573,7 +573,7 @@ static void prestart_start(void) {
 /* Sends SIGKILL to every process of the sandbox user. kill(-1) runs under the
  * task list lock, so a fork bomb cannot add a process while it is delivered,
  * and a process with SIGKILL pending cannot finish a fork. */
-static void kill_sandbox_processes(void) {
+void kill_sandbox_processes(void) {
   become_sandbox_effective();
   for (int i = 0; i < 3; i++) kill(-1, SIGKILL);
   become_root_effective();
@@ -582,6 +582,13 @@ static void kill_sandbox_processes(void) {
 /* The egress forwarder: 0 if this sandbox has none, -1 once it has died. */
 static pid_t egress_pid;
 
+/* Bookkeeping for a child that is not a run's program: the prestarted
+ * interpreter, or the egress forwarder (see wipe()). */
+void note_reaped(pid_t pid) {
+  if (pid == pre.pid) prestart_forget();
+  if (pid == egress_pid) egress_pid = -1;
+}
+
 static int reap_all(pid_t watched, int *watched_status, struct rusage *watched_usage) {
   int found = 0;
   for (;;) {
@@ -589,8 +596,7 @@ static int reap_all(pid_t watched, int *watched_status, struct rusage *watched_u
     struct rusage usage;
     pid_t pid = wait4(-1, &status, WNOHANG, &usage);
     if (pid <= 0) break;
-    if (pid == pre.pid) prestart_forget();
-    if (pid == egress_pid) egress_pid = -1; /* see wipe() */
+    note_reaped(pid);
     if (pid == watched) {
       *watched_status = status;
       *watched_usage = usage;
@@ -953,16 +959,16 @@ static void egress_start(void) {
 
 /* ---------- channel input ---------- */
 
-static int channel_open = 1;
-static int linger;
+int channel_open = 1;
+int linger;
 
 /* The engine went away. Unless asked to linger, so does the container. */
-static void channel_closed(void) {
+void channel_closed(void) {
   channel_open = 0;
   if (!linger) leave(0);
 }
 
-static void channel_read(void) {
+void channel_read(void) {
   if (in_cap - in_len < CHUNK) {
     size_t cap = in_cap ? in_cap * 2 : 4 * CHUNK;
     while (cap - in_len < CHUNK) cap *= 2;
@@ -981,7 +987,7 @@ static void channel_read(void) {
 }
 
 /* Returns a complete frame at the head of the buffer, or 0. */
-static int channel_next(char *type, unsigned char **payload, uint32_t *len) {
+int channel_next(char *type, unsigned char **payload, uint32_t *len) {
   if (in_len < 5) return 0;
   uint32_t flen = be32(in_buf + 1);
   if (flen > MAX_FRAME) fatal("%s", "frame too large");
@@ -992,7 +998,7 @@ static int channel_next(char *type, unsigned char **payload, uint32_t *len) {
   return 1;
 }
 
-static void channel_consume(uint32_t len) {
+void channel_consume(uint32_t len) {
   size_t total = 5 + (size_t)len;
   memmove(in_buf, in_buf + total, in_len - total);
   in_len -= total;
@@ -1038,7 +1044,7 @@ static void prestart_set(const unsigned char *payload, uint32_t len) {
 }
 
 /* CPU time (user and system) a process has used so far, in microseconds. */
-static long long process_cpu_us(pid_t pid) {
+long long process_cpu_us(pid_t pid) {
   clockid_t clock;
   struct timespec ts;
   if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &ts) != 0) return 0;
@@ -1331,6 +1337,8 @@ int main(void) {
         if (clean) prestart_start();
         break;
       }
+      case 'N':
+        processes_loop(payload, len, sigfd); /* a long-lived sandbox from now on */
       case 'L':
         linger = 1;
         break;

@@ -42,6 +42,27 @@ export { Isol8Error } from "./errors.js";
 export type { Isol8Engine, Isol8StreamControl, Isol8StreamRun } from "./isol8-engine.js";
 export { MissingDependencyError } from "./optional-dependency.js";
 export { RUNTIMES } from "./runtimes/runtime.js";
+export type { Commands } from "./sandbox/commands.js";
+export {
+  ProcessNotFoundError,
+  ProcessStartError,
+  SandboxEndedError,
+  SandboxNotFoundError,
+} from "./sandbox/errors.js";
+export type { CommandHandle } from "./sandbox/handle.js";
+export type { TerminalSize } from "./sandbox/process-protocol.js";
+export type { Pty } from "./sandbox/pty.js";
+export type { Sandbox } from "./sandbox/sandbox.js";
+export type {
+  CommandOptions,
+  CommandResult,
+  CreateSandboxOptions,
+  ProcessInfo,
+  PtyOptions,
+  SandboxInfo,
+  SandboxMetrics,
+  SandboxState,
+} from "./sandbox/types.js";
 export type { ServerConfig, ServerConfigInput } from "./server/config.js";
 export type { Isol8Server, Isol8ServerOptions } from "./server/server.js";
 export { createIsol8Server } from "./server/server.js";

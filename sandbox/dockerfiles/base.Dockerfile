@@ -1,6 +1,6 @@
 # isol8:base - every runtime image builds FROM this.
 # Built by `isol8 setup` (src/images) with a generated context holding this
-# file, the supervisor's sources (supervisor.c, egress-forwarder.c/.h and
+# file, the supervisor's sources (supervisor.c/.h, processes.c, egress-forwarder.c/.h and
 # sandbox-seed.c/.h) and bootstrap/ (from sandbox/) and certs/ (extra CA
 # certificates, one per isol8-extra-N.crt file; possibly none). Labels come
 # as build options.
@@ -11,8 +11,8 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
-COPY supervisor.c egress-forwarder.c egress-forwarder.h sandbox-seed.c sandbox-seed.h /src/
-RUN gcc -O2 -static -o /isol8-supervisor /src/supervisor.c /src/egress-forwarder.c /src/sandbox-seed.c \
+COPY supervisor.c supervisor.h processes.c egress-forwarder.c egress-forwarder.h sandbox-seed.c sandbox-seed.h /src/
+RUN gcc -O2 -static -o /isol8-supervisor /src/supervisor.c /src/processes.c /src/egress-forwarder.c /src/sandbox-seed.c \
  && chmod 0755 /isol8-supervisor
 
 # --- Stage 2: the base image --------------------------------------------------

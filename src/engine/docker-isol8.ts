@@ -8,6 +8,9 @@ import type { Isol8Engine, Isol8StreamControl } from "../isol8-engine.js";
 import { type EgressChannel, EgressGateway } from "../network/gateway.js";
 import { redactError, withheldReason } from "../output/redact.js";
 import { SecretSet } from "../output/secret-masker.js";
+import { SandboxManager } from "../sandbox/manager.js";
+import type { Sandbox } from "../sandbox/sandbox.js";
+import type { CreateSandboxOptions, SandboxInfo } from "../sandbox/types.js";
 import type {
   ContextInfo,
   CreateContextOptions,
@@ -105,6 +108,8 @@ export class DockerIsol8 implements Isol8Engine {
   private contextManager: ContextManager | undefined;
   /** The secrets' values, compiled once, masked in everything a run gives back. */
   private readonly secrets: SecretSet;
+  /** Long-lived sandboxes (`createSandbox`), made on first use. */
+  private sandboxManager: SandboxManager | undefined;
 
   /**
    * @param backend what runs the sandboxes: Docker on the local engine (or
@@ -327,8 +332,43 @@ export class DockerIsol8 implements Isol8Engine {
     return this.contextManager;
   }
 
+  /**
+   * Starts a long-lived sandbox: a container that runs many processes and
+   * terminals at once (`sandbox.commands`, `sandbox.pty`) until its timeout
+   * (default 5 minutes; `setTimeout` moves it), `kill()`, or this engine's
+   * `stop()`. It ends with the engine process that holds it. With the
+   * default process limit it comes from a warm pool of `poolSize.clean`
+   * containers. The engine's limits, network and secrets apply to it.
+   */
+  createSandbox(options: CreateSandboxOptions = {}): Promise<Sandbox> {
+    return this.masked(Promise.resolve().then(() => this.sandboxes.create(options)));
+  }
+
+  /** This engine's sandboxes: the running ones, then the most recently ended. */
+  async listSandboxes(): Promise<SandboxInfo[]> {
+    return this.sandboxManager?.list() ?? [];
+  }
+
+  /** The sandbox of this id (from `createSandbox` or `listSandboxes`); SandboxNotFoundError if none. */
+  async connectSandbox(sandboxId: string): Promise<Sandbox> {
+    return this.sandboxes.get(sandboxId);
+  }
+
+  private get sandboxes(): SandboxManager {
+    this.sandboxManager ??= new SandboxManager({
+      options: this.options,
+      secrets: this.secrets,
+      log: this.log,
+      image: (runtime) => this.planner.imageFor(runtime),
+      env: (runtime) => this.planner.sandboxEnv(runtime),
+      start: (image, pidsLimit) => this.startContainer(image, {}, pidsLimit),
+    });
+    return this.sandboxManager;
+  }
+
   /** Stops the engine: removes every container it still has and waits until they are gone. */
   async stop(): Promise<void> {
+    await this.sandboxManager?.stopAll();
     await this.contextManager?.closeAll();
     await this.source.stop();
     await this.gateway?.close();
@@ -465,10 +505,15 @@ export class DockerIsol8 implements Isol8Engine {
       throw new SandboxFailure(`preparing the context failed (exit ${report.exitCode})`);
   }
 
-  /** Starts one hardened container of `image` (with its gateway channel on a filtered network). */
+  /**
+   * Starts one hardened container of `image` (with its gateway channel on a
+   * filtered network). A long-lived sandbox's (`sandboxPidsLimit` given)
+   * has that process limit and no prestarted interpreter.
+   */
   private async startContainer(
     image: string,
     labels: Record<string, string>,
+    sandboxPidsLimit?: number,
   ): Promise<SandboxContainer> {
     const channel =
       this.options.egressPolicy && (await this.gateway?.open(this.options.egressPolicy));
@@ -477,7 +522,10 @@ export class DockerIsol8 implements Isol8Engine {
         this.backend,
         {
           image,
-          hardening: this.options,
+          hardening:
+            sandboxPidsLimit === undefined
+              ? this.options
+              : { ...this.options, pidsLimit: sandboxPidsLimit },
           labels,
           keep: this.options.persist,
           ...(channel ? { egressDirectory: channel.directory } : {}),
@@ -490,7 +538,7 @@ export class DockerIsol8 implements Isol8Engine {
           channel.close().catch((error: Error) => this.log(`egress channel: ${error.message}`)),
         );
       }
-      const prestart = this.planner.prestartFor(image);
+      const prestart = sandboxPidsLimit === undefined && this.planner.prestartFor(image);
       if (prestart) container.prestart(prestart);
       return container;
     } catch (error) {

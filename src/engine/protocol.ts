@@ -128,12 +128,13 @@ export function supervisorVersion(hello: Buffer): number {
 }
 
 /**
- * The supervisor protocol this engine speaks (version 4: 'A' signals every
- * sandbox process and 'S' says it has, 'T' answers stdin). An image whose supervisor says an
+ * The supervisor protocol this engine speaks (version 5: a long-lived
+ * sandbox's processes and terminals, frames 'N' to 'x' in
+ * src/sandbox/process-protocol.ts). An image whose supervisor says an
  * older one in its hello was built by an older isol8: it is refused, with
  * advice to rebuild, rather than half-used.
  */
-export const SUPERVISOR_PROTOCOL = 4;
+export const SUPERVISOR_PROTOCOL = 5;
 
 /** Stdin bytes sent to a supervisor that its 'T' frames have not yet answered, at most. */
 export const STDIN_WINDOW = 1024 * 1024;

@@ -99,6 +99,11 @@ export class RunPlanner {
     };
   }
 
+  /** The environment a long-lived sandbox's processes start from: the engine's and its secrets. */
+  sandboxEnv(runtime: Runtime): Record<string, string> {
+    return this.programSpec({ runtime, code: " " }).env;
+  }
+
   /** The run that starts a code context's kernel takes this spec's environment, limits and workdir. */
   kernelSpec(runtime: Runtime): RunSpec {
     return this.programSpec({ runtime, code: " " });

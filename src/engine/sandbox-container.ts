@@ -7,6 +7,7 @@ import type {
   SupervisorChannel,
 } from "../backend/backend.js";
 import { Isol8Error } from "../errors.js";
+import { isProcessFrame, ProcessFrameError } from "../sandbox/process-protocol.js";
 import type { DebugLog } from "./debug-log.js";
 import {
   decodeExitReport,
@@ -66,6 +67,8 @@ export class SandboxContainer {
   private readonly stdinWaiters: (() => void)[] = [];
   /** Callers of signalAll waiting for the supervisor's 'S', in order. */
   private readonly signalledWaiters: (() => void)[] = [];
+  /** Where a long-lived sandbox's process frames go (see `routeProcessFrames`). */
+  private processFrames: ((type: string, payload: Buffer) => void) | undefined;
 
   private readonly channel: SupervisorChannel;
 
@@ -272,6 +275,20 @@ export class SandboxContainer {
     return result;
   }
 
+  /**
+   * Makes this a long-lived sandbox's container: the supervisor's process
+   * frames (src/sandbox/process-protocol.ts) go to `handler`. A frame that
+   * does not parse fails the container, as any broken frame does.
+   */
+  routeProcessFrames(handler: (type: string, payload: Buffer) => void): void {
+    this.processFrames = handler;
+  }
+
+  /** Sends a frame as it is (a long-lived sandbox's process frames); dropped once the container is unusable. */
+  send(frame: Buffer): void {
+    if (this.closedReason === undefined) this.channel.write(frame);
+  }
+
   /** Stops reading output (backpressure from a slow consumer). */
   pause(): void {
     this.channel.pause();
@@ -355,6 +372,18 @@ export class SandboxContainer {
           this.fail(new SandboxFailure(`sandbox supervisor failed: ${payload.toString()}`));
           break;
         default:
+          if (this.processFrames && isProcessFrame(type)) {
+            try {
+              this.processFrames(type, payload);
+            } catch (error) {
+              if (!(error instanceof ProcessFrameError)) throw error;
+              this.fail(
+                new SandboxFailure(`broken frame from the sandbox supervisor: ${error.message}`),
+              );
+              return;
+            }
+            break;
+          }
           this.fail(
             new SandboxFailure(
               `unexpected frame from the sandbox supervisor: ${JSON.stringify(type)}`,

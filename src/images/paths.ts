@@ -21,6 +21,8 @@ export function dockerfilePath(fileName: string): string {
  */
 export const SUPERVISOR_SOURCES = [
   "supervisor.c",
+  "supervisor.h",
+  "processes.c",
   "egress-forwarder.c",
   "egress-forwarder.h",
   "sandbox-seed.c",

@@ -25,6 +25,17 @@ export interface OciRuntime {
    * ENETUNREACH when no interface but lo is up, gVisor's netstack EHOSTUNREACH.
    */
   noRouteErrno: "ENETUNREACH" | "EHOSTUNREACH";
+  /**
+   * Whether Docker's PID limit counts the sandbox's processes, so a start
+   * past it is refused: gVisor's processes live inside its own kernel, and
+   * the limit counts only its few host threads.
+   */
+  pidsLimitCountsProcesses: boolean;
+  /**
+   * Whether a terminal's line discipline turns Ctrl-C (0x03) into SIGINT
+   * for its foreground group; Debian's runsc (2022) does not.
+   */
+  terminalSignals: boolean;
 }
 
 const NO_CAPABILITIES = ["CapInh", "CapPrm", "CapEff", "CapBnd"].map(
@@ -37,6 +48,8 @@ export const RUNC: OciRuntime = {
   options: {},
   statusCapabilityLines: [...NO_CAPABILITIES, "CapAmb: 0000000000000000", "NoNewPrivs: 1"],
   noRouteErrno: "ENETUNREACH",
+  pidsLimitCountsProcesses: true,
+  terminalSignals: true,
 };
 
 /** gVisor's runsc (the engine's defaults, pidsLimit included: it raises Docker's by gVisor's overhead). */
@@ -45,6 +58,8 @@ export const RUNSC: OciRuntime = {
   options: { ociRuntime: "runsc" },
   statusCapabilityLines: NO_CAPABILITIES,
   noRouteErrno: "EHOSTUNREACH",
+  pidsLimitCountsProcesses: false,
+  terminalSignals: false,
 };
 
 /**

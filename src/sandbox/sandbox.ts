@@ -1,0 +1,139 @@
+import type { SandboxContainer } from "../engine/sandbox-container.js";
+import type { SecretSet } from "../output/secret-masker.js";
+import { Commands } from "./commands.js";
+import { SandboxEndedError } from "./errors.js";
+import type { ProcessHost } from "./host.js";
+import { ProcessTable } from "./process-table.js";
+import { Pty } from "./pty.js";
+import type { SandboxInfo, SandboxState } from "./types.js";
+import type { SandboxSettings } from "./validate.js";
+import { sandboxTimeout } from "./validate.js";
+
+/** What a sandbox is made of; the manager assembles it. */
+interface SandboxParts {
+  sandboxId: string;
+  container: SandboxContainer;
+  image: string;
+  settings: SandboxSettings;
+  /** The environment every process starts from. */
+  env: Record<string, string>;
+  /** Output kept per process for reconnecting callers. */
+  historyBytes: number;
+  secrets: SecretSet;
+  /** Called once, when it has ended. */
+  onEnd: (sandbox: Sandbox) => void;
+}
+
+/**
+ * A long-lived sandbox: a container that runs any number of processes and
+ * terminals at once until its timeout, `kill()`, or the end of the engine
+ * that holds it. `await using sandbox = await engine.createSandbox()`
+ * kills it at the end of the block.
+ */
+export class Sandbox implements ProcessHost {
+  readonly sandboxId: string;
+  /** Its processes: run, list, connect, kill, stdin. */
+  readonly commands: Commands;
+  /** Its terminals. */
+  readonly pty: Pty;
+  /** @internal */
+  readonly table: ProcessTable;
+  /** @internal */
+  readonly env: Readonly<Record<string, string>>;
+  private readonly container: SandboxContainer;
+  private readonly parts: SandboxParts;
+  private readonly startedAt = new Date();
+  private endAt: Date;
+  private timer: NodeJS.Timeout | undefined;
+  private endReason: string | undefined;
+  private removal: Promise<void> | undefined;
+
+  /** @internal made by `DockerIsol8.createSandbox` */
+  constructor(parts: SandboxParts) {
+    this.parts = parts;
+    this.sandboxId = parts.sandboxId;
+    this.container = parts.container;
+    this.env = parts.env;
+    this.table = new ProcessTable(
+      { send: (frame) => this.container.send(frame) },
+      parts.historyBytes,
+      parts.secrets,
+      parts.settings.pidsLimit,
+    );
+    this.commands = new Commands(this);
+    this.pty = new Pty(this);
+    this.container.routeProcessFrames((type, payload) => this.table.frame(type, payload));
+    this.container.onGone(() => void this.end("its container stopped"));
+    this.endAt = new Date();
+    this.schedule(parts.settings.timeoutMs);
+  }
+
+  get state(): SandboxState {
+    return this.endReason === undefined ? "running" : "ended";
+  }
+
+  isRunning(): boolean {
+    return this.state === "running";
+  }
+
+  /** Makes it end `timeoutMs` from now (1 s to 24 h), instead of when it was to. */
+  async setTimeout(timeoutMs: number): Promise<void> {
+    const checked = sandboxTimeout("timeoutMs", timeoutMs);
+    this.assertRunning();
+    this.schedule(checked);
+  }
+
+  private schedule(timeoutMs: number): void {
+    clearTimeout(this.timer);
+    this.endAt = new Date(Date.now() + timeoutMs);
+    // Unref'd: the sandbox's channel is what keeps a process alive, not its deadline.
+    this.timer = setTimeout(() => void this.end("timeout"), timeoutMs).unref();
+  }
+
+  async getInfo(): Promise<SandboxInfo> {
+    return this.info();
+  }
+
+  /** @internal also for `listSandboxes` */
+  info(): SandboxInfo {
+    const { settings, image } = this.parts;
+    return {
+      sandboxId: this.sandboxId,
+      runtime: settings.runtime,
+      image,
+      metadata: { ...settings.metadata },
+      state: this.state,
+      startedAt: this.startedAt,
+      endAt: this.endAt,
+      ...(this.endReason === undefined ? {} : { endReason: this.endReason }),
+      pidsLimit: settings.pidsLimit,
+    };
+  }
+
+  /** Kills every process and removes the container; resolves once it is gone. */
+  kill(): Promise<void> {
+    return this.end("killed");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.kill();
+  }
+
+  /** @internal ends it (once): every process is reported killed, the container removed. */
+  end(reason: string): Promise<void> {
+    if (this.removal) return this.removal;
+    this.endReason = reason;
+    this.endAt = new Date();
+    clearTimeout(this.timer);
+    this.table.endAll(reason);
+    this.removal = this.container.remove().catch(() => undefined);
+    this.parts.onEnd(this);
+    return this.removal;
+  }
+
+  /** @internal */
+  assertRunning(): void {
+    if (this.endReason !== undefined)
+      throw new SandboxEndedError(`sandbox ${this.sandboxId} has ended (${this.endReason})`);
+  }
+}

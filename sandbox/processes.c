@@ -443,10 +443,10 @@ static void handle(char type, const unsigned char *data, uint32_t len) {
   }
 }
 
-void processes_loop(unsigned char *first, uint32_t len, int sigfd) {
+void processes_loop(char first_type, unsigned char *first, uint32_t len, int sigfd) {
   prestart_discard();
   for (int i = 0; i < MAX_PROCS; i++) procs[i].in_fd = procs[i].out_fd = procs[i].err_fd = -1;
-  handle('N', first, len);
+  handle(first_type, first, len);
   channel_consume(len);
   static struct pollfd fds[2 + 3 * MAX_PROCS];
   static struct proc *owner[2 + 3 * MAX_PROCS];

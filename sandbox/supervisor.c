@@ -1338,7 +1338,7 @@ int main(void) {
         break;
       }
       case 'N':
-        processes_loop(payload, len, sigfd); /* a long-lived sandbox from now on */
+        processes_loop(type, payload, len, sigfd); /* a long-lived sandbox from now on */
       case 'L':
         linger = 1;
         break;

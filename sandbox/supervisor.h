@@ -56,7 +56,8 @@ int channel_next(char *type, unsigned char **payload, uint32_t *len);
 void channel_consume(uint32_t len);
 void channel_closed(void);
 
-/* processes.c: serves 'N' and the frames that follow it, for good. */
-_Noreturn void processes_loop(unsigned char *first, uint32_t len, int sigfd);
+/* processes.c: serves the frame that made the container a long-lived
+ * sandbox ('N') and every frame after it, for good. */
+_Noreturn void processes_loop(char first_type, unsigned char *first, uint32_t len, int sigfd);
 
 #endif

@@ -27,6 +27,7 @@ export type {
   RemoteStreamRun,
 } from "./client/remote-isol8.js";
 export { RemoteIsol8 } from "./client/remote-isol8.js";
+export type { RemoteSandbox } from "./client/remote-sandbox.js";
 export type { SandboxSignal, StreamControl, StreamRun } from "./engine/docker-isol8.js";
 export { DockerIsol8 } from "./engine/docker-isol8.js";
 export { InvalidOptionError } from "./engine/options.js";
@@ -42,6 +43,13 @@ export { Isol8Error } from "./errors.js";
 export type { Isol8Engine, Isol8StreamControl, Isol8StreamRun } from "./isol8-engine.js";
 export { MissingDependencyError } from "./optional-dependency.js";
 export { RUNTIMES } from "./runtimes/runtime.js";
+export type {
+  Isol8CommandHandle,
+  Isol8Commands,
+  Isol8Pty,
+  Isol8Sandbox,
+  OutputCallbacks,
+} from "./sandbox/api.js";
 export type { Commands } from "./sandbox/commands.js";
 export {
   ProcessNotFoundError,

@@ -1,3 +1,5 @@
+import type { Isol8Sandbox } from "./sandbox/api.js";
+import type { CreateSandboxOptions, SandboxInfo } from "./sandbox/types.js";
 import type {
   ContextInfo,
   CreateContextOptions,
@@ -73,6 +75,12 @@ export interface Isol8Engine {
   /** Closes a context and removes its container. */
   closeContext(id: string): Promise<void>;
   /** Ends everything the engine holds: its containers, or its session on the server. */
+  /** Starts a long-lived sandbox (many processes, terminals, a lifetime). */
+  createSandbox(options?: CreateSandboxOptions): Promise<Isol8Sandbox>;
+  /** The sandboxes this engine (or, remotely, the key's tenant) has: running, then recently ended. */
+  listSandboxes(): Promise<SandboxInfo[]>;
+  /** A sandbox by its id, from another process or client too (through the server). */
+  connectSandbox(sandboxId: string): Promise<Isol8Sandbox>;
   stop(): Promise<void>;
   /** For `await using`: `stop()`. */
   [Symbol.asyncDispose](): Promise<void>;

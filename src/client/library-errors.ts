@@ -6,6 +6,12 @@ import {
   WithheldFileError,
 } from "../engine/session-files.js";
 import type { Isol8Error } from "../errors.js";
+import {
+  ProcessNotFoundError,
+  ProcessStartError,
+  SandboxEndedError,
+  SandboxNotFoundError,
+} from "../sandbox/errors.js";
 import type { ErrorBody } from "../wire/responses.js";
 import { RemoteError, remoteErrorOf } from "./remote-error.js";
 
@@ -21,6 +27,12 @@ function fileError(
   };
 }
 
+/** `error` saying the server's words (classes whose constructor words their own). */
+function withMessage<E extends Isol8Error>(error: E, message: string): E {
+  error.message = message;
+  return error;
+}
+
 /**
  * The library's classes by the `code` a server sends with a refusal (its
  * ErrorBody, or a stream's last error event): the class a local engine
@@ -32,6 +44,10 @@ const BY_CODE: Record<string, (message: string) => Isol8Error> = {
   SANDBOX_FILE: fileError(SandboxFileError),
   SANDBOX_FILE_TOO_LARGE: fileError(SandboxFileTooLargeError),
   WITHHELD_FILE: fileError(WithheldFileError),
+  SANDBOX_NOT_FOUND: (message) => withMessage(new SandboxNotFoundError(""), message),
+  PROCESS_NOT_FOUND: (message) => withMessage(new ProcessNotFoundError(0), message),
+  PROCESS_START_FAILED: (message) => new ProcessStartError(message),
+  SANDBOX_ENDED: (message) => new SandboxEndedError(message),
 };
 
 /**

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { disposableRun } from "../async-dispose.js";
 import { InvalidOptionError } from "../engine/errors.js";
 import type { Isol8Engine, Isol8StreamControl, Isol8StreamRun } from "../isol8-engine.js";
+import type { CreateSandboxOptions, SandboxInfo } from "../sandbox/types.js";
 import type {
   ContextInfo,
   CreateContextOptions,
@@ -16,6 +17,7 @@ import type {
   SessionInfo,
   SessionList,
 } from "../wire/responses.js";
+import type { WireSandboxInfo } from "../wire/sandboxes.js";
 import type {
   ExecuteBody,
   ExecutionOptions,
@@ -26,6 +28,7 @@ import type {
 import { type BusyRetryOptions, busyRetryOptions, retryWhileBusy } from "./busy-retry.js";
 import { errorFromAnswer } from "./library-errors.js";
 import { RemoteError } from "./remote-error.js";
+import { RemoteSandbox, type SandboxTransport, sandboxInfo } from "./remote-sandbox.js";
 import { sseStream } from "./sse-stream.js";
 import { openWebSocketRun } from "./ws-stream.js";
 
@@ -325,6 +328,38 @@ export class RemoteIsol8 implements Isol8Engine {
     throw new InvalidOptionError(
       `sessionId: ${method} needs a session: pass sessionId to RemoteIsol8 (as a local engine needs mode: "persistent")`,
     );
+  }
+
+  /**
+   * Starts a long-lived sandbox on the server (POST /sandboxes), with this
+   * client's engine options under the server's policy. It lives until its
+   * timeout, `kill()`, or the server's stop - not this client's: another
+   * client of the same tenant can `connectSandbox` to it by id.
+   */
+  async createSandbox(options: CreateSandboxOptions = {}): Promise<RemoteSandbox> {
+    const body = { ...options, ...(this.options ? { options: this.options } : {}) };
+    const info = await this.request<WireSandboxInfo>("POST", "/sandboxes", body);
+    return new RemoteSandbox(this.sandboxTransport, info.sandboxId);
+  }
+
+  /** The tenant's sandboxes on the server: running, then recently ended. */
+  async listSandboxes(): Promise<SandboxInfo[]> {
+    const { sandboxes } = await this.request<{ sandboxes: WireSandboxInfo[] }>("GET", "/sandboxes");
+    return sandboxes.map(sandboxInfo);
+  }
+
+  /** A sandbox of the tenant by id (SandboxNotFoundError if the server has none). */
+  async connectSandbox(sandboxId: string): Promise<RemoteSandbox> {
+    await this.request("GET", `/sandboxes/${encodeURIComponent(sandboxId)}`);
+    return new RemoteSandbox(this.sandboxTransport, sandboxId);
+  }
+
+  private get sandboxTransport(): SandboxTransport {
+    return {
+      request: (method, path, body) => this.request(method, path, body),
+      url: (path) => `${this.host}${path}`,
+      headers: this.headers,
+    };
   }
 
   /** One call of the API, retried while the server is busy (429). */

@@ -1,3 +1,5 @@
+import { StringDecoder } from "node:string_decoder";
+import type { Isol8Commands, OutputCallbacks } from "./api.js";
 import { ProcessNotFoundError } from "./errors.js";
 import { CommandHandle } from "./handle.js";
 import type { ProcessHost } from "./host.js";
@@ -11,23 +13,21 @@ import {
   workingDirectory,
 } from "./validate.js";
 
-/** Callbacks for a process's output, as text. */
-interface OutputCallbacks {
-  onStdout?: (data: string) => void;
-  onStderr?: (data: string) => void;
-}
-
+/** Hands a process's output to text callbacks, never splitting a character between two calls. */
 function textListener(callbacks: OutputCallbacks, replay: boolean) {
   return (process: SandboxProcess) => {
     if (!callbacks.onStdout && !callbacks.onStderr) return () => false;
+    const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
     return process.subscribe((chunk) => {
       const callback = chunk.stream === "stdout" ? callbacks.onStdout : callbacks.onStderr;
-      callback?.(chunk.data.toString());
+      const text = decoders[chunk.stream].write(chunk.data);
+      if (text) callback?.(text);
     }, replay);
   };
 }
 
-function describeProcess(process: SandboxProcess): ProcessInfo {
+/** What `commands.list` says of a process. */
+export function describeProcess(process: SandboxProcess): ProcessInfo {
   const { cmd, args, cwd, envs, pty } = process.description;
   return {
     pid: process.pid,
@@ -46,7 +46,7 @@ function describeProcess(process: SandboxProcess): ProcessInfo {
  * input and kill them. Every process runs as the sandbox user, under the
  * sandbox's limits, and ends with the sandbox at the latest.
  */
-export class Commands {
+export class Commands implements Isol8Commands {
   /** @internal made by `Sandbox` */
   constructor(private readonly host: ProcessHost) {}
 
@@ -99,12 +99,15 @@ export class Commands {
   }
 
   /**
-   * A handle to a running process, from any caller: the callbacks first
-   * hear what it printed so far (as far as the engine keeps), then what it
-   * prints next.
+   * A handle to a running process, or one of the last that ended, from any
+   * caller: the callbacks first hear what it printed so far (as far as the
+   * engine keeps), then what it prints next.
    */
   async connect(pid: number, callbacks: OutputCallbacks = {}): Promise<CommandHandle> {
-    return new CommandHandle(this.find(pid), textListener(callbacks, true));
+    this.host.assertRunning();
+    const process = this.host.table.lookup(pid);
+    if (!process) throw new ProcessNotFoundError(pid);
+    return new CommandHandle(process, textListener(callbacks, true));
   }
 
   /** Kills a process and its group (SIGKILL); resolves once it has ended, false if none runs with that pid. */

@@ -1,4 +1,5 @@
 import { type SandboxSignal, signalNumber } from "../engine/signals.js";
+import type { Isol8CommandHandle } from "./api.js";
 import type { SandboxProcess } from "./process.js";
 import type { ProcessExit } from "./process-protocol.js";
 import type { CommandResult } from "./types.js";
@@ -34,7 +35,7 @@ function commandResult(process: SandboxProcess, exit: ProcessExit): CommandResul
  * one reconnected to with `commands.connect`). Dropping the handle, or
  * `disconnect()`, leaves the process running; `kill()` ends it.
  */
-export class CommandHandle {
+export class CommandHandle implements Isol8CommandHandle {
   private stopListening: () => void;
 
   /** @internal made by `commands` and `pty` */

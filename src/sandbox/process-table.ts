@@ -8,6 +8,9 @@ import { ProcessStartError } from "./errors.js";
 import { type FrameSink, type ProcessDescription, SandboxProcess } from "./process.js";
 import { decodeProcessFrame, encodeStart, type ProcessSpec } from "./process-protocol.js";
 
+/** Ended processes kept for `lookup` (reconnecting to read a result), at most. */
+const RECENT_KEPT = 32;
+
 interface Starting {
   process: SandboxProcess;
   resolve: (process: SandboxProcess) => void;
@@ -19,6 +22,8 @@ export class ProcessTable {
   private readonly byId = new Map<number, SandboxProcess>();
   private readonly byPid = new Map<number, SandboxProcess>();
   private readonly starting = new Map<number, Starting>();
+  /** The last processes that ended, newest first. */
+  private readonly recent: SandboxProcess[] = [];
   private endedReason: string | undefined;
 
   constructor(
@@ -46,6 +51,11 @@ export class ProcessTable {
   /** The running process of this pid. */
   get(pid: number): SandboxProcess | undefined {
     return this.byPid.get(pid);
+  }
+
+  /** The running process of this pid, else one of the last that ended with it. */
+  lookup(pid: number): SandboxProcess | undefined {
+    return this.byPid.get(pid) ?? this.recent.find((process) => process.pid === pid);
   }
 
   /** The running processes, oldest first. */
@@ -82,6 +92,8 @@ export class ProcessTable {
       case "exited":
         this.forget(process);
         process.ended(event.exit);
+        this.recent.unshift(process);
+        this.recent.splice(RECENT_KEPT);
         break;
     }
   }

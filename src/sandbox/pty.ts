@@ -1,3 +1,4 @@
+import type { Isol8Pty } from "./api.js";
 import { ProcessNotFoundError } from "./errors.js";
 import { CommandHandle } from "./handle.js";
 import type { ProcessHost } from "./host.js";
@@ -20,7 +21,7 @@ const INTERACTIVE_SHELL = ["/bin/bash", "-i"];
  * Terminals in a sandbox (`sandbox.pty`): a process on a pseudo-terminal,
  * raw bytes both ways, resizable. Ctrl-C is the byte 0x03 in its input.
  */
-export class Pty {
+export class Pty implements Isol8Pty {
   /** @internal made by `Sandbox` */
   constructor(private readonly host: ProcessHost) {}
 

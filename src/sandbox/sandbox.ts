@@ -1,5 +1,6 @@
 import type { SandboxContainer } from "../engine/sandbox-container.js";
 import type { SecretSet } from "../output/secret-masker.js";
+import type { Isol8Sandbox } from "./api.js";
 import { Commands } from "./commands.js";
 import { SandboxEndedError } from "./errors.js";
 import type { ProcessHost } from "./host.js";
@@ -30,7 +31,7 @@ interface SandboxParts {
  * that holds it. `await using sandbox = await engine.createSandbox()`
  * kills it at the end of the block.
  */
-export class Sandbox implements ProcessHost {
+export class Sandbox implements ProcessHost, Isol8Sandbox {
   readonly sandboxId: string;
   /** Its processes: run, list, connect, kill, stdin. */
   readonly commands: Commands;
@@ -47,6 +48,7 @@ export class Sandbox implements ProcessHost {
   private timer: NodeJS.Timeout | undefined;
   private endReason: string | undefined;
   private removal: Promise<void> | undefined;
+  private readonly endListeners: (() => void)[] = [];
 
   /** @internal made by `DockerIsol8.createSandbox` */
   constructor(parts: SandboxParts) {
@@ -72,7 +74,7 @@ export class Sandbox implements ProcessHost {
     return this.endReason === undefined ? "running" : "ended";
   }
 
-  isRunning(): boolean {
+  async isRunning(): Promise<boolean> {
     return this.state === "running";
   }
 
@@ -128,7 +130,14 @@ export class Sandbox implements ProcessHost {
     this.table.endAll(reason);
     this.removal = this.container.remove().catch(() => undefined);
     this.parts.onEnd(this);
+    for (const listener of this.endListeners.splice(0)) listener();
     return this.removal;
+  }
+
+  /** @internal calls `listener` once it has ended (at once if it has) */
+  onEnded(listener: () => void): void {
+    if (this.endReason !== undefined) listener();
+    else this.endListeners.push(listener);
   }
 
   /** @internal */

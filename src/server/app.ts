@@ -14,6 +14,7 @@ import { contextRoutes } from "./routes/contexts.js";
 import { executeRoutes } from "./routes/execute.js";
 import { fileRoutes } from "./routes/files.js";
 import { healthRoutes, infoRoutes } from "./routes/info.js";
+import { sandboxRoutes } from "./routes/sandboxes.js";
 import { sessionRoutes } from "./routes/sessions.js";
 
 /**
@@ -54,6 +55,7 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
   app.route("/", fileRoutes(ctx));
   app.route("/", sessionRoutes(ctx));
   app.route("/", contextRoutes(ctx));
+  app.route("/", sandboxRoutes(ctx));
   app.route("/", adminRoutes(ctx));
   app.route(
     "/",

@@ -111,6 +111,16 @@ export const serverConfigSchema = z.strictObject({
       sweepIntervalMs: ms.default(60_000),
     })
     .prefault({}),
+  sandboxes: z
+    .strictObject({
+      /** Long-lived sandboxes (POST /sandboxes) a tenant may have running at once; one more gets 429. */
+      maxPerTenant: z.number().int().positive().default(8),
+      /** The longest lifetime a client may give a sandbox (at creation or with /timeout); longer gets 403. */
+      maxTimeoutMs: ms.default(60 * 60_000),
+      /** The largest process limit a client may give a sandbox; larger gets 403. */
+      maxPidsLimit: z.number().int().positive().default(1024),
+    })
+    .prefault({}),
   engines: z
     .strictObject({
       /** Warm engines (one per distinct options set) kept while idle. */

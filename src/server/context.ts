@@ -12,6 +12,7 @@ import { EnginePool } from "./engine-pool.js";
 import { Executions } from "./execution.js";
 import { createServerLogger, type ServerLog, type ServerLogger } from "./logger.js";
 import { ServerMetrics } from "./metrics.js";
+import { SandboxRegistry } from "./sandboxes.js";
 import { SessionManager } from "./sessions.js";
 import { ExecutionSlots } from "./slots.js";
 
@@ -25,6 +26,8 @@ export interface ServerContext {
   slots: ExecutionSlots;
   engines: EnginePool;
   sessions: SessionManager;
+  /** Long-lived sandboxes (/sandboxes), by tenant. */
+  sandboxes: SandboxRegistry;
   executions: Executions;
   metrics: ServerMetrics;
   audit: AuditLog | undefined;
@@ -79,6 +82,7 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
     config.engines.idleTimeoutMs,
   );
   const sessions = new SessionManager(createEngine, config.sessions);
+  const sandboxes = new SandboxRegistry(engines, config.sandboxes);
   const metrics = new ServerMetrics({
     queued: () => slots.queued,
     running: () => slots.running,
@@ -114,6 +118,7 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
     slots,
     engines,
     sessions,
+    sandboxes,
     executions,
     metrics,
     audit,
@@ -124,6 +129,7 @@ export async function createContext(options: ContextOptions): Promise<ServerCont
     close() {
       closing ??= (async () => {
         clearInterval(sweeper);
+        await sandboxes.stopAll();
         await Promise.all([sessions.stopAll(), engines.stopAll()]);
         await audit?.close();
         store.close();

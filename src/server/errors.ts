@@ -3,6 +3,12 @@ import { DockerUnavailableError } from "../backend/docker/client.js";
 import { InvalidOptionError } from "../engine/errors.js";
 import { SandboxFileError, WithheldFileError } from "../engine/session-files.js";
 import { Isol8Error } from "../errors.js";
+import {
+  ProcessNotFoundError,
+  ProcessStartError,
+  SandboxEndedError,
+  SandboxNotFoundError,
+} from "../sandbox/errors.js";
 import type { ErrorBody, WireStreamEvent } from "../wire/responses.js";
 
 /**
@@ -94,6 +100,10 @@ export function toHttpError(error: unknown): HttpError {
   // The library's own refusals keep their class's code (a subclass's, too).
   if (error instanceof InvalidOptionError) return new HttpError(400, error.message, {}, error.code);
   if (error instanceof WithheldFileError) return new HttpError(403, error.message, {}, error.code);
+  if (error instanceof SandboxNotFoundError || error instanceof ProcessNotFoundError)
+    return new HttpError(404, error.message, {}, error.code);
+  if (error instanceof SandboxEndedError || error instanceof ProcessStartError)
+    return new HttpError(409, error.message, {}, error.code);
   if (error instanceof SandboxFileError) {
     // The sandbox's stderr may span lines; an answer's message is one.
     const message = error.message.replace(/\s*\n\s*/g, "; ");

@@ -18,7 +18,8 @@ const FAILURES = {
   400: "invalid body, query or path: the message names the field",
   401: "no bearer key",
   403: "wrong, expired or revoked key; forbidden by policy or role; a file that holds a secret",
-  404: "no such session, context or key",
+  404: "no such session, context, key, sandbox or process",
+  409: "the sandbox has ended, or cannot start the process (its process limit is reached)",
   413: "body larger than this server's limit",
   426: "a plain GET: this route needs a WebSocket upgrade",
   429: "every execution slot and the queue are full, or the tenant has its most sessions",
@@ -125,6 +126,10 @@ const TAGS = [
   { name: "files", description: "Files of a session, or of one of its code contexts" },
   { name: "sessions", description: "Persistent sessions of the caller's tenant" },
   { name: "contexts", description: "Code contexts: live interpreters in a session" },
+  {
+    name: "sandboxes",
+    description: "Long-lived sandboxes: many processes and terminals, each with a lifetime",
+  },
   { name: "admin", description: "The master key's routes: cleanup and API keys" },
   { name: "server", description: "Liveness, metrics and this document" },
 ];

@@ -18,7 +18,7 @@ import { engine } from "./engine.js";
 import { eventually } from "./eventually.js";
 
 /** The engine options sandbox tests add to a runtime's (the image under test). */
-export const SANDBOX_ENGINE: DockerIsol8Options = { image: "isol8dev:python" };
+export const SANDBOX_ENGINE: DockerIsol8Options = {};
 
 /** Registers every sandbox case for `runtime`. */
 export function sandboxCases(runtime: OciRuntime): void {
@@ -95,7 +95,9 @@ export function sandboxCases(runtime: OciRuntime): void {
       );
       assert.deepEqual(await sandbox.commands.list(), []);
       assert.equal(await sandbox.commands.kill(ticker.pid), false);
-      await assert.rejects(sandbox.commands.connect(ticker.pid), ProcessNotFoundError);
+      // An ended process can still be reconnected to for its result.
+      assert.equal((await (await sandbox.commands.connect(ticker.pid)).wait()).exitCode, 137);
+      await assert.rejects(sandbox.commands.connect(99_999), ProcessNotFoundError);
       assert.throws(() => sandbox.commands.sendStdin(99_999, "x"), ProcessNotFoundError);
     });
 
@@ -121,7 +123,8 @@ export function sandboxCases(runtime: OciRuntime): void {
           sandbox.commands.run(`for n in 1 2 3; do echo ${i}-$n; done`),
         ),
       );
-      results.forEach((result, i) => assert.equal(result.stdout, `${i}-1\n${i}-2\n${i}-3\n`));
+      for (const [i, result] of results.entries())
+        assert.equal(result.stdout, `${i}-1\n${i}-2\n${i}-3\n`);
     });
 
     test("bad commands and options are refused naming the field", async () => {
@@ -249,7 +252,7 @@ export function sandboxCases(runtime: OciRuntime): void {
       const sleeper = await short.commands.run(["sleep", "60"], { background: true });
       assert.equal((await sleeper.wait()).exitCode, 137);
       assert.equal((await short.getInfo()).endReason, "timeout");
-      assert.equal(moved.isRunning(), true);
+      assert.equal(await moved.isRunning(), true);
       assert.equal((await moved.commands.run("echo still")).stdout, "still\n");
       await moved.kill();
     });

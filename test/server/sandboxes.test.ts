@@ -138,7 +138,10 @@ describe("tenancy and limits", () => {
     await first.kill();
     const third = await client.createSandbox();
     await Promise.all([second.kill(), third.kill()]);
-    await assert.rejects(client.createSandbox({ timeoutMs: 600_000 }), /sandboxes.maxTimeoutMs 120000/);
+    await assert.rejects(
+      client.createSandbox({ timeoutMs: 600_000 }),
+      /sandboxes.maxTimeoutMs 120000/,
+    );
     await assert.rejects(client.createSandbox({ pidsLimit: 5000 }), /sandboxes.maxPidsLimit 1024/);
   });
 
@@ -148,7 +151,10 @@ describe("tenancy and limits", () => {
       assert.match(error.message, /timeoutMs: 5 is not a whole number from 1000/);
       return true;
     });
-    const bad = await srv.call("/sandboxes", { method: "POST", body: JSON.stringify({ env: [1] }) });
+    const bad = await srv.call("/sandboxes", {
+      method: "POST",
+      body: JSON.stringify({ env: [1] }),
+    });
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { error: string }).error, /^env: /);
     await using sandbox = await remote.createSandbox();

@@ -36,6 +36,11 @@ if ! bash scripts/install-gvisor.sh; then
   echo "isol8: gVisor is not set up; sandboxes run under runc (the default). 'npm run setup:gvisor' tries again." >&2
 fi
 
+step "Installing what the test suite drives a terminal with (tmux)"
+if ! bash scripts/install-test-tools.sh; then
+  echo "isol8: tmux is not installed; only the tests of 'isol8 shell' need it." >&2
+fi
+
 step "Building the sandbox images (isol8 setup)"
 "${ISOL8[@]}" setup
 

@@ -9,6 +9,7 @@ import { registerRun } from "./commands/run.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSession } from "./commands/session.js";
 import { registerSetup } from "./commands/setup.js";
+import { registerShell } from "./commands/shell.js";
 import { addExamples } from "./examples.js";
 import { reportErrorsAsJson } from "./report-error.js";
 import { VERSION } from "./version.js";
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerConfig(program);
   registerServe(program);
   registerSession(program);
+  registerShell(program);
   registerLogin(program);
   registerMcp(program);
   registerCompletion(program);

@@ -73,11 +73,10 @@ async function openShell(flags: ShellFlags): Promise<number> {
         ...(flags.debug ? { debug: true } : {}),
       });
     }
-    const sandbox =
-      flags.sandbox === undefined
-        ? (made = await engine.createSandbox({ runtime }))
-        : await engine.connectSandbox(flags.sandbox);
-    return await attachTerminal(sandbox, flags.cmd);
+    if (flags.sandbox !== undefined)
+      return await attachTerminal(await engine.connectSandbox(flags.sandbox), flags.cmd);
+    made = await engine.createSandbox({ runtime });
+    return await attachTerminal(made, flags.cmd);
   } catch (error) {
     return reportError(remoteErrorForCli(error), flags.debug);
   } finally {

@@ -11,6 +11,7 @@ import type {
   Runtime,
   StreamEvent,
 } from "../types.js";
+import { LiveSandboxes } from "./live-sandboxes.js";
 
 /** A refusal or failure reported to the model as a tool error (one line). */
 export class ToolError extends Isol8Error {
@@ -53,6 +54,8 @@ export interface Sandboxes {
   closeContext(id: string, contextId: string): Promise<void>;
   /** A context of the session; a ToolError for an unknown id. */
   context(id: string, contextId: string): ContextInfo;
+  /** Long-lived sandboxes for the process tools (start_sandbox, start_process, ...). */
+  readonly live: LiveSandboxes;
   close(): Promise<void>;
 }
 
@@ -73,13 +76,16 @@ export class EngineSandboxes implements Sandboxes {
   /** Contexts being started, counted against the limit already. */
   private startingContexts = 0;
   private closed = false;
+  readonly live: LiveSandboxes;
 
   constructor(
     private readonly options: DockerIsol8Options,
     private readonly maxSessions: number,
     /** Code contexts this client may have at once, over all its sessions. */
     private readonly maxContexts: number = maxSessions,
-  ) {}
+  ) {
+    this.live = new LiveSandboxes(options, maxSessions);
+  }
 
   run(request: ExecutionRequest, signal?: AbortSignal): Promise<RunOutput> {
     this.assertOpen();
@@ -183,7 +189,10 @@ export class EngineSandboxes implements Sandboxes {
     this.sessions.clear();
     if (this.oneShot) engines.push(this.oneShot);
     this.oneShot = undefined;
-    await Promise.all(engines.map((engine) => engine.stop().catch(() => undefined)));
+    await Promise.all([
+      ...engines.map((engine) => engine.stop().catch(() => undefined)),
+      this.live.closeAll().catch(() => undefined),
+    ]);
   }
 
   private find(id: string): Session {

@@ -12,7 +12,9 @@ import { CONTEXT_RUNTIMES, RUNTIMES } from "../runtimes/runtime.js";
 import { SANDBOX_DIR, sandboxPlace } from "../sandbox-layout.js";
 import type { ExecutionRequest } from "../types.js";
 import { describeInstalls, describeLimits, type McpPolicy } from "./policy.js";
+import { registerProcessTools } from "./process-tools.js";
 import { type RunOutput, type Sandboxes, ToolError } from "./sandboxes.js";
+import { guarded, text } from "./tool-results.js";
 
 /** Files read_file returns as MCP image content. */
 const IMAGE_TYPES: [string, (b: Buffer) => boolean][] = [
@@ -72,7 +74,7 @@ export function createMcpServer(
   const server = new McpServer(
     { name: "isol8", version },
     {
-      instructions: `isol8 runs code in locked-down, disposable Linux sandboxes (Docker containers, as an unprivileged user, ${policy.readonlyRootFs ? "read-only root filesystem, " : ""}writable /sandbox and /tmp). Use run_code for a one-off program; open_session when files must persist between runs, and create_context in a session for a live python or node interpreter whose variables persist (close_session when done). ${limits}`,
+      instructions: `isol8 runs code in locked-down, disposable Linux sandboxes (Docker containers, as an unprivileged user, ${policy.readonlyRootFs ? "read-only root filesystem, " : ""}writable /sandbox and /tmp). Use run_code for a one-off program; open_session when files must persist between runs, and create_context in a session for a live python or node interpreter whose variables persist (close_session when done); start_sandbox to run a server or other long-lived process in the background (start_process, read_output) and test it beside it (run_command). ${limits}`,
     },
   );
   const open = policy.network !== "none";
@@ -349,6 +351,7 @@ export function createMcpServer(
       }),
   );
 
+  registerProcessTools(server, sandboxes.live, policy);
   return server;
 }
 
@@ -490,10 +493,6 @@ function runResult(output: RunOutput, before: string[]): CallToolResult {
   return { content };
 }
 
-function text(value: string): CallToolResult {
-  return { content: [{ type: "text", text: value }] };
-}
-
 /**
  * Runs `work`; when the client sent a progress token, tells it every few
  * seconds that the call is still running, so a client that resets its
@@ -517,21 +516,4 @@ async function withProgress<T>(extra: Extra, work: () => Promise<T>): Promise<T>
   } finally {
     clearInterval(timer);
   }
-}
-
-/** Runs a tool's body; any error becomes a tool error of one line. */
-async function guarded(body: () => Promise<CallToolResult>): Promise<CallToolResult> {
-  try {
-    return await body();
-  } catch (error) {
-    return { isError: true, content: [{ type: "text", text: oneLine(error) }] };
-  }
-}
-
-function oneLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const first = message.split("\n").find((line) => line.trim() !== "") ?? "failed";
-  if (/connect ENOENT|ECONNREFUSED|docker\.sock/.test(first))
-    return `Docker is not reachable (${first}); the sandboxes cannot run`;
-  return first.replace(/^isol8: /, "");
 }

@@ -17,13 +17,20 @@ import { eventually } from "../support/eventually.js";
 
 const TOOLS = [
   "close_context",
+  "close_sandbox",
   "close_session",
   "create_context",
+  "kill_process",
   "list_files",
+  "list_processes",
   "open_session",
   "read_file",
+  "read_output",
   "run_code",
+  "run_command",
   "run_in_session",
+  "start_process",
+  "start_sandbox",
   "write_file",
 ];
 
@@ -114,6 +121,55 @@ describe("isol8 mcp over stdio", () => {
   });
   after(async () => {
     await mcp.close();
+  });
+
+  test("a server in the background: started, read later, tested beside it, listed, killed", async () => {
+    const started = await ok(mcp.client, "start_sandbox", { runtime: "python" });
+    const sandboxId = /sandbox (\S+) started/.exec(started)?.[1];
+    assert.ok(sandboxId, started);
+    const launched = await ok(mcp.client, "start_process", {
+      sandboxId,
+      command: "python3 -u -m http.server 8000 --bind 127.0.0.1",
+    });
+    const pid = Number(/process (\d+) started/.exec(launched)?.[1]);
+    assert.ok(pid > 0, launched);
+    let heard = "";
+    assert.ok(
+      await eventually(async () => {
+        heard += await ok(mcp.client, "read_output", { sandboxId, pid, waitMs: 1000 });
+        return /Serving HTTP on 127.0.0.1 port 8000/.test(heard);
+      }, 20_000),
+      heard,
+    );
+    assert.match(heard, /process \d+ is running/);
+    const tested = await ok(mcp.client, "run_command", {
+      sandboxId,
+      command:
+        "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8000/').status)\"",
+    });
+    assert.match(tested, /^exit code: 0\n--- stdout ---\n200$/);
+    assert.match(
+      await ok(mcp.client, "read_output", { sandboxId, pid, waitMs: 5000 }),
+      /"GET \/ HTTP\/1.1" 200/,
+    );
+    assert.match(
+      await ok(mcp.client, "list_processes", { sandboxId }),
+      new RegExp(`^${pid}\t.*http.server`),
+    );
+    assert.equal(await ok(mcp.client, "kill_process", { sandboxId, pid }), `process ${pid} killed`);
+    assert.match(
+      await ok(mcp.client, "read_output", { sandboxId, pid }),
+      /exited: code 137 \(SIGKILL\)/,
+    );
+    assert.match(
+      await refused(mcp.client, "read_output", { sandboxId, pid: 99999 }),
+      /no process 99999/,
+    );
+    await ok(mcp.client, "close_sandbox", { sandboxId });
+    assert.match(
+      await refused(mcp.client, "run_command", { sandboxId, command: "true" }),
+      /no running sandbox/,
+    );
   });
 
   test("lists the tools; descriptions state the configured limits; schemas are strict", async () => {

@@ -18,7 +18,7 @@ const UNREAD_BYTES = 1024 * 1024;
 export const LIVE_SANDBOX_IDLE_MS = 30 * 60_000;
 
 /** What a read of a process's output returns. */
-export interface ProcessRead {
+interface ProcessRead {
   output: string;
   /** Unread bytes dropped since the last read, because too much came between reads. */
   dropped: number;

@@ -121,7 +121,8 @@ export function sandboxCases(runtime: OciRuntime): void {
           sandbox.commands.run(`for n in 1 2 3; do echo ${i}-$n; done`),
         ),
       );
-      results.forEach((result, i) => assert.equal(result.stdout, `${i}-1\n${i}-2\n${i}-3\n`));
+      for (const [i, result] of results.entries())
+        assert.equal(result.stdout, `${i}-1\n${i}-2\n${i}-3\n`);
     });
 
     test("bad commands and options are refused naming the field", async () => {

@@ -3,6 +3,8 @@
 // older bytes it no longer keeps.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { type OutputChunk, OutputLog } from "../../src/sandbox/output-log.js";
 
 const out = (text: string): OutputChunk => ({ stream: "stdout", data: Buffer.from(text) });
@@ -147,4 +149,39 @@ test("the kept bytes are the bytes given, binary and split characters too", () =
   log.append({ stream: "stderr", data: Buffer.from([0, 255]) });
   assert.equal(log.text("stdout"), "€");
   assert.deepEqual([...(log.history().at(-1)?.data ?? [])], [0, 255]);
+});
+
+test("a chunk history handed out is a copy: later output changes nothing in it", () => {
+  const log = new OutputLog(4);
+  log.append(out("abcd"));
+  const [first] = log.history();
+  log.append(out("ef"));
+  assert.equal(first?.data.toString(), "abcd");
+  assert.equal(log.text("stdout"), "cdef");
+});
+
+/** The garbage collector, which the test process was not started with --expose-gc for. */
+function collector(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
+}
+
+test("the memory a log holds stays within a few times its capacity however small the pieces, whichever streams they alternate between", () => {
+  const gc = collector();
+  const held = () => {
+    gc();
+    const usage = process.memoryUsage();
+    return usage.heapUsed + usage.arrayBuffers;
+  };
+  const capacity = 256 * 1024;
+  // Pieces as the channel hands them over: views into the bytes read from it.
+  const wire = Buffer.alloc(4 * capacity, "x");
+  const before = held();
+  const log = new OutputLog(capacity);
+  for (let i = 0; i < wire.length; i++)
+    log.append({ stream: i % 2 ? "stderr" : "stdout", data: wire.subarray(i, i + 1) });
+  const growth = held() - before;
+  assert.equal(log.dropped, wire.length - capacity);
+  // The bytes themselves and a little for each run of a stream; a kept object per piece is over 100 times.
+  assert.ok(growth < 12 * capacity, `${(growth / capacity).toFixed(1)} times the capacity`);
 });

@@ -184,4 +184,17 @@ test("the memory a log holds stays within a few times its capacity however small
   assert.equal(log.dropped, wire.length - capacity);
   // The bytes themselves and a little for each run of a stream; a kept object per piece is over 100 times.
   assert.ok(growth < 12 * capacity, `${(growth / capacity).toFixed(1)} times the capacity`);
+
+  // Pieces of one stream are one run: the log is hardly more than its bytes.
+  const start = held();
+  const oneStream = new OutputLog(capacity);
+  for (let i = 0; i < wire.length; i++)
+    oneStream.append({ stream: "stdout", data: wire.subarray(i, i + 1) });
+  const oneStreamGrowth = held() - start;
+  assert.equal(oneStream.history().length, 1);
+  assert.ok(
+    oneStreamGrowth < 2 * capacity,
+    `${(oneStreamGrowth / capacity).toFixed(1)} times the capacity`,
+  );
+  assert.equal(log.dropped, wire.length - capacity); // both logs held until here
 });

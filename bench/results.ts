@@ -80,6 +80,21 @@ takes the pool's prestarted interpreter.`,
     notes: `The same warm \`execute()\` as bench/warm.ts, on an engine with the default pool size, for the
 runtimes with a prestarted interpreter and bash.`,
   },
+  {
+    title: "Long-lived sandboxes",
+    script: "sandbox.ts",
+    args: ["100", "100", "500"],
+    notes: `\`createSandbox\` with the engine's defaults (python image, runc). A command in a running
+sandbox is one frame to its supervisor, which forks and execs it; nothing starts but the program,
+so it is close to the library's warm \`execute\` and far below \`docker exec\`, which goes through
+Docker's API and runc for every process. The terminal runs \`cat\` in raw mode, so a keystroke
+goes to the program and back; during the transfer, the terminal's frames share the channel and the
+engine's event loop with 64 KiB output frames, which the supervisor sends round-robin under each
+process's credit window. A sandbox from the warm pool needs no Docker API call; requested all at
+once, all but the pool's one are started at the same time, so their time is Docker's for that many
+containers on this machine. An idle sandbox runs only its supervisor, so its memory is that process's
+and what the kernel keeps for its container.`,
+  },
 ];
 
 const root = fileURLToPath(new URL("..", import.meta.url));

@@ -19,6 +19,8 @@ import { eventually } from "./eventually.js";
 
 /** The engine options sandbox tests add to a runtime's (the image under test). */
 export const SANDBOX_ENGINE: DockerIsol8Options = {};
+/** The same for sandbox tests of the node runtime (their sandboxes ask for `runtime: "node"`). */
+export const SANDBOX_NODE_ENGINE: DockerIsol8Options = {};
 
 /** Registers every sandbox case for `runtime`. */
 export function sandboxCases(runtime: OciRuntime): void {

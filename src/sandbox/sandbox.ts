@@ -2,6 +2,9 @@ import type { SandboxContainer } from "../engine/sandbox-container.js";
 import type { SecretSet } from "../output/secret-masker.js";
 import { Commands } from "./commands.js";
 import { SandboxEndedError } from "./errors.js";
+import { FileChannel } from "./file-channel.js";
+import { isFileFrame } from "./file-protocol.js";
+import { Files, type FilesHost } from "./files.js";
 import type { ProcessHost } from "./host.js";
 import { ProcessTable } from "./process-table.js";
 import { Pty } from "./pty.js";
@@ -30,14 +33,18 @@ interface SandboxParts {
  * that holds it. `await using sandbox = await engine.createSandbox()`
  * kills it at the end of the block.
  */
-export class Sandbox implements ProcessHost {
+export class Sandbox implements ProcessHost, FilesHost {
   readonly sandboxId: string;
   /** Its processes: run, list, connect, kill, stdin. */
   readonly commands: Commands;
   /** Its terminals. */
   readonly pty: Pty;
+  /** Its files in /sandbox and /tmp: read, write, list, move, remove, watch. */
+  readonly files: Files;
   /** @internal */
   readonly table: ProcessTable;
+  /** @internal */
+  readonly fileChannel: FileChannel;
   /** @internal */
   readonly env: Readonly<Record<string, string>>;
   private readonly container: SandboxContainer;
@@ -60,9 +67,13 @@ export class Sandbox implements ProcessHost {
       parts.secrets,
       parts.settings.pidsLimit,
     );
+    this.fileChannel = new FileChannel({ send: (frame) => this.container.send(frame) });
     this.commands = new Commands(this);
     this.pty = new Pty(this);
-    this.container.routeProcessFrames((type, payload) => this.table.frame(type, payload));
+    this.files = new Files(this);
+    this.container.routeProcessFrames((type, payload) =>
+      isFileFrame(type) ? this.fileChannel.frame(type, payload) : this.table.frame(type, payload),
+    );
     this.container.onGone(() => void this.end("its container stopped"));
     this.endAt = new Date();
     this.schedule(parts.settings.timeoutMs);
@@ -126,6 +137,7 @@ export class Sandbox implements ProcessHost {
     this.endAt = new Date();
     clearTimeout(this.timer);
     this.table.endAll(reason);
+    this.fileChannel.endAll(reason);
     this.removal = this.container.remove().catch(() => undefined);
     this.parts.onEnd(this);
     return this.removal;

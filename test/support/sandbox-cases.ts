@@ -18,7 +18,7 @@ import { engine } from "./engine.js";
 import { eventually } from "./eventually.js";
 
 /** The engine options sandbox tests add to a runtime's (the image under test). */
-export const SANDBOX_ENGINE: DockerIsol8Options = { image: "isol8dev:python" };
+export const SANDBOX_ENGINE: DockerIsol8Options = { image: "isol8files:python" };
 
 /** Registers every sandbox case for `runtime`. */
 export function sandboxCases(runtime: OciRuntime): void {

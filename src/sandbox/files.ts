@@ -5,7 +5,12 @@
  * sandbox user, only beneath /sandbox and /tmp.
  */
 import { InvalidOptionError } from "../engine/errors.js";
-import { type SandboxEndedError, SandboxFileRefusedError } from "./errors.js";
+import { SandboxFileError } from "../engine/session-files.js";
+import {
+  type SandboxEndedError,
+  SandboxFileNotFoundError,
+  SandboxFileRefusedError,
+} from "./errors.js";
 import type { FileChannel, FileRequestHandler } from "./file-channel.js";
 import { entryInfo, fileError, listedEntries } from "./file-entries.js";
 import { filePath, isPlace } from "./file-paths.js";
@@ -128,9 +133,9 @@ export class Files {
       await this.getInfo(path);
       return true;
     } catch (error) {
-      if (error instanceof Error && "code" in error && error.code === "FILE_NOT_FOUND")
-        return false;
-      if (error instanceof Error && /\(ENOTDIR\)$/.test(error.message)) return false;
+      if (error instanceof SandboxFileNotFoundError) return false;
+      // A file where a folder of the path should be: nothing can be there either.
+      if (error instanceof SandboxFileError && error.reason.endsWith("(ENOTDIR)")) return false;
       throw error;
     }
   }

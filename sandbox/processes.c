@@ -2,8 +2,9 @@
  * A long-lived sandbox: many processes at once, each on pipes or on a
  * pseudo-terminal, multiplexed over the supervisor's one channel.
  *
- * The first 'N' frame brings the supervisor here for good: such a
- * container is never wiped or reused for one-off runs. Every frame of this
+ * The first 'N' frame (or file request 'B', see files.c) brings the
+ * supervisor here for good: such a container is never wiped or reused for
+ * one-off runs. Every frame of this
  * part names its process by the engine's 32-bit id (big-endian, first four
  * bytes of the payload); see supervisor.c's header for the frames.
  *
@@ -439,6 +440,7 @@ static void handle(char type, const unsigned char *data, uint32_t len) {
   case 'Q':
     leave(0);
   default:
+    if (files_frame(type, data, len)) return;
     fatal("unexpected frame in a sandbox with processes: %s", (char[]){type, 0});
   }
 }
@@ -446,9 +448,10 @@ static void handle(char type, const unsigned char *data, uint32_t len) {
 void processes_loop(char first_type, unsigned char *first, uint32_t len, int sigfd) {
   prestart_discard();
   for (int i = 0; i < MAX_PROCS; i++) procs[i].in_fd = procs[i].out_fd = procs[i].err_fd = -1;
+  files_start();
   handle(first_type, first, len);
   channel_consume(len);
-  static struct pollfd fds[2 + 3 * MAX_PROCS];
+  static struct pollfd fds[2 + 3 * MAX_PROCS + FILES_POLL_FDS];
   static struct proc *owner[2 + 3 * MAX_PROCS];
   static char role[2 + 3 * MAX_PROCS];
   for (;;) {
@@ -499,6 +502,9 @@ void processes_loop(char first_type, unsigned char *first, uint32_t len, int sig
       /* An exited process's streams are read to what they hold now, without waiting. */
       if (p->exited && open_window) wait_ms = 0;
     }
+    /* The files' fds go after the processes', which the loop below walks up to proc_fds. */
+    int proc_fds = nfds;
+    if (files_poll(fds, &nfds) == 0) wait_ms = 0;
     int ready = poll(fds, (nfds_t)nfds, wait_ms);
     if (ready < 0 && errno != EINTR) die_errno("poll");
     if (fds[0].revents & POLLIN) {
@@ -508,7 +514,7 @@ void processes_loop(char first_type, unsigned char *first, uint32_t len, int sig
       reap();
     }
     int first_proc = channel_open ? 2 : 1;
-    for (int i = first_proc; i < nfds; i++) {
+    for (int i = first_proc; i < proc_fds; i++) {
       struct proc *p = owner[i];
       if (p->id == 0) continue;
       int go = fds[i].revents != 0 || p->exited;
@@ -517,6 +523,7 @@ void processes_loop(char first_type, unsigned char *first, uint32_t len, int sig
       if (role[i] == 'e' && p->err_fd >= 0) output_read(p, &p->err_fd, '2');
       if (role[i] == 'i' && p->in_fd >= 0 && p->pending_len > p->pending_off) stdin_write(p);
     }
+    files_serve(fds);
     if (channel_open && fds[1].revents) channel_read();
   }
 }

@@ -58,6 +58,20 @@
  *     'G' signal: 4-byte id, signal number (decimal) for the process's group
  *     'Y' resize: 4-byte id, "cols rows" for its terminal (and SIGWINCH)
  *     'U' credit: 4-byte id, 4-byte count of its output bytes the engine has taken
+ *     'B' file request (files.c; like 'N', it makes the container a long-lived
+ *         sandbox): 4-byte request id, 1-byte operation, then fields 'p' path,
+ *         'q' path to move to, 'd' depth (decimal), 'r' (empty) recursive.
+ *         Operations: 's' stat (a symlink as itself), 'r' read, 'w' write
+ *         (folders made, file truncated; its bytes follow in 'M'), 'l' list,
+ *         'm' make folder (with parents), 'n' move, 'x' remove (a folder with
+ *         all in it), 'v' watch a folder. Every request is answered by one
+ *         'f', after its 'd' frames; a watch's 'f' says it has started, and a
+ *         later 'f' (an error) that the sandbox ended it
+ *     'M' write data: 4-byte id, bytes (at most 64 KiB a frame, and 256 KiB of
+ *         them unanswered by 'w'); with no bytes: the end of the file
+ *     'V' file credit: 4-byte id, 4-byte count of its 'd' bytes the engine has taken
+ *     'b' stop: 4-byte id: ends a read, a listing or a watch, abandons a write
+ *         (what was written stays) - no answer follows
  *   supervisor -> engine
  *     'H' hello (version)   '1' stdout bytes   '2' stderr bytes
  *     'X' exit report: "key=value\n" lines
@@ -72,6 +86,19 @@
  *     'j' stdin taken: 4-byte id, 4-byte count (or dropped: its stdin had ended)
  *     'x' process ended: 4-byte id, "key=value\n" lines as in 'X' (exit, signal,
  *         timeout, cpu_us, max_rss_kb, wall_us) once its output is drained
+ *     'f' file answer: 4-byte id, 'k' and the operation's result (stat, write,
+ *         move: one entry; make folder: "1" made or "0" was there), or 'e' and
+ *         "CODE text": an errno name (ENOENT, EEXIST, ...), ESCAPE (outside
+ *         /sandbox and /tmp, or led out by a symlink or ".."), or SPECIAL (a
+ *         FIFO, socket or device). Entry: 1-byte type ('f' file, 'd' folder,
+ *         'l' symlink, 'p' FIFO, 's' socket, 'c'/'b' device), 4-byte mode bits,
+ *         8-byte size, 8-byte mtime in ms, 4-byte length and path (relative to
+ *         the listed folder; empty otherwise), 4-byte length and symlink target
+ *     'd' file data: 4-byte id, a read's bytes or a listing's entries (whole ones);
+ *         at most 256 KiB of a transfer's are ever uncredited by 'V'
+ *     'w' write taken: 4-byte id, 4-byte count of 'M' bytes written
+ *     'e' watch event: 4-byte id, 1-byte type ('c' create, 'w' write, 'r' remove,
+ *         'm' renamed away, 'a' attributes), the name relative to the watched folder
  * When its stdin closes (the engine went away) it kills everything and exits,
  * which stops the container.
  *
@@ -1338,6 +1365,7 @@ int main(void) {
         break;
       }
       case 'N':
+      case 'B':
         processes_loop(type, payload, len, sigfd); /* a long-lived sandbox from now on */
       case 'L':
         linger = 1;

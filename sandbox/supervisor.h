@@ -1,7 +1,7 @@
 /*
  * What the supervisor's parts share: supervisor.c (the channel, one-off
- * runs, wipes) and processes.c (a long-lived sandbox's many processes and
- * terminals). See supervisor.c's header for the protocol.
+ * runs, wipes), processes.c (a long-lived sandbox's many processes and
+ * terminals) and files.c (its file operations). See supervisor.c's header for the protocol.
  */
 #ifndef ISOL8_SUPERVISOR_H
 #define ISOL8_SUPERVISOR_H
@@ -59,5 +59,19 @@ void channel_closed(void);
 /* processes.c: serves the frame that made the container a long-lived
  * sandbox ('N') and every frame after it, for good. */
 _Noreturn void processes_loop(char first_type, unsigned char *first, uint32_t len, int sigfd);
+
+/* files.c: a long-lived sandbox's file operations ('B', 'M', 'V', 'b').
+ * files_start() once, before the first frame; files_frame() handles one of
+ * its frames (1) or says it is not one (0); in each turn of the loop,
+ * files_poll() adds its fds (at most FILES_POLL_FDS) from fds[*nfds] on
+ * and returns the poll timeout it needs (0: a transfer can move now; -1:
+ * none), and files_serve() moves each transfer by one chunk and reads the
+ * watches' events. */
+#define FILES_POLL_FDS 1
+struct pollfd;
+void files_start(void);
+int files_frame(char type, const unsigned char *data, uint32_t len);
+int files_poll(struct pollfd *fds, int *nfds);
+void files_serve(const struct pollfd *fds);
 
 #endif

@@ -55,8 +55,11 @@ export {
   ProcessNotFoundError,
   ProcessStartError,
   SandboxEndedError,
+  SandboxFileNotFoundError,
+  SandboxFileRefusedError,
   SandboxNotFoundError,
 } from "./sandbox/errors.js";
+export type { Files, WatchHandle } from "./sandbox/files.js";
 export type { CommandHandle } from "./sandbox/handle.js";
 export type { TerminalSize } from "./sandbox/process-protocol.js";
 export type { Pty } from "./sandbox/pty.js";
@@ -65,11 +68,20 @@ export type {
   CommandOptions,
   CommandResult,
   CreateSandboxOptions,
+  EntryInfo,
+  FilesystemEvent,
+  FilesystemEventType,
+  FileType,
+  ListOptions,
   ProcessInfo,
   PtyOptions,
+  ReadFormat,
+  ReadOptions,
   SandboxInfo,
   SandboxMetrics,
   SandboxState,
+  WatchOptions,
+  WriteData,
 } from "./sandbox/types.js";
 export type { ServerConfig, ServerConfigInput } from "./server/config.js";
 export type { Isol8Server, Isol8ServerOptions } from "./server/server.js";

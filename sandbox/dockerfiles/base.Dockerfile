@@ -11,8 +11,8 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
-COPY supervisor.c supervisor.h processes.c egress-forwarder.c egress-forwarder.h sandbox-seed.c sandbox-seed.h /src/
-RUN gcc -O2 -static -o /isol8-supervisor /src/supervisor.c /src/processes.c /src/egress-forwarder.c /src/sandbox-seed.c \
+COPY supervisor.c supervisor.h processes.c egress-forwarder.c egress-forwarder.h sandbox-seed.c sandbox-seed.h files.c /src/
+RUN gcc -O2 -static -o /isol8-supervisor /src/supervisor.c /src/processes.c /src/egress-forwarder.c /src/sandbox-seed.c /src/files.c \
  && chmod 0755 /isol8-supervisor
 
 # --- Stage 2: the base image --------------------------------------------------

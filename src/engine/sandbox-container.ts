@@ -7,6 +7,7 @@ import type {
   SupervisorChannel,
 } from "../backend/backend.js";
 import { Isol8Error } from "../errors.js";
+import { FileFrameError, isFileFrame } from "../sandbox/file-protocol.js";
 import { isProcessFrame, ProcessFrameError } from "../sandbox/process-protocol.js";
 import type { DebugLog } from "./debug-log.js";
 import {
@@ -277,8 +278,9 @@ export class SandboxContainer {
 
   /**
    * Makes this a long-lived sandbox's container: the supervisor's process
-   * frames (src/sandbox/process-protocol.ts) go to `handler`. A frame that
-   * does not parse fails the container, as any broken frame does.
+   * and file frames (src/sandbox/process-protocol.ts, file-protocol.ts) go
+   * to `handler`. A frame that does not parse fails the container, as any
+   * broken frame does.
    */
   routeProcessFrames(handler: (type: string, payload: Buffer) => void): void {
     this.processFrames = handler;
@@ -372,11 +374,12 @@ export class SandboxContainer {
           this.fail(new SandboxFailure(`sandbox supervisor failed: ${payload.toString()}`));
           break;
         default:
-          if (this.processFrames && isProcessFrame(type)) {
+          if (this.processFrames && (isProcessFrame(type) || isFileFrame(type))) {
             try {
               this.processFrames(type, payload);
             } catch (error) {
-              if (!(error instanceof ProcessFrameError)) throw error;
+              if (!(error instanceof ProcessFrameError || error instanceof FileFrameError))
+                throw error;
               this.fail(
                 new SandboxFailure(`broken frame from the sandbox supervisor: ${error.message}`),
               );

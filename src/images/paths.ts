@@ -27,6 +27,7 @@ export const SUPERVISOR_SOURCES = [
   "egress-forwarder.h",
   "sandbox-seed.c",
   "sandbox-seed.h",
+  "files.c",
 ] as const;
 
 /** One of SUPERVISOR_SOURCES in the package's `sandbox/` folder. */

@@ -1,3 +1,4 @@
+import { SandboxFileError } from "../engine/session-files.js";
 import { Isol8Error } from "../errors.js";
 
 /** No sandbox of this engine has that id (or it has ended and been forgotten). */
@@ -28,4 +29,20 @@ export class ProcessStartError extends Isol8Error {
 export class SandboxEndedError extends Isol8Error {
   override readonly name = "SandboxEndedError";
   override readonly code = "SANDBOX_ENDED";
+}
+
+/** Nothing is at that path in the sandbox (or a folder on the way to it is missing). */
+export class SandboxFileNotFoundError extends SandboxFileError {
+  override readonly name = "SandboxFileNotFoundError";
+  override readonly code = "FILE_NOT_FOUND";
+}
+
+/**
+ * A file operation the sandbox refuses: a path outside /sandbox and /tmp,
+ * one that a symlink or `..` leads out of them, or a special file (a FIFO,
+ * socket or device) to read or write.
+ */
+export class SandboxFileRefusedError extends SandboxFileError {
+  override readonly name = "SandboxFileRefusedError";
+  override readonly code = "FILE_REFUSED";
 }

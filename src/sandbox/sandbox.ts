@@ -3,6 +3,9 @@ import type { SecretSet } from "../output/secret-masker.js";
 import type { Isol8Sandbox } from "./api.js";
 import { Commands } from "./commands.js";
 import { SandboxEndedError } from "./errors.js";
+import { FileChannel } from "./file-channel.js";
+import { isFileFrame } from "./file-protocol.js";
+import { Files, type FilesHost } from "./files.js";
 import type { ProcessHost } from "./host.js";
 import { ProcessTable } from "./process-table.js";
 import { Pty } from "./pty.js";
@@ -31,14 +34,18 @@ interface SandboxParts {
  * that holds it. `await using sandbox = await engine.createSandbox()`
  * kills it at the end of the block.
  */
-export class Sandbox implements ProcessHost, Isol8Sandbox {
+export class Sandbox implements ProcessHost, FilesHost, Isol8Sandbox {
   readonly sandboxId: string;
   /** Its processes: run, list, connect, kill, stdin. */
   readonly commands: Commands;
   /** Its terminals. */
   readonly pty: Pty;
+  /** Its files in /sandbox and /tmp: read, write, list, move, remove, watch. */
+  readonly files: Files;
   /** @internal */
   readonly table: ProcessTable;
+  /** @internal */
+  readonly fileChannel: FileChannel;
   /** @internal */
   readonly env: Readonly<Record<string, string>>;
   private readonly container: SandboxContainer;
@@ -62,9 +69,13 @@ export class Sandbox implements ProcessHost, Isol8Sandbox {
       parts.secrets,
       parts.settings.pidsLimit,
     );
+    this.fileChannel = new FileChannel({ send: (frame) => this.container.send(frame) });
     this.commands = new Commands(this);
     this.pty = new Pty(this);
-    this.container.routeProcessFrames((type, payload) => this.table.frame(type, payload));
+    this.files = new Files(this);
+    this.container.routeProcessFrames((type, payload) =>
+      isFileFrame(type) ? this.fileChannel.frame(type, payload) : this.table.frame(type, payload),
+    );
     this.container.onGone(() => void this.end("its container stopped"));
     this.endAt = new Date();
     this.schedule(parts.settings.timeoutMs);
@@ -128,6 +139,7 @@ export class Sandbox implements ProcessHost, Isol8Sandbox {
     this.endAt = new Date();
     clearTimeout(this.timer);
     this.table.endAll(reason);
+    this.fileChannel.endAll(reason);
     this.removal = this.container.remove().catch(() => undefined);
     this.parts.onEnd(this);
     for (const listener of this.endListeners.splice(0)) listener();

@@ -119,3 +119,82 @@ export interface SandboxMetrics {
   networkTxBytes: number;
   timestamp: Date;
 }
+
+/** What kind of thing a file entry is. */
+export type FileType =
+  | "file"
+  | "dir"
+  | "symlink"
+  | "fifo"
+  | "socket"
+  | "char-device"
+  | "block-device"
+  | "unknown";
+
+/** A file, folder or other entry of a sandbox, as `sandbox.files` reports it. */
+export interface EntryInfo {
+  /** Its last path component. */
+  name: string;
+  /** Its absolute path in the sandbox. */
+  path: string;
+  /** What it is; a symlink is reported as itself, never as what it points to. */
+  type: FileType;
+  /** Size in bytes (of a symlink: its target's length). */
+  size: number;
+  /** Permission bits, with setuid, setgid and sticky (`0o644`). */
+  mode: number;
+  /** The same as `ls -l` shows them: `-rw-r--r--`, `drwxr-xr-x`, `lrwxrwxrwx`. */
+  permissions: string;
+  modifiedTime: Date;
+  /** A symlink's target, as written in the link. */
+  symlinkTarget?: string;
+}
+
+/** How `files.read` hands back a file: a string (UTF-8), bytes, or a stream of bytes. */
+export type ReadFormat = "text" | "bytes" | "stream";
+
+/** Options of `files.read`. */
+export interface ReadOptions<F extends ReadFormat = ReadFormat> {
+  /** Default `text`. */
+  format?: F;
+}
+
+/**
+ * What `files.write` takes: a string (written as UTF-8), bytes, or a
+ * stream of them - a web `ReadableStream`, or any async iterable such as a
+ * Node `Readable` - which is read only as fast as the sandbox writes it.
+ */
+export type WriteData =
+  | string
+  | Uint8Array
+  | ArrayBuffer
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array | string>;
+
+/** Options of `files.list`. */
+export interface ListOptions {
+  /** Levels of folders to list: 1 (default) lists the folder's own entries, 2 those of its folders too; up to 64. */
+  depth?: number;
+}
+
+/** What happened to an entry of a watched folder. A move within the folder is a `rename` of the old name and a `create` of the new. */
+export type FilesystemEventType = "create" | "write" | "remove" | "rename" | "chmod";
+
+/** One change in a watched folder. */
+export interface FilesystemEvent {
+  type: FilesystemEventType;
+  /** The entry's path relative to the watched folder (`sub/file.txt` in a recursive watch). */
+  name: string;
+}
+
+/** Options of `files.watchDir`. */
+export interface WatchOptions {
+  /** Watch every folder below too, those made after the watch began included. Default false. */
+  recursive?: boolean;
+  /**
+   * Called once if the watch ends other than by `stop()`: the watched
+   * folder was removed, events were lost, the callback threw, or the
+   * sandbox ended; with the reason.
+   */
+  onExit?: (error: Error) => void;
+}

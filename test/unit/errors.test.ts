@@ -40,6 +40,8 @@ test("the index exports every error a library caller can meet, each with its own
     SandboxEndedError: "SANDBOX_ENDED",
     SandboxFailure: "SANDBOX_FAILURE",
     SandboxFileError: "SANDBOX_FILE",
+    SandboxFileNotFoundError: "FILE_NOT_FOUND",
+    SandboxFileRefusedError: "FILE_REFUSED",
     SandboxFileTooLargeError: "SANDBOX_FILE_TOO_LARGE",
     SandboxNotFoundError: "SANDBOX_NOT_FOUND",
     UnsupportedByBackendError: "UNSUPPORTED_BY_BACKEND",

@@ -1,12 +1,13 @@
 // The frame letters of the supervisor protocol are written twice: in
 // sandbox/supervisor.c (its header comment) and its handlers there and in
-// sandbox/processes.c, and in src/engine/protocol.ts and
-// src/sandbox/process-protocol.ts. This test keeps the two in step, so a frame the
+// sandbox/processes.c and sandbox/files.c, and in src/engine/protocol.ts,
+// src/sandbox/process-protocol.ts and src/sandbox/file-protocol.ts. This test keeps the two in step, so a frame the
 // engine sends is one the supervisor documents and handles, and back.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { FROM_SUPERVISOR, TO_SUPERVISOR } from "../../src/engine/protocol.js";
+import { FROM_FILES, TO_FILES } from "../../src/sandbox/file-protocol.js";
 import { FROM_PROCESSES, TO_PROCESSES } from "../../src/sandbox/process-protocol.js";
 
 const source = readFileSync(new URL("../../sandbox/supervisor.c", import.meta.url), "utf8");
@@ -29,19 +30,28 @@ function documented(from: string, to: string): string[] {
 }
 
 const processes = readFileSync(new URL("../../sandbox/processes.c", import.meta.url), "utf8");
+const files = readFileSync(new URL("../../sandbox/files.c", import.meta.url), "utf8");
 
-/** The C code of both files without its comments. */
-const code = (source + processes).replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+/** The C code of the three files without its comments. */
+const code = (source + processes + files).replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
 
 test("every frame the engine sends is documented in the supervisor, and handled by it", () => {
-  const engineSends = [...Object.values(TO_SUPERVISOR), ...Object.values(TO_PROCESSES)].sort();
+  const engineSends = [
+    ...Object.values(TO_SUPERVISOR),
+    ...Object.values(TO_PROCESSES),
+    ...Object.values(TO_FILES),
+  ].sort();
   assert.deepEqual(documented("engine -> supervisor", "supervisor -> engine"), engineSends);
   for (const letter of engineSends)
     assert.match(code, new RegExp(`(case|type ==) '${letter}'`), `no handler for '${letter}'`);
 });
 
 test("every frame the supervisor documents sending is one the engine knows, and it sends each", () => {
-  const engineReads = [...Object.values(FROM_SUPERVISOR), ...Object.values(FROM_PROCESSES)].sort();
+  const engineReads = [
+    ...Object.values(FROM_SUPERVISOR),
+    ...Object.values(FROM_PROCESSES),
+    ...Object.values(FROM_FILES),
+  ].sort();
   assert.deepEqual(documented("supervisor -> engine", " * When its stdin closes"), engineReads);
   for (const letter of engineReads)
     assert.ok(code.includes(`'${letter}'`), `the supervisor never writes '${letter}'`);

@@ -104,6 +104,19 @@ export interface BackendSandbox {
   remove(askToQuit: () => void): Promise<void>;
   /** Removes the sandbox at once, without waiting (its channel has failed). */
   destroy(): void;
+  /** Its CPU, memory and network figures now; only with the `liveMetrics` capability. */
+  usage?(): Promise<SandboxUsage>;
+}
+
+/** What a running sandbox uses, read when asked (`BackendSandbox.usage`). */
+export interface SandboxUsage {
+  /** CPU time used since it started, in nanoseconds. */
+  cpuNanos: number;
+  /** Memory in use (without reclaimable page cache) and the limit, in bytes. */
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  networkRxBytes: number;
+  networkTxBytes: number;
 }
 
 /**

@@ -23,11 +23,13 @@ import type {
   ProcessInfo,
   PtyOptions,
   SandboxInfo,
+  SandboxMetrics,
 } from "../sandbox/types.js";
 import type {
   WireProcessInfo,
   WireProcessOutputEvent,
   WireSandboxInfo,
+  WireSandboxMetrics,
 } from "../wire/sandboxes.js";
 import { errorFromAnswer, libraryError } from "./library-errors.js";
 import { RemoteError } from "./remote-error.js";
@@ -317,6 +319,11 @@ export class RemoteSandbox implements Isol8Sandbox {
 
   async getInfo(): Promise<SandboxInfo> {
     return sandboxInfo(await this.transport.request<WireSandboxInfo>("GET", this.base));
+  }
+
+  async getMetrics(): Promise<SandboxMetrics> {
+    const wire = await this.transport.request<WireSandboxMetrics>("GET", `${this.base}/metrics`);
+    return { ...wire, timestamp: new Date(wire.timestamp) };
   }
 
   async isRunning(): Promise<boolean> {

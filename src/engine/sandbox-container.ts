@@ -4,8 +4,10 @@ import type {
   ExecResult,
   SandboxBackend,
   SandboxSpec,
+  SandboxUsage,
   SupervisorChannel,
 } from "../backend/backend.js";
+import { UnsupportedByBackendError } from "../backend/backend.js";
 import { Isol8Error } from "../errors.js";
 import { FileFrameError, isFileFrame } from "../sandbox/file-protocol.js";
 import { isProcessFrame, ProcessFrameError } from "../sandbox/process-protocol.js";
@@ -264,6 +266,15 @@ export class SandboxContainer {
    */
   exec(argv: string[], options: ExecOptions): Promise<ExecResult> {
     return this.sandbox.exec(argv, options);
+  }
+
+  /** Its CPU, memory and network figures now, from a backend with the `liveMetrics` capability. */
+  usage(): Promise<SandboxUsage> {
+    if (!this.sandbox.usage)
+      return Promise.reject(
+        new UnsupportedByBackendError("getMetrics needs a backend with the liveMetrics capability"),
+      );
+    return this.sandbox.usage();
   }
 
   /** Kills every sandbox process and empties /sandbox and /tmp; false if that could not be verified. */

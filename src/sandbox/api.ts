@@ -11,6 +11,7 @@ import type {
   ProcessInfo,
   PtyOptions,
   SandboxInfo,
+  SandboxMetrics,
 } from "./types.js";
 
 /** A process of a sandbox: a background command, a terminal, or one reconnected to. */
@@ -77,6 +78,8 @@ export interface Isol8Sandbox {
   /** Makes it end `timeoutMs` from now (1 s to 24 h). */
   setTimeout(timeoutMs: number): Promise<void>;
   getInfo(): Promise<SandboxInfo>;
+  /** What it uses now: CPU, memory, disk, network. */
+  getMetrics(): Promise<SandboxMetrics>;
   isRunning(): Promise<boolean>;
   /** Kills every process and removes the container. */
   kill(): Promise<void>;

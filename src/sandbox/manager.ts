@@ -21,7 +21,7 @@ import { SANDBOX_PIDS_LIMIT, sandboxSettings } from "./validate.js";
 const ENDED_KEPT = 100;
 
 interface SandboxManagerDeps {
-  options: Pick<ResolvedOptions, "maxOutputBytes" | "poolSize" | "network">;
+  options: Pick<ResolvedOptions, "maxOutputBytes" | "poolSize" | "network" | "cpuLimit">;
   secrets: SecretSet;
   log: DebugLog;
   image: (runtime: Runtime) => string;
@@ -58,6 +58,7 @@ export class SandboxManager {
       settings,
       env: { ...this.deps.env(settings.runtime), ...settings.env },
       historyBytes: this.deps.options.maxOutputBytes,
+      cpuLimit: this.deps.options.cpuLimit,
       secrets: this.deps.secrets,
       onEnd: (ended) => this.onEnd(ended),
     });

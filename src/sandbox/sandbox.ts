@@ -1,4 +1,4 @@
-import type { SandboxContainer } from "../engine/sandbox-container.js";
+import { type SandboxContainer, SandboxFailure } from "../engine/sandbox-container.js";
 import type { SecretSet } from "../output/secret-masker.js";
 import type { Isol8Sandbox } from "./api.js";
 import { Commands } from "./commands.js";
@@ -9,7 +9,7 @@ import { Files, type FilesHost } from "./files.js";
 import type { ProcessHost } from "./host.js";
 import { ProcessTable } from "./process-table.js";
 import { Pty } from "./pty.js";
-import type { SandboxInfo, SandboxState } from "./types.js";
+import type { SandboxInfo, SandboxMetrics, SandboxState } from "./types.js";
 import type { SandboxSettings } from "./validate.js";
 import { sandboxTimeout } from "./validate.js";
 
@@ -23,6 +23,8 @@ interface SandboxParts {
   env: Record<string, string>;
   /** Output kept per process for reconnecting callers. */
   historyBytes: number;
+  /** Cores it may use. */
+  cpuLimit: number;
   secrets: SecretSet;
   /** Called once, when it has ended. */
   onEnd: (sandbox: Sandbox) => void;
@@ -55,6 +57,8 @@ export class Sandbox implements ProcessHost, FilesHost, Isol8Sandbox {
   private timer: NodeJS.Timeout | undefined;
   private endReason: string | undefined;
   private removal: Promise<void> | undefined;
+  /** The CPU time at the last getMetrics (or at start), for the CPU in use since. */
+  private cpuReading = { at: performance.now(), nanos: 0 };
   private readonly endListeners: (() => void)[] = [];
 
   /** @internal made by `DockerIsol8.createSandbox` */
@@ -101,6 +105,52 @@ export class Sandbox implements ProcessHost, FilesHost, Isol8Sandbox {
     this.endAt = new Date(Date.now() + timeoutMs);
     // Unref'd: the sandbox's channel is what keeps a process alive, not its deadline.
     this.timer = setTimeout(() => void this.end("timeout"), timeoutMs).unref();
+  }
+
+  /**
+   * What it uses now: CPU (over the time since the last call, or since it
+   * started), memory and its limit, the bytes in /sandbox and /tmp and
+   * their sizes, and network bytes. Reading the disk runs `df` in it.
+   */
+  async getMetrics(): Promise<SandboxMetrics> {
+    this.assertRunning();
+    const [usage, disk] = await Promise.all([this.container.usage(), this.diskUsage()]);
+    const now = performance.now();
+    const elapsedNs = (now - this.cpuReading.at) * 1e6;
+    const cpuUsedPct =
+      elapsedNs > 0 ? Math.max(0, ((usage.cpuNanos - this.cpuReading.nanos) / elapsedNs) * 100) : 0;
+    this.cpuReading = { at: now, nanos: usage.cpuNanos };
+    return {
+      cpuUsedPct: Math.round(cpuUsedPct * 10) / 10,
+      cpuCount: this.parts.cpuLimit,
+      memUsed: usage.memoryBytes,
+      memTotal: usage.memoryLimitBytes,
+      diskUsed: disk.used,
+      diskTotal: disk.size,
+      networkRxBytes: usage.networkRxBytes,
+      networkTxBytes: usage.networkTxBytes,
+      timestamp: new Date(),
+    };
+  }
+
+  /** Bytes used in /sandbox and /tmp and what they may hold, as `df` sees them in the sandbox. */
+  private async diskUsage(): Promise<{ used: number; size: number }> {
+    const df = await this.commands.run(["df", "-B1", "--output=used,size", "/sandbox", "/tmp"], {
+      timeoutMs: 10_000,
+    });
+    const rows = df.stdout
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/).map(Number));
+    if (df.exitCode !== 0 || rows.length !== 2 || rows.flat().some((n) => !Number.isFinite(n)))
+      throw new SandboxFailure(
+        `reading the sandbox's disk use failed: ${df.stderr.trim() || df.stdout.trim()}`,
+      );
+    return {
+      used: rows.reduce((sum, row) => sum + (row[0] ?? 0), 0),
+      size: rows.reduce((sum, row) => sum + (row[1] ?? 0), 0),
+    };
   }
 
   async getInfo(): Promise<SandboxInfo> {

@@ -94,6 +94,22 @@ export const sandboxInfoSchema = z
   })
   .meta({ id: "SandboxInfo" });
 
+export const sandboxMetricsSchema = z
+  .strictObject({
+    cpuUsedPct: z
+      .number()
+      .meta({ description: "CPU in use since the last reading, % of one core" }),
+    cpuCount: z.number(),
+    memUsed: z.number(),
+    memTotal: z.number(),
+    diskUsed: z.number().meta({ description: "bytes in /sandbox and /tmp" }),
+    diskTotal: z.number(),
+    networkRxBytes: z.number(),
+    networkTxBytes: z.number(),
+    timestamp: z.string(),
+  })
+  .meta({ id: "SandboxMetrics" });
+
 export const sandboxListSchema = z.strictObject({ sandboxes: z.array(sandboxInfoSchema) });
 
 export const processInfoSchema = z
@@ -140,5 +156,6 @@ const processOutputEventSchema = z
   .meta({ id: "ProcessOutputEvent" });
 
 export type WireSandboxInfo = z.infer<typeof sandboxInfoSchema>;
+export type WireSandboxMetrics = z.infer<typeof sandboxMetricsSchema>;
 export type WireProcessInfo = z.infer<typeof processInfoSchema>;
 export type WireProcessOutputEvent = z.infer<typeof processOutputEventSchema>;

@@ -51,6 +51,12 @@ describe("a sandbox on the server, through RemoteIsol8", () => {
     assert.equal((await sleeper.wait()).signal, "SIGKILL");
     await assert.rejects(sandbox.commands.sendStdin(99_999, "x"), ProcessNotFoundError);
     assert.equal((await sandbox.getInfo()).metadata.from, "remote");
+    const metrics = await sandbox.getMetrics();
+    assert.ok(
+      metrics.memUsed > 0 && metrics.memTotal === 512 * 1024 * 1024,
+      JSON.stringify(metrics),
+    );
+    assert.ok(metrics.timestamp instanceof Date);
   });
 
   test("a terminal: input, resize, its exit code", async () => {

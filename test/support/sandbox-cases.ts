@@ -246,6 +246,36 @@ export function sandboxCases(runtime: OciRuntime): void {
       await assert.rejects(sandbox.setTimeout(5_000), SandboxEndedError);
     });
 
+    test("getMetrics: memory a process holds, its limit, CPU it spent, bytes written to /sandbox", async () => {
+      await using sandbox = await isol8.createSandbox();
+      const before = await sandbox.getMetrics();
+      const holder = await sandbox.commands.run(
+        "python3 -c \"import sys,time; b=bytearray(80*1024*1024); [b.__setitem__(i,1) for i in range(0,len(b),4096)]; print('held', flush=True); time.sleep(60)\"",
+        { background: true },
+      );
+      await sandbox.commands.run(
+        "head -c 8388608 /dev/urandom > /sandbox/blob; i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done",
+      );
+      assert.ok(await eventually(() => holder.stdout.includes("held")), holder.stderr);
+      const during = await sandbox.getMetrics();
+      assert.equal(during.memTotal, 512 * 1024 * 1024);
+      assert.ok(
+        during.memUsed - before.memUsed > 70 * 1024 * 1024,
+        `${before.memUsed} -> ${during.memUsed}`,
+      );
+      assert.ok(
+        during.diskUsed - before.diskUsed >= 8 * 1024 * 1024,
+        `${before.diskUsed} -> ${during.diskUsed}`,
+      );
+      assert.ok(during.diskTotal > during.diskUsed);
+      assert.ok(
+        during.cpuUsedPct > 0 && during.cpuUsedPct <= 100 * during.cpuCount + 5,
+        String(during.cpuUsedPct),
+      );
+      assert.deepEqual([during.cpuCount, during.networkRxBytes, during.networkTxBytes], [1, 0, 0]);
+      await holder.kill();
+    });
+
     test("a sandbox ends at its timeout unless setTimeout moves it", async () => {
       const short = await isol8.createSandbox({ timeoutMs: 1_000 });
       const moved = await isol8.createSandbox({ timeoutMs: 1_000 });

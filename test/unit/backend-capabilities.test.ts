@@ -71,12 +71,8 @@ test("Docker over a unix socket can mount this machine's directories; over tcp i
   assert.equal(remote.capabilities.localMounts, false);
   assert.throws(() => new DockerIsol8({ network: "filtered" }, remote), UnsupportedByBackendError);
   // What the Docker backend does not implement is declared absent, never faked.
-  for (const capability of [
-    "reattach",
-    "checkpoint",
-    "volumes",
-    "inboundPorts",
-    "liveMetrics",
-  ] as const)
+  for (const capability of ["reattach", "checkpoint", "volumes", "inboundPorts"] as const)
     assert.equal(remote.capabilities[capability], false);
+  // Live metrics are Docker's one-shot stats (sandbox.getMetrics).
+  assert.equal(remote.capabilities.liveMetrics, true);
 });

@@ -11,6 +11,7 @@ import {
   ImageNotFoundError,
   type SandboxBackend,
   type SandboxSpec,
+  type SandboxUsage,
   type SupervisorChannel,
 } from "../backend.js";
 import { assertDockerReachable, createDockerClient } from "./client.js";
@@ -46,7 +47,7 @@ export class DockerBackend implements SandboxBackend {
       checkpoint: false,
       volumes: false,
       inboundPorts: false,
-      liveMetrics: false,
+      liveMetrics: true,
     };
   }
 
@@ -116,6 +117,22 @@ class DockerSandbox implements BackendSandbox {
 
   get id(): string {
     return this.container.id;
+  }
+
+  /** Docker's one-shot stats of the container. */
+  async usage(): Promise<SandboxUsage> {
+    const stats = await this.container.stats();
+    const memory = stats.memory_stats ?? {};
+    const cache =
+      memory.stats?.inactive_file ?? memory.stats?.total_inactive_file ?? memory.stats?.cache ?? 0;
+    const networks = Object.values(stats.networks ?? {});
+    return {
+      cpuNanos: stats.cpu_stats?.cpu_usage?.total_usage ?? 0,
+      memoryBytes: Math.max(0, (memory.usage ?? 0) - cache),
+      memoryLimitBytes: memory.limit ?? 0,
+      networkRxBytes: networks.reduce((sum, n) => sum + (n.rx_bytes ?? 0), 0),
+      networkTxBytes: networks.reduce((sum, n) => sum + (n.tx_bytes ?? 0), 0),
+    };
   }
 
   /**

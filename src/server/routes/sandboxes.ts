@@ -19,6 +19,7 @@ import {
   processStdinBodySchema,
   sandboxInfoSchema,
   sandboxListSchema,
+  sandboxMetricsSchema,
   sandboxParamsSchema,
   sandboxTimeoutBodySchema,
   startProcessBodySchema,
@@ -94,6 +95,19 @@ const killSandbox = createRoute({
   summary: "Kill every process of a sandbox and remove its container",
   request: { params: sandboxParamsSchema },
   responses: { 200: jsonAnswer("it has ended", okSchema), ...failures(400, 404, ...AUTHED) },
+});
+
+const sandboxMetrics = createRoute({
+  method: "get",
+  path: "/sandboxes/{id}/metrics",
+  operationId: "sandboxMetrics",
+  tags: TAGS,
+  summary: "What a sandbox uses now: CPU, memory, disk, network",
+  request: { params: sandboxParamsSchema },
+  responses: {
+    200: jsonAnswer("its figures", sandboxMetricsSchema),
+    ...failures(400, 404, 409, ...AUTHED),
+  },
 });
 
 const setSandboxTimeout = createRoute({
@@ -249,6 +263,11 @@ export function sandboxRoutes(ctx: ServerContext) {
   mount(app, killSandbox, async (c) => {
     await sandboxOf(c, c.req.valid("param").id).kill();
     return c.json({ ok: true } as const, 200);
+  });
+
+  mount(app, sandboxMetrics, async (c) => {
+    const metrics = await sandboxOf(c, c.req.valid("param").id).getMetrics();
+    return c.json({ ...metrics, timestamp: metrics.timestamp.toISOString() }, 200);
   });
 
   mount(app, setSandboxTimeout, async (c) => {

@@ -6,6 +6,7 @@ import type {
   BuildQuery,
   ContainerCreateBody,
   ContainerInspect,
+  ContainerStats,
   ContainerSummary,
   ContainerTop,
   ContainerWaitResult,
@@ -183,6 +184,15 @@ export class Container {
       method: "DELETE",
       path: this.path,
       query: { force: options.force },
+    });
+  }
+
+  /** One reading of its CPU, memory and network figures, without waiting for a second. */
+  stats(): Promise<ContainerStats> {
+    return this.transport.json({
+      method: "GET",
+      path: `${this.path}/stats`,
+      query: { stream: false, "one-shot": true },
     });
   }
 

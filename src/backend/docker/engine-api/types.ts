@@ -88,6 +88,18 @@ export interface ContainerTop {
   Processes?: string[][];
 }
 
+/** `GET /containers/{id}/stats?stream=false&one-shot=true`: the figures isol8 reads of one reading. */
+export interface ContainerStats {
+  cpu_stats?: { cpu_usage?: { total_usage?: number }; online_cpus?: number };
+  memory_stats?: {
+    usage?: number;
+    limit?: number;
+    /** cgroup v1 names the page cache `cache`, v2 `inactive_file`. */
+    stats?: { cache?: number; inactive_file?: number; total_inactive_file?: number };
+  };
+  networks?: Record<string, { rx_bytes?: number; tx_bytes?: number }>;
+}
+
 /** The body of `POST /containers/{id}/exec`. */
 export interface ExecCreateBody {
   Cmd: string[];

@@ -8,6 +8,7 @@
 // runc unless the runtime matters; then runsc too.
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
+import { InvalidOptionError } from "../../src/engine/errors.js";
 import { SandboxFileError } from "../../src/engine/session-files.js";
 import {
   ProcessNotFoundError,
@@ -281,6 +282,33 @@ describe("runc: bad and huge requests", () => {
       sandbox.pty.create({ cols: 10, rows: 10, cmd: ["a\0"] }),
       /cmd\[0\]: must not contain a NUL/,
     );
+    await assertServes(sandbox);
+  });
+
+  test("more environment variables than a process can be given are refused naming envs, and the sandbox lives on", async () => {
+    await using sandbox = await isol8.createSandbox({ env: { FROM_SANDBOX: "1" } });
+    const many = Object.fromEntries(Array.from({ length: 1100 }, (_, i) => [`V${i}`, "x"]));
+    await assert.rejects(sandbox.commands.run("true", { envs: many }), (error: Error) => {
+      assert.ok(error instanceof InvalidOptionError, String(error));
+      assert.match(error.message, /^envs: 1\d{3} variables .* more than the limit of 1024/);
+      return true;
+    });
+    await assert.rejects(
+      sandbox.pty.create({ cols: 10, rows: 10, envs: many }),
+      InvalidOptionError,
+    );
+    await assert.rejects(
+      isol8.createSandbox({ env: many }),
+      (error: Error) =>
+        error instanceof InvalidOptionError && /^env: 1\d{3} variables/.test(error.message),
+    );
+    // At the limit, with what the sandbox adds, a process starts and sees every variable.
+    const base = (await sandbox.commands.run("env -0 | tr -cd '\\0' | wc -c")).stdout.trim();
+    const room = 1024 - Number(base);
+    const fits = Object.fromEntries(Array.from({ length: room }, (_, i) => [`W${i}`, "y"]));
+    const full = await sandbox.commands.run("env | wc -l", { envs: fits });
+    assert.equal(full.stdout.trim(), "1024");
+    assert.equal((await sandbox.getInfo()).state, "running");
     await assertServes(sandbox);
   });
 

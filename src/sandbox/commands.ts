@@ -9,6 +9,7 @@ import {
   commandArgv,
   commandOptions,
   environment,
+  processEnvironment,
   processTimeout,
   workingDirectory,
 } from "./validate.js";
@@ -80,7 +81,7 @@ export class Commands implements Isol8Commands {
     const timeoutMs = processTimeout(checked.timeoutMs);
     this.host.assertRunning();
     const process = await this.host.table.start(
-      { argv: args, env: { ...this.host.env, ...envs }, cwd, timeoutMs },
+      { argv: args, env: processEnvironment("envs", this.host.env, envs), cwd, timeoutMs },
       { cmd: typeof cmd === "string" ? cmd : args.join(" "), args, cwd, envs, pty: false },
     );
     if (!checked.stdin) void process.endStdin();

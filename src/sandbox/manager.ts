@@ -15,7 +15,7 @@ import type { Runtime } from "../runtimes/index.js";
 import { SandboxNotFoundError } from "./errors.js";
 import { Sandbox } from "./sandbox.js";
 import type { CreateSandboxOptions, SandboxInfo } from "./types.js";
-import { SANDBOX_PIDS_LIMIT, sandboxSettings } from "./validate.js";
+import { processEnvironment, SANDBOX_PIDS_LIMIT, sandboxSettings } from "./validate.js";
 
 /** Ended sandboxes kept for `getInfo` and `listSandboxes`, at most. */
 const ENDED_KEPT = 100;
@@ -46,6 +46,7 @@ export class SandboxManager {
         'network: sandboxes do not support the "filtered" network yet; use an engine with network "none" or "host"',
       );
     if (this.stopping) throw new InvalidOptionError("createSandbox: the engine is stopping");
+    const env = processEnvironment("env", this.deps.env(settings.runtime), settings.env);
     const image = this.deps.image(settings.runtime);
     const container =
       settings.pidsLimit === SANDBOX_PIDS_LIMIT
@@ -56,7 +57,7 @@ export class SandboxManager {
       container,
       image,
       settings,
-      env: { ...this.deps.env(settings.runtime), ...settings.env },
+      env,
       historyBytes: this.deps.options.maxOutputBytes,
       cpuLimit: this.deps.options.cpuLimit,
       secrets: this.deps.secrets,

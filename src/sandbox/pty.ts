@@ -8,6 +8,7 @@ import type { PtyOptions } from "./types.js";
 import {
   commandArgv,
   environment,
+  processEnvironment,
   processTimeout,
   ptyOptions,
   terminalSize,
@@ -38,7 +39,7 @@ export class Pty implements Isol8Pty {
     const process = await this.host.table.start(
       {
         argv: args,
-        env: { TERM: "xterm-256color", ...this.host.env, ...envs },
+        env: processEnvironment("envs", { TERM: "xterm-256color", ...this.host.env }, envs),
         cwd,
         timeoutMs,
         terminal: size,

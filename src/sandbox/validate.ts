@@ -18,6 +18,8 @@ const MAX_METADATA_ENTRIES = 64;
 const MAX_METADATA_BYTES = 16 * 1024;
 const MAX_ARGS = 256;
 const MAX_TERMINAL_CELLS = 4096;
+/** Variables a process can be started with (MAX_ENV in sandbox/supervisor.h, which ends the sandbox past it). */
+const MAX_PROCESS_ENV = 1024;
 
 function fail(message: string): never {
   throw new InvalidOptionError(message);
@@ -56,6 +58,25 @@ export function environment(field: string, value: unknown): Record<string, strin
   }
   const problem = envSizeProblem(field, env);
   if (problem) fail(problem);
+  return env;
+}
+
+/**
+ * A process's whole environment, `own` over `inherited` (what the engine and
+ * the sandbox give every process), checked for the count the supervisor can
+ * start a process with: a request past it is refused here, naming `field`.
+ */
+export function processEnvironment(
+  field: string,
+  inherited: Readonly<Record<string, string>>,
+  own: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const env = { ...inherited, ...own };
+  const count = Object.keys(env).length;
+  if (count > MAX_PROCESS_ENV)
+    fail(
+      `${field}: ${count} variables (with the ${Object.keys(inherited).length} every process of the sandbox has) is more than the limit of ${MAX_PROCESS_ENV} a process starts with`,
+    );
   return env;
 }
 

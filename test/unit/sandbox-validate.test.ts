@@ -11,6 +11,7 @@ import {
   commandArgv,
   commandOptions,
   environment,
+  processEnvironment,
   processTimeout,
   ptyOptions,
   SANDBOX_PIDS_LIMIT,
@@ -120,6 +121,24 @@ test("environments: one variable within the argument limit, all of them within 5
     Array.from({ length: 5 }, (_, i) => [`V${i}`, "x".repeat(120 * 1024)]),
   );
   refused(() => environment("envs", many), /^envs: \d+ bytes in all is larger than the limit/);
+});
+
+test("a process's whole environment: its own over the sandbox's, at most 1024 variables in all", () => {
+  const variables = (prefix: string, count: number) =>
+    Object.fromEntries(Array.from({ length: count }, (_, i) => [`${prefix}${i}`, "x"]));
+  assert.deepEqual(processEnvironment("envs", { A: "1", B: "2" }, { B: "3" }), { A: "1", B: "3" });
+  const full = processEnvironment("envs", variables("S", 24), variables("P", 1000));
+  assert.equal(Object.keys(full).length, 1024);
+  // The same names count once.
+  assert.equal(
+    Object.keys(processEnvironment("envs", variables("V", 1024), variables("V", 1024))).length,
+    1024,
+  );
+  refused(
+    () => processEnvironment("envs", variables("S", 24), variables("P", 1001)),
+    /^envs: 1025 variables \(with the 24 every process of the sandbox has\) is more than the limit of 1024/,
+  );
+  refused(() => processEnvironment("env", {}, variables("V", 1025)), /^env: 1025 variables/);
 });
 
 test("createSandbox metadata: strings, at most 64 entries and 16 KiB", () => {

@@ -34,6 +34,9 @@ import type {
 import { errorFromAnswer, libraryError } from "./library-errors.js";
 import { RemoteError } from "./remote-error.js";
 
+/** The error event that ends an output stream whose reader fell behind (the server's READER_BEHIND). */
+const READER_BEHIND = "OUTPUT_READER_BEHIND";
+
 /** How a remote sandbox reaches its server. */
 export interface SandboxTransport {
   /** One JSON call of the API. */
@@ -102,22 +105,32 @@ class RemoteCommandHandle implements Isol8CommandHandle {
     void this.follow();
   }
 
-  /** Reads the stream from the process's start to its result. */
+  /**
+   * Reads the stream from the process's start to its result. A stream the
+   * server ended because this reader fell behind a fast process is opened
+   * again from now on: what was missed is not in this handle's output (the
+   * result still has what the server kept).
+   */
   private async follow(): Promise<void> {
     try {
-      for await (const event of outputEvents(
-        this.transport,
-        `${this.path}/output`,
-        this.abort.signal,
-      )) {
-        if (event.type === "exit") return this.settle(event.result);
-        if (event.type === "error") throw libraryError(409, event.data, event.code);
-        const data = Buffer.from(event.data, "base64");
-        this.log.append({ stream: event.type, data });
-        this.listener?.(event.type, data);
+      let path = `${this.path}/output`;
+      for (;;) {
+        let behind = false;
+        for await (const event of outputEvents(this.transport, path, this.abort.signal)) {
+          if (event.type === "exit") return this.settle(event.result);
+          if (event.type === "error" && event.code === READER_BEHIND) {
+            behind = true;
+            break;
+          }
+          if (event.type === "error") throw libraryError(409, event.data, event.code);
+          const data = Buffer.from(event.data, "base64");
+          this.log.append({ stream: event.type, data });
+          this.listener?.(event.type, data);
+        }
+        if (this.abort.signal.aborted) return;
+        if (!behind) throw new RemoteError(0, "the output stream ended before the process did");
+        path = `${this.path}/output?history=false`;
       }
-      if (!this.abort.signal.aborted)
-        throw new RemoteError(0, "the output stream ended before the process did");
     } catch (error) {
       this.failure = error as Error;
       for (const waiter of this.waiters.splice(0)) waiter.reject(this.failure);

@@ -6,6 +6,9 @@ import { sandboxPlace } from "../sandbox-layout.js";
 import type { ExecutionRequest } from "../types.js";
 import { assertEnvName, envSizeProblem, InvalidOptionError, MAX_ARG_BYTES } from "./options.js";
 
+/** Variables a request may add: the supervisor starts a program with at most 1024, the engine's few included. */
+const MAX_REQUEST_ENV = 1000;
+
 /** Largest program or stdin accepted (bytes); bigger ones are refused with a clear error. */
 export const MAX_CODE_BYTES = 16 * 1024 * 1024;
 const MAX_STDIN_BYTES = 64 * 1024 * 1024;
@@ -59,6 +62,10 @@ export function validateRequest(request: ExecutionRequest): void {
       assertEnvName("env", name);
       if (typeof value !== "string") fail(`env.${name}: must be a string`);
     }
+    const count = Object.keys(request.env).length;
+    // The supervisor starts a program with at most 1024 variables, the engine's own among them.
+    if (count > MAX_REQUEST_ENV)
+      fail(`env: ${count} variables is more than the limit of ${MAX_REQUEST_ENV}`);
     const problem = envSizeProblem("env", request.env);
     if (problem) fail(problem);
   }

@@ -4,6 +4,7 @@ import { streamSSE } from "hono/streaming";
 import { signalNumber } from "../../engine/signals.js";
 import { describeProcess } from "../../sandbox/commands.js";
 import { CommandHandle } from "../../sandbox/handle.js";
+import type { SandboxProcess } from "../../sandbox/process.js";
 import type { Sandbox } from "../../sandbox/sandbox.js";
 import type { ProcessInfo, SandboxInfo } from "../../sandbox/types.js";
 import { okSchema } from "../../wire/responses.js";
@@ -38,7 +39,16 @@ import { AUTHED, failures, jsonAnswer, jsonRequest, mount, routeGroup } from "..
  * stream is ended with an error (it can reconnect and read the kept
  * history): the server never holds more than this per reader.
  */
-const READER_BACKLOG_BYTES = 8 * 1024 * 1024;
+const READER_BACKLOG_BYTES = 2 * 1024 * 1024;
+/**
+ * Output streams open at once on one sandbox, and stdin writes waiting on
+ * one process: each holds memory (a reader's backlog, a write's body), so
+ * both are counted, and one more is a 429.
+ */
+const MAX_READERS_PER_SANDBOX = 16;
+const MAX_WAITING_WRITES = 4;
+/** The `code` of the event that ends a reader's stream once it fell behind: reconnect without history. */
+const READER_BEHIND = "OUTPUT_READER_BEHIND";
 
 const TAGS = ["sandboxes"];
 
@@ -227,6 +237,9 @@ const killProcess = createRoute({
  */
 export function sandboxRoutes(ctx: ServerContext) {
   const app = routeGroup();
+  /** Output streams open per sandbox, and stdin writes waiting per process. */
+  const readers = new WeakMap<Sandbox, number>();
+  const writes = new WeakMap<SandboxProcess, number>();
   const tenant = (c: Context<AppEnv>) => c.get("principal").tenantId;
   const sandboxOf = (c: Context<AppEnv>, id: string): Sandbox => ctx.sandboxes.get(tenant(c), id);
   const running = (sandbox: Sandbox, pid: number) => {
@@ -313,6 +326,13 @@ export function sandboxRoutes(ctx: ServerContext) {
         "PROCESS_NOT_FOUND",
       );
     const replay = c.req.valid("query").history !== "false";
+    const open = readers.get(sandbox) ?? 0;
+    if (open >= MAX_READERS_PER_SANDBOX)
+      throw new HttpError(
+        429,
+        `this sandbox has ${open} output streams open, its most (${MAX_READERS_PER_SANDBOX}); close one first`,
+      );
+    readers.set(sandbox, open + 1);
     return streamSSE(c, async (stream) => {
       const queue: WireProcessOutputEvent[] = [];
       let backlog = 0;
@@ -355,6 +375,8 @@ export function sandboxRoutes(ctx: ServerContext) {
             const refusal = new HttpError(
               409,
               `this reader fell more than ${READER_BACKLOG_BYTES} bytes behind the process's output; reconnect to read what is kept`,
+              {},
+              READER_BEHIND,
             );
             await stream.write(`data: ${JSON.stringify(errorEvent(refusal))}\n\n`);
             return;
@@ -375,6 +397,7 @@ export function sandboxRoutes(ctx: ServerContext) {
       } finally {
         clearInterval(heartbeat);
         stop();
+        readers.set(sandbox, (readers.get(sandbox) ?? 1) - 1);
       }
     });
   });
@@ -383,8 +406,19 @@ export function sandboxRoutes(ctx: ServerContext) {
     const { id, pid } = c.req.valid("param");
     const process = running(sandboxOf(c, id), pid);
     const { data, encoding, eof } = c.req.valid("json");
-    if (data !== undefined) await process.write(Buffer.from(data, encoding ?? "utf8"));
-    if (eof) await process.endStdin();
+    const waiting = writes.get(process) ?? 0;
+    if (waiting >= MAX_WAITING_WRITES)
+      throw new HttpError(
+        429,
+        `${waiting} writes to this process's stdin are waiting for it to read; wait for one to finish`,
+      );
+    writes.set(process, waiting + 1);
+    try {
+      if (data !== undefined) await process.write(Buffer.from(data, encoding ?? "utf8"));
+      if (eof) await process.endStdin();
+    } finally {
+      writes.set(process, (writes.get(process) ?? 1) - 1);
+    }
     return c.json({ ok: true } as const, 200);
   });
 

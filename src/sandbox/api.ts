@@ -119,6 +119,7 @@ export interface Isol8Sandbox {
   readonly sandboxId: string;
   readonly commands: Isol8Commands;
   readonly pty: Isol8Pty;
+  readonly files: Isol8Files;
   /** Makes it end `timeoutMs` from now (1 s to 24 h). */
   setTimeout(timeoutMs: number): Promise<void>;
   getInfo(): Promise<SandboxInfo>;

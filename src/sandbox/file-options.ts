@@ -55,6 +55,19 @@ export async function* byteChunks(data: WriteData): AsyncGenerator<Uint8Array> {
   }
 }
 
+/**
+ * `data` as one piece of bytes when it is one (a string, bytes or an
+ * ArrayBuffer); undefined for a stream or async iterable, which is read as
+ * it comes; InvalidOptionError for anything else.
+ */
+export function wholeBytes(data: WriteData): Uint8Array | undefined {
+  const streamed =
+    typeof data === "object" &&
+    data !== null &&
+    ("getReader" in data || Symbol.asyncIterator in data);
+  return streamed ? undefined : asBytes(data);
+}
+
 function asBytes(value: unknown): Uint8Array {
   if (typeof value === "string") return Buffer.from(value);
   if (value instanceof Uint8Array) return value;

@@ -5,15 +5,10 @@
  * sandbox user, only beneath /sandbox and /tmp.
  */
 import { InvalidOptionError } from "../engine/errors.js";
-import { SandboxFileError } from "../engine/session-files.js";
 import type { Isol8Files, Isol8WatchHandle } from "./api.js";
-import {
-  type SandboxEndedError,
-  SandboxFileNotFoundError,
-  SandboxFileRefusedError,
-} from "./errors.js";
+import { type SandboxEndedError, SandboxFileRefusedError } from "./errors.js";
 import type { FileChannel, FileRequestHandler } from "./file-channel.js";
-import { entryInfo, fileError, listedEntries } from "./file-entries.js";
+import { entryInfo, fileError, listedEntries, meansAbsent } from "./file-entries.js";
 import { byteChunks, listDepth, readFormat, watchOptions } from "./file-options.js";
 import { filePath, isPlace } from "./file-paths.js";
 import {
@@ -131,9 +126,7 @@ export class Files implements Isol8Files {
       await this.getInfo(path);
       return true;
     } catch (error) {
-      if (error instanceof SandboxFileNotFoundError) return false;
-      // A file where a folder of the path should be: nothing can be there either.
-      if (error instanceof SandboxFileError && error.reason.endsWith("(ENOTDIR)")) return false;
+      if (meansAbsent(error)) return false;
       throw error;
     }
   }

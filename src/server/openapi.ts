@@ -20,7 +20,7 @@ const FAILURES = {
   403: "wrong, expired or revoked key; forbidden by policy or role; a file that holds a secret",
   404: "no such session, context, key, sandbox, process or file",
   409: "the sandbox has ended, or cannot start the process (its process limit is reached)",
-  413: "body larger than this server's limit (a sandbox file's: sandboxes.maxFileBytes)",
+  413: "body larger than this server's limit",
   426: "a plain GET: this route needs a WebSocket upgrade",
   429: "every execution slot and the queue are full, or the tenant has its most sessions",
   500: "a fault of the server's own",

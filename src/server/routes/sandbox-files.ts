@@ -168,12 +168,17 @@ const watchDir = createRoute({
   },
 });
 
-/** 413 for an upload past `limit`; the rest of its body is not read. */
+/**
+ * 413 for an upload past `limit`. Not with `Connection: close`: closing at
+ * once would reset a connection the client is still sending on, often
+ * before it has read this answer. @hono/node-server instead reads and
+ * discards what more comes for a moment (at most 64 MiB or 500 ms), then
+ * closes the connection unless the body has ended.
+ */
 function tooLarge(limit: number): HttpError {
   return new HttpError(
     413,
     `body: larger than this server's limit for a file of ${limit} bytes (sandboxes.maxFileBytes)`,
-    { Connection: "close" },
   );
 }
 

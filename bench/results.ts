@@ -90,7 +90,10 @@ so it is close to the library's warm \`execute\` and far below \`docker exec\`, 
 Docker's API and runc for every process. The terminal runs \`cat\` in raw mode, so a keystroke
 goes to the program and back; during the transfer, the terminal's frames share the channel and the
 engine's event loop with 64 KiB output frames, which the supervisor sends round-robin under each
-process's credit window. A sandbox from the warm pool needs no Docker API call; requested all at
+process's credit window. A file written or read through \`sandbox.files\` crosses the same channel
+in 64 KiB frames, at most 256 KiB of it unanswered, with no \`docker exec\` or tar; a watch's event
+is one frame from the supervisor's inotify read, so it follows the write that caused it by about a
+round trip. A sandbox from the warm pool needs no Docker API call; requested all at
 once, all but the pool's one are started at the same time, so their time is Docker's for that many
 containers on this machine. An idle sandbox runs only its supervisor, so its memory is that process's
 and what the kernel keeps for its container.`,

@@ -1,7 +1,8 @@
 /**
  * Long-lived sandboxes (`createSandbox`): starting a command in a running
  * sandbox, a terminal's keystroke round trip (alone, and beside a 1 GB
- * transfer in the same sandbox), creating a sandbox from the warm pool, many
+ * transfer in the same sandbox), a 100 MB file written and read through
+ * `sandbox.files` and a watch's event after a change, creating a sandbox from the warm pool, many
  * sandboxes requested at once, and many idle ones (their memory, and a warm
  * command among them), beside this machine's baselines measured in the same
  * run: `docker exec` into a running container and the library's warm
@@ -14,6 +15,7 @@ import { createDockerClient } from "../src/backend/docker/client.js";
 import { DockerIsol8 } from "../src/engine/docker-isol8.js";
 import type { Sandbox } from "../src/sandbox/sandbox.js";
 import {
+  atLeast,
   atMost,
   dockerExecSamples,
   percentile,
@@ -30,6 +32,10 @@ const CREATES = Math.min(samples, 40);
 /** Idle sandboxes started at once while filling up to `idle`. */
 const START_AT_ONCE = 10;
 const TRANSFER_BYTES = 1024 ** 3;
+/** The file written and read through `sandbox.files`, in bytes (MB here are 10^6 bytes). */
+const FILE_BYTES = 100e6;
+/** Each file size's writes and reads; the median counts. */
+const FILE_ROUNDS = 5;
 /** Long enough for every idle sandbox to be started and measured. */
 const SANDBOX_LIFETIME_MS = 3_600_000;
 
@@ -37,6 +43,9 @@ const TARGETS: Target[] = [
   atMost("firstByte", "command start to its first output byte p50", 10, "ms"),
   atMost("keystroke", "terminal keystroke to echo p50", 5, "ms"),
   atMost("keystrokeLoaded", "terminal keystroke to echo during a 1 GB transfer p50", 5, "ms"),
+  atLeast("fileWrite", "file write 100 MB (files.write from a stream)", 200, "MB/s"),
+  atLeast("fileRead", "file read 100 MB (files.read as a stream)", 200, "MB/s"),
+  atMost("watchEvent", "watch event after a change (files.write to its event) p50", 50, "ms"),
   atMost("create", "create a sandbox and run its first command (warm pool) p50", 50, "ms"),
   atMost("burst.failed", `sandboxes failed of ${burst} requested at once`, 0, ""),
   atMost("idle.failed", `sandboxes failed to start of ${idle} idle ones`, 0, ""),
@@ -150,6 +159,52 @@ async function containerMemory(sandbox: Sandbox): Promise<number> {
   return Number(readFileSync(`${dir}/memory.current`, "utf8")) - inactive;
 }
 
+/** `FILE_BYTES` of one 1 MiB buffer over and over, as a write's stream: the source costs nothing. */
+async function* fileData(): AsyncGenerator<Uint8Array> {
+  const chunk = Buffer.alloc(2 ** 20, "isol8 ");
+  for (let sent = 0; sent < FILE_BYTES; sent += chunk.length)
+    yield chunk.subarray(0, Math.min(chunk.length, FILE_BYTES - sent));
+}
+
+/** One write of `FILE_BYTES` into /sandbox and one read of it back; each in MB/s. */
+async function fileRound(sandbox: Sandbox): Promise<{ write: number; read: number }> {
+  const [writeMs, entry] = await timed(() => sandbox.files.write("/sandbox/file.bin", fileData()));
+  if (entry.size !== FILE_BYTES) throw new Error(`wrote ${entry.size} bytes`);
+  const [readMs, bytes] = await timed(async () => {
+    let count = 0;
+    for await (const chunk of await sandbox.files.read("/sandbox/file.bin", { format: "stream" }))
+      count += chunk.length;
+    return count;
+  });
+  if (bytes !== FILE_BYTES) throw new Error(`read ${bytes} bytes`);
+  const rate = (ms: number) => FILE_BYTES / 1e6 / (ms / 1000);
+  return { write: rate(writeMs), read: rate(readMs) };
+}
+
+/**
+ * A watch of /sandbox/watched; `change` writes a new file there and
+ * resolves with the ms from the write's call to its `create` event.
+ */
+async function watched(sandbox: Sandbox) {
+  await sandbox.files.makeDir("/sandbox/watched");
+  let waiting: { name: string; resolve: (at: number) => void } | undefined;
+  const watch = await sandbox.files.watchDir("/sandbox/watched", (event) => {
+    if (waiting && event.type === "create" && event.name === waiting.name)
+      waiting.resolve(performance.now());
+  });
+  let n = 0;
+  const change = async (): Promise<number> => {
+    const name = `f${n++}`;
+    const seen = new Promise<number>((resolve) => {
+      waiting = { name, resolve };
+    });
+    const started = performance.now();
+    await sandbox.files.write(`/sandbox/watched/${name}`, "x");
+    return (await seen) - started;
+  };
+  return { change, stop: () => watch.stop() };
+}
+
 const ms = (values: number[]) => [
   percentile(values, 50),
   percentile(values, 95),
@@ -180,6 +235,9 @@ const runs: number[] = [];
 const keystrokes: number[] = [];
 const loadedKeystrokes: number[] = [];
 const throughputs: number[] = [];
+const fileWrites: number[] = [];
+const fileReads: number[] = [];
+const watchEvents: number[] = [];
 {
   const isol8 = new DockerIsol8();
   try {
@@ -207,6 +265,18 @@ const throughputs: number[] = [];
       throughputs.push(await load.done());
     }
     await keys.close();
+    for (let i = 0; i < FILE_ROUNDS; i++) {
+      const round = await fileRound(sandbox);
+      fileWrites.push(round.write);
+      fileReads.push(round.read);
+    }
+    await sandbox.files.remove("/sandbox/file.bin");
+    const watch = await watched(sandbox);
+    for (let i = 0; i < samples; i++) {
+      await sleep(20);
+      watchEvents.push(await watch.change());
+    }
+    await watch.stop();
   } finally {
     await isol8.stop();
   }
@@ -214,6 +284,9 @@ const throughputs: number[] = [];
 measured.set("firstByte", percentile(firstBytes, 50));
 measured.set("keystroke", percentile(keystrokes, 50));
 measured.set("keystrokeLoaded", percentile(loadedKeystrokes, 50));
+measured.set("fileWrite", percentile(fileWrites, 50));
+measured.set("fileRead", percentile(fileReads, 50));
+measured.set("watchEvent", percentile(watchEvents, 50));
 
 // Creating sandboxes: one at a time from a warm pool, then `burst` at once.
 const creates: number[] = [];
@@ -332,6 +405,31 @@ printTable(
 );
 console.log(
   `\n1 GB transfers beside the terminal: ${throughputs.length}, ${percentile(throughputs, 50).toFixed(0)} MiB/s p50 (stdout of head -c 1G /dev/zero, read by the caller)`,
+);
+console.log(
+  `\nFiles of the same sandbox (sandbox.files; ${FILE_ROUNDS} rounds of a ${FILE_BYTES / 1e6} MB file, MB/s; the watch: ${watchEvents.length} new files, ms from files.write's call to their create event)\n`,
+);
+printTable(
+  ["measurement", "p50", "min", "max"],
+  [
+    [
+      "file write (from a stream)",
+      percentile(fileWrites, 50),
+      Math.min(...fileWrites),
+      Math.max(...fileWrites),
+    ],
+    [
+      "file read (as a stream)",
+      percentile(fileReads, 50),
+      Math.min(...fileReads),
+      Math.max(...fileReads),
+    ],
+  ],
+);
+console.log("");
+printTable(
+  ["measurement", "p50", "p95", "max"],
+  [["watch event after files.write", ...ms(watchEvents)]],
 );
 console.log(`\nCreating sandboxes, ms (create and run \`echo hi\`)\n`);
 printTable(

@@ -46,8 +46,10 @@ export { RUNTIMES } from "./runtimes/runtime.js";
 export type {
   Isol8CommandHandle,
   Isol8Commands,
+  Isol8Files,
   Isol8Pty,
   Isol8Sandbox,
+  Isol8WatchHandle,
   OutputCallbacks,
 } from "./sandbox/api.js";
 export type { Commands } from "./sandbox/commands.js";

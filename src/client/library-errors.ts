@@ -10,6 +10,8 @@ import {
   ProcessNotFoundError,
   ProcessStartError,
   SandboxEndedError,
+  SandboxFileNotFoundError,
+  SandboxFileRefusedError,
   SandboxNotFoundError,
 } from "../sandbox/errors.js";
 import type { ErrorBody } from "../wire/responses.js";
@@ -44,6 +46,8 @@ const BY_CODE: Record<string, (message: string) => Isol8Error> = {
   SANDBOX_FILE: fileError(SandboxFileError),
   SANDBOX_FILE_TOO_LARGE: fileError(SandboxFileTooLargeError),
   WITHHELD_FILE: fileError(WithheldFileError),
+  FILE_NOT_FOUND: fileError(SandboxFileNotFoundError),
+  FILE_REFUSED: fileError(SandboxFileRefusedError),
   SANDBOX_NOT_FOUND: (message) => withMessage(new SandboxNotFoundError(""), message),
   PROCESS_NOT_FOUND: (message) => withMessage(new ProcessNotFoundError(0), message),
   PROCESS_START_FAILED: (message) => new ProcessStartError(message),

@@ -3,7 +3,7 @@
  * with the same shape as a local one (src/sandbox/api.ts): every call is
  * one request to /sandboxes/..., and a process's output comes as an event
  * stream that any client can open, from its start (the server keeps what it
- * printed) to its result.
+ * printed) to its result. Its files are in remote-files.ts.
  */
 import { StringDecoder } from "node:string_decoder";
 import { EventSourceParserStream } from "eventsource-parser/stream";
@@ -33,6 +33,7 @@ import type {
 } from "../wire/sandboxes.js";
 import { errorFromAnswer, libraryError } from "./library-errors.js";
 import { RemoteError } from "./remote-error.js";
+import { RemoteFiles } from "./remote-files.js";
 
 /** The error event that ends an output stream whose reader fell behind (the server's READER_BEHIND). */
 const READER_BEHIND = "OUTPUT_READER_BEHIND";
@@ -314,6 +315,8 @@ class RemotePty implements Isol8Pty {
 export class RemoteSandbox implements Isol8Sandbox {
   readonly commands: RemoteCommands;
   readonly pty: RemotePty;
+  /** Its files in /sandbox and /tmp: read, write, list, move, remove, watch. */
+  readonly files: RemoteFiles;
   private readonly base: string;
 
   /** @internal made by RemoteIsol8 */
@@ -324,6 +327,7 @@ export class RemoteSandbox implements Isol8Sandbox {
     this.base = `/sandboxes/${encodeURIComponent(sandboxId)}`;
     this.commands = new RemoteCommands(transport, this.base);
     this.pty = new RemotePty(transport, this.base, this.commands);
+    this.files = new RemoteFiles(transport, this.base);
   }
 
   async setTimeout(timeoutMs: number): Promise<void> {

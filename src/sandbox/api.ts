@@ -1,6 +1,6 @@
 /**
  * What a long-lived sandbox offers, whoever runs it: a local engine
- * (`DockerIsol8.createSandbox`: Sandbox, Commands, Pty, CommandHandle) or a
+ * (`DockerIsol8.createSandbox`: Sandbox, Commands, Pty, Files, CommandHandle) or a
  * server (`RemoteIsol8.createSandbox`). Code written against these types
  * runs on either.
  */
@@ -8,10 +8,16 @@ import type { TerminalSize } from "./process-protocol.js";
 import type {
   CommandOptions,
   CommandResult,
+  EntryInfo,
+  FilesystemEvent,
+  ListOptions,
   ProcessInfo,
   PtyOptions,
+  ReadOptions,
   SandboxInfo,
   SandboxMetrics,
+  WatchOptions,
+  WriteData,
 } from "./types.js";
 
 /** A process of a sandbox: a background command, a terminal, or one reconnected to. */
@@ -70,11 +76,51 @@ export interface Isol8Pty {
   kill(pid: number): Promise<boolean>;
 }
 
+/** A running watch of `files.watchDir`. */
+export interface Isol8WatchHandle {
+  /** Stops the watch; no event is delivered after this returns. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A sandbox's files beneath /sandbox and /tmp (a relative path is taken
+ * from /sandbox). A path outside them, or that a symlink or `..` leads
+ * out of, is refused with SandboxFileRefusedError, as is a FIFO, socket or
+ * device to read or write; a missing path is SandboxFileNotFoundError.
+ */
+export interface Isol8Files {
+  /** A file's content: text (UTF-8, the default), bytes, or a stream read as fast as its consumer reads. */
+  read(path: string, options?: ReadOptions<"text">): Promise<string>;
+  read(path: string, options: ReadOptions<"bytes">): Promise<Uint8Array>;
+  read(path: string, options: ReadOptions<"stream">): Promise<ReadableStream<Uint8Array>>;
+  /** Writes a file, making the folders it is in and replacing what it held; resolves with its entry. */
+  write(path: string, data: WriteData): Promise<EntryInfo>;
+  /** The entries of a folder, `depth` levels of folders down (default 1). */
+  list(path: string, options?: ListOptions): Promise<EntryInfo[]>;
+  /** What is at a path; a symlink is reported as itself. */
+  getInfo(path: string): Promise<EntryInfo>;
+  /** Whether anything (a dangling symlink too) is at a path. */
+  exists(path: string): Promise<boolean>;
+  /** Makes a folder and the folders above it; false if it was there already. */
+  makeDir(path: string): Promise<boolean>;
+  /** Moves a file or folder within its place (/sandbox or /tmp); resolves with its new entry. */
+  rename(oldPath: string, newPath: string): Promise<EntryInfo>;
+  /** Removes a file, a symlink, or a folder with everything in it. */
+  remove(path: string): Promise<void>;
+  /** Calls `onEvent` with each change in a folder, in order, from when this resolves until `stop()`. */
+  watchDir(
+    path: string,
+    onEvent: (event: FilesystemEvent) => void,
+    options?: WatchOptions,
+  ): Promise<Isol8WatchHandle>;
+}
+
 /** A long-lived sandbox. */
 export interface Isol8Sandbox {
   readonly sandboxId: string;
   readonly commands: Isol8Commands;
   readonly pty: Isol8Pty;
+  readonly files: Isol8Files;
   /** Makes it end `timeoutMs` from now (1 s to 24 h). */
   setTimeout(timeoutMs: number): Promise<void>;
   getInfo(): Promise<SandboxInfo>;

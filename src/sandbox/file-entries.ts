@@ -65,3 +65,12 @@ export function fileError(path: string, code: string, text: string): SandboxFile
       return new SandboxFileError(path, `${text} (${code})`);
   }
 }
+
+/**
+ * Whether `error`, from looking at a path, means nothing is there: it is
+ * missing, or a file stands where a folder of the path should be.
+ */
+export function meansAbsent(error: unknown): boolean {
+  if (error instanceof SandboxFileNotFoundError) return true;
+  return error instanceof SandboxFileError && error.reason.endsWith("(ENOTDIR)");
+}

@@ -5,20 +5,16 @@
  * sandbox user, only beneath /sandbox and /tmp.
  */
 import { InvalidOptionError } from "../engine/errors.js";
-import { SandboxFileError } from "../engine/session-files.js";
-import {
-  type SandboxEndedError,
-  SandboxFileNotFoundError,
-  SandboxFileRefusedError,
-} from "./errors.js";
+import type { Isol8Files, Isol8WatchHandle } from "./api.js";
+import { type SandboxEndedError, SandboxFileRefusedError } from "./errors.js";
 import type { FileChannel, FileRequestHandler } from "./file-channel.js";
-import { entryInfo, fileError, listedEntries } from "./file-entries.js";
+import { entryInfo, fileError, listedEntries, meansAbsent } from "./file-entries.js";
+import { byteChunks, listDepth, readFormat, watchOptions } from "./file-options.js";
 import { filePath, isPlace } from "./file-paths.js";
 import {
   decodeRecords,
   encodeFileCredit,
   encodeWriteData,
-  FILE_CHUNK,
   FILE_WINDOW,
   type FileEvent,
   type FileRecord,
@@ -28,13 +24,10 @@ import type {
   EntryInfo,
   FilesystemEvent,
   ListOptions,
-  ReadFormat,
   ReadOptions,
   WatchOptions,
   WriteData,
 } from "./types.js";
-
-const MAX_LIST_DEPTH = 64;
 
 /** What `Files` needs of its sandbox. */
 export interface FilesHost {
@@ -52,7 +45,7 @@ function recordOf(path: string, body: Buffer): FileRecord {
 }
 
 /** A way to stop watching a folder, from `files.watchDir`. */
-export class WatchHandle {
+export class WatchHandle implements Isol8WatchHandle {
   /** @internal made by `files.watchDir` */
   constructor(private readonly stopWatching: () => void) {}
 
@@ -71,7 +64,7 @@ export class WatchHandle {
  * followed while they stay inside (a relative one whose target lies in the
  * same place); an absolute symlink is refused, even to a place inside.
  */
-export class Files {
+export class Files implements Isol8Files {
   /** @internal made by `Sandbox` */
   constructor(private readonly host: FilesHost) {}
 
@@ -133,9 +126,7 @@ export class Files {
       await this.getInfo(path);
       return true;
     } catch (error) {
-      if (error instanceof SandboxFileNotFoundError) return false;
-      // A file where a folder of the path should be: nothing can be there either.
-      if (error instanceof SandboxFileError && error.reason.endsWith("(ENOTDIR)")) return false;
+      if (meansAbsent(error)) return false;
       throw error;
     }
   }
@@ -247,79 +238,6 @@ export class Files {
     this.host.assertRunning();
     return new FileRead(this.host.fileChannel, path).opened;
   }
-}
-
-function readFormat(options: ReadOptions): ReadFormat {
-  if (typeof options !== "object" || options === null)
-    throw new InvalidOptionError("options: must be an object");
-  const format = options.format ?? "text";
-  if (format !== "text" && format !== "bytes" && format !== "stream")
-    throw new InvalidOptionError(
-      `format: ${JSON.stringify(format)} is not one of "text", "bytes" or "stream"`,
-    );
-  return format;
-}
-
-function listDepth(options: ListOptions): number {
-  if (typeof options !== "object" || options === null)
-    throw new InvalidOptionError("options: must be an object");
-  const depth = options.depth ?? 1;
-  if (typeof depth !== "number" || !Number.isInteger(depth) || depth < 1 || depth > MAX_LIST_DEPTH)
-    throw new InvalidOptionError(
-      `depth: ${JSON.stringify(depth)} is not a whole number from 1 to ${MAX_LIST_DEPTH}`,
-    );
-  return depth;
-}
-
-function watchOptions(options: WatchOptions): { recursive: boolean; onExit?: (e: Error) => void } {
-  if (typeof options !== "object" || options === null)
-    throw new InvalidOptionError("options: must be an object");
-  const { recursive = false, onExit } = options;
-  if (typeof recursive !== "boolean") throw new InvalidOptionError("recursive: must be a boolean");
-  if (onExit !== undefined && typeof onExit !== "function")
-    throw new InvalidOptionError("onExit: must be a function");
-  return onExit ? { recursive, onExit } : { recursive };
-}
-
-/** `data` as byte chunks of at most FILE_CHUNK, pulled one at a time. */
-async function* byteChunks(data: WriteData): AsyncGenerator<Uint8Array> {
-  for await (const piece of pieces(data)) {
-    for (let offset = 0; offset < piece.length; offset += FILE_CHUNK)
-      yield piece.subarray(offset, offset + FILE_CHUNK);
-  }
-}
-
-function asBytes(value: unknown): Uint8Array {
-  if (typeof value === "string") return Buffer.from(value);
-  if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  throw new InvalidOptionError(
-    "data: must be a string, a Uint8Array, an ArrayBuffer, or a stream or async iterable of them",
-  );
-}
-
-async function* pieces(data: WriteData): AsyncGenerator<Uint8Array> {
-  if (typeof data === "string" || data instanceof Uint8Array || data instanceof ArrayBuffer) {
-    yield asBytes(data);
-    return;
-  }
-  if (typeof data === "object" && data !== null && "getReader" in data) {
-    const reader = data.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        yield asBytes(value);
-      }
-    } finally {
-      reader.releaseLock();
-    }
-  }
-  if (typeof data === "object" && data !== null && Symbol.asyncIterator in data) {
-    for await (const value of data) yield asBytes(value);
-    return;
-  }
-  asBytes(data);
 }
 
 /**

@@ -14,6 +14,7 @@ import { contextRoutes } from "./routes/contexts.js";
 import { executeRoutes } from "./routes/execute.js";
 import { fileRoutes } from "./routes/files.js";
 import { healthRoutes, infoRoutes } from "./routes/info.js";
+import { isFileUpload, sandboxFileRoutes } from "./routes/sandbox-files.js";
 import { sandboxRoutes } from "./routes/sandboxes.js";
 import { sessionRoutes } from "./routes/sessions.js";
 
@@ -36,19 +37,18 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
     }
     await next();
   });
-  app.use(
-    "*",
-    // The rest of the body is never read, so the connection cannot carry
-    // another request: tell the client, or it may reuse a socket the server
-    // is about to close.
-    limitBody(ctx.config.maxBodyBytes, () => {
-      throw new HttpError(
-        413,
-        `body: larger than this server's limit of ${ctx.config.maxBodyBytes} bytes`,
-        { Connection: "close" },
-      );
-    }),
-  );
+  // The rest of the body is never read, so the connection cannot carry
+  // another request: tell the client, or it may reuse a socket the server
+  // is about to close.
+  const limited = limitBody(ctx.config.maxBodyBytes, () => {
+    throw new HttpError(
+      413,
+      `body: larger than this server's limit of ${ctx.config.maxBodyBytes} bytes`,
+      { Connection: "close" },
+    );
+  });
+  // A sandbox file's upload is streamed, never held whole: its route bounds it by its own limit.
+  app.use("*", (c, next) => (isFileUpload(c) ? next() : limited(c, next)));
   app.route("/", healthRoutes(ctx));
   app.use("*", requireAuth(ctx.authenticator));
   app.route("/", executeRoutes(ctx));
@@ -56,6 +56,7 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
   app.route("/", sessionRoutes(ctx));
   app.route("/", contextRoutes(ctx));
   app.route("/", sandboxRoutes(ctx));
+  app.route("/", sandboxFileRoutes(ctx));
   app.route("/", adminRoutes(ctx));
   app.route(
     "/",

@@ -119,6 +119,20 @@ export const serverConfigSchema = z.strictObject({
       maxTimeoutMs: ms.default(60 * 60_000),
       /** The largest process limit a client may give a sandbox; larger gets 403. */
       maxPidsLimit: z.number().int().positive().default(1024),
+      /**
+       * The largest file a client may upload into a sandbox (PUT
+       * /sandboxes/:id/files), in bytes; larger gets 413, by its
+       * Content-Length or once that many bytes have come. Not bound by
+       * `maxBodyBytes`: an upload is streamed into the sandbox as it comes,
+       * never held in the server's memory, so what it costs is the
+       * sandbox's disk and the transfer's time, not the server's memory
+       * that `maxBodyBytes` protects.
+       */
+      maxFileBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 ** 3),
     })
     .prefault({}),
   engines: z

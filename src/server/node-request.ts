@@ -94,6 +94,29 @@ export function bodyText(c: Context): Promise<string> {
   });
 }
 
+/**
+ * The request's body as it comes, for a route that streams it somewhere
+ * instead of reading it whole (and that `limitBody` left alone): each chunk
+ * is read from the socket only when the consumer asks for the next, so a
+ * slow consumer holds the client back. A client that goes away before
+ * sending all of it ends the read with ClientGoneError.
+ */
+export async function* bodyStream(c: Context): AsyncGenerator<Uint8Array> {
+  const node = nodeBindings(c);
+  // A consumer that stops early (a refusal mid-body) leaves the socket open
+  // for the refusal's answer; @hono/node-server then drains what is left.
+  const body: AsyncIterable<Uint8Array> | null = node
+    ? { [Symbol.asyncIterator]: () => node.incoming.iterator({ destroyOnReturn: false }) }
+    : c.req.raw.body;
+  if (!body) return;
+  try {
+    yield* body;
+  } catch {
+    throw new ClientGoneError();
+  }
+  if (node && !node.incoming.complete) throw new ClientGoneError();
+}
+
 const signals = new WeakMap<ServerResponse, AbortSignal>();
 
 /**

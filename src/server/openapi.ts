@@ -18,7 +18,7 @@ const FAILURES = {
   400: "invalid body, query or path: the message names the field",
   401: "no bearer key",
   403: "wrong, expired or revoked key; forbidden by policy or role; a file that holds a secret",
-  404: "no such session, context, key, sandbox or process",
+  404: "no such session, context, key, sandbox, process or file",
   409: "the sandbox has ended, or cannot start the process (its process limit is reached)",
   413: "body larger than this server's limit",
   426: "a plain GET: this route needs a WebSocket upgrade",

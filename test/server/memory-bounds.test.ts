@@ -1,7 +1,8 @@
 // No client or program can make the engine's process grow without bound: a
 // gigabyte pushed through each path that carries a program's input or
 // files - WebSocket stdin (with and without the client honouring
-// back-pressure), GET /file, outputPaths over HTTP and in the library -
+// back-pressure), a sandbox file up and down, GET /file, outputPaths over
+// HTTP and in the library -
 // leaves the process's peak resident memory (VmHWM, reset before each push)
 // within RSS_BOUND_BYTES of its idle figure, and the server keeps answering
 // another client meanwhile. And an engine killed outright takes every
@@ -490,6 +491,43 @@ describe("a gigabyte through each path leaves the engine's memory bounded", () =
       await flood.closed;
     });
     assertBounded(t, "bad messages, replies unread", { growth, before, answers });
+  });
+
+  test("a sandbox file of 1 GB, uploaded by PUT as a stream and read back by GET, streams through", async (t) => {
+    const headers = { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" };
+    const made = await fetch(`${served.url}/sandboxes`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ options: { sandboxSize: "2g", memoryLimit: "2g" } }),
+    });
+    const { sandboxId } = (await made.json()) as { sandboxId: string };
+    assert.equal(made.status, 201);
+    const file = `${served.url}/sandboxes/${sandboxId}/files?path=/sandbox/big`;
+    const chunk = Buffer.alloc(MIB, "sandbox file ");
+    const { result, growth, before, answers } = await measured(pid, idle, served.url, async () => {
+      let sent = 0;
+      const upload = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent === PUSH_BYTES) return controller.close();
+          sent += chunk.length;
+          controller.enqueue(chunk);
+        },
+      });
+      const put = await fetch(file, {
+        method: "PUT",
+        headers: { ...headers, "Content-Type": "application/octet-stream" },
+        body: upload,
+        duplex: "half",
+      } as RequestInit);
+      const entry = (await put.json()) as { size: number };
+      const got = await fetch(file, { headers });
+      let read = 0;
+      for await (const piece of got.body as ReadableStream<Uint8Array>) read += piece.length;
+      return { put: put.status, size: entry.size, get: got.status, read };
+    });
+    assertBounded(t, "a sandbox file up and down", { growth, before, answers });
+    assert.deepEqual(result, { put: 200, size: PUSH_BYTES, get: 200, read: PUSH_BYTES });
+    await fetch(`${served.url}/sandboxes/${sandboxId}`, { method: "DELETE", headers });
   });
 
   test("GET /file of a 1.1 GB file, of the session or of a code context, is refused by its size, before any of it is read", async (t) => {

@@ -1,7 +1,7 @@
 // Answers of runs on a real engine (Docker) checked against the document
 // GET /openapi.json serves: a buffered result with files, a failed setup,
 // a streamed run's events with their phase, WebSocket messages, a code
-// context's routes and a session's file routes.
+// context's routes, a session's file routes and a sandbox's.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import WebSocket from "ws";
@@ -174,6 +174,74 @@ describe("a real engine's answers match the document", () => {
       "/session/{id}",
       await srv.call("/session/documented", { method: "DELETE" }),
     );
+  });
+
+  test("a sandbox's file routes: entries, listings, bytes, refusals", async () => {
+    const sandbox = (await (
+      await srv.call("/sandboxes", { method: "POST", body: "{}" })
+    ).json()) as { sandboxId: string };
+    const base = `/sandboxes/${sandbox.sandboxId}/files`;
+    const written = (await checker.answer(
+      "put",
+      "/sandboxes/{id}/files",
+      await srv.call(`${base}?path=/sandbox/d/a.txt`, {
+        method: "PUT",
+        headers: { "Content-Type": "application/octet-stream" },
+        body: "documented",
+      }),
+    )) as { size: number; modifiedTime: string };
+    assert.equal(written.size, 10);
+    assert.ok(!Number.isNaN(Date.parse(written.modifiedTime)));
+    const bytes = await checker.answer(
+      "get",
+      "/sandboxes/{id}/files",
+      await srv.call(`${base}?path=/sandbox/d/a.txt`),
+    );
+    assert.equal(bytes, "documented");
+    const listed = (await checker.answer(
+      "get",
+      "/sandboxes/{id}/files/list",
+      await srv.call(`${base}/list?path=/sandbox&depth=2`),
+    )) as { entries: { path: string }[] };
+    assert.deepEqual(listed.entries.map((e) => e.path).sort(), ["/sandbox/d", "/sandbox/d/a.txt"]);
+    await checker.answer(
+      "get",
+      "/sandboxes/{id}/files/info",
+      await srv.call(`${base}/info?path=/sandbox/d`),
+    );
+    const made = { method: "POST", body: JSON.stringify({ path: "/sandbox/e" }) };
+    await checker.answer("post", "/sandboxes/{id}/files/dir", await srv.call(`${base}/dir`, made));
+    await checker.answer(
+      "post",
+      "/sandboxes/{id}/files/rename",
+      await srv.call(`${base}/rename`, {
+        method: "POST",
+        body: JSON.stringify({ from: "/sandbox/d/a.txt", to: "/sandbox/e/a.txt" }),
+      }),
+    );
+    await checker.answer(
+      "delete",
+      "/sandboxes/{id}/files",
+      await srv.call(`${base}?path=/sandbox/e`, { method: "DELETE" }),
+    );
+    const refusals: [string, string, Response][] = [
+      ["get", "/sandboxes/{id}/files", await srv.call(`${base}?path=/sandbox/e/a.txt`)],
+      ["get", "/sandboxes/{id}/files/info", await srv.call(`${base}/info?path=/etc/passwd`)],
+      ["get", "/sandboxes/{id}/files/list", await srv.call(`${base}/list?path=/sandbox&depth=x`)],
+      ["get", "/sandboxes/{id}/files/watch", await srv.call(`${base}/watch?path=/sandbox/e`)],
+    ];
+    const answered = [];
+    for (const [method, path, response] of refusals) {
+      const body = (await checker.answer(method, path, response)) as { code?: string };
+      answered.push([response.status, body.code]);
+    }
+    assert.deepEqual(answered, [
+      [404, "FILE_NOT_FOUND"],
+      [400, "FILE_REFUSED"],
+      [400, "INVALID_REQUEST"],
+      [404, "FILE_NOT_FOUND"],
+    ]);
+    await srv.call(`/sandboxes/${sandbox.sandboxId}`, { method: "DELETE" });
   });
 
   test("POST /cleanup", async () => {

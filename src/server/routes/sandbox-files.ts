@@ -23,6 +23,7 @@ import type { ServerContext } from "../context.js";
 import { errorEvent, HttpError, toHttpError } from "../errors.js";
 import { bodyStream, requestHeader } from "../node-request.js";
 import { AUTHED, failures, jsonAnswer, jsonRequest, mount, routeGroup } from "../openapi.js";
+import { heartbeat, ReaderBacklog, writeEvent } from "../reader-backlog.js";
 
 /**
  * How far a client reading a watch's events may fall behind before its
@@ -254,68 +255,49 @@ export function sandboxFileRoutes(ctx: ServerContext) {
   mount(app, watchDir, async (c) => {
     const sandbox = sandboxOf(c, c.req.valid("param").id);
     const { path, recursive } = c.req.valid("query");
-    const queue: FilesystemEvent[] = [];
-    let backlog = 0;
-    let overrun = false;
+    const backlog = new ReaderBacklog<FilesystemEvent>(WATCH_BACKLOG_BYTES);
     let ended: Error | undefined;
-    let wake: (() => void) | undefined;
-    const push = (event: FilesystemEvent) => {
-      if (overrun) return;
-      backlog += event.name.length;
-      if (backlog > WATCH_BACKLOG_BYTES) overrun = true;
-      else queue.push(event);
-      wake?.();
-    };
     // Begun before the answer, so a refusal is the answer's status and every
     // change after the client has its answer is in the stream.
-    const watch = await sandbox.files.watchDir(path, push, {
-      recursive: recursive === "true",
-      onExit: (error) => {
-        ended = error;
-        wake?.();
+    const watch = await sandbox.files.watchDir(
+      path,
+      (event) => backlog.push(event, event.name.length),
+      {
+        recursive: recursive === "true",
+        onExit: (error) => {
+          ended = error;
+          backlog.finish();
+        },
       },
-    });
+    );
     return streamSSE(c, async (stream) => {
       stream.onAbort(() => {
         void watch.stop();
-        wake?.();
+        backlog.finish();
       });
-      const heartbeat = setInterval(() => {
-        stream.write(": heartbeat\n\n").catch(() => undefined);
-      }, ctx.config.heartbeatMs);
+      const stopBeating = heartbeat(stream, ctx.config.heartbeatMs);
       try {
         // The answer's head goes out with this, so the client knows the watch has begun.
         await stream.write(": watching\n\n");
-        while (!stream.aborted) {
-          const event = queue.shift();
-          if (event) {
-            backlog -= event.name.length;
-            const change: WireFileWatchEvent = { type: event.type, name: event.name };
-            await stream.write(`data: ${JSON.stringify(change)}\n\n`);
-            continue;
-          }
-          if (overrun) {
-            const refusal = new HttpError(
-              409,
-              `this reader fell more than ${WATCH_BACKLOG_BYTES} bytes of events behind the watch; watch again`,
-            );
-            await stream.write(`data: ${JSON.stringify(errorEvent(refusal))}\n\n`);
-            return;
-          }
-          if (ended) {
-            await stream.write(`data: ${JSON.stringify(errorEvent(toHttpError(ended)))}\n\n`);
-            return;
-          }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = undefined;
+        for (let event = await backlog.next(); event; event = await backlog.next()) {
+          if (stream.aborted) return;
+          const change: WireFileWatchEvent = { type: event.type, name: event.name };
+          await writeEvent(stream, change);
+        }
+        if (stream.aborted) return;
+        if (backlog.behind) {
+          const refusal = new HttpError(
+            409,
+            `this reader fell more than ${WATCH_BACKLOG_BYTES} bytes of events behind the watch; watch again`,
+          );
+          await writeEvent(stream, errorEvent(refusal));
+        } else if (ended) {
+          await writeEvent(stream, errorEvent(toHttpError(ended)));
         }
       } catch (error) {
-        const http = toHttpError(error);
-        await stream.write(`data: ${JSON.stringify(errorEvent(http))}\n\n`).catch(() => undefined);
+        await writeEvent(stream, errorEvent(toHttpError(error))).catch(() => undefined);
       } finally {
-        clearInterval(heartbeat);
+        stopBeating();
         await watch.stop();
       }
     });

@@ -33,6 +33,7 @@ import type { AppEnv } from "../app-env.js";
 import type { ServerContext } from "../context.js";
 import { errorEvent, HttpError, toHttpError } from "../errors.js";
 import { AUTHED, failures, jsonAnswer, jsonRequest, mount, routeGroup } from "../openapi.js";
+import { heartbeat, ReaderBacklog, writeEvent } from "../reader-backlog.js";
 
 /**
  * How far a client reading a process's output may fall behind before its
@@ -334,68 +335,43 @@ export function sandboxRoutes(ctx: ServerContext) {
       );
     readers.set(sandbox, open + 1);
     return streamSSE(c, async (stream) => {
-      const queue: WireProcessOutputEvent[] = [];
-      let backlog = 0;
-      let wake: (() => void) | undefined;
-      let overrun = false;
-      const push = (event: WireProcessOutputEvent, bytes: number) => {
-        if (overrun) return;
-        backlog += bytes;
-        if (backlog > READER_BACKLOG_BYTES) overrun = true;
-        else queue.push(event);
-        wake?.();
-      };
+      const backlog = new ReaderBacklog<WireProcessOutputEvent>(READER_BACKLOG_BYTES);
       const stop = process.subscribe(
         (chunk) =>
-          push({ type: chunk.stream, data: chunk.data.toString("base64") }, chunk.data.length),
+          backlog.push(
+            { type: chunk.stream, data: chunk.data.toString("base64") },
+            chunk.data.length,
+          ),
         replay,
       );
-      let ended = false;
-      void process.wait().then(() => {
-        ended = true;
-        wake?.();
-      });
+      void process.wait().then(() => backlog.finish());
       stream.onAbort(() => {
         stop();
-        wake?.();
+        backlog.finish();
       });
-      const heartbeat = setInterval(() => {
-        stream.write(": heartbeat\n\n").catch(() => undefined);
-      }, ctx.config.heartbeatMs);
+      const stopBeating = heartbeat(stream, ctx.config.heartbeatMs);
       try {
-        while (!stream.aborted) {
-          const event = queue.shift();
-          if (event) {
-            if (event.type !== "exit" && event.type !== "error")
-              backlog -= Buffer.byteLength(event.data, "base64");
-            await stream.write(`data: ${JSON.stringify(event)}\n\n`);
-            continue;
-          }
-          if (overrun) {
-            const refusal = new HttpError(
-              409,
-              `this reader fell more than ${READER_BACKLOG_BYTES} bytes behind the process's output; reconnect to read what is kept`,
-              {},
-              READER_BEHIND,
-            );
-            await stream.write(`data: ${JSON.stringify(errorEvent(refusal))}\n\n`);
-            return;
-          }
-          if (ended) {
-            const result = await new CommandHandle(process, () => () => false).wait();
-            await stream.write(`data: ${JSON.stringify({ type: "exit", result })}\n\n`);
-            return;
-          }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = undefined;
+        for (let event = await backlog.next(); event; event = await backlog.next()) {
+          if (stream.aborted) return;
+          await writeEvent(stream, event);
         }
+        if (stream.aborted) return;
+        if (backlog.behind) {
+          const refusal = new HttpError(
+            409,
+            `this reader fell more than ${READER_BACKLOG_BYTES} bytes behind the process's output; reconnect to read what is kept`,
+            {},
+            READER_BEHIND,
+          );
+          await writeEvent(stream, errorEvent(refusal));
+          return;
+        }
+        const result = await new CommandHandle(process, () => () => false).wait();
+        await writeEvent(stream, { type: "exit", result });
       } catch (error) {
-        const http = toHttpError(error);
-        await stream.write(`data: ${JSON.stringify(errorEvent(http))}\n\n`).catch(() => undefined);
+        await writeEvent(stream, errorEvent(toHttpError(error))).catch(() => undefined);
       } finally {
-        clearInterval(heartbeat);
+        stopBeating();
         stop();
         readers.set(sandbox, (readers.get(sandbox) ?? 1) - 1);
       }

@@ -2,6 +2,9 @@
 // size and its changes, Ctrl-C reaching the sandbox, the remote exit code as
 // its own, and no sandbox left behind - locally and through a server.
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { CLI, cleanEnv } from "../support/cli.js";
 import { containerExists } from "../support/containers.js";
@@ -55,6 +58,20 @@ describe("isol8 shell", () => {
     const srv = await startServer();
     const container = await exercise(shell("--host", srv.url, "--key", MASTER));
     assert.equal(await containerExists(container), false);
+  });
+
+  test("--config: the engine's defaults come from the named file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "isol8-shell-config-"));
+    const file = join(dir, "limits.json");
+    writeFileSync(file, JSON.stringify({ defaults: { memoryLimit: "256m" } }));
+    const terminal = shell(
+      "--config",
+      file,
+      "--cmd",
+      "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; exit 5",
+    );
+    assert.equal(await terminal.exitCode(), 5);
+    assert.match(terminal.screen(), /^268435456$/m);
   });
 
   test("--sandbox attaches to a server's running sandbox and leaves it running", async () => {

@@ -17,7 +17,6 @@ interface ShellFlags {
   host?: string;
   key?: string;
   config?: string;
-  debug?: boolean;
 }
 
 /**
@@ -35,7 +34,6 @@ export function registerShell(program: Command): void {
     .option("--host <url>", "isol8 server URL (default: this machine's Docker)")
     .option("--key <key>", "API key (default: $ISOL8_API_KEY, else your `isol8 login` token)")
     .option("--config <file>", "read engine defaults from this config file")
-    .option("--debug", "print the engine's debug lines")
     .action(async (flags: ShellFlags) => {
       process.exitCode = await openShell(flags);
     });
@@ -70,7 +68,6 @@ async function openShell(flags: ShellFlags): Promise<number> {
       engine = new DockerIsol8({
         ...configEngineOptions(config),
         poolSize: { clean: 0, dirty: 0 },
-        ...(flags.debug ? { debug: true } : {}),
       });
     }
     if (flags.sandbox !== undefined)
@@ -78,7 +75,7 @@ async function openShell(flags: ShellFlags): Promise<number> {
     made = await engine.createSandbox({ runtime });
     return await attachTerminal(made, flags.cmd);
   } catch (error) {
-    return reportError(remoteErrorForCli(error), flags.debug);
+    return reportError(remoteErrorForCli(error));
   } finally {
     await made?.kill().catch(() => undefined);
     if (flags.host === undefined) await engine?.stop().catch(() => undefined);

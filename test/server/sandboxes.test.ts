@@ -43,6 +43,8 @@ describe("a sandbox on the server, through RemoteIsol8", () => {
     await again.sendStdin("one\n");
     await other.commands.closeStdin(echo.pid);
     assert.equal((await echo.wait()).stdout, "ready\ngot:one\n");
+    // The other client reads a stream of its own: its end, not echo's, says it has heard everything.
+    assert.equal((await again.wait()).stdout, "ready\ngot:one\n");
     assert.equal(replayed.join(""), "ready\ngot:one\n");
     assert.equal(heard.join(""), "ready\ngot:one\n");
 

@@ -85,6 +85,8 @@ export function sandboxCases(runtime: OciRuntime): void {
       const result = await server.wait();
       assert.equal(result.exitCode, 0);
       assert.equal(result.stdout, "started\ngot:one\ngot:two\nbye\n");
+      // The second handle's own end says its callbacks have heard everything.
+      assert.equal((await again.wait()).exitCode, 0);
       assert.equal(replayed.join(""), "started\ngot:one\ngot:two\nbye\n");
       assert.equal(heard.join(""), "started\ngot:one\ngot:two\nbye\n");
 

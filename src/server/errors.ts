@@ -26,7 +26,7 @@ export class HttpError extends Isol8Error {
   override readonly code = "HTTP";
 
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 426 | 429 | 499 | 500 | 502 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 426 | 429 | 499 | 500 | 501 | 502 | 503,
     message: string,
     /** Extra response headers, e.g. Retry-After on 429. */
     readonly headers: Record<string, string> = {},

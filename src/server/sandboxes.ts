@@ -95,6 +95,11 @@ export class SandboxRegistry {
     return entry.sandbox;
   }
 
+  /** A sandbox by id alone, whatever its tenant: for a face that admits requests by a sandbox's own token. */
+  find(sandboxId: string): Sandbox | undefined {
+    return this.entries.get(sandboxId)?.sandbox;
+  }
+
   /** The tenant's sandboxes: running, then recently ended. */
   list(tenantId: string): SandboxInfo[] {
     const own = [...this.entries.values()].filter((entry) => entry.tenantId === tenantId);

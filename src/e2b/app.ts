@@ -1,0 +1,51 @@
+/**
+ * E2B's API on an isol8 server, under /e2b: an E2B SDK given
+ * `E2B_API_URL` and `E2B_SANDBOX_URL` of http://<server>/e2b and an isol8
+ * API key as `E2B_API_KEY` runs unchanged. A request that names a sandbox
+ * (`E2b-Sandbox-Id`, as the SDKs send to envd) goes to that sandbox's
+ * envd, admitted by its access token; every other request is the control
+ * plane, admitted by the API key in `X-API-Key`.
+ */
+import { Hono } from "hono";
+import type { AppEnv } from "../server/app-env.js";
+import type { ServerContext } from "../server/context.js";
+import { HttpError } from "../server/errors.js";
+import { controlPlaneRoutes } from "./control-plane.js";
+import { envdRpc } from "./envd/router.js";
+import { e2bErrorAnswer } from "./errors.js";
+import { E2bSandboxes } from "./sandboxes.js";
+
+/** Where the E2B face is mounted on the server. */
+export const E2B_BASE_PATH = "/e2b";
+
+export function e2bApp(ctx: ServerContext): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const sandboxes = new E2bSandboxes(ctx);
+  const rpc = envdRpc();
+
+  app.use("*", async (c, next) => {
+    const sandboxId = c.req.header("e2b-sandbox-id");
+    if (sandboxId === undefined) {
+      const outcome = ctx.authenticator.authenticate(
+        c.req.header("x-api-key") === undefined
+          ? c.req.header("authorization")
+          : `Bearer ${c.req.header("x-api-key")}`,
+      );
+      if (!outcome.ok) throw new HttpError(outcome.status, outcome.error);
+      c.set("principal", outcome.principal);
+      return next();
+    }
+    const sandbox = sandboxes.forEnvd(sandboxId, c.req.header("x-access-token"));
+    const path = c.req.path.slice(E2B_BASE_PATH.length);
+    if (path === "/health") return c.body(null, 204);
+    const answer = rpc(c.req.raw, path, sandbox);
+    if (!answer) throw new HttpError(404, `envd has no route ${c.req.method} ${path}`);
+    return answer;
+  });
+  app.route("/", controlPlaneRoutes(ctx, sandboxes));
+  app.notFound((c) =>
+    e2bErrorAnswer(c, new HttpError(404, `no route ${c.req.method} ${c.req.path}`)),
+  );
+  app.onError((error, c) => e2bErrorAnswer(c, error));
+  return app;
+}

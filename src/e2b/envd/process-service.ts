@@ -1,0 +1,266 @@
+/**
+ * E2B's envd process service (process.Process over Connect) on an isol8
+ * sandbox: every process is one of the sandbox's own (src/sandbox/), run
+ * as the sandbox user under its limits. A Start or Connect stream carries
+ * the process's output as it comes and its end; leaving the stream leaves
+ * the process running, and the Start request's deadline (the SDK's
+ * `timeoutMs`) is the process's own timeout, as on E2B.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { describeProcess } from "../../sandbox/commands.js";
+import type { SandboxProcess } from "../../sandbox/process.js";
+import type { ProcessExit } from "../../sandbox/process-protocol.js";
+import type { Sandbox } from "../../sandbox/sandbox.js";
+import { ReaderBacklog } from "../../server/reader-backlog.js";
+import {
+  type Process,
+  type ProcessEventSchema,
+  type ProcessSelector,
+  Signal,
+} from "./gen/envd/process_pb.js";
+import { sandboxOf } from "./sandbox-context.js";
+
+type ProcessEventInit = MessageInitShape<typeof ProcessEventSchema>;
+
+/** Output a stream's reader may fall behind by before its stream is ended (as the server's own). */
+const READER_BACKLOG_BYTES = 2 * 1024 * 1024;
+
+/** Go's names for the signals E2B reports an end by ("signal: killed"). */
+const SIGNAL_WORDS: Record<number, string> = {
+  1: "hangup",
+  2: "interrupt",
+  9: "killed",
+  13: "broken pipe",
+  15: "terminated",
+};
+
+/** E2B's end event: Go's exit code (-1 when a signal ended it) and status text. */
+function endEvent(exit: ProcessExit): ProcessEventInit {
+  const status = exit.signal
+    ? `signal: ${SIGNAL_WORDS[exit.signal] ?? `signal ${exit.signal}`}`
+    : `exit status ${exit.exitCode}`;
+  return {
+    event: {
+      case: "end",
+      value: {
+        exitCode: exit.signal ? -1 : exit.exitCode,
+        exited: !exit.signal,
+        status,
+        ...(exit.timedOut ? { error: "the process ran past its timeout" } : {}),
+      },
+    },
+  };
+}
+
+/** The keepalive interval the client asked for (E2B's `Keepalive-Ping-Interval`, seconds). */
+function keepaliveMs(context: HandlerContext): number {
+  const seconds = Number(context.requestHeader.get("keepalive-ping-interval"));
+  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 3600) * 1000 : 50_000;
+}
+
+/**
+ * A process's events from now (with `replay`, from what it printed so far)
+ * to its end, keepalives between; bounded by READER_BACKLOG_BYTES for a
+ * reader slower than the process.
+ */
+async function* processEvents(
+  process: SandboxProcess,
+  replay: boolean,
+  context: HandlerContext,
+): AsyncGenerator<{ event: ProcessEventInit }> {
+  const pty = process.description.pty;
+  const backlog = new ReaderBacklog<ProcessEventInit>(READER_BACKLOG_BYTES);
+  const stop = process.subscribe((chunk) => {
+    const output = pty
+      ? ({ case: "pty", value: chunk.data } as const)
+      : ({ case: chunk.stream, value: chunk.data } as const);
+    backlog.push({ event: { case: "data", value: { output } } }, chunk.data.length);
+  }, replay);
+  void process.wait().then(() => backlog.finish());
+  const leave = () => backlog.finish();
+  context.signal.addEventListener("abort", leave);
+  const interval = keepaliveMs(context);
+  try {
+    let next = backlog.next();
+    for (;;) {
+      const ready = await Promise.race([
+        next.then((event) => ({ event })),
+        sleep(interval, undefined, { ref: false }),
+      ]);
+      if (context.signal.aborted) return;
+      if (ready === undefined) {
+        yield { event: { event: { case: "keepalive", value: {} } } };
+        continue;
+      }
+      if (!ready.event) break;
+      yield { event: ready.event };
+      next = backlog.next();
+    }
+    if (backlog.behind)
+      throw new ConnectError(
+        `this reader fell more than ${READER_BACKLOG_BYTES} bytes behind the process's output; connect again to follow it from now`,
+        Code.ResourceExhausted,
+      );
+    yield { event: endEvent(await process.wait()) };
+  } finally {
+    stop();
+    context.signal.removeEventListener("abort", leave);
+  }
+}
+
+/** The sandbox's processes by E2B's selector (a pid, or the tag it was started with). */
+class ProcessFinder {
+  private readonly tags = new WeakMap<Sandbox, Map<string, number>>();
+
+  tag(sandbox: Sandbox, tag: string | undefined, pid: number): void {
+    if (tag === undefined) return;
+    const tags = this.tags.get(sandbox) ?? new Map<string, number>();
+    this.tags.set(sandbox, tags);
+    tags.set(tag, pid);
+  }
+
+  tagOf(sandbox: Sandbox, pid: number): string | undefined {
+    for (const [tag, tagged] of this.tags.get(sandbox) ?? []) if (tagged === pid) return tag;
+    return undefined;
+  }
+
+  /** A running process, or with `ended`, also one of the last that ended. */
+  find(sandbox: Sandbox, selector: ProcessSelector | undefined, ended = false): SandboxProcess {
+    const choice = selector?.selector;
+    const pid =
+      choice?.case === "pid"
+        ? choice.value
+        : choice?.case === "tag"
+          ? this.tags.get(sandbox)?.get(choice.value)
+          : undefined;
+    if (choice?.case === undefined)
+      throw new ConnectError("process: a pid or a tag is required", Code.InvalidArgument);
+    const process =
+      pid === undefined ? undefined : ended ? sandbox.table.lookup(pid) : sandbox.table.get(pid);
+    if (!process)
+      throw new ConnectError(
+        `process with ${choice.case} ${JSON.stringify(choice.value)} not found`,
+        Code.NotFound,
+      );
+    return process;
+  }
+}
+
+function signalNumberOf(signal: Signal): number {
+  if (signal === Signal.SIGKILL || signal === Signal.SIGTERM) return signal;
+  throw new ConnectError("signal: must be SIGNAL_SIGKILL or SIGNAL_SIGTERM", Code.InvalidArgument);
+}
+
+export function processService(): ServiceImpl<typeof Process> {
+  const finder = new ProcessFinder();
+  return {
+    async list(_request, context) {
+      const sandbox = sandboxOf(context);
+      return {
+        processes: sandbox.table.list().map((process) => {
+          const info = describeProcess(process);
+          const [cmd = "", ...args] = info.args;
+          const tag = finder.tagOf(sandbox, process.pid);
+          return {
+            pid: process.pid,
+            config: { cmd, args, envs: info.envs, cwd: info.cwd },
+            ...(tag === undefined ? {} : { tag }),
+          };
+        }),
+      };
+    },
+
+    async *start(request, context) {
+      const sandbox = sandboxOf(context);
+      const config = request.process;
+      if (!config?.cmd)
+        throw new ConnectError("process.cmd: a program to run is required", Code.InvalidArgument);
+      const argv = [config.cmd, ...config.args];
+      const options = {
+        envs: config.envs,
+        ...(config.cwd ? { cwd: config.cwd } : {}),
+        // The request's deadline is the process's timeout; none: it runs until the sandbox ends.
+        timeoutMs: context.timeoutMs() ?? 0,
+      };
+      const size = request.pty?.size;
+      const handle = request.pty
+        ? await sandbox.pty.create({
+            ...options,
+            cmd: argv,
+            cols: size?.cols ?? 80,
+            rows: size?.rows ?? 24,
+          })
+        : await sandbox.commands.run(argv, {
+            ...options,
+            background: true,
+            stdin: request.stdin ?? false,
+          });
+      handle.disconnect();
+      finder.tag(sandbox, request.tag, handle.pid);
+      const process = sandbox.table.lookup(handle.pid);
+      if (!process) throw new ConnectError("the started process is gone", Code.Internal);
+      yield { event: { event: { case: "start", value: { pid: handle.pid } } } };
+      yield* processEvents(process, true, context);
+    },
+
+    async *connect(request, context) {
+      const sandbox = sandboxOf(context);
+      const process = finder.find(sandbox, request.process);
+      yield { event: { event: { case: "start", value: { pid: process.pid } } } };
+      yield* processEvents(process, false, context);
+    },
+
+    async update(request, context) {
+      const sandbox = sandboxOf(context);
+      const process = finder.find(sandbox, request.process);
+      const size = request.pty?.size;
+      if (size) await sandbox.pty.resize(process.pid, { cols: size.cols, rows: size.rows });
+      return {};
+    },
+
+    async sendInput(request, context) {
+      const process = finder.find(sandboxOf(context), request.process);
+      const input = request.input?.input;
+      if (input?.case) await process.write(Buffer.from(input.value));
+      return {};
+    },
+
+    async streamInput(requests, context) {
+      const sandbox = sandboxOf(context);
+      let process: SandboxProcess | undefined;
+      for await (const request of requests) {
+        const event = request.event;
+        if (event.case === "start") process = finder.find(sandbox, event.value.process);
+        else if (event.case === "data") {
+          if (!process)
+            throw new ConnectError(
+              "a start event must name the process first",
+              Code.InvalidArgument,
+            );
+          const input = event.value.input?.input;
+          if (input?.case) await process.write(Buffer.from(input.value));
+        }
+      }
+      return {};
+    },
+
+    async sendSignal(request, context) {
+      const process = finder.find(sandboxOf(context), request.process);
+      process.signal(signalNumberOf(request.signal));
+      return {};
+    },
+
+    async closeStdin(request, context) {
+      const process = finder.find(sandboxOf(context), request.process);
+      if (process.description.pty)
+        throw new ConnectError(
+          "a terminal has no end of input: send Ctrl-D (0x04) instead",
+          Code.FailedPrecondition,
+        );
+      await process.endStdin();
+      return {};
+    },
+  };
+}

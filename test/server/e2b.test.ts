@@ -1,0 +1,194 @@
+// E2B's own SDK (the `e2b` package from npm, unmodified) against a real
+// isol8 server: the two environment variables and an isol8 API key are
+// all it is given. Each call here goes through E2B's control plane or its
+// envd protocol (Connect, JSON encoding) to a real sandbox.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { CommandExitError, Sandbox, SandboxError, SandboxNotFoundError } from "e2b";
+import { Process } from "../../src/e2b/envd/gen/envd/process_pb.js";
+import { eventually } from "../support/eventually.js";
+import { startServer } from "../support/server.js";
+
+const srv = await startServer({ sandboxes: { maxPerTenant: 3, maxTimeoutMs: 600_000 } });
+const { key } = await srv.createKey("e2b-tenant");
+const { key: otherKey } = await srv.createKey("another-tenant");
+const saved = { ...process.env };
+
+before(() => {
+  // What a user sets to move E2B code onto their own isol8.
+  process.env.E2B_API_URL = `${srv.url}/e2b`;
+  process.env.E2B_SANDBOX_URL = `${srv.url}/e2b`;
+  process.env.E2B_API_KEY = key;
+});
+after(() => {
+  for (const name of ["E2B_API_URL", "E2B_SANDBOX_URL", "E2B_API_KEY"]) {
+    if (saved[name] === undefined) delete process.env[name];
+    else process.env[name] = saved[name];
+  }
+});
+
+describe("E2B's SDK on isol8: sandboxes and commands", () => {
+  test("create, run in the foreground (a failure too), info, list, metrics, kill", async () => {
+    const sandbox = await Sandbox.create({ metadata: { purpose: "e2b-test" }, timeoutMs: 120_000 });
+    const hi = await sandbox.commands.run("echo hi; id -u");
+    assert.deepEqual([hi.exitCode, hi.stdout, hi.stderr], [0, "hi\n100\n", ""]);
+    const failed = await sandbox.commands.run("echo oops >&2; exit 3").catch((e: unknown) => e);
+    assert.ok(failed instanceof CommandExitError, String(failed));
+    assert.deepEqual([failed.exitCode, failed.stderr], [3, "oops\n"]);
+
+    const info = await sandbox.getInfo();
+    assert.equal(info.sandboxId, sandbox.sandboxId);
+    assert.equal(info.templateId, "base");
+    assert.deepEqual(info.metadata, { purpose: "e2b-test" });
+    assert.equal(info.state, "running");
+    assert.ok(info.endAt.getTime() - info.startedAt.getTime() >= 119_000);
+    const listed = await Sandbox.list({ query: { metadata: { purpose: "e2b-test" } } }).nextItems();
+    assert.deepEqual(
+      listed.map((s) => s.sandboxId),
+      [sandbox.sandboxId],
+    );
+    const [metrics] = await sandbox.getMetrics();
+    assert.ok(metrics && metrics.memTotal === 512 * 1024 * 1024, JSON.stringify(metrics));
+
+    assert.equal(await sandbox.isRunning(), true);
+    await sandbox.kill();
+    assert.equal(await sandbox.isRunning(), false);
+    await assert.rejects(Sandbox.getInfo(sandbox.sandboxId), SandboxNotFoundError);
+    await assert.rejects(sandbox.commands.run("true"), SandboxError);
+  });
+
+  test("a background command: stdin, a second client connects to it, list, kill", async () => {
+    const sandbox = await Sandbox.create();
+    try {
+      const heard: string[] = [];
+      const echo = await sandbox.commands.run("echo ready; while read l; do echo got:$l; done", {
+        background: true,
+        stdin: true,
+        onStdout: (data) => {
+          heard.push(data);
+        },
+      });
+      assert.ok(await eventually(() => heard.join("") === "ready\n"), heard.join(""));
+
+      const other = await Sandbox.connect(sandbox.sandboxId);
+      const listed = await other.commands.list();
+      assert.deepEqual(
+        listed.map((p) => [p.pid, p.cmd, p.args]),
+        [[echo.pid, "/bin/bash", ["-l", "-c", "echo ready; while read l; do echo got:$l; done"]]],
+      );
+      const later: string[] = [];
+      const again = await other.commands.connect(echo.pid, {
+        onStdout: (d) => {
+          later.push(d);
+        },
+      });
+      await other.commands.sendStdin(echo.pid, "one\n");
+      await sandbox.commands.closeStdin(echo.pid);
+      const result = await echo.wait();
+      assert.deepEqual([result.exitCode, result.stdout], [0, "ready\ngot:one\n"]);
+      assert.equal((await again.wait()).exitCode, 0);
+      assert.equal(later.join(""), "got:one\n");
+
+      const sleeper = await sandbox.commands.run("sleep 60", { background: true });
+      assert.equal(await sandbox.commands.kill(sleeper.pid), true);
+      const killed = await sleeper.wait().catch((e: unknown) => e);
+      assert.ok(killed instanceof CommandExitError, String(killed));
+      assert.equal(killed.exitCode, -1);
+      assert.deepEqual(await sandbox.commands.list(), []);
+    } finally {
+      await sandbox.kill();
+    }
+  });
+
+  test("a terminal: input, resize, exit", async () => {
+    const sandbox = await Sandbox.create();
+    try {
+      let screen = "";
+      const terminal = await sandbox.pty.create({
+        cols: 90,
+        rows: 20,
+        onData: (data) => {
+          screen += Buffer.from(data).toString();
+        },
+      });
+      await sandbox.pty.sendInput(terminal.pid, new TextEncoder().encode("stty size\r"));
+      assert.ok(await eventually(() => screen.includes("20 90")), screen);
+      await sandbox.pty.resize(terminal.pid, { cols: 100, rows: 40 });
+      await sandbox.pty.sendInput(terminal.pid, new TextEncoder().encode("stty size; exit 5\r"));
+      assert.ok(await eventually(() => screen.includes("40 100")), screen);
+      const ended = await terminal.wait().catch((e: unknown) => e);
+      assert.ok(ended instanceof CommandExitError, String(ended));
+      assert.equal(ended.exitCode, 5);
+    } finally {
+      await sandbox.kill();
+    }
+  });
+
+  test("tenants, tokens and what isol8 does not offer: refused clearly", async () => {
+    const sandbox = await Sandbox.create();
+    try {
+      // Another tenant's key finds nothing.
+      await assert.rejects(
+        Sandbox.getInfo(sandbox.sandboxId, { apiKey: otherKey }),
+        SandboxNotFoundError,
+      );
+      // envd without the sandbox's access token is not reached: 502, as for a sandbox that is gone.
+      const bare = await fetch(`${srv.url}/e2b/process.Process/List`, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          "E2b-Sandbox-Id": sandbox.sandboxId,
+          "E2b-Sandbox-Port": "49983",
+        },
+        body: "{}",
+      });
+      assert.equal(bare.status, 502);
+      assert.match(((await bare.json()) as { message: string }).message, /not found/);
+      // A wrong API key: E2B's authentication error.
+      await assert.rejects(Sandbox.create({ apiKey: "not-a-key" }), /401|invalid|key/i);
+      // An unknown template names the ones there are.
+      await assert.rejects(Sandbox.create("no-such-template"), /no template "no-such-template"/);
+      await assert.rejects(sandbox.betaPause(), /isol8 does not support pausing sandboxes yet/);
+      assert.equal(await sandbox.isRunning(), true);
+    } finally {
+      await sandbox.kill();
+    }
+  });
+
+  test("envd in Connect's binary encoding as well as JSON (what other SDKs send)", async () => {
+    const sandbox = await Sandbox.create();
+    try {
+      const { envdAccessToken } = await Sandbox.connect(sandbox.sandboxId).then(
+        (s) => s as unknown as { envdAccessToken: string },
+      );
+      const transport = createConnectTransport({
+        baseUrl: `${srv.url}/e2b`,
+        useBinaryFormat: true,
+        interceptors: [
+          (next) => (request) => {
+            request.header.set("E2b-Sandbox-Id", sandbox.sandboxId);
+            request.header.set("X-Access-Token", envdAccessToken);
+            return next(request);
+          },
+        ],
+      });
+      const client = createClient(Process, transport);
+      let stdout = "";
+      let exitCode: number | undefined;
+      for await (const { event } of client.start({
+        process: { cmd: "/bin/sh", args: ["-c", "echo binary; exit 7"] },
+      })) {
+        const e = event?.event;
+        if (e?.case === "data" && e.value.output.case === "stdout")
+          stdout += Buffer.from(e.value.output.value).toString();
+        if (e?.case === "end") exitCode = e.value.exitCode;
+      }
+      assert.deepEqual([stdout, exitCode], ["binary\n", 7]);
+      assert.deepEqual((await client.list({})).processes, []);
+    } finally {
+      await sandbox.kill();
+    }
+  });
+});

@@ -45,10 +45,12 @@ RUN set -eu; \
     rm -rf /tmp/isol8-certs /tmp/isol8-known
 
 # The sandbox user: uid 100 in group users (gid 100), home /sandbox (0700).
+# /home/user, the home folder E2B code expects (src/e2b/), is /sandbox too.
 RUN useradd --system --uid 100 --gid 100 --no-create-home --home-dir /sandbox --shell /bin/bash sandbox \
- && mkdir -p /sandbox \
+ && mkdir -p /sandbox /home \
  && chown 100:100 /sandbox \
- && chmod 0700 /sandbox
+ && chmod 0700 /sandbox \
+ && ln -s /sandbox /home/user
 
 COPY --from=supervisor /isol8-supervisor /usr/local/bin/isol8-supervisor
 # The interpreters' prestart bootstraps (see 'P' in supervisor.c), read-only for everyone.

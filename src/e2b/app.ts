@@ -11,12 +11,12 @@ import type { AppEnv } from "../server/app-env.js";
 import type { ServerContext } from "../server/context.js";
 import { HttpError } from "../server/errors.js";
 import { controlPlaneRoutes } from "./control-plane.js";
+import { envdFiles } from "./envd/files-route.js";
+import { basicUser, checkUser } from "./envd/paths.js";
 import { envdRpc } from "./envd/router.js";
 import { e2bErrorAnswer } from "./errors.js";
+import { E2B_BASE_PATH } from "./mount.js";
 import { E2bSandboxes } from "./sandboxes.js";
-
-/** Where the E2B face is mounted on the server. */
-export const E2B_BASE_PATH = "/e2b";
 
 export function e2bApp(ctx: ServerContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -36,9 +36,14 @@ export function e2bApp(ctx: ServerContext): Hono<AppEnv> {
       return next();
     }
     const sandbox = sandboxes.forEnvd(sandboxId, c.req.header("x-access-token"));
+    const user = basicUser(c.req.header("authorization"));
     const path = c.req.path.slice(E2B_BASE_PATH.length);
     if (path === "/health") return c.body(null, 204);
-    const answer = rpc(c.req.raw, path, sandbox);
+    if (path === "/files") {
+      checkUser(user);
+      return envdFiles(ctx, c, sandbox);
+    }
+    const answer = rpc(c.req.raw, path, sandbox, user);
     if (!answer) throw new HttpError(404, `envd has no route ${c.req.method} ${path}`);
     return answer;
   });

@@ -18,7 +18,7 @@ import type { E2bSandboxes, E2bSandboxFacts } from "./sandboxes.js";
 import { DEFAULT_TEMPLATE, templateRuntime } from "./templates.js";
 
 /** The envd version this face reports: the SDKs refuse a sandbox below 0.1.0 and gate features by it. */
-const ENVD_VERSION = "0.5.2";
+const ENVD_VERSION = "0.5.7";
 
 /** E2B's default sandbox lifetime, in seconds, when a request names none. */
 const E2B_DEFAULT_TIMEOUT_S = 300;

@@ -2,7 +2,9 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { E2B_BASE_PATH, e2bApp } from "../e2b/app.js";
+import { e2bApp } from "../e2b/app.js";
+import { isStreamedUpload } from "../e2b/envd/files-route.js";
+import { E2B_BASE_PATH } from "../e2b/mount.js";
 import type { AppEnv } from "./app-env.js";
 import type { ServerContext } from "./context.js";
 import { ClientGoneError, errorBody, HttpError, toHttpError } from "./errors.js";
@@ -49,7 +51,7 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
     );
   });
   // A sandbox file's upload is streamed, never held whole: its route bounds it by its own limit.
-  app.use("*", (c, next) => (isFileUpload(c) ? next() : limited(c, next)));
+  app.use("*", (c, next) => (isFileUpload(c) || isStreamedUpload(c) ? next() : limited(c, next)));
   app.route("/", healthRoutes(ctx));
   // E2B's API admits its requests its own way (an API key in X-API-Key, a sandbox's access token).
   app.route(E2B_BASE_PATH, e2bApp(ctx));

@@ -6,7 +6,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { CommandExitError, Sandbox, SandboxError, SandboxNotFoundError } from "e2b";
+import {
+  CommandExitError,
+  FileNotFoundError,
+  Sandbox,
+  SandboxError,
+  SandboxNotFoundError,
+} from "e2b";
 import { Process } from "../../src/e2b/envd/gen/envd/process_pb.js";
 import { eventually } from "../support/eventually.js";
 import { startServer } from "../support/server.js";
@@ -187,6 +193,86 @@ describe("E2B's SDK on isol8: sandboxes and commands", () => {
       }
       assert.deepEqual([stdout, exitCode], ["binary\n", 7]);
       assert.deepEqual((await client.list({})).processes, []);
+    } finally {
+      await sandbox.kill();
+    }
+  });
+});
+
+describe("E2B's SDK on isol8: files", () => {
+  test("write and read text and bytes, several at once, in /home/user (the sandbox's /sandbox) and /tmp", async () => {
+    const sandbox = await Sandbox.create();
+    try {
+      const written = await sandbox.files.write("notes/hello.txt", "hi from e2b\n");
+      assert.deepEqual(
+        { name: written.name, path: written.path },
+        { name: "hello.txt", path: "/home/user/notes/hello.txt" },
+      );
+      assert.equal(await sandbox.files.read("/home/user/notes/hello.txt"), "hi from e2b\n");
+      // A command sees the same file, through /home/user and through /sandbox.
+      const seen = await sandbox.commands.run(
+        "cat /home/user/notes/hello.txt /sandbox/notes/hello.txt; pwd",
+      );
+      assert.equal(seen.stdout, "hi from e2b\nhi from e2b\n/sandbox\n");
+
+      const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+      await sandbox.files.write("/tmp/all-bytes.bin", bytes.buffer);
+      assert.deepEqual(await sandbox.files.read("/tmp/all-bytes.bin", { format: "bytes" }), bytes);
+      const many = await sandbox.files.write([
+        { path: "/home/user/a.txt", data: "A" },
+        { path: "/home/user/b.txt", data: "B" },
+      ]);
+      assert.deepEqual(
+        many.map((e) => e.path),
+        ["/home/user/a.txt", "/home/user/b.txt"],
+      );
+      // Streamed, as the SDK sends a stream: the raw body, not a form, so
+      // past the server's 10 MiB limit for a request body.
+      const big = Buffer.alloc(12 * 1024 * 1024, "z");
+      await sandbox.files.write("/home/user/big.txt", new Blob([big]).stream());
+      assert.equal((await sandbox.files.getInfo("/home/user/big.txt")).size, big.length);
+    } finally {
+      await sandbox.kill();
+    }
+  });
+
+  test("list, exists, info, make a folder, rename, remove, watch; paths that lead out are refused", async () => {
+    const sandbox = await Sandbox.create();
+    try {
+      assert.equal(await sandbox.files.makeDir("/home/user/dir"), true);
+      assert.equal(await sandbox.files.makeDir("/home/user/dir"), false);
+      await sandbox.files.write("/home/user/dir/one.txt", "1");
+      const info = await sandbox.files.getInfo("/home/user/dir/one.txt");
+      assert.deepEqual([info.type, info.size, info.path], ["file", 1, "/home/user/dir/one.txt"]);
+      assert.equal(await sandbox.files.exists("/home/user/dir/none"), false);
+      const moved = await sandbox.files.rename("/home/user/dir/one.txt", "/home/user/dir/two.txt");
+      assert.equal(moved.path, "/home/user/dir/two.txt");
+      assert.deepEqual(
+        (await sandbox.files.list("/home/user/dir")).map((e) => [e.name, e.type]),
+        [["two.txt", "file"]],
+      );
+
+      const events: string[] = [];
+      const watch = await sandbox.files.watchDir("/home/user/dir", (event) => {
+        events.push(`${event.type} ${event.name}`);
+      });
+      await sandbox.commands.run("echo x > /home/user/dir/three.txt");
+      assert.ok(await eventually(() => events.includes("create three.txt")), events.join(", "));
+      await watch.stop();
+
+      await sandbox.files.remove("/home/user/dir");
+      assert.equal(await sandbox.files.exists("/home/user/dir"), false);
+      await assert.rejects(sandbox.files.read("/home/user/missing.txt"), FileNotFoundError);
+      await assert.rejects(sandbox.files.read("/etc/passwd"), /refused|outside|permission/i);
+      await assert.rejects(sandbox.files.write("/etc/evil", "x"), /refused|outside|permission/i);
+      await assert.rejects(
+        sandbox.files.write("/home/user/x", "x", { user: "root" }),
+        /isol8 runs everything in a sandbox as its unprivileged user/,
+      );
+      await assert.rejects(
+        sandbox.commands.run("id", { user: "root" }),
+        /isol8 runs everything in a sandbox as its unprivileged user/,
+      );
     } finally {
       await sandbox.kill();
     }

@@ -20,6 +20,7 @@ import {
   type ProcessSelector,
   Signal,
 } from "./gen/envd/process_pb.js";
+import { e2bPath, sandboxPath } from "./paths.js";
 import { sandboxOf } from "./sandbox-context.js";
 
 type ProcessEventInit = MessageInitShape<typeof ProcessEventSchema>;
@@ -165,7 +166,7 @@ export function processService(): ServiceImpl<typeof Process> {
           const tag = finder.tagOf(sandbox, process.pid);
           return {
             pid: process.pid,
-            config: { cmd, args, envs: info.envs, cwd: info.cwd },
+            config: { cmd, args, envs: info.envs, cwd: e2bPath(info.cwd) },
             ...(tag === undefined ? {} : { tag }),
           };
         }),
@@ -180,7 +181,8 @@ export function processService(): ServiceImpl<typeof Process> {
       const argv = [config.cmd, ...config.args];
       const options = {
         envs: config.envs,
-        ...(config.cwd ? { cwd: config.cwd } : {}),
+        // E2B's /home/user is the sandbox's /sandbox, the default.
+        ...(config.cwd ? { cwd: sandboxPath(config.cwd) } : {}),
         // The request's deadline is the process's timeout; none: it runs until the sandbox ends.
         timeoutMs: context.timeoutMs() ?? 0,
       };

@@ -10,22 +10,30 @@ import {
   universalServerResponseToFetch,
 } from "@connectrpc/connect/protocol";
 import type { Sandbox } from "../../sandbox/sandbox.js";
+import { filesystemService } from "./filesystem-service.js";
+import { Filesystem } from "./gen/envd/filesystem_pb.js";
 import { Process } from "./gen/envd/process_pb.js";
 import { processService } from "./process-service.js";
-import { SANDBOX } from "./sandbox-context.js";
+import { SANDBOX, USER } from "./sandbox-context.js";
 
 /** Answers an envd RPC (`path` such as `/process.Process/Start`), or undefined for a path that is none. */
-type EnvdRpc = (request: Request, path: string, sandbox: Sandbox) => Promise<Response> | undefined;
+type EnvdRpc = (
+  request: Request,
+  path: string,
+  sandbox: Sandbox,
+  user: string | undefined,
+) => Promise<Response> | undefined;
 
 export function envdRpc(): EnvdRpc {
   const router = createConnectRouter();
   router.service(Process, processService());
+  router.service(Filesystem, filesystemService());
   const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
-  return (request, path, sandbox) => {
+  return (request, path, sandbox, user) => {
     const handler = handlers.get(path);
     if (!handler) return undefined;
     const universal = universalServerRequestFromFetch(request, {});
-    universal.contextValues = createContextValues().set(SANDBOX, sandbox);
+    universal.contextValues = createContextValues().set(SANDBOX, sandbox).set(USER, user);
     return handler(universal).then(universalServerResponseToFetch);
   };
 }

@@ -19,6 +19,7 @@ import {
 } from "../../wire/sandbox-files.js";
 import { sandboxParamsSchema } from "../../wire/sandboxes.js";
 import type { AppEnv } from "../app-env.js";
+import { boundedUpload, uploadTooLarge } from "../bounded-upload.js";
 import type { ServerContext } from "../context.js";
 import { errorEvent, HttpError, toHttpError } from "../errors.js";
 import { bodyStream, requestHeader } from "../node-request.js";
@@ -170,30 +171,6 @@ const watchDir = createRoute({
 });
 
 /**
- * 413 for an upload past `limit`. Not with `Connection: close`: closing at
- * once would reset a connection the client is still sending on, often
- * before it has read this answer. @hono/node-server instead reads and
- * discards what more comes for a moment (at most 64 MiB or 500 ms), then
- * closes the connection unless the body has ended.
- */
-function tooLarge(limit: number): HttpError {
-  return new HttpError(
-    413,
-    `body: larger than this server's limit for a file of ${limit} bytes (sandboxes.maxFileBytes)`,
-  );
-}
-
-/** `body`, refused with 413 as soon as more than `limit` bytes of it have come. */
-async function* bounded(body: AsyncIterable<Uint8Array>, limit: number) {
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (total > limit) throw tooLarge(limit);
-    yield chunk;
-  }
-}
-
-/**
  * A long-lived sandbox's files (`sandbox.files`) for the caller's tenant:
  * read and written as raw bytes streamed with back-pressure both ways,
  * listed, moved, removed and watched as an event stream. Every check is
@@ -214,10 +191,10 @@ export function sandboxFileRoutes(ctx: ServerContext) {
     const sandbox = sandboxOf(c, c.req.valid("param").id);
     const limit = ctx.config.sandboxes.maxFileBytes;
     const declared = requestHeader(c, "content-length");
-    if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
+    if (declared !== undefined && Number(declared) > limit) throw uploadTooLarge(limit);
     const entry = await sandbox.files.write(
       c.req.valid("query").path,
-      bounded(bodyStream(c), limit),
+      boundedUpload(bodyStream(c), limit),
     );
     return c.json(wireEntry(entry), 200);
   });

@@ -14,6 +14,7 @@ import {
   SandboxNotFoundError,
 } from "e2b";
 import { Process } from "../../src/e2b/envd/gen/envd/process_pb.js";
+import { STREAMS_PER_SANDBOX } from "../../src/e2b/envd/process-service.js";
 import { eventually } from "../support/eventually.js";
 import { startServer } from "../support/server.js";
 
@@ -34,6 +35,24 @@ after(() => {
     else process.env[name] = saved[name];
   }
 });
+
+/** A Connect client of a sandbox's envd process service, beside the SDK's (JSON or binary). */
+function rawClient(sandbox: Sandbox, useBinaryFormat: boolean) {
+  // The SDK keeps the token it was given when the sandbox was made or connected to.
+  const { envdAccessToken } = sandbox as unknown as { envdAccessToken: string };
+  const transport = createConnectTransport({
+    baseUrl: `${srv.url}/e2b`,
+    useBinaryFormat,
+    interceptors: [
+      (next) => (request) => {
+        request.header.set("E2b-Sandbox-Id", sandbox.sandboxId);
+        request.header.set("X-Access-Token", envdAccessToken);
+        return next(request);
+      },
+    ],
+  });
+  return createClient(Process, transport);
+}
 
 describe("E2B's SDK on isol8: sandboxes and commands", () => {
   test("create, run in the foreground (a failure too), info, list, metrics, kill", async () => {
@@ -163,24 +182,64 @@ describe("E2B's SDK on isol8: sandboxes and commands", () => {
     }
   });
 
+  test("adversarial: streams past a sandbox's limit, bad starts are refused, and the sandbox goes on", async () => {
+    const sandbox = await Sandbox.create();
+    try {
+      const client = rawClient(sandbox, false);
+      const sleeper = await sandbox.commands.run("sleep 60", { background: true });
+      const aborts = new AbortController();
+      const open: Promise<unknown>[] = [];
+      const started: number[] = [];
+      for (let i = 0; i < STREAMS_PER_SANDBOX - 1; i++) {
+        const stream = client.connect(
+          { process: { selector: { case: "pid", value: sleeper.pid } } },
+          { signal: aborts.signal },
+        );
+        const iterator = stream[Symbol.asyncIterator]();
+        started.push((await iterator.next()).value?.event?.event.case === "start" ? 1 : 0);
+        open.push(iterator.next().catch(() => undefined));
+      }
+      assert.equal(started.length, STREAMS_PER_SANDBOX - 1);
+      // The sleeper's own handle holds the last place: one more is refused.
+      await assert.rejects(
+        (async () => {
+          for await (const _ of client.connect({
+            process: { selector: { case: "pid", value: sleeper.pid } },
+          }))
+            break;
+        })(),
+        /output streams open, its most/,
+      );
+      aborts.abort();
+      await Promise.all(open);
+      // The server hears of the closed streams a moment later; then their places are free.
+      assert.ok(
+        await eventually(async () =>
+          sandbox.commands.run("true").then(
+            () => true,
+            () => false,
+          ),
+        ),
+      );
+      // Bad starts name what is wrong; nothing was started for them.
+      await assert.rejects(sandbox.commands.run("true", { cwd: "relative/../../x\0" }), /cwd|path/);
+      await assert.rejects(
+        (async () => {
+          for await (const _ of client.start({ process: { cmd: "" } })) break;
+        })(),
+        /process.cmd: a program to run is required/,
+      );
+      assert.equal((await sandbox.commands.run("echo still here")).stdout, "still here\n");
+      await sandbox.commands.kill(sleeper.pid);
+    } finally {
+      await sandbox.kill();
+    }
+  });
+
   test("envd in Connect's binary encoding as well as JSON (what other SDKs send)", async () => {
     const sandbox = await Sandbox.create();
     try {
-      const { envdAccessToken } = await Sandbox.connect(sandbox.sandboxId).then(
-        (s) => s as unknown as { envdAccessToken: string },
-      );
-      const transport = createConnectTransport({
-        baseUrl: `${srv.url}/e2b`,
-        useBinaryFormat: true,
-        interceptors: [
-          (next) => (request) => {
-            request.header.set("E2b-Sandbox-Id", sandbox.sandboxId);
-            request.header.set("X-Access-Token", envdAccessToken);
-            return next(request);
-          },
-        ],
-      });
-      const client = createClient(Process, transport);
+      const client = rawClient(sandbox, true);
       let stdout = "";
       let exitCode: number | undefined;
       for await (const { event } of client.start({

@@ -9,7 +9,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { InvalidOptionError } from "../../engine/errors.js";
 import { describeProcess } from "../../sandbox/commands.js";
+import { ProcessStartError } from "../../sandbox/errors.js";
 import type { SandboxProcess } from "../../sandbox/process.js";
 import type { ProcessExit } from "../../sandbox/process-protocol.js";
 import type { Sandbox } from "../../sandbox/sandbox.js";
@@ -19,6 +21,7 @@ import {
   type ProcessEventSchema,
   type ProcessSelector,
   Signal,
+  type StartRequest,
 } from "./gen/envd/process_pb.js";
 import { e2bPath, sandboxPath } from "./paths.js";
 import { sandboxOf } from "./sandbox-context.js";
@@ -27,6 +30,10 @@ type ProcessEventInit = MessageInitShape<typeof ProcessEventSchema>;
 
 /** Output a stream's reader may fall behind by before its stream is ended (as the server's own). */
 const READER_BACKLOG_BYTES = 2 * 1024 * 1024;
+/** Output streams open at once on one sandbox: with the backlog, what one sandbox's readers can cost. */
+export const STREAMS_PER_SANDBOX = 32;
+/** Input writes waiting for one process to read, beyond which another is refused (as on isol8's own API). */
+const WAITING_WRITES = 4;
 
 /** Go's names for the signals E2B reports an end by ("signal: killed"). */
 const SIGNAL_WORDS: Record<number, string> = {
@@ -154,8 +161,107 @@ function signalNumberOf(signal: Signal): number {
   throw new ConnectError("signal: must be SIGNAL_SIGKILL or SIGNAL_SIGTERM", Code.InvalidArgument);
 }
 
+/** The longest a process's own timeout may be (isol8's limit for one). */
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Why a start was refused, as a Connect error: bad options, or the sandbox's limits. */
+function startRefusal(error: unknown): never {
+  if (error instanceof InvalidOptionError)
+    throw new ConnectError(error.message, Code.InvalidArgument);
+  if (error instanceof ProcessStartError)
+    throw new ConnectError(error.message, Code.ResourceExhausted);
+  throw error;
+}
+
+/** Starts the process a Start request describes, then follows it: its start event, output and end. */
+async function* startAndFollow(
+  sandbox: Sandbox,
+  request: StartRequest,
+  context: HandlerContext,
+  finder: ProcessFinder,
+): AsyncGenerator<{ event: ProcessEventInit }> {
+  const config = request.process;
+  if (!config?.cmd)
+    throw new ConnectError("process.cmd: a program to run is required", Code.InvalidArgument);
+  const argv = [config.cmd, ...config.args];
+  const options = {
+    envs: config.envs,
+    // E2B's /home/user is the sandbox's /sandbox, the default.
+    ...(config.cwd ? { cwd: sandboxPath(config.cwd) } : {}),
+    // The request's deadline is the process's timeout; none: it runs until the sandbox ends.
+    timeoutMs: Math.min(Math.ceil(context.timeoutMs() ?? 0), DAY_MS),
+  };
+  const size = request.pty?.size;
+  const started = request.pty
+    ? sandbox.pty.create({
+        ...options,
+        cmd: argv,
+        cols: size?.cols ?? 80,
+        rows: size?.rows ?? 24,
+      })
+    : sandbox.commands.run(argv, {
+        ...options,
+        background: true,
+        stdin: request.stdin ?? false,
+      });
+  const handle = await started.catch(startRefusal);
+  handle.disconnect();
+  finder.tag(sandbox, request.tag, handle.pid);
+  const process = sandbox.table.lookup(handle.pid);
+  if (!process) throw new ConnectError("the started process is gone", Code.Internal);
+  yield { event: { event: { case: "start", value: { pid: handle.pid } } } };
+  yield* processEvents(process, true, context);
+}
+
+/** Counts per key (open streams per sandbox, waiting writes per process), refusing past a limit. */
+class Counter<K extends object> {
+  private readonly counts = new WeakMap<K, number>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly refusal: (held: number) => string,
+  ) {}
+
+  /** Runs `work` counted against `key`'s limit; ResourceExhausted once the limit is held. */
+  async *during<T>(key: K, work: () => AsyncGenerator<T>): AsyncGenerator<T> {
+    this.take(key);
+    try {
+      yield* work();
+    } finally {
+      this.give(key);
+    }
+  }
+
+  async while<T>(key: K, work: () => Promise<T>): Promise<T> {
+    this.take(key);
+    try {
+      return await work();
+    } finally {
+      this.give(key);
+    }
+  }
+
+  private take(key: K): void {
+    const held = this.counts.get(key) ?? 0;
+    if (held >= this.limit) throw new ConnectError(this.refusal(held), Code.ResourceExhausted);
+    this.counts.set(key, held + 1);
+  }
+
+  private give(key: K): void {
+    this.counts.set(key, (this.counts.get(key) ?? 1) - 1);
+  }
+}
+
 export function processService(): ServiceImpl<typeof Process> {
   const finder = new ProcessFinder();
+  const streams = new Counter<Sandbox>(
+    STREAMS_PER_SANDBOX,
+    (held) => `this sandbox has ${held} output streams open, its most; close one first`,
+  );
+  const writes = new Counter<SandboxProcess>(
+    WAITING_WRITES,
+    (held) => `${held} writes to this process's input wait for it to read; wait for one to finish`,
+  );
   return {
     async list(_request, context) {
       const sandbox = sandboxOf(context);
@@ -175,43 +281,17 @@ export function processService(): ServiceImpl<typeof Process> {
 
     async *start(request, context) {
       const sandbox = sandboxOf(context);
-      const config = request.process;
-      if (!config?.cmd)
-        throw new ConnectError("process.cmd: a program to run is required", Code.InvalidArgument);
-      const argv = [config.cmd, ...config.args];
-      const options = {
-        envs: config.envs,
-        // E2B's /home/user is the sandbox's /sandbox, the default.
-        ...(config.cwd ? { cwd: sandboxPath(config.cwd) } : {}),
-        // The request's deadline is the process's timeout; none: it runs until the sandbox ends.
-        timeoutMs: context.timeoutMs() ?? 0,
-      };
-      const size = request.pty?.size;
-      const handle = request.pty
-        ? await sandbox.pty.create({
-            ...options,
-            cmd: argv,
-            cols: size?.cols ?? 80,
-            rows: size?.rows ?? 24,
-          })
-        : await sandbox.commands.run(argv, {
-            ...options,
-            background: true,
-            stdin: request.stdin ?? false,
-          });
-      handle.disconnect();
-      finder.tag(sandbox, request.tag, handle.pid);
-      const process = sandbox.table.lookup(handle.pid);
-      if (!process) throw new ConnectError("the started process is gone", Code.Internal);
-      yield { event: { event: { case: "start", value: { pid: handle.pid } } } };
-      yield* processEvents(process, true, context);
+      // The stream's place is taken first: a start refused for want of one starts nothing.
+      yield* streams.during(sandbox, () => startAndFollow(sandbox, request, context, finder));
     },
 
     async *connect(request, context) {
       const sandbox = sandboxOf(context);
       const process = finder.find(sandbox, request.process);
-      yield { event: { event: { case: "start", value: { pid: process.pid } } } };
-      yield* processEvents(process, false, context);
+      yield* streams.during(sandbox, async function* () {
+        yield { event: { event: { case: "start", value: { pid: process.pid } } } };
+        yield* processEvents(process, false, context);
+      });
     },
 
     async update(request, context) {
@@ -225,7 +305,7 @@ export function processService(): ServiceImpl<typeof Process> {
     async sendInput(request, context) {
       const process = finder.find(sandboxOf(context), request.process);
       const input = request.input?.input;
-      if (input?.case) await process.write(Buffer.from(input.value));
+      if (input?.case) await writes.while(process, () => process.write(Buffer.from(input.value)));
       return {};
     },
 

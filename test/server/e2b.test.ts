@@ -14,7 +14,7 @@ import {
   SandboxNotFoundError,
 } from "e2b";
 import { Process } from "../../src/e2b/envd/gen/envd/process_pb.js";
-import { STREAMS_PER_SANDBOX } from "../../src/e2b/envd/process-service.js";
+import { STREAMS_PER_SANDBOX } from "../../src/e2b/envd/limits.js";
 import { eventually } from "../support/eventually.js";
 import { startServer } from "../support/server.js";
 

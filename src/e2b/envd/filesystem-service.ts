@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Isol8WatchHandle } from "../../sandbox/api.js";
 import type { Sandbox } from "../../sandbox/sandbox.js";
 import type { FilesystemEvent } from "../../sandbox/types.js";
@@ -19,7 +19,10 @@ import {
   EventType,
   type Filesystem,
   type FilesystemEventSchema,
+  type WatchDirRequest,
+  type WatchDirResponseSchema,
 } from "./gen/envd/filesystem_pb.js";
+import type { Counter } from "./limits.js";
 import { sandboxPath } from "./paths.js";
 import { sandboxOf } from "./sandbox-context.js";
 
@@ -124,7 +127,60 @@ class Watchers {
   }
 }
 
-export function filesystemService(): ServiceImpl<typeof Filesystem> {
+/** A streamed watch: its start, then the folder's events (keepalives between) until the client leaves. */
+async function* watchEvents(
+  sandbox: Sandbox,
+  request: WatchDirRequest,
+  context: HandlerContext,
+): AsyncGenerator<MessageInitShape<typeof WatchDirResponseSchema>> {
+  const backlog = new ReaderBacklog<EventInit>(WATCH_BACKLOG_BYTES);
+  let failure: Error | undefined;
+  const handle = await sandbox.files
+    .watchDir(
+      sandboxPath(request.path),
+      (event) => backlog.push(envdEvent(event), 64 + event.name.length),
+      {
+        recursive: request.recursive,
+        onExit: (error) => {
+          failure = error;
+          backlog.finish();
+        },
+      },
+    )
+    .catch(connectFileError);
+  const leave = () => backlog.finish();
+  context.signal.addEventListener("abort", leave);
+  try {
+    yield { event: { case: "start", value: {} } };
+    let next = backlog.next();
+    for (;;) {
+      const ready = await Promise.race([
+        next.then((event) => ({ event })),
+        sleep(KEEPALIVE_MS, undefined, { ref: false }),
+      ]);
+      if (context.signal.aborted) return;
+      if (ready === undefined) {
+        yield { event: { case: "keepalive", value: {} } };
+        continue;
+      }
+      if (!ready.event) break;
+      yield { event: { case: "filesystem", value: ready.event } };
+      next = backlog.next();
+    }
+    if (backlog.behind)
+      throw new ConnectError(
+        "this watch's reader fell behind its events; watch again",
+        Code.ResourceExhausted,
+      );
+    if (failure) throw new ConnectError(`the watch ended: ${failure.message}`, Code.Aborted);
+  } finally {
+    context.signal.removeEventListener("abort", leave);
+    await handle.stop();
+  }
+}
+
+/** The filesystem service; `streams` bounds each sandbox's streams, processes' output included. */
+export function filesystemService(streams: Counter<Sandbox>): ServiceImpl<typeof Filesystem> {
   const watchers = new Watchers();
   return {
     async stat(request, context) {
@@ -164,50 +220,7 @@ export function filesystemService(): ServiceImpl<typeof Filesystem> {
 
     async *watchDir(request, context) {
       const sandbox = sandboxOf(context);
-      const backlog = new ReaderBacklog<EventInit>(WATCH_BACKLOG_BYTES);
-      let failure: Error | undefined;
-      const handle = await sandbox.files
-        .watchDir(
-          sandboxPath(request.path),
-          (event) => backlog.push(envdEvent(event), 64 + event.name.length),
-          {
-            recursive: request.recursive,
-            onExit: (error) => {
-              failure = error;
-              backlog.finish();
-            },
-          },
-        )
-        .catch(connectFileError);
-      const leave = () => backlog.finish();
-      context.signal.addEventListener("abort", leave);
-      try {
-        yield { event: { case: "start", value: {} } };
-        let next = backlog.next();
-        for (;;) {
-          const ready = await Promise.race([
-            next.then((event) => ({ event })),
-            sleep(KEEPALIVE_MS, undefined, { ref: false }),
-          ]);
-          if (context.signal.aborted) return;
-          if (ready === undefined) {
-            yield { event: { case: "keepalive", value: {} } };
-            continue;
-          }
-          if (!ready.event) break;
-          yield { event: { case: "filesystem", value: ready.event } };
-          next = backlog.next();
-        }
-        if (backlog.behind)
-          throw new ConnectError(
-            "this watch's reader fell behind its events; watch again",
-            Code.ResourceExhausted,
-          );
-        if (failure) throw new ConnectError(`the watch ended: ${failure.message}`, Code.Aborted);
-      } finally {
-        context.signal.removeEventListener("abort", leave);
-        await handle.stop();
-      }
+      yield* streams.during(sandbox, () => watchEvents(sandbox, request, context));
     },
 
     async createWatcher(request, context) {

@@ -23,6 +23,7 @@ import {
   Signal,
   type StartRequest,
 } from "./gen/envd/process_pb.js";
+import { Counter } from "./limits.js";
 import { e2bPath, sandboxPath } from "./paths.js";
 import { sandboxOf } from "./sandbox-context.js";
 
@@ -30,8 +31,6 @@ type ProcessEventInit = MessageInitShape<typeof ProcessEventSchema>;
 
 /** Output a stream's reader may fall behind by before its stream is ended (as the server's own). */
 const READER_BACKLOG_BYTES = 2 * 1024 * 1024;
-/** Output streams open at once on one sandbox: with the backlog, what one sandbox's readers can cost. */
-export const STREAMS_PER_SANDBOX = 32;
 /** Input writes waiting for one process to read, beyond which another is refused (as on isol8's own API). */
 const WAITING_WRITES = 4;
 
@@ -213,51 +212,9 @@ async function* startAndFollow(
   yield* processEvents(process, true, context);
 }
 
-/** Counts per key (open streams per sandbox, waiting writes per process), refusing past a limit. */
-class Counter<K extends object> {
-  private readonly counts = new WeakMap<K, number>();
-
-  constructor(
-    private readonly limit: number,
-    private readonly refusal: (held: number) => string,
-  ) {}
-
-  /** Runs `work` counted against `key`'s limit; ResourceExhausted once the limit is held. */
-  async *during<T>(key: K, work: () => AsyncGenerator<T>): AsyncGenerator<T> {
-    this.take(key);
-    try {
-      yield* work();
-    } finally {
-      this.give(key);
-    }
-  }
-
-  async while<T>(key: K, work: () => Promise<T>): Promise<T> {
-    this.take(key);
-    try {
-      return await work();
-    } finally {
-      this.give(key);
-    }
-  }
-
-  private take(key: K): void {
-    const held = this.counts.get(key) ?? 0;
-    if (held >= this.limit) throw new ConnectError(this.refusal(held), Code.ResourceExhausted);
-    this.counts.set(key, held + 1);
-  }
-
-  private give(key: K): void {
-    this.counts.set(key, (this.counts.get(key) ?? 1) - 1);
-  }
-}
-
-export function processService(): ServiceImpl<typeof Process> {
+/** The process service; `streams` bounds the output streams of each sandbox, watches included. */
+export function processService(streams: Counter<Sandbox>): ServiceImpl<typeof Process> {
   const finder = new ProcessFinder();
-  const streams = new Counter<Sandbox>(
-    STREAMS_PER_SANDBOX,
-    (held) => `this sandbox has ${held} output streams open, its most; close one first`,
-  );
   const writes = new Counter<SandboxProcess>(
     WAITING_WRITES,
     (held) => `${held} writes to this process's input wait for it to read; wait for one to finish`,

@@ -13,6 +13,7 @@ import type { Sandbox } from "../../sandbox/sandbox.js";
 import { filesystemService } from "./filesystem-service.js";
 import { Filesystem } from "./gen/envd/filesystem_pb.js";
 import { Process } from "./gen/envd/process_pb.js";
+import { streamCounter } from "./limits.js";
 import { processService } from "./process-service.js";
 import { SANDBOX, USER } from "./sandbox-context.js";
 
@@ -26,8 +27,9 @@ type EnvdRpc = (
 
 export function envdRpc(): EnvdRpc {
   const router = createConnectRouter();
-  router.service(Process, processService());
-  router.service(Filesystem, filesystemService());
+  const streams = streamCounter();
+  router.service(Process, processService(streams));
+  router.service(Filesystem, filesystemService(streams));
   const handlers = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
   return (request, path, sandbox, user) => {
     const handler = handlers.get(path);

@@ -1,0 +1,54 @@
+/** Bounds on what one client can hold of a sandbox's envd (streams, waiting writes). */
+
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Sandbox } from "../../sandbox/sandbox.js";
+
+/** Streams (process output, watches) open at once on one sandbox: with their backlogs, what one sandbox's readers can cost. */
+export const STREAMS_PER_SANDBOX = 32;
+
+/** Counts per key (open streams per sandbox, waiting writes per process), refusing past a limit. */
+export class Counter<K extends object> {
+  private readonly counts = new WeakMap<K, number>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly refusal: (held: number) => string,
+  ) {}
+
+  /** Runs `work` counted against `key`'s limit; ResourceExhausted once the limit is held. */
+  async *during<T>(key: K, work: () => AsyncGenerator<T>): AsyncGenerator<T> {
+    this.take(key);
+    try {
+      yield* work();
+    } finally {
+      this.give(key);
+    }
+  }
+
+  async while<T>(key: K, work: () => Promise<T>): Promise<T> {
+    this.take(key);
+    try {
+      return await work();
+    } finally {
+      this.give(key);
+    }
+  }
+
+  private take(key: K): void {
+    const held = this.counts.get(key) ?? 0;
+    if (held >= this.limit) throw new ConnectError(this.refusal(held), Code.ResourceExhausted);
+    this.counts.set(key, held + 1);
+  }
+
+  private give(key: K): void {
+    this.counts.set(key, (this.counts.get(key) ?? 1) - 1);
+  }
+}
+
+/** The count of a sandbox's open streams, shared by its services. */
+export function streamCounter(): Counter<Sandbox> {
+  return new Counter<Sandbox>(
+    STREAMS_PER_SANDBOX,
+    (held) => `this sandbox has ${held} output streams open, its most; close one first`,
+  );
+}

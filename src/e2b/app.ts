@@ -7,6 +7,7 @@
  * plane, admitted by the API key in `X-API-Key`.
  */
 import { Hono } from "hono";
+import { answerFor } from "../server/answer-for.js";
 import type { AppEnv } from "../server/app-env.js";
 import type { ServerContext } from "../server/context.js";
 import { HttpError } from "../server/errors.js";
@@ -48,9 +49,10 @@ export function e2bApp(ctx: ServerContext): Hono<AppEnv> {
     return answer;
   });
   app.route("/", controlPlaneRoutes(ctx, sandboxes));
-  app.notFound((c) =>
-    e2bErrorAnswer(c, new HttpError(404, `no route ${c.req.method} ${c.req.path}`)),
-  );
-  app.onError((error, c) => e2bErrorAnswer(c, error));
+  // A sub-app's notFound is not the mounting app's: the last route answers what no other did.
+  app.all("*", (c) => {
+    throw new HttpError(404, `no route ${c.req.method} ${c.req.path}`);
+  });
+  app.onError(async (error, c) => e2bErrorAnswer(c, await answerFor(ctx, c, error)));
   return app;
 }

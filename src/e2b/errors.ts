@@ -6,7 +6,7 @@
  */
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { HttpError, toHttpError } from "../server/errors.js";
+import { HttpError } from "../server/errors.js";
 
 /** The body E2B's SDKs read an error from. */
 interface E2bErrorBody {
@@ -19,9 +19,8 @@ export function notSupported(what: string): HttpError {
   return new HttpError(501, `isol8 does not support ${what} yet`);
 }
 
-/** Any failure as E2B's error answer (isol8's own status and message). */
-export function e2bErrorAnswer(c: Context, error: unknown): Response {
-  const http = toHttpError(error);
+/** A failure as E2B's error answer (isol8's own status and message). */
+export function e2bErrorAnswer(c: Context, http: HttpError): Response {
   const body: E2bErrorBody = { code: http.status, message: http.message };
   return c.json(body, http.status as ContentfulStatusCode, http.headers);
 }

@@ -1,15 +1,15 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Hono } from "hono";
-import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { e2bApp } from "../e2b/app.js";
 import { isStreamedUpload } from "../e2b/envd/files-route.js";
 import { E2B_BASE_PATH } from "../e2b/mount.js";
+import { answerFor } from "./answer-for.js";
 import type { AppEnv } from "./app-env.js";
 import type { ServerContext } from "./context.js";
-import { ClientGoneError, errorBody, HttpError, toHttpError } from "./errors.js";
+import { errorBody, HttpError } from "./errors.js";
 import { observeRequests, requireAuth } from "./middleware.js";
-import { clientGoneSignal, limitBody } from "./node-request.js";
+import { limitBody } from "./node-request.js";
 import { openApiDocument } from "./openapi.js";
 import { requestIds } from "./request-id.js";
 import { adminRoutes } from "./routes/admin.js";
@@ -70,20 +70,7 @@ export function createApp(ctx: ServerContext): Hono<AppEnv> {
 
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError(async (error, c) => {
-    // Whatever failed once the client hung up (its run aborted, its wait for
-    // a slot given up, its body cut short) follows from the hang-up.
-    const http = clientGoneSignal(c).aborted
-      ? toHttpError(new ClientGoneError())
-      : error instanceof HTTPException && !(error instanceof HttpError)
-        ? new HttpError(error.status as HttpError["status"], error.message)
-        : toHttpError(await ctx.docker.explain(error));
-    const where = `${c.req.method} ${c.req.path}`;
-    const requestId = c.get("requestId");
-    // The request's own entry, which follows, carries its id and the 499.
-    if (http.status === 499) ctx.logger.info(`${where}: ${http.message} before its answer`);
-    if (http.status === 503 && error !== http)
-      ctx.logger.warn({ requestId }, `${where}: ${http.message}`);
-    if (http.status === 500) ctx.logger.error({ requestId, err: error }, where);
+    const http = await answerFor(ctx, c, error);
     return c.json(errorBody(http), http.status as ContentfulStatusCode, http.headers);
   });
   return app;

@@ -73,6 +73,8 @@ test("a process flooding stdout that nobody reads: the engine's memory stays bou
   const target = 512 * MiB;
   let printed = 0;
   let answers = 0;
+  /** What the engine held when half was printed. */
+  let halfway: number | undefined;
   try {
     // Each look at the flood's progress is a second process of the same sandbox,
     // started, run and answered while the flood goes on.
@@ -83,18 +85,23 @@ test("a process flooding stdout that nobody reads: the engine's memory stays bou
       printed = written(io.stdout);
       answers++;
       memory.sample();
+      if (halfway === undefined && printed >= target / 2) halfway = retained() - before;
     }
   } finally {
     clearInterval(sampler);
   }
   assert.ok(answers > 1, `${answers} answers`);
   // While it floods, the engine holds its log and the frames on their way: a
-  // few MiB, not what was printed. The peaks, garbage included, stay well under it too.
+  // few MiB, not what was printed - halfway as at the end, so it does not grow
+  // with the output. A reading after a collection still varies by some 20
+  // MiB with what else the process holds at that moment (frames on their
+  // way, compiled code, the other processes' last results), hence the room.
+  // The peaks, garbage included, stay well under what was printed too.
   const held = retained() - before;
-  t.diagnostic(
-    `${(printed / MiB).toFixed(0)} MiB printed, ${answers} other processes answered; ${(held / MiB).toFixed(1)} MiB held; ${memory.describe()}`,
-  );
-  assert.ok(held < 16 * MiB, `${(held / MiB).toFixed(1)} MiB held; ${memory.describe()}`);
+  const figures = `${(printed / MiB).toFixed(0)} MiB printed, ${answers} other processes answered; ${((halfway ?? Number.NaN) / MiB).toFixed(1)} MiB held halfway, ${(held / MiB).toFixed(1)} MiB at the end; ${memory.describe()}`;
+  t.diagnostic(figures);
+  assert.ok((halfway ?? Number.POSITIVE_INFINITY) < 48 * MiB, figures);
+  assert.ok(held < 48 * MiB, figures);
   // The resident size also holds garbage not yet collected, which a loaded
   // machine collects later: a looser bound, still far below what was printed.
   assert.ok(memory.rss - memory.start.rss < printed / 2, memory.describe());

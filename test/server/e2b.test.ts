@@ -3,7 +3,9 @@
 // all it is given. Each call here goes through E2B's control plane or its
 // envd protocol (Connect, JSON encoding) to a real sandbox.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import {
@@ -13,12 +15,17 @@ import {
   SandboxError,
   SandboxNotFoundError,
 } from "e2b";
+import { Filesystem } from "../../src/e2b/envd/gen/envd/filesystem_pb.js";
 import { Process } from "../../src/e2b/envd/gen/envd/process_pb.js";
 import { STREAMS_PER_SANDBOX } from "../../src/e2b/envd/limits.js";
 import { eventually } from "../support/eventually.js";
 import { startServer } from "../support/server.js";
 
-const srv = await startServer({ sandboxes: { maxPerTenant: 3, maxTimeoutMs: 600_000 } });
+/** Uploads past this are refused: room for the 12 MiB stream below, not for the attacks'. */
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+const srv = await startServer({
+  sandboxes: { maxPerTenant: 3, maxTimeoutMs: 600_000, maxFileBytes: MAX_FILE_BYTES },
+});
 const { key } = await srv.createKey("e2b-tenant");
 const { key: otherKey } = await srv.createKey("another-tenant");
 const saved = { ...process.env };
@@ -36,22 +43,30 @@ after(() => {
   }
 });
 
-/** A Connect client of a sandbox's envd process service, beside the SDK's (JSON or binary). */
-function rawClient(sandbox: Sandbox, useBinaryFormat: boolean) {
-  // The SDK keeps the token it was given when the sandbox was made or connected to.
+/** The headers that admit a request to a sandbox's envd (the SDK keeps the token it was given). */
+function envdHeaders(sandbox: Sandbox): Record<string, string> {
   const { envdAccessToken } = sandbox as unknown as { envdAccessToken: string };
-  const transport = createConnectTransport({
+  return { "E2b-Sandbox-Id": sandbox.sandboxId, "X-Access-Token": envdAccessToken };
+}
+
+/** A Connect transport to a sandbox's envd, beside the SDK's (JSON or binary). */
+function envdTransport(sandbox: Sandbox, useBinaryFormat: boolean) {
+  return createConnectTransport({
     baseUrl: `${srv.url}/e2b`,
     useBinaryFormat,
     interceptors: [
       (next) => (request) => {
-        request.header.set("E2b-Sandbox-Id", sandbox.sandboxId);
-        request.header.set("X-Access-Token", envdAccessToken);
+        for (const [name, value] of Object.entries(envdHeaders(sandbox)))
+          request.header.set(name, value);
         return next(request);
       },
     ],
   });
-  return createClient(Process, transport);
+}
+
+/** A Connect client of a sandbox's envd process service. */
+function rawClient(sandbox: Sandbox, useBinaryFormat: boolean) {
+  return createClient(Process, envdTransport(sandbox, useBinaryFormat));
 }
 
 describe("E2B's SDK on isol8: sandboxes and commands", () => {
@@ -231,6 +246,77 @@ describe("E2B's SDK on isol8: sandboxes and commands", () => {
       );
       assert.equal((await sandbox.commands.run("echo still here")).stdout, "still here\n");
       await sandbox.commands.kill(sleeper.pid);
+    } finally {
+      await sandbox.kill();
+    }
+  });
+
+  test("adversarial: uploads that hang up, gzip that never ends, racing watchers, long tags, unknown routes", async () => {
+    const sandbox = await Sandbox.create();
+    try {
+      const upload = (
+        body: Uint8Array | ReadableStream<Uint8Array>,
+        headers: Record<string, string> = {},
+        signal?: AbortSignal,
+      ) =>
+        fetch(`${srv.url}/e2b/files?path=/home/user/up.bin`, {
+          method: "POST",
+          headers: {
+            ...envdHeaders(sandbox),
+            "Content-Type": "application/octet-stream",
+            ...headers,
+          },
+          body,
+          signal,
+          duplex: "half",
+        } as RequestInit);
+      // A gzip'd upload whose client hangs up halfway: the server lives on.
+      const hangUp = new AbortController();
+      const half = gzipSync(randomBytes(256 * 1024)).subarray(0, 64 * 1024);
+      const cut = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(half);
+          setTimeout(() => hangUp.abort(), 200);
+        },
+      });
+      await assert.rejects(upload(cut, { "Content-Encoding": "gzip" }, hangUp.signal));
+      // Empty gzip members unpack to nothing: counted as they come, they still meet the limit.
+      const empty = gzipSync(Buffer.alloc(0));
+      const members = Buffer.concat(
+        Array.from({ length: Math.ceil((MAX_FILE_BYTES + 1) / empty.length) }, () => empty),
+      );
+      const endless = await upload(members, { "Content-Encoding": "gzip" });
+      assert.equal(endless.status, 413);
+      assert.ok((await srv.call("/health")).ok);
+
+      // Watchers created at once cannot pass their limit together.
+      const files = createClient(Filesystem, envdTransport(sandbox, false));
+      const made = await Promise.allSettled(
+        Array.from({ length: 40 }, () => files.createWatcher({ path: "/home/user" })),
+      );
+      assert.equal(made.filter((m) => m.status === "fulfilled").length, 16);
+      for (const m of made)
+        if (m.status === "fulfilled") await files.removeWatcher({ watcherId: m.value.watcherId });
+
+      await assert.rejects(
+        (async () => {
+          for await (const _ of rawClient(sandbox, false).start({
+            process: { cmd: "true" },
+            tag: "t".repeat(300),
+          }))
+            break;
+        })(),
+        /tag: longer than 256 characters/,
+      );
+      const unknown = await fetch(`${srv.url}/e2b/no-such-route`, {
+        headers: { "X-API-Key": key },
+      });
+      assert.equal(unknown.status, 404);
+      assert.deepEqual(await unknown.json(), {
+        code: 404,
+        message: "no route GET /e2b/no-such-route",
+      });
+      assert.equal((await sandbox.commands.run("echo alive")).stdout, "alive\n");
     } finally {
       await sandbox.kill();
     }

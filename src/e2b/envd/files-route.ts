@@ -6,7 +6,7 @@
  * gzip or not), streamed and bounded by sandboxes.maxFileBytes after
  * decompression. Answers the written entries as envd does.
  */
-import { Readable } from "node:stream";
+import { pipeline, Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { Context } from "hono";
 import type { Sandbox } from "../../sandbox/sandbox.js";
@@ -27,6 +27,17 @@ export function isStreamedUpload(c: Context): boolean {
     c.req.path === `${E2B_BASE_PATH}/files` &&
     (c.req.header("content-type") ?? "").startsWith("application/octet-stream")
   );
+}
+
+/**
+ * The unpacked bytes of a gzip'd body. A failure on either side (the client
+ * gone, a corrupt stream) ends both and is thrown to the reader, never left
+ * on a stream nobody listens to.
+ */
+function gunzipped(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  const unpacked = createGunzip();
+  pipeline(Readable.from(body), unpacked, () => undefined);
+  return unpacked;
 }
 
 function written(entry: EntryInfo) {
@@ -59,10 +70,11 @@ export async function envdFiles(
     const gzip = (c.req.header("content-encoding") ?? "").toLowerCase() === "gzip";
     const declared = Number(c.req.header("content-length"));
     if (!gzip && declared > limit) throw uploadTooLarge(limit);
-    const raw = bodyStream(c);
-    const body = gzip ? Readable.from(raw).pipe(createGunzip()) : raw;
+    // Bounded as it comes and, gzip'd, again as it is unpacked: neither a
+    // bomb nor an endless stream of empty members gets past the limit.
+    const raw = boundedUpload(bodyStream(c), limit);
     const entry = await sandbox.files
-      .write(sandboxPath(path), boundedUpload(body, limit))
+      .write(sandboxPath(path), boundedUpload(gzip ? gunzipped(raw) : raw, limit))
       .catch(httpFileError);
     return c.json([written(entry)], 200);
   }

@@ -6,7 +6,6 @@
  * (WatchDir) or polled (CreateWatcher, GetWatcherEvents), both bounded.
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Isol8WatchHandle } from "../../sandbox/api.js";
@@ -22,7 +21,7 @@ import {
   type WatchDirRequest,
   type WatchDirResponseSchema,
 } from "./gen/envd/filesystem_pb.js";
-import type { Counter } from "./limits.js";
+import { type Counter, nextOrKeepalive } from "./limits.js";
 import { sandboxPath } from "./paths.js";
 import { sandboxOf } from "./sandbox-context.js";
 
@@ -38,8 +37,8 @@ const EVENT_TYPES: Record<FilesystemEvent["type"], EventType> = {
 
 /** Events a streamed watch's reader may fall behind by, in bytes of names (about). */
 const WATCH_BACKLOG_BYTES = 1024 * 1024;
-/** Events a polled watcher keeps between polls; past that its next poll says events were lost. */
-const WATCHER_EVENTS_KEPT = 10_000;
+/** Events a polled watcher keeps between polls, in bytes (about); past that its next poll says events were lost. */
+const WATCHER_BYTES_KEPT = 1024 * 1024;
 /** Polled watchers one sandbox may hold at once. */
 const WATCHERS_PER_SANDBOX = 16;
 /** How often a streamed watch sends a keepalive when nothing happens. */
@@ -51,15 +50,24 @@ function envdEvent(event: FilesystemEvent): EventInit {
 
 interface Watcher {
   sandbox: Sandbox;
-  handle: Isol8WatchHandle;
+  handle: Isol8WatchHandle | undefined;
   events: EventInit[];
+  /** Bytes of `events`, about (names and a record's overhead). */
+  bytes: number;
   lost: boolean;
   failure: Error | undefined;
+}
+
+/** What one event of a watch costs to keep, about. */
+function eventBytes(event: FilesystemEvent): number {
+  return 64 + event.name.length;
 }
 
 /** Polled watchers, by id, each of one sandbox. */
 class Watchers {
   private readonly byId = new Map<string, Watcher>();
+  /** Sandboxes whose end already removes their watchers. */
+  private readonly tracked = new WeakSet<Sandbox>();
 
   async create(sandbox: Sandbox, path: string, recursive: boolean): Promise<string> {
     const held = [...this.byId.values()].filter((w) => w.sandbox === sandbox).length;
@@ -68,20 +76,33 @@ class Watchers {
         `this sandbox has ${held} watchers, its most; remove one first`,
         Code.ResourceExhausted,
       );
+    // Its place is taken before the watch starts, so creates at once cannot pass the limit together.
     const id = randomUUID();
     const watcher: Watcher = {
       sandbox,
-      handle: { stop: async () => undefined },
+      handle: undefined,
       events: [],
+      bytes: 0,
       lost: false,
       failure: undefined,
     };
-    watcher.handle = await sandbox.files
-      .watchDir(
+    this.byId.set(id, watcher);
+    if (!this.tracked.has(sandbox)) {
+      this.tracked.add(sandbox);
+      sandbox.onEnded(() => {
+        for (const [key, w] of this.byId) if (w.sandbox === sandbox) this.byId.delete(key);
+      });
+    }
+    try {
+      watcher.handle = await sandbox.files.watchDir(
         path,
         (event) => {
-          if (watcher.events.length >= WATCHER_EVENTS_KEPT) watcher.lost = true;
-          else watcher.events.push(envdEvent(event));
+          if (watcher.lost) return;
+          watcher.bytes += eventBytes(event);
+          if (watcher.bytes > WATCHER_BYTES_KEPT) {
+            watcher.lost = true;
+            watcher.events = [];
+          } else watcher.events.push(envdEvent(event));
         },
         {
           recursive,
@@ -89,10 +110,11 @@ class Watchers {
             watcher.failure = error;
           },
         },
-      )
-      .catch(connectFileError);
-    this.byId.set(id, watcher);
-    sandbox.onEnded(() => this.byId.delete(id));
+      );
+    } catch (error) {
+      this.byId.delete(id);
+      connectFileError(error);
+    }
     return id;
   }
 
@@ -101,11 +123,12 @@ class Watchers {
     if (watcher.lost) {
       this.remove(sandbox, id);
       throw new ConnectError(
-        `watcher ${id} lost events: more than ${WATCHER_EVENTS_KEPT} came between two polls; create another`,
+        `watcher ${id} lost events: more than ${WATCHER_BYTES_KEPT} bytes of them came between two polls; create another`,
         Code.DataLoss,
       );
     }
     const events = watcher.events.splice(0);
+    watcher.bytes = 0;
     if (events.length === 0 && watcher.failure) {
       this.byId.delete(id);
       throw new ConnectError(`watcher ${id} ended: ${watcher.failure.message}`, Code.Aborted);
@@ -116,12 +139,12 @@ class Watchers {
   remove(sandbox: Sandbox, id: string): void {
     const watcher = this.find(sandbox, id);
     this.byId.delete(id);
-    void watcher.handle.stop();
+    void watcher.handle?.stop();
   }
 
   private find(sandbox: Sandbox, id: string): Watcher {
     const watcher = this.byId.get(id);
-    if (!watcher || watcher.sandbox !== sandbox)
+    if (!watcher || watcher.sandbox !== sandbox || !watcher.handle)
       throw new ConnectError(`no watcher ${JSON.stringify(id)} in this sandbox`, Code.NotFound);
     return watcher;
   }
@@ -154,10 +177,7 @@ async function* watchEvents(
     yield { event: { case: "start", value: {} } };
     let next = backlog.next();
     for (;;) {
-      const ready = await Promise.race([
-        next.then((event) => ({ event })),
-        sleep(KEEPALIVE_MS, undefined, { ref: false }),
-      ]);
+      const ready = await nextOrKeepalive(next, KEEPALIVE_MS);
       if (context.signal.aborted) return;
       if (ready === undefined) {
         yield { event: { case: "keepalive", value: {} } };

@@ -1,5 +1,6 @@
 /** Bounds on what one client can hold of a sandbox's envd (streams, waiting writes). */
 
+import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Sandbox } from "../../sandbox/sandbox.js";
 
@@ -51,4 +52,25 @@ export function streamCounter(): Counter<Sandbox> {
     STREAMS_PER_SANDBOX,
     (held) => `this sandbox has ${held} output streams open, its most; close one first`,
   );
+}
+
+/**
+ * The next event of a stream, or undefined once `keepaliveMs` pass without
+ * one (time for a keepalive; `next` stays pending, to be awaited again).
+ * The timer is cancelled when the event wins, so a busy stream holds none.
+ */
+export async function nextOrKeepalive<T>(
+  next: Promise<T>,
+  keepaliveMs: number,
+): Promise<{ event: T } | undefined> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([
+      next.then((event) => ({ event })),
+      // Aborted once the race is decided; that rejection is expected and dropped.
+      sleep(keepaliveMs, undefined, { ref: false, signal: timer.signal }).catch(() => undefined),
+    ]);
+  } finally {
+    timer.abort();
+  }
 }

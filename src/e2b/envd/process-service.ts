@@ -6,7 +6,6 @@
  * the process running, and the Start request's deadline (the SDK's
  * `timeoutMs`) is the process's own timeout, as on E2B.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { InvalidOptionError } from "../../engine/errors.js";
@@ -23,7 +22,7 @@ import {
   Signal,
   type StartRequest,
 } from "./gen/envd/process_pb.js";
-import { Counter } from "./limits.js";
+import { Counter, nextOrKeepalive } from "./limits.js";
 import { e2bPath, sandboxPath } from "./paths.js";
 import { sandboxOf } from "./sandbox-context.js";
 
@@ -64,7 +63,10 @@ function endEvent(exit: ProcessExit): ProcessEventInit {
 /** The keepalive interval the client asked for (E2B's `Keepalive-Ping-Interval`, seconds). */
 function keepaliveMs(context: HandlerContext): number {
   const seconds = Number(context.requestHeader.get("keepalive-ping-interval"));
-  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 3600) * 1000 : 50_000;
+  // At least a second: a keepalive is for proxies, not a way to make the server spin.
+  return Number.isFinite(seconds) && seconds > 0
+    ? Math.min(Math.max(seconds, 1), 3600) * 1000
+    : 50_000;
 }
 
 /**
@@ -92,10 +94,7 @@ async function* processEvents(
   try {
     let next = backlog.next();
     for (;;) {
-      const ready = await Promise.race([
-        next.then((event) => ({ event })),
-        sleep(interval, undefined, { ref: false }),
-      ]);
+      const ready = await nextOrKeepalive(next, interval);
       if (context.signal.aborted) return;
       if (ready === undefined) {
         yield { event: { event: { case: "keepalive", value: {} } } };
@@ -121,11 +120,15 @@ async function* processEvents(
 class ProcessFinder {
   private readonly tags = new WeakMap<Sandbox, Map<string, number>>();
 
-  tag(sandbox: Sandbox, tag: string | undefined, pid: number): void {
+  /** Names a running process by its tag until it ends. */
+  tag(sandbox: Sandbox, tag: string | undefined, process: SandboxProcess): void {
     if (tag === undefined) return;
     const tags = this.tags.get(sandbox) ?? new Map<string, number>();
     this.tags.set(sandbox, tags);
-    tags.set(tag, pid);
+    tags.set(tag, process.pid);
+    void process.wait().then(() => {
+      if (tags.get(tag) === process.pid) tags.delete(tag);
+    });
   }
 
   tagOf(sandbox: Sandbox, pid: number): string | undefined {
@@ -160,6 +163,9 @@ function signalNumberOf(signal: Signal): number {
   throw new ConnectError("signal: must be SIGNAL_SIGKILL or SIGNAL_SIGTERM", Code.InvalidArgument);
 }
 
+/** The longest tag a process may be started with. */
+const MAX_TAG_LENGTH = 256;
+
 /** The longest a process's own timeout may be (isol8's limit for one). */
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -182,6 +188,8 @@ async function* startAndFollow(
   const config = request.process;
   if (!config?.cmd)
     throw new ConnectError("process.cmd: a program to run is required", Code.InvalidArgument);
+  if (request.tag !== undefined && request.tag.length > MAX_TAG_LENGTH)
+    throw new ConnectError(`tag: longer than ${MAX_TAG_LENGTH} characters`, Code.InvalidArgument);
   const argv = [config.cmd, ...config.args];
   const options = {
     envs: config.envs,
@@ -205,9 +213,9 @@ async function* startAndFollow(
       });
   const handle = await started.catch(startRefusal);
   handle.disconnect();
-  finder.tag(sandbox, request.tag, handle.pid);
   const process = sandbox.table.lookup(handle.pid);
   if (!process) throw new ConnectError("the started process is gone", Code.Internal);
+  finder.tag(sandbox, request.tag, process);
   yield { event: { event: { case: "start", value: { pid: handle.pid } } } };
   yield* processEvents(process, true, context);
 }
@@ -279,7 +287,8 @@ export function processService(streams: Counter<Sandbox>): ServiceImpl<typeof Pr
               Code.InvalidArgument,
             );
           const input = event.value.input?.input;
-          if (input?.case) await process.write(Buffer.from(input.value));
+          const target = process;
+          if (input?.case) await writes.while(target, () => target.write(Buffer.from(input.value)));
         }
       }
       return {};

@@ -81,6 +81,16 @@ takes the pool's prestarted interpreter.`,
 runtimes with a prestarted interpreter and bash.`,
   },
   {
+    title: "E2B face",
+    script: "e2b.ts",
+    args: ["30", "5"],
+    notes: `E2B's own \`e2b\` SDK (from npm) against an \`isol8 serve\` in the same process on loopback, with
+\`E2B_API_URL\` and \`E2B_SANDBOX_URL\` at its /e2b: \`Sandbox.create()\` is one POST to the control
+plane, which takes a sandbox from the server's warm pool, and \`commands.run\` one Connect stream
+to its envd; the library's own \`createSandbox\` + \`commands.run\` is the same work without HTTP.
+A 10 MB file is one multipart POST to envd's /files and one GET.`,
+  },
+  {
     title: "Long-lived sandboxes",
     script: "sandbox.ts",
     args: ["100", "100", "500"],

@@ -3,8 +3,9 @@
  * `E2B_API_URL` and `E2B_SANDBOX_URL` of http://<server>/e2b and an isol8
  * API key as `E2B_API_KEY` runs unchanged. A request that names a sandbox
  * (`E2b-Sandbox-Id`, as the SDKs send to envd) goes to that sandbox's
- * envd, admitted by its access token; every other request is the control
- * plane, admitted by the API key in `X-API-Key`.
+ * envd (or, with `E2b-Sandbox-Port: 49999`, its code interpreter),
+ * admitted by its access token; every other request is the control plane,
+ * admitted by the API key in `X-API-Key`.
  */
 import { Hono } from "hono";
 import { answerFor } from "../server/answer-for.js";
@@ -16,6 +17,7 @@ import { envdFiles } from "./envd/files-route.js";
 import { basicUser, checkUser } from "./envd/paths.js";
 import { envdRpc } from "./envd/router.js";
 import { e2bErrorAnswer } from "./errors.js";
+import { INTERPRETER_PORT, Interpreter } from "./interpreter/routes.js";
 import { E2B_BASE_PATH } from "./mount.js";
 import { E2bSandboxes } from "./sandboxes.js";
 
@@ -23,6 +25,7 @@ export function e2bApp(ctx: ServerContext): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const sandboxes = new E2bSandboxes(ctx);
   const rpc = envdRpc();
+  const interpreter = new Interpreter();
 
   app.use("*", async (c, next) => {
     const sandboxId = c.req.header("e2b-sandbox-id");
@@ -36,9 +39,17 @@ export function e2bApp(ctx: ServerContext): Hono<AppEnv> {
       c.set("principal", outcome.principal);
       return next();
     }
+    const path = c.req.path.slice(E2B_BASE_PATH.length);
+    if (c.req.header("e2b-sandbox-port") === INTERPRETER_PORT) {
+      const contexts = path.startsWith("/contexts");
+      return interpreter.answer(
+        c,
+        sandboxes.forEnvd(sandboxId, c.req.header("x-access-token"), contexts),
+        path,
+      );
+    }
     const sandbox = sandboxes.forEnvd(sandboxId, c.req.header("x-access-token"));
     const user = basicUser(c.req.header("authorization"));
-    const path = c.req.path.slice(E2B_BASE_PATH.length);
     if (path === "/health") return c.body(null, 204);
     if (path === "/files") {
       checkUser(user);

@@ -15,7 +15,7 @@ import { HttpError } from "../server/errors.js";
 import { jsonBody, queryOf } from "../server/validate.js";
 import { notSupported } from "./errors.js";
 import type { E2bSandboxes, E2bSandboxFacts } from "./sandboxes.js";
-import { DEFAULT_TEMPLATE, templateRuntime } from "./templates.js";
+import { DEFAULT_TEMPLATE, template } from "./templates.js";
 
 /** The envd version this face reports: the SDKs refuse a sandbox below 0.1.0 and gate features by it. */
 const ENVD_VERSION = "0.5.7";
@@ -90,8 +90,10 @@ export function controlPlaneRoutes(ctx: ServerContext, e2b: E2bSandboxes): Hono<
 
   app.post("/v2/sandboxes", async (c) => {
     const body = await jsonBody(c, createBody);
-    const runtime = templateRuntime(body.templateID);
-    const engineOptions = admitOptions(ctx.config);
+    const { runtime, image } = template(body.templateID);
+    // The template's image is the server's choice, not the client's: no custom image is asked for.
+    const admitted = admitOptions(ctx.config);
+    const engineOptions = image === undefined ? admitted : { ...admitted, image };
     const sandbox = await ctx.sandboxes.create(
       tenant(c),
       {

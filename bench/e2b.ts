@@ -1,7 +1,8 @@
 /**
  * The E2B face (`isol8 serve`'s /e2b, driven by E2B's own `e2b` SDK from
  * npm): `Sandbox.create()` then `commands.run("echo hi")` from the server's
- * warm pool, and a 10 MB file written and read with `sandbox.files`;
+ * warm pool, `runCode("1+1")` in a warm context (`@e2b/code-interpreter`),
+ * and a 10 MB file written and read with `sandbox.files`;
  * beside this machine's baselines from the same run - `docker run`,
  * `docker exec` into a running container, and the library's own
  * `createSandbox` + `commands.run` from its warm pool. The file's speeds
@@ -12,6 +13,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Sandbox as CodeInterpreter } from "@e2b/code-interpreter";
 import { Sandbox } from "e2b";
 import { DockerIsol8 } from "../src/engine/docker-isol8.js";
 import { createIsol8Server } from "../src/server/server.js";
@@ -32,6 +34,7 @@ const MASTER = "bench-master-key-0123456789";
 
 const TARGETS: Target[] = [
   atMost("create", "E2B SDK: Sandbox.create() + commands.run('echo hi') p50", 60, "ms"),
+  atMost("runCode", "E2B code interpreter: runCode('1+1') in a warm context p50", 10, "ms"),
 ];
 const measured = new Map<string, number>();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -92,6 +95,7 @@ const e2b = { apiUrl: `${url}/e2b`, sandboxUrl: `${url}/e2b`, apiKey: MASTER };
 const sdk: number[] = [];
 const writes: number[] = [];
 const reads: number[] = [];
+const cells: number[] = [];
 try {
   await (await Sandbox.create(e2b)).kill();
   for (let i = 0; i < creates; i++) {
@@ -117,11 +121,22 @@ try {
     reads.push(FILE_BYTES / 1e6 / (read / 1000));
   }
   await sandbox.kill();
+  const interpreter = await CodeInterpreter.create("base", e2b);
+  await interpreter.runCode("1+1"); // starts the default context's kernel
+  for (let i = 0; i < creates; i++) {
+    await sleep(50);
+    const [time, execution] = await timed(() => interpreter.runCode("1+1"));
+    if (execution.text !== "2")
+      throw new Error(`wrong result: ${JSON.stringify(execution.results)}`);
+    cells.push(time);
+  }
+  await interpreter.kill();
 } finally {
   await server.close(2000);
   rmSync(dir, { recursive: true, force: true });
 }
 measured.set("create", percentile(sdk, 50));
+measured.set("runCode", percentile(cells, 50));
 
 console.log("\nA sandbox and its first command, ms");
 printTable(
@@ -133,6 +148,8 @@ printTable(
     row("E2B SDK: Sandbox.create + commands.run (warm pool)", sdk),
   ],
 );
+console.log("\nA cell in a warm context, ms");
+printTable(["what", "samples", "p50", "p95", "max"], [row("runCode('1+1')", cells)]);
 console.log(`\nA ${FILE_BYTES / 1e6} MB file through the E2B SDK, MB/s (${fileRounds} rounds)`);
 printTable(
   ["what", "p50", "min", "max"],

@@ -88,7 +88,9 @@ runtimes with a prestarted interpreter and bash.`,
 \`E2B_API_URL\` and \`E2B_SANDBOX_URL\` at its /e2b: \`Sandbox.create()\` is one POST to the control
 plane, which takes a sandbox from the server's warm pool, and \`commands.run\` one Connect stream
 to its envd; the library's own \`createSandbox\` + \`commands.run\` is the same work without HTTP.
-A 10 MB file is one multipart POST to envd's /files and one GET.`,
+\`runCode\` (\`@e2b/code-interpreter\`) is one POST streaming JSON lines back; the cell goes to a
+kernel process already running in the sandbox. A 10 MB file is one multipart POST to envd's
+/files and one GET.`,
   },
   {
     title: "Long-lived sandboxes",

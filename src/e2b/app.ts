@@ -41,12 +41,9 @@ export function e2bApp(ctx: ServerContext): Hono<AppEnv> {
     }
     const path = c.req.path.slice(E2B_BASE_PATH.length);
     if (c.req.header("e2b-sandbox-port") === INTERPRETER_PORT) {
-      const contexts = path.startsWith("/contexts");
-      return interpreter.answer(
-        c,
-        sandboxes.forEnvd(sandboxId, c.req.header("x-access-token"), contexts),
-        path,
-      );
+      // The code interpreter's SDK sends the traffic token on every call, the access token on some.
+      const token = c.req.header("x-access-token") ?? c.req.header("e2b-traffic-access-token");
+      return interpreter.answer(c, sandboxes.forEnvd(sandboxId, token), path);
     }
     const sandbox = sandboxes.forEnvd(sandboxId, c.req.header("x-access-token"));
     const user = basicUser(c.req.header("authorization"));

@@ -73,6 +73,8 @@ function reachable(sandbox: Sandbox, facts: E2bSandboxFacts) {
     clientID: "isol8",
     envdVersion: ENVD_VERSION,
     envdAccessToken: facts.accessToken,
+    // The code interpreter's SDK sends this one on every call, its context management too.
+    trafficAccessToken: facts.accessToken,
     domain: null,
   };
 }

@@ -63,18 +63,14 @@ export class E2bSandboxes {
    * token: envd requests carry no API key, so the token is what admits
    * them, and a wrong one looks the same as no such sandbox: 502, as E2B's
    * proxy answers for a sandbox it cannot reach (its SDKs then say the
-   * sandbox is not running). With `tokenOptional`, a request without one
-   * is admitted too (E2B's code-interpreter SDK sends none to manage its
-   * contexts; running code always needs it), a wrong one never.
+   * sandbox is not running).
    */
-  forEnvd(sandboxId: string, token: string | undefined, tokenOptional = false): Sandbox {
+  forEnvd(sandboxId: string, token: string | undefined): Sandbox {
     const facts = this.facts.get(sandboxId);
     const sandbox = this.ctx.sandboxes.find(sandboxId);
     const admitted =
-      token === undefined
-        ? tokenOptional
-        : facts !== undefined && sameToken(facts.accessToken, token);
-    if (!facts || !admitted || !sandbox || sandbox.state !== "running")
+      facts !== undefined && token !== undefined && sameToken(facts.accessToken, token);
+    if (!admitted || !sandbox || sandbox.state !== "running")
       throw new HttpError(502, `sandbox ${JSON.stringify(sandboxId)} not found, or not running`);
     return sandbox;
   }

@@ -105,6 +105,41 @@ describe("E2B's code interpreter on isol8", () => {
     await sandbox.removeCodeContext(context);
   });
 
+  test("adversarial: without the sandbox's token nothing of its interpreter is reached", async () => {
+    for (const [method, path] of [
+      ["GET", "/contexts"],
+      ["POST", "/contexts"],
+      ["POST", "/execute"],
+    ] as const) {
+      const response = await fetch(`${srv.url}/e2b${path}`, {
+        method,
+        headers: {
+          "Content-Type": "application/json",
+          "E2b-Sandbox-Id": sandbox.sandboxId,
+          "E2b-Sandbox-Port": "49999",
+        },
+        ...(method === "POST" ? { body: JSON.stringify({ code: "1" }) } : {}),
+      });
+      assert.equal(response.status, 502, `${method} ${path}`);
+    }
+  });
+
+  test("adversarial: a kernel a cell ends, or a cell that ignores interrupts, is replaced for the next cell", async () => {
+    const exited = await sandbox.runCode("import os\nos._exit(3)");
+    assert.equal(exited.error?.name, "ContextError", JSON.stringify(exited.error));
+    assert.equal((await sandbox.runCode("'fresh'")).text, "'fresh'");
+    await assert.rejects(
+      sandbox.runCode(
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True: time.sleep(0.05)",
+        { timeoutMs: 500 },
+      ),
+    );
+    assert.equal(
+      (await sandbox.runCode("'after a stubborn cell'")).text,
+      "'after a stubborn cell'",
+    );
+  });
+
   test("JavaScript contexts in a node sandbox", async () => {
     const node = await Sandbox.create("node", e2b);
     try {

@@ -24,7 +24,12 @@ const STDERR_TAIL = 16 * 1024;
 /** Cells that may wait for one context (the running one included); one more is refused with 429. */
 const CELLS_WAITING = 8;
 const SIGINT = 2;
+/** How long an interrupted cell may take to end before its kernel is killed. */
+const INTERRUPT_GRACE_MS = 2_000;
 const SIGKILL = 9;
+
+/** The kernel had ended before a cell could be sent to it: the cell never ran. */
+export class KernelGoneError extends Error {}
 
 /** What a cell gave once it ended. */
 export interface CellResult {
@@ -112,8 +117,11 @@ export class SandboxKernel {
     emit: (output: Output) => void,
     signal: AbortSignal,
   ): Promise<CellResult> {
-    if (this.broken) throw new Error(this.broken);
+    if (this.broken) throw new KernelGoneError(this.broken);
+    // Its client left while it waited: nothing to run it for.
+    if (signal.aborted) throw new Error("the client left before the cell ran");
     const number = ++this.cells;
+    this.reader.startCell();
     // A failed cell's python traceback is its error, not its stderr: held
     // back from where it starts. Other kernels' errors (node's) stay in
     // stderr, whose last part then tells the error too.
@@ -133,7 +141,15 @@ export class SandboxKernel {
       CELL_OUTPUT_BYTES,
     );
     this.cell = cell;
-    const interrupt = () => this.process.signal(SIGINT);
+    // SIGINT first (a KeyboardInterrupt); a cell still running after the
+    // grace (it ignores SIGINT) ends with its kernel, which the next cell restarts.
+    let grace: NodeJS.Timeout | undefined;
+    const interrupt = () => {
+      this.process.signal(SIGINT);
+      grace = setTimeout(() => {
+        if (this.cell === cell) this.kill();
+      }, INTERRUPT_GRACE_MS);
+    };
     signal.addEventListener("abort", interrupt);
     try {
       await this.process.write(Buffer.from(`${JSON.stringify({ cell: number, code })}\n`));
@@ -149,14 +165,15 @@ export class SandboxKernel {
         traceback: failed ? held || stderrTail || undefined : undefined,
       };
     } finally {
+      clearTimeout(grace);
       signal.removeEventListener("abort", interrupt);
       this.cell = undefined;
     }
   }
 
   /** Kills the kernel (its cells end as lost). */
-  kill(): void {
-    this.lost("the context was restarted or removed");
+  kill(reason = "the context was restarted or removed, or its cell would not stop"): void {
+    this.lost(reason);
     this.process.signal(SIGKILL);
   }
 

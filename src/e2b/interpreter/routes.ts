@@ -17,7 +17,7 @@ import type { AppEnv } from "../../server/app-env.js";
 import { HttpError } from "../../server/errors.js";
 import { jsonBody } from "../../server/validate.js";
 import { sandboxPath } from "../envd/paths.js";
-import { type CellResult, SandboxKernel } from "./kernel.js";
+import { type CellResult, KernelGoneError, SandboxKernel } from "./kernel.js";
 
 /** The port E2B's SDK names (E2b-Sandbox-Port) for the code interpreter. */
 export const INTERPRETER_PORT = "49999";
@@ -75,6 +75,17 @@ function resultLines(result: CellResult): object[] {
   return lines;
 }
 
+/** A context's kernel before its start is asked for (never awaited). */
+const NO_KERNEL: Promise<SandboxKernel> = new Promise(() => undefined);
+
+/** Kills a context's kernel, once it has started (or failed to). */
+function stopKernel(context: CodeContext): Promise<void> {
+  return context.kernel.then(
+    (kernel) => kernel.kill(),
+    () => undefined,
+  );
+}
+
 /** The code interpreter of every sandbox of the E2B face. */
 export class Interpreter {
   private readonly contexts = new WeakMap<Sandbox, Map<string, CodeContext>>();
@@ -97,19 +108,19 @@ export class Interpreter {
     const context = match?.[1] ? this.of(sandbox).get(match[1]) : undefined;
     if (match && !context) throw new HttpError(404, `no context ${JSON.stringify(match[1])}`);
     if (context && method === "DELETE" && !match?.[2]) {
+      // Gone from the list once its kernel is: a kernel still starting counts against the limit.
+      await stopKernel(context);
       this.of(sandbox).delete(context.id);
-      void context.kernel.then(
-        (kernel) => kernel.kill(),
-        () => undefined,
-      );
       return c.body(null, 204);
     }
     if (context && method === "POST" && match?.[2]) {
-      void context.kernel.then(
-        (kernel) => kernel.kill(),
-        () => undefined,
+      // The old kernel goes before the new one starts: a context never holds two.
+      const stopped = stopKernel(context);
+      this.setKernel(
+        sandbox,
+        context,
+        stopped.then(() => this.startKernel(sandbox, context)),
       );
-      context.kernel = this.startKernel(sandbox, context.language, context.cwd);
       await context.kernel;
       return c.body(null, 204);
     }
@@ -129,7 +140,7 @@ export class Interpreter {
       ? this.of(sandbox).get(body.context_id)
       : this.defaultContext(sandbox, body.language ?? "python");
     if (!context) throw new HttpError(404, `no context ${JSON.stringify(body.context_id)}`);
-    const kernel = await context.kernel;
+    const kernel = await this.liveKernel(sandbox, context);
     const run = kernel.reserve();
     const gone = new AbortController();
     return stream(c, async (out) => {
@@ -142,7 +153,12 @@ export class Interpreter {
         );
       };
       try {
-        const result = await run(body.code, emit, gone.signal);
+        const result = await run(body.code, emit, gone.signal).catch(async (error: unknown) => {
+          // The kernel died while the cell waited (a cell before it ended it): a fresh one runs it.
+          if (!(error instanceof KernelGoneError)) throw error;
+          const fresh = await this.liveKernel(sandbox, context);
+          return fresh.reserve()(body.code, emit, gone.signal);
+        });
         await writes;
         for (const result_ of resultLines(result)) await line(result_);
         if (result.status !== "ok")
@@ -163,6 +179,16 @@ export class Interpreter {
       await line({ type: "number_of_executions", execution_count: kernel.count });
       await line({ type: "end_of_execution" });
     });
+  }
+
+  /** The context's kernel; one that died (its cell exited it, a command killed it) is started again. */
+  private async liveKernel(sandbox: Sandbox, context: CodeContext): Promise<SandboxKernel> {
+    const kernel = await context.kernel;
+    if (kernel.alive) return kernel;
+    // One restart for all who find it dead at once.
+    if ((await context.kernel) === kernel)
+      this.setKernel(sandbox, context, this.startKernel(sandbox, context));
+    return context.kernel;
   }
 
   private of(sandbox: Sandbox): Map<string, CodeContext> {
@@ -191,21 +217,24 @@ export class Interpreter {
         429,
         `this sandbox has ${contexts.size} contexts, its most; remove one first`,
       );
-    const context: CodeContext = {
-      id,
-      language,
-      cwd,
-      kernel: this.startKernel(sandbox, language, cwd),
-    };
+    const context: CodeContext = { id, language, cwd, kernel: NO_KERNEL };
     contexts.set(id, context);
-    // A context whose kernel cannot start is not kept.
-    context.kernel.catch(() => {
-      if (contexts.get(id) === context) contexts.delete(id);
-    });
+    this.setKernel(sandbox, context, this.startKernel(sandbox, context));
     return context;
   }
 
-  private startKernel(sandbox: Sandbox, language: string, cwd: string): Promise<SandboxKernel> {
+  /** Gives a context its kernel; a context whose kernel cannot start is not kept. */
+  private setKernel(sandbox: Sandbox, context: CodeContext, kernel: Promise<SandboxKernel>): void {
+    context.kernel = kernel;
+    kernel.catch(() => {
+      const contexts = this.of(sandbox);
+      if (contexts.get(context.id) === context && context.kernel === kernel)
+        contexts.delete(context.id);
+    });
+  }
+
+  private startKernel(sandbox: Sandbox, context: CodeContext): Promise<SandboxKernel> {
+    const { language, cwd } = context;
     const runtime = LANGUAGES[language];
     if (!runtime)
       return Promise.reject(

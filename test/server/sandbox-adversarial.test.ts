@@ -239,8 +239,10 @@ describe("a tenant's clients against the server", () => {
       }, 30_000),
     );
     await sandbox.commands.kill(sleeper.pid);
+    // Each big write ended one of the known ways: written, its process gone, or (when
+    // probes took the places first) refused like the fifth.
     for (const response of await Promise.all(writes))
-      assert.ok([200, 404, 409].includes(response.status));
+      assert.ok([200, 404, 409, 429].includes(response.status), String(response.status));
   });
 
   test("hundreds of reconnects to a process's output leave no reader behind, and the stream still works", async () => {

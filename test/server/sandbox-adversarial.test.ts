@@ -195,10 +195,14 @@ describe("a tenant's clients against the server", () => {
     sleeper.disconnect();
     const path = `/sandboxes/${sandbox.sandboxId}/processes/${sleeper.pid}`;
     const streams: AbortController[] = [];
+    // Held until the end: a response nobody holds can be collected, and its
+    // connection closed under the test, freeing its place early.
+    const held: Response[] = [];
     let status = 200;
     while (status === 200 && streams.length < 40) {
       const abort = new AbortController();
       const response = await srv.call(`${path}/output`, { signal: abort.signal });
+      held.push(response);
       status = response.status;
       if (status === 200) streams.push(abort);
       else
@@ -209,6 +213,7 @@ describe("a tenant's clients against the server", () => {
     }
     assert.deepEqual([status, streams.length], [429, 16]);
     for (const abort of streams) abort.abort();
+    held.length = 0;
     assert.ok(
       await eventually(async () => {
         const abort = new AbortController();

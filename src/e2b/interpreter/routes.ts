@@ -152,15 +152,16 @@ export class Interpreter {
           line({ type: output.type, text: output.data, timestamp: new Date().toISOString() }),
         );
       };
+      let counted = kernel;
       try {
         const result = await run(body.code, emit, gone.signal).catch(async (error: unknown) => {
           // The kernel died while the cell waited (a cell before it ended it): a fresh one runs it.
           if (!(error instanceof KernelGoneError)) throw error;
-          const fresh = await this.liveKernel(sandbox, context);
-          return fresh.reserve()(body.code, emit, gone.signal);
+          counted = await this.liveKernel(sandbox, context);
+          return counted.reserve()(body.code, emit, gone.signal);
         });
         await writes;
-        for (const result_ of resultLines(result)) await line(result_);
+        for (const resultLine of resultLines(result)) await line(resultLine);
         if (result.status !== "ok")
           await line({
             type: "error",
@@ -176,7 +177,7 @@ export class Interpreter {
           traceback: "",
         });
       }
-      await line({ type: "number_of_executions", execution_count: kernel.count });
+      await line({ type: "number_of_executions", execution_count: counted.count });
       await line({ type: "end_of_execution" });
     });
   }

@@ -17,6 +17,7 @@ import {
   printVerdicts,
   type Target,
   timeCommand,
+  timed,
 } from "./stats.js";
 
 const paced = Number(process.argv[2] ?? 100);
@@ -46,12 +47,6 @@ const PLAIN: Record<"python" | "node", { code: string; argv: string[]; host: str
     host: [process.execPath, "-e", 'console.log("hi")'],
   },
 };
-
-async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
-  const started = performance.now();
-  const result = await work();
-  return [performance.now() - started, result];
-}
 
 const latency: (string | number)[][] = [];
 const creation: (string | number)[][] = [];

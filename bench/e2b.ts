@@ -25,6 +25,7 @@ import {
   printVerdicts,
   type Target,
   timeCommand,
+  timed,
 } from "./stats.js";
 
 const creates = Number(process.argv[2] ?? 30);
@@ -38,12 +39,6 @@ const TARGETS: Target[] = [
 ];
 const measured = new Map<string, number>();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
-  const started = performance.now();
-  const result = await work();
-  return [performance.now() - started, result];
-}
 
 const row = (what: string, values: number[]) => [
   what,

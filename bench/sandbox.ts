@@ -22,6 +22,7 @@ import {
   printTable,
   printVerdicts,
   type Target,
+  timed,
 } from "./stats.js";
 
 const samples = Number(process.argv[2] ?? 100);
@@ -54,12 +55,6 @@ const TARGETS: Target[] = [
 const measured = new Map<string, number>();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const docker = createDockerClient();
-
-async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
-  const started = performance.now();
-  const result = await work();
-  return [performance.now() - started, result];
-}
 
 /** Runs `echo hi` in a sandbox and checks its answer; its wall time in ms. */
 async function echo(sandbox: Sandbox): Promise<number> {

@@ -21,6 +21,13 @@ export function timeCommand(argv: string[], expectStdout?: string): number {
   return elapsed;
 }
 
+/** How long `work` took, in ms, with its result. */
+export async function timed<T>(work: () => Promise<T>): Promise<[number, T]> {
+  const started = performance.now();
+  const result = await work();
+  return [performance.now() - started, result];
+}
+
 export function printTable(header: string[], rows: (string | number)[][]): string {
   const cells = [
     header,

@@ -21,7 +21,7 @@ import {
   type WatchDirRequest,
   type WatchDirResponseSchema,
 } from "./gen/envd/filesystem_pb.js";
-import { type Counter, nextOrKeepalive } from "./limits.js";
+import { type Counter, KEEPALIVE, withKeepalives } from "./limits.js";
 import { sandboxPath } from "./paths.js";
 import { sandboxOf } from "./sandbox-context.js";
 
@@ -171,22 +171,13 @@ async function* watchEvents(
       },
     )
     .catch(connectFileError);
-  const leave = () => backlog.finish();
-  context.signal.addEventListener("abort", leave);
   try {
     yield { event: { case: "start", value: {} } };
-    let next = backlog.next();
-    for (;;) {
-      const ready = await nextOrKeepalive(next, KEEPALIVE_MS);
-      if (context.signal.aborted) return;
-      if (ready === undefined) {
-        yield { event: { case: "keepalive", value: {} } };
-        continue;
-      }
-      if (!ready.event) break;
-      yield { event: { case: "filesystem", value: ready.event } };
-      next = backlog.next();
-    }
+    for await (const item of withKeepalives(backlog, KEEPALIVE_MS, context.signal))
+      yield item === KEEPALIVE
+        ? { event: { case: "keepalive", value: {} } }
+        : { event: { case: "filesystem", value: item } };
+    if (context.signal.aborted) return;
     if (backlog.behind)
       throw new ConnectError(
         "this watch's reader fell behind its events; watch again",
@@ -194,7 +185,6 @@ async function* watchEvents(
       );
     if (failure) throw new ConnectError(`the watch ended: ${failure.message}`, Code.Aborted);
   } finally {
-    context.signal.removeEventListener("abort", leave);
     await handle.stop();
   }
 }

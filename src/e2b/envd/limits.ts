@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Sandbox } from "../../sandbox/sandbox.js";
+import type { ReaderBacklog } from "../../server/reader-backlog.js";
 
 /** Streams (process output, watches) open at once on one sandbox: with their backlogs, what one sandbox's readers can cost. */
 export const STREAMS_PER_SANDBOX = 32;
@@ -72,5 +73,39 @@ export async function nextOrKeepalive<T>(
     ]);
   } finally {
     timer.abort();
+  }
+}
+
+/** What `withKeepalives` yields when a keepalive is due. */
+export const KEEPALIVE = Symbol("keepalive");
+
+/**
+ * A reader backlog's events as they come, KEEPALIVE after each
+ * `keepaliveMs` without one, until the backlog is drained or `signal`
+ * fires (the client left: the backlog is finished then, and nothing more
+ * is yielded). The caller tells the two ends apart by `signal.aborted`.
+ */
+export async function* withKeepalives<T>(
+  backlog: ReaderBacklog<T>,
+  keepaliveMs: number,
+  signal: AbortSignal,
+): AsyncGenerator<T | typeof KEEPALIVE> {
+  const leave = () => backlog.finish();
+  signal.addEventListener("abort", leave);
+  try {
+    let next = backlog.next();
+    for (;;) {
+      const ready = await nextOrKeepalive(next, keepaliveMs);
+      if (signal.aborted) return;
+      if (ready === undefined) {
+        yield KEEPALIVE;
+        continue;
+      }
+      if (ready.event === undefined) return;
+      yield ready.event;
+      next = backlog.next();
+    }
+  } finally {
+    signal.removeEventListener("abort", leave);
   }
 }

@@ -22,7 +22,7 @@ import {
   Signal,
   type StartRequest,
 } from "./gen/envd/process_pb.js";
-import { Counter, nextOrKeepalive } from "./limits.js";
+import { Counter, KEEPALIVE, withKeepalives } from "./limits.js";
 import { e2bPath, sandboxPath } from "./paths.js";
 import { sandboxOf } from "./sandbox-context.js";
 
@@ -88,22 +88,12 @@ async function* processEvents(
     backlog.push({ event: { case: "data", value: { output } } }, chunk.data.length);
   }, replay);
   void process.wait().then(() => backlog.finish());
-  const leave = () => backlog.finish();
-  context.signal.addEventListener("abort", leave);
-  const interval = keepaliveMs(context);
   try {
-    let next = backlog.next();
-    for (;;) {
-      const ready = await nextOrKeepalive(next, interval);
-      if (context.signal.aborted) return;
-      if (ready === undefined) {
-        yield { event: { event: { case: "keepalive", value: {} } } };
-        continue;
-      }
-      if (!ready.event) break;
-      yield { event: ready.event };
-      next = backlog.next();
-    }
+    for await (const item of withKeepalives(backlog, keepaliveMs(context), context.signal))
+      yield {
+        event: item === KEEPALIVE ? { event: { case: "keepalive", value: {} } } : item,
+      };
+    if (context.signal.aborted) return;
     if (backlog.behind)
       throw new ConnectError(
         `this reader fell more than ${READER_BACKLOG_BYTES} bytes behind the process's output; connect again to follow it from now`,
@@ -112,7 +102,6 @@ async function* processEvents(
     yield { event: endEvent(await process.wait()) };
   } finally {
     stop();
-    context.signal.removeEventListener("abort", leave);
   }
 }
 

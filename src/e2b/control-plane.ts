@@ -5,7 +5,7 @@
  * no counterpart for yet (pause, resume, snapshots, fork, network
  * changes) answers 501 saying so, in E2B's error shape.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import type { Sandbox } from "../sandbox/sandbox.js";
 import { admitOptions } from "../server/admission.js";
@@ -87,8 +87,7 @@ function metadataFilter(text: string | undefined): [string, string][] {
 
 export function controlPlaneRoutes(ctx: ServerContext, e2b: E2bSandboxes): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  const tenant = (c: { get(key: "principal"): { tenantId: string } }) =>
-    c.get("principal").tenantId;
+  const tenant = (c: Context<AppEnv>) => c.get("principal").tenantId;
 
   app.post("/v2/sandboxes", async (c) => {
     const body = await jsonBody(c, createBody);

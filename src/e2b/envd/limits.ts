@@ -69,7 +69,7 @@ export async function nextOrKeepalive<T>(
     return await Promise.race([
       next.then((event) => ({ event })),
       // Aborted once the race is decided; that rejection is expected and dropped.
-      sleep(keepaliveMs, undefined, { ref: false, signal: timer.signal }).catch(() => undefined),
+      sleep(keepaliveMs, undefined, { signal: timer.signal }).catch(() => undefined),
     ]);
   } finally {
     timer.abort();

@@ -11,6 +11,7 @@ import { runInNewContext } from "node:vm";
 import { RUNC } from "../support/conformance.js";
 import { docker } from "../support/containers.js";
 import { engine } from "../support/engine.js";
+import { eventually } from "../support/eventually.js";
 import { SANDBOX_ENGINE } from "../support/sandbox-cases.js";
 
 const KiB = 1024;
@@ -76,6 +77,14 @@ test("a process flooding stdout that nobody reads: the engine's memory stays bou
   /** What the engine held when half was printed. */
   let halfway: number | undefined;
   try {
+    // The flood's /proc/<pid>/io is readable once it runs cat: between the
+    // supervisor's fork (which it reports as the start) and the exec, the
+    // process is still the supervisor's non-dumpable copy.
+    assert.ok(
+      await eventually(
+        async () => (await sandbox.commands.run(["cat", `/proc/${flood.pid}/io`])).exitCode === 0,
+      ),
+    );
     // Each look at the flood's progress is a second process of the same sandbox,
     // started, run and answered while the flood goes on.
     while (printed < target) {
